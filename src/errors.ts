@@ -1,0 +1,75 @@
+/**
+ * Typed errors. Every error tidemark throws or rejects with is a {@link TidemarkError} with a
+ * stable `code`; see docs/ERRORS.md for the full list and what to do about each.
+ *
+ * Three failure classes are kept apart (after TigerBeetle and RocksDB):
+ * - a broken invariant is a bug: {@link assert} throws `TIDEMARK_BUG`;
+ * - corruption found on disk is `TIDEMARK_CORRUPTION` and names the file and byte offset;
+ * - an operating-system I/O fault is `TIDEMARK_IO` and carries the errno code in `cause`.
+ */
+
+/** Every stable error code tidemark uses. */
+export type TidemarkErrorCode =
+  | 'TIDEMARK_IO'
+  | 'TIDEMARK_NO_SPACE'
+  | 'TIDEMARK_CORRUPTION'
+  | 'TIDEMARK_LOCKED'
+  | 'TIDEMARK_UNSUPPORTED_VERSION'
+  | 'TIDEMARK_DATA_LOSS'
+  | 'TIDEMARK_LIMIT'
+  | 'TIDEMARK_BACKPRESSURE'
+  | 'TIDEMARK_INVALID_ARGUMENT'
+  | 'TIDEMARK_CLOSED'
+  | 'TIDEMARK_FAILED'
+  | 'TIDEMARK_UNCOMMITTED'
+  | 'TIDEMARK_NOT_FOUND'
+  | 'TIDEMARK_BUG';
+
+/** Extra context carried by an error: the file and byte offset at fault, when known. */
+export interface TidemarkErrorDetails {
+  /** Path of the file (or directory) at fault. */
+  path?: string;
+  /** Byte offset inside `path` where the fault was found. */
+  offset?: number;
+  /** The underlying error (for `TIDEMARK_IO`, the node:fs error with its errno `code`). */
+  cause?: unknown;
+}
+
+/** The one error class tidemark throws. Switch on `code`, never on `message`. */
+export class TidemarkError extends Error {
+  override readonly name = 'TidemarkError';
+  readonly code: TidemarkErrorCode;
+  readonly path: string | undefined;
+  readonly offset: number | undefined;
+
+  constructor(code: TidemarkErrorCode, message: string, details: TidemarkErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.path = details.path;
+    this.offset = details.offset;
+  }
+}
+
+/** True when `err` is a {@link TidemarkError}, optionally with the given code. */
+export function isTidemarkError(err: unknown, code?: TidemarkErrorCode): err is TidemarkError {
+  return err instanceof TidemarkError && (code === undefined || err.code === code);
+}
+
+/** Throws `TIDEMARK_BUG` when an internal invariant does not hold. Never used for bad input. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new TidemarkError('TIDEMARK_BUG', `invariant violated: ${message}`);
+}
+
+/** Wraps an error from node:fs as `TIDEMARK_IO` (or `TIDEMARK_NO_SPACE` for ENOSPC/EDQUOT). */
+export function ioError(operation: string, path: string, cause: unknown): TidemarkError {
+  if (cause instanceof TidemarkError) return cause;
+  const errno = (cause as { code?: string } | null)?.code;
+  const code = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'TIDEMARK_NO_SPACE' : 'TIDEMARK_IO';
+  const text = cause instanceof Error ? cause.message : String(cause);
+  return new TidemarkError(code, `${operation} failed on ${path}: ${text}`, { path, cause });
+}
+
+/** `TIDEMARK_CORRUPTION` naming the file and byte offset. */
+export function corruption(path: string, offset: number, what: string): TidemarkError {
+  return new TidemarkError('TIDEMARK_CORRUPTION', `${path} at byte ${offset}: ${what}`, { path, offset });
+}

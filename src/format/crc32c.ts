@@ -1,0 +1,60 @@
+/**
+ * CRC-32C (Castagnoli), as used by RocksDB, LevelDB and ext4. Check value:
+ * CRC-32C("123456789") = 0xE3069283.
+ *
+ * Chosen by measurement (../shared/PERF-NOTES.md, re-measured by `npm run bench`): native code
+ * wins on long inputs (@node-rs/crc32, prebuilt N-API with SIMD: ~5.5 GB/s, no compiler needed at
+ * install) but its per-call overhead loses on short ones, where a pure-JS slice-by-8 table is
+ * faster. So inputs shorter than {@link NATIVE_THRESHOLD_BYTES} use JS, longer ones native.
+ * Node's own `zlib.crc32` is CRC-32 (IEEE), a different polynomial, and is not used.
+ */
+import { crc32c as nativeCrc32c } from '@node-rs/crc32';
+
+/** Inputs at least this long go to the native implementation. */
+export const NATIVE_THRESHOLD_BYTES = 256;
+
+const POLY = 0x82f63b78;
+const TABLE = new Int32Array(8 * 256);
+for (let i = 0; i < 256; i++) {
+  let c = i;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
+  TABLE[i] = c;
+}
+for (let i = 0; i < 256; i++) {
+  for (let t = 1; t < 8; t++) {
+    const prev = TABLE[(t - 1) * 256 + i]!;
+    TABLE[t * 256 + i] = (prev >>> 8) ^ TABLE[prev & 0xff]!;
+  }
+}
+
+/** Pure-JS slice-by-8 CRC-32C of `data[start, end)`, continuing from `seed` (a finished CRC). */
+export function crc32cJs(data: Uint8Array, start = 0, end = data.length, seed = 0): number {
+  let crc = ~seed;
+  let i = start;
+  const t = TABLE;
+  while (end - i >= 8) {
+    const a = crc ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24));
+    crc =
+      t[1792 + (a & 0xff)]! ^
+      t[1536 + ((a >>> 8) & 0xff)]! ^
+      t[1280 + ((a >>> 16) & 0xff)]! ^
+      t[1024 + (a >>> 24)]! ^
+      t[768 + data[i + 4]!]! ^
+      t[512 + data[i + 5]!]! ^
+      t[256 + data[i + 6]!]! ^
+      t[data[i + 7]!]!;
+    i += 8;
+  }
+  while (i < end) crc = t[(crc ^ data[i++]!) & 0xff]! ^ (crc >>> 8);
+  return ~crc >>> 0;
+}
+
+/** CRC-32C of `data[start, end)`, continuing from `seed`; native above the threshold. */
+export function crc32c(data: Uint8Array, start = 0, end = data.length, seed = 0): number {
+  if (end - start < NATIVE_THRESHOLD_BYTES) return crc32cJs(data, start, end, seed);
+  const view =
+    start === 0 && end === data.length && Buffer.isBuffer(data)
+      ? data
+      : Buffer.from(data.buffer, data.byteOffset + start, end - start);
+  return nativeCrc32c(view, seed) >>> 0;
+}

@@ -1,0 +1,256 @@
+/**
+ * The entry codec: the payloads of Put, Delete, Commit, CheckpointMarker and Abort records.
+ * Encoders write straight into the WAL's group buffer (no intermediate allocation); the decoder
+ * checks every length against its cap and against the payload before it allocates anything.
+ */
+import { corruption, TidemarkError } from '../errors.js';
+import {
+  CHECKPOINT_MARKER_SIZE,
+  COMMIT_FIXED_SIZE,
+  COMMIT_FLAG_HAS_WATERMARK,
+  COMMIT_SOURCE_FIXED_SIZE,
+  MAX_COMMIT_SOURCES,
+  MAX_KEY_BYTES,
+  MAX_RECORD_PAYLOAD_BYTES,
+  MAX_SOURCE_NAME_BYTES,
+  PUT_KEY_LENGTH_SIZE,
+  RecordType,
+} from './constants.js';
+import { readU64, writeU64 } from './record-frame.js';
+
+/** Source name → offset (a non-negative safe integer: row index, Kafka offset, byte position…). */
+export type SourceOffsets = Record<string, number>;
+
+/** A decoded WAL entry. */
+export type WalEntry =
+  | { type: 'put'; key: string; value: Uint8Array }
+  | { type: 'delete'; key: string }
+  | { type: 'commit'; epoch: number; sourceOffsets: SourceOffsets; watermark: number | undefined }
+  | { type: 'checkpoint'; checkpointId: number; epoch: number; lsn: number }
+  | { type: 'abort' };
+
+/** Something that can write a record payload of a known size into a buffer. */
+export interface PayloadEncoder {
+  readonly recordType: RecordType;
+  /** Payload size in bytes. */
+  readonly byteLength: number;
+  /** Writes exactly `byteLength` bytes at `offset`. */
+  encodeInto(buf: Buffer, offset: number): void;
+}
+
+function checkKey(key: string): number {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes > MAX_KEY_BYTES) {
+    throw new TidemarkError('TIDEMARK_LIMIT', `key of ${bytes} bytes is over the cap of ${MAX_KEY_BYTES}`);
+  }
+  return bytes;
+}
+
+function checkU64(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `${name} must be a non-negative safe integer, got ${value}`);
+  }
+}
+
+/** Reusable Put encoder: set `key`/`value` with {@link PutEncoder.set}, then append it. */
+export class PutEncoder implements PayloadEncoder {
+  readonly recordType = RecordType.Put;
+  byteLength = 0;
+  private key = '';
+  private keyBytes = 0;
+  private value: Uint8Array = new Uint8Array(0);
+
+  set(key: string, value: Uint8Array): this {
+    this.keyBytes = checkKey(key);
+    this.key = key;
+    this.value = value;
+    this.byteLength = PUT_KEY_LENGTH_SIZE + this.keyBytes + value.length;
+    if (this.byteLength > MAX_RECORD_PAYLOAD_BYTES) {
+      throw new TidemarkError('TIDEMARK_LIMIT', `put of ${this.byteLength} bytes is over the record cap`);
+    }
+    return this;
+  }
+
+  encodeInto(buf: Buffer, offset: number): void {
+    buf.writeUInt32LE(this.keyBytes, offset);
+    buf.write(this.key, offset + PUT_KEY_LENGTH_SIZE, this.keyBytes, 'utf8');
+    buf.set(this.value, offset + PUT_KEY_LENGTH_SIZE + this.keyBytes);
+  }
+}
+
+/** Reusable Delete encoder: the payload is the key's UTF-8 bytes. */
+export class DeleteEncoder implements PayloadEncoder {
+  readonly recordType = RecordType.Delete;
+  byteLength = 0;
+  private key = '';
+
+  set(key: string): this {
+    this.byteLength = checkKey(key);
+    this.key = key;
+    return this;
+  }
+
+  encodeInto(buf: Buffer, offset: number): void {
+    buf.write(this.key, offset, this.byteLength, 'utf8');
+  }
+}
+
+/** Commit encoder: epoch, optional watermark and every source's offset, in one record. */
+export class CommitEncoder implements PayloadEncoder {
+  readonly recordType = RecordType.Commit;
+  readonly byteLength: number;
+  private readonly names: string[];
+  private readonly nameBytes: number[];
+
+  constructor(
+    private readonly epoch: number,
+    private readonly sourceOffsets: SourceOffsets,
+    private readonly watermark: number | undefined,
+  ) {
+    checkU64('epoch', epoch);
+    if (watermark !== undefined && !Number.isSafeInteger(watermark)) {
+      throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `watermark must be a safe integer, got ${watermark}`);
+    }
+    this.names = Object.keys(sourceOffsets);
+    if (this.names.length > MAX_COMMIT_SOURCES) {
+      throw new TidemarkError('TIDEMARK_LIMIT', `${this.names.length} sources is over the cap of ${MAX_COMMIT_SOURCES}`);
+    }
+    let size = COMMIT_FIXED_SIZE;
+    this.nameBytes = this.names.map((name) => {
+      const bytes = Buffer.byteLength(name, 'utf8');
+      if (bytes > MAX_SOURCE_NAME_BYTES) {
+        throw new TidemarkError('TIDEMARK_LIMIT', `source name of ${bytes} bytes is over the cap`);
+      }
+      checkU64(`offset of source ${name}`, sourceOffsets[name]!);
+      size += COMMIT_SOURCE_FIXED_SIZE + bytes;
+      return bytes;
+    });
+    this.byteLength = size;
+  }
+
+  encodeInto(buf: Buffer, offset: number): void {
+    let o = offset;
+    writeU64(buf, o, this.epoch);
+    o += 8;
+    buf[o++] = this.watermark === undefined ? 0 : COMMIT_FLAG_HAS_WATERMARK;
+    buf.writeBigInt64LE(BigInt(this.watermark ?? 0), o);
+    o += 8;
+    buf.writeUInt32LE(this.names.length, o);
+    o += 4;
+    for (let i = 0; i < this.names.length; i++) {
+      const name = this.names[i]!;
+      const bytes = this.nameBytes[i]!;
+      buf.writeUInt16LE(bytes, o);
+      o += 2;
+      buf.write(name, o, bytes, 'utf8');
+      o += bytes;
+      writeU64(buf, o, this.sourceOffsets[name]!);
+      o += 8;
+    }
+  }
+}
+
+/** CheckpointMarker encoder: "checkpoint `checkpointId` of `epoch` covers every record ≤ `lsn`". */
+export class CheckpointMarkerEncoder implements PayloadEncoder {
+  readonly recordType = RecordType.CheckpointMarker;
+  readonly byteLength = CHECKPOINT_MARKER_SIZE;
+  constructor(
+    private readonly checkpointId: number,
+    private readonly epoch: number,
+    private readonly lsn: number,
+  ) {
+    checkU64('checkpointId', checkpointId);
+    checkU64('epoch', epoch);
+    checkU64('lsn', lsn);
+  }
+  encodeInto(buf: Buffer, offset: number): void {
+    writeU64(buf, offset, this.checkpointId);
+    writeU64(buf, offset + 8, this.epoch);
+    writeU64(buf, offset + 16, this.lsn);
+  }
+}
+
+/** Abort encoder: an empty payload that discards the uncommitted records before it. */
+export const ABORT_ENCODER: PayloadEncoder = {
+  recordType: RecordType.Abort,
+  byteLength: 0,
+  encodeInto() {},
+};
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes the payload `buf[start, start + length)` of a record of `type`. Throws
+ * `TIDEMARK_CORRUPTION` naming `path` and `offset` (the record's offset) when it is malformed —
+ * which, behind a valid CRC, means a writer bug or a newer format.
+ */
+export function decodeEntry(
+  type: number,
+  buf: Buffer,
+  start: number,
+  length: number,
+  path: string,
+  offset: number,
+): WalEntry {
+  const end = start + length;
+  const bad = (what: string): TidemarkError => corruption(path, offset, `malformed record payload: ${what}`);
+  const text = (from: number, to: number): string => {
+    try {
+      return utf8.decode(buf.subarray(from, to));
+    } catch {
+      throw bad('invalid UTF-8');
+    }
+  };
+  switch (type) {
+    case RecordType.Put: {
+      if (length < PUT_KEY_LENGTH_SIZE) throw bad('put shorter than its key length');
+      const keyBytes = buf.readUInt32LE(start);
+      if (keyBytes > MAX_KEY_BYTES || PUT_KEY_LENGTH_SIZE + keyBytes > length) throw bad('key length');
+      const keyEnd = start + PUT_KEY_LENGTH_SIZE + keyBytes;
+      return { type: 'put', key: text(start + PUT_KEY_LENGTH_SIZE, keyEnd), value: buf.subarray(keyEnd, end) };
+    }
+    case RecordType.Delete:
+      if (length > MAX_KEY_BYTES) throw bad('key length');
+      return { type: 'delete', key: text(start, end) };
+    case RecordType.Commit: {
+      if (length < COMMIT_FIXED_SIZE) throw bad('commit too short');
+      let o = start;
+      const epoch = readU64(buf, o);
+      o += 8;
+      const flags = buf[o++]!;
+      if ((flags & ~COMMIT_FLAG_HAS_WATERMARK) !== 0) throw bad('unknown commit flags');
+      const watermarkRaw = buf.readBigInt64LE(o);
+      o += 8;
+      const count = buf.readUInt32LE(o);
+      o += 4;
+      if (count > MAX_COMMIT_SOURCES || count * COMMIT_SOURCE_FIXED_SIZE > end - o) throw bad('source count');
+      const sourceOffsets: SourceOffsets = {};
+      for (let i = 0; i < count; i++) {
+        if (end - o < COMMIT_SOURCE_FIXED_SIZE) throw bad('source entry');
+        const nameBytes = buf.readUInt16LE(o);
+        o += 2;
+        if (nameBytes > MAX_SOURCE_NAME_BYTES || nameBytes + 8 > end - o) throw bad('source name length');
+        const name = text(o, o + nameBytes);
+        o += nameBytes;
+        sourceOffsets[name] = readU64(buf, o);
+        o += 8;
+      }
+      if (o !== end) throw bad('trailing bytes after commit');
+      const watermark = flags & COMMIT_FLAG_HAS_WATERMARK ? Number(watermarkRaw) : undefined;
+      return { type: 'commit', epoch, sourceOffsets, watermark };
+    }
+    case RecordType.CheckpointMarker:
+      if (length !== CHECKPOINT_MARKER_SIZE) throw bad('checkpoint marker size');
+      return {
+        type: 'checkpoint',
+        checkpointId: readU64(buf, start),
+        epoch: readU64(buf, start + 8),
+        lsn: readU64(buf, start + 16),
+      };
+    case RecordType.Abort:
+      if (length !== 0) throw bad('abort with a payload');
+      return { type: 'abort' };
+    default:
+      throw bad(`unknown record type ${type}`);
+  }
+}

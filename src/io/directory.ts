@@ -1,0 +1,83 @@
+/**
+ * The `Directory` seam (the `durability` crate's `Directory`): the only way tidemark touches
+ * files. `FsDirectory` is the real one; `MemoryDirectory` keeps everything in memory; a
+ * fault-injecting directory (for crash tests) implements the same interface.
+ *
+ * All names are plain file names inside the directory (no `/`). Every method that changes the
+ * directory's entries (create, rename, remove) makes that change durable with a directory fsync
+ * before it resolves, unless documented otherwise.
+ */
+
+import { TidemarkError } from '../errors.js';
+
+/** An open file inside a {@link Directory}. Offsets and lengths are in bytes. */
+export interface DirectoryFile {
+  /** Full path, for error messages. */
+  readonly path: string;
+  /** Current size of the file in bytes. Rejects with `TIDEMARK_IO`. */
+  size(): Promise<number>;
+  /** Reads up to `length` bytes at `position` into `buffer[offset..]`; resolves the count read. */
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /**
+   * Writes all `length` bytes of `buffer[offset..]` at `position` (short writes are retried
+   * until complete). Rejects with `TIDEMARK_IO` or `TIDEMARK_NO_SPACE`.
+   */
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void>;
+  /** fdatasync(2): data and the size change reach stable storage. Rejects with `TIDEMARK_IO`. */
+  datasync(): Promise<void>;
+  /** Cuts or extends the file to `length` bytes (not synced; call `datasync`). */
+  truncate(length: number): Promise<void>;
+  /** Closes the descriptor. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** How to open a file: `read` (must exist), `write` (must exist, read-write), `create` (must not exist). */
+export type OpenMode = 'read' | 'write' | 'create';
+
+/** A held exclusive lock on a directory; released by {@link DirectoryLock.release}. */
+export interface DirectoryLock {
+  release(): Promise<void>;
+}
+
+/** A directory of files, the storage seam of every tidemark component. */
+export interface Directory {
+  /** The directory's path (or a label for in-memory directories), for error messages. */
+  readonly path: string;
+  /** File names in the directory (no subdirectories), unsorted. */
+  list(): Promise<string[]>;
+  /** True when the file exists. */
+  exists(name: string): Promise<boolean>;
+  /**
+   * Opens a file. `create` fails with `TIDEMARK_IO` if it exists, and makes the new entry
+   * durable (directory fsync) before resolving. `read`/`write` reject with
+   * `TIDEMARK_NOT_FOUND` when the file is missing.
+   */
+  open(name: string, mode: OpenMode): Promise<DirectoryFile>;
+  /** Reads a whole file. Rejects with `TIDEMARK_LIMIT` when it is larger than `maxBytes`. */
+  readFile(name: string, maxBytes: number): Promise<Uint8Array>;
+  /**
+   * Atomically replaces `name` with `data`: write a temporary file, fdatasync it, rename it over
+   * `name`, fsync the directory. After a crash the file holds the old or the new bytes, never a mix.
+   */
+  writeFileAtomic(name: string, data: Uint8Array): Promise<void>;
+  /** Removes files (missing ones are ignored), then fsyncs the directory once. */
+  remove(names: readonly string[]): Promise<void>;
+  /** fsync(2) of the directory itself, making creates, renames and unlinks durable. */
+  sync(): Promise<void>;
+  /** A subdirectory, created (and made durable in this directory) when missing. */
+  subdirectory(name: string): Promise<Directory>;
+  /**
+   * Takes the exclusive writer lock on this directory. A second lock, from this process or
+   * another, fails at once with `TIDEMARK_LOCKED`.
+   */
+  lock(): Promise<DirectoryLock>;
+}
+
+/** Rejects names that could escape the directory. */
+export function checkFileName(dir: string, name: string): void {
+  if (name.length === 0 || name.includes('/') || name.includes('\0') || name === '.' || name === '..') {
+    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `invalid file name ${JSON.stringify(name)} in ${dir}`, {
+      path: dir,
+    });
+  }
+}

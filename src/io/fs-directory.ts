@@ -1,0 +1,248 @@
+/**
+ * `FsDirectory`: the real {@link Directory} on node:fs. fdatasync for file data, fsync of the
+ * directory after every create, rename and unlink, atomic replace by tmp → fdatasync → rename →
+ * directory fsync (the durability crate's `FsDirectory`; the rename protocol of SQLite's and
+ * RocksDB's CURRENT/MANIFEST files).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ioError, TidemarkError } from '../errors.js';
+import { checkFileName, type Directory, type DirectoryFile, type DirectoryLock, type OpenMode } from './directory.js';
+import { acquireFsLock } from './fs-lock.js';
+
+/** Suffix of temporary files written by `writeFileAtomic`; never a live file. */
+export const TEMP_SUFFIX = '.tmp';
+
+function fsyncPath(dirPath: string): void {
+  const fd = fs.openSync(dirPath, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function syncDirectory(dirPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.open(dirPath, 'r', (openErr, fd) => {
+      if (openErr) return reject(ioError('open directory', dirPath, openErr));
+      fs.fsync(fd, (syncErr) => {
+        fs.close(fd, (closeErr) => {
+          const err = syncErr ?? closeErr;
+          if (err) reject(ioError('fsync directory', dirPath, err));
+          else resolve();
+        });
+      });
+    });
+  });
+}
+
+class FsFile implements DirectoryFile {
+  private closed = false;
+  constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {}
+
+  size(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      fs.fstat(this.fd, (err, st) => (err ? reject(ioError('fstat', this.path, err)) : resolve(st.size)));
+    });
+  }
+
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      fs.read(this.fd, buffer, offset, length, position, (err, n) =>
+        err ? reject(ioError('read', this.path, err)) : resolve(n),
+      );
+    });
+  }
+
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const step = (off: number, len: number, pos: number): void => {
+        fs.write(this.fd, buffer, off, len, pos, (err, n) => {
+          if (err) return reject(ioError('write', this.path, err));
+          if (n === len) return resolve();
+          if (n === 0) return reject(ioError('write', this.path, new Error('wrote 0 bytes')));
+          step(off + n, len - n, pos + n);
+        });
+      };
+      step(offset, length, position);
+    });
+  }
+
+  datasync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      fs.fdatasync(this.fd, (err) => (err ? reject(ioError('fdatasync', this.path, err)) : resolve()));
+    });
+  }
+
+  truncate(length: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      fs.ftruncate(this.fd, length, (err) => (err ? reject(ioError('ftruncate', this.path, err)) : resolve()));
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve, reject) => {
+      fs.close(this.fd, (err) => (err ? reject(ioError('close', this.path, err)) : resolve()));
+    });
+  }
+}
+
+/** The node:fs {@link Directory}. The directory is created (and made durable) when missing. */
+export class FsDirectory implements Directory {
+  private constructor(readonly path: string) {}
+
+  /** Opens (creating when missing, with an fsync of each created parent) the directory at `dirPath`. */
+  static async open(dirPath: string): Promise<FsDirectory> {
+    const abs = path.resolve(dirPath);
+    try {
+      ensureDirectory(abs);
+    } catch (err) {
+      throw ioError('mkdir', abs, err);
+    }
+    return new FsDirectory(abs);
+  }
+
+  private file(name: string): string {
+    checkFileName(this.path, name);
+    return path.join(this.path, name);
+  }
+
+  async list(): Promise<string[]> {
+    try {
+      const entries = await fs.promises.readdir(this.path, { withFileTypes: true });
+      return entries.filter((e) => e.isFile()).map((e) => e.name);
+    } catch (err) {
+      throw ioError('readdir', this.path, err);
+    }
+  }
+
+  async exists(name: string): Promise<boolean> {
+    try {
+      await fs.promises.stat(this.file(name));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw ioError('stat', this.file(name), err);
+    }
+  }
+
+  async open(name: string, mode: OpenMode): Promise<DirectoryFile> {
+    const p = this.file(name);
+    const flags =
+      mode === 'read'
+        ? fs.constants.O_RDONLY
+        : mode === 'write'
+          ? fs.constants.O_RDWR
+          : fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL;
+    let fd: number;
+    try {
+      fd = await new Promise<number>((resolve, reject) =>
+        fs.open(p, flags, 0o644, (err, f) => (err ? reject(err) : resolve(f))),
+      );
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new TidemarkError('TIDEMARK_NOT_FOUND', `${p} does not exist`, { path: p, cause: err });
+      }
+      throw ioError(`open (${mode})`, p, err);
+    }
+    if (mode === 'create') await syncDirectory(this.path);
+    return new FsFile(p, fd);
+  }
+
+  async readFile(name: string, maxBytes: number): Promise<Uint8Array> {
+    const p = this.file(name);
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(p, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new TidemarkError('TIDEMARK_NOT_FOUND', `${p} does not exist`, { path: p, cause: err });
+      }
+      throw ioError('open', p, err);
+    }
+    try {
+      const { size } = await handle.stat();
+      if (size > maxBytes) {
+        throw new TidemarkError('TIDEMARK_LIMIT', `${p} is ${size} bytes, over the cap of ${maxBytes}`, {
+          path: p,
+        });
+      }
+      const buf = Buffer.allocUnsafe(size);
+      let got = 0;
+      while (got < size) {
+        const { bytesRead } = await handle.read(buf, got, size - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } catch (err) {
+      throw ioError('read', p, err);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async writeFileAtomic(name: string, data: Uint8Array): Promise<void> {
+    const target = this.file(name);
+    const tmp = `${target}${TEMP_SUFFIX}`;
+    try {
+      const handle = await fs.promises.open(tmp, 'w', 0o644);
+      try {
+        await handle.writeFile(data);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await fs.promises.rename(tmp, target);
+    } catch (err) {
+      throw ioError('atomic write', target, err);
+    }
+    await syncDirectory(this.path);
+  }
+
+  async remove(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    for (const name of names) {
+      try {
+        await fs.promises.unlink(this.file(name));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('unlink', this.file(name), err);
+      }
+    }
+    await syncDirectory(this.path);
+  }
+
+  sync(): Promise<void> {
+    return syncDirectory(this.path);
+  }
+
+  async subdirectory(name: string): Promise<Directory> {
+    return FsDirectory.open(this.file(name));
+  }
+
+  async lock(): Promise<DirectoryLock> {
+    const lock = acquireFsLock(this.path);
+    await syncDirectory(this.path);
+    return lock;
+  }
+}
+
+/** mkdir -p, fsyncing the parent of every directory it creates. */
+function ensureDirectory(abs: string): void {
+  if (fs.existsSync(abs)) return;
+  const parent = path.dirname(abs);
+  if (parent !== abs) ensureDirectory(parent);
+  try {
+    fs.mkdirSync(abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return;
+  }
+  fsyncPath(parent);
+}
