@@ -1,0 +1,137 @@
+/**
+ * The segment decoder: walks the records of one segment file held in memory, checking every
+ * frame's checksum and that LSNs run on without gaps, and classifies damage (LevelDB's
+ * log_reader, etcd's decoder). A bad frame is a *torn tail* only in the final segment and only
+ * when no valid frame follows it; anywhere else it is `TIDEMARK_CORRUPTION` with file and offset.
+ */
+import { corruption, TidemarkError } from '../errors.js';
+import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import { type FrameInfo, FrameStatus, peekFrameLsn, readFrame } from '../format/record-frame.js';
+import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
+
+/** Called for each valid record: its LSN, type, where its payload lies in `buf`, and the frame offset. */
+export type RecordVisitor = (lsn: number, type: number, buf: Buffer, payloadStart: number, payloadLength: number, frameOffset: number) => void;
+
+/** Damage cut (or, read-only, found) at the tail of the final segment. */
+export interface TornTail {
+  /** Segment file path. */
+  path: string;
+  /** Byte offset of the first byte that is not part of a valid record. */
+  offset: number;
+  /** Bytes from `offset` to the end of the file. */
+  bytesDropped: number;
+  /** Why the frame at `offset` is not valid. */
+  reason: string;
+}
+
+/** What a scan found. */
+export interface SegmentScan {
+  header: SegmentHeader;
+  recordCount: number;
+  /** LSN of the last valid record (header.firstLsn - 1 when there is none). */
+  lastLsn: number;
+  /** Offset just after the last valid record: where appends continue. */
+  validEnd: number;
+  /** Set when the final segment ends in damage that may be cut. */
+  tornTail: TornTail | undefined;
+}
+
+const REASONS: Record<number, string> = {
+  [FrameStatus.Truncated]: 'record runs past the end of the file',
+  [FrameStatus.BadLength]: 'record length over the cap',
+  [FrameStatus.BadChecksum]: 'record checksum mismatch',
+  [FrameStatus.BadType]: 'invalid record type or reserved bytes',
+};
+
+/**
+ * True when a valid frame with an LSN in [minLsn, minLsn + possible records) starts anywhere in
+ * `buf[from, end)`. The LSN filter keeps checksum work to the rare plausible candidates.
+ */
+export function validFrameFollows(buf: Buffer, from: number, end: number, minLsn: number | undefined): boolean {
+  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
+  const low = minLsn ?? 0;
+  const maxLsn = minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - from) / RECORD_HEADER_SIZE);
+  for (let p = from; p + RECORD_HEADER_SIZE <= end; p++) {
+    const lsn = peekFrameLsn(buf, p);
+    if (lsn < low || lsn > maxLsn) continue;
+    if (readFrame(buf, p, end, info) === FrameStatus.Ok) return true;
+  }
+  return false;
+}
+
+/** Throws the right typed error for a header problem. */
+export function headerError(path: string, problem: string): TidemarkError {
+  if (problem === 'version') {
+    return new TidemarkError('TIDEMARK_UNSUPPORTED_VERSION', `${path}: segment written by an unsupported format version`, {
+      path,
+      offset: 0,
+    });
+  }
+  return corruption(path, 0, `segment header ${problem === 'short' ? 'is truncated' : `has a bad ${problem}`}`);
+}
+
+/**
+ * Scans a whole segment file image. `expectedNumber` is the number in the file name.
+ * `final` allows a torn tail. `expectedFirstLsn`, when given, must equal the header's.
+ * Throws `TIDEMARK_CORRUPTION` / `TIDEMARK_UNSUPPORTED_VERSION`; a torn header of a final segment
+ * is reported by the caller (see WriteAheadLog.open), not here.
+ */
+export function scanSegment(
+  buf: Buffer,
+  path: string,
+  expectedNumber: number,
+  final: boolean,
+  visit?: RecordVisitor,
+  expectedFirstLsn?: number,
+): SegmentScan {
+  const header = decodeSegmentHeader(buf);
+  if (typeof header === 'string') throw headerError(path, header);
+  if (header.segmentNumber !== expectedNumber) {
+    throw corruption(path, 0, `header says segment ${header.segmentNumber}, file name says ${expectedNumber}`);
+  }
+  if (expectedFirstLsn !== undefined && header.firstLsn !== expectedFirstLsn) {
+    throw corruption(path, 0, `segment starts at LSN ${header.firstLsn}, expected ${expectedFirstLsn}`);
+  }
+  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
+  let offset = SEGMENT_HEADER_SIZE;
+  let nextLsn = header.firstLsn;
+  let count = 0;
+  const end = buf.length;
+  while (offset < end) {
+    const status = readFrame(buf, offset, end, info);
+    if (status !== FrameStatus.Ok) {
+      const reason = REASONS[status]!;
+      if (!final) throw corruption(path, offset, `${reason} in a sealed segment`);
+      if (validFrameFollows(buf, offset + 1, end, nextLsn)) {
+        throw corruption(path, offset, `${reason}, and valid records follow it (not a torn tail)`);
+      }
+      return {
+        header,
+        recordCount: count,
+        lastLsn: nextLsn - 1,
+        validEnd: offset,
+        tornTail: { path, offset, bytesDropped: end - offset, reason },
+      };
+    }
+    if (info.lsn !== nextLsn) {
+      throw corruption(path, offset, `record has LSN ${info.lsn}, expected ${nextLsn} (hole, duplicate or stale record)`);
+    }
+    visit?.(info.lsn, info.type, buf, offset + RECORD_HEADER_SIZE, info.payloadLength, offset);
+    offset += RECORD_HEADER_SIZE + info.payloadLength;
+    nextLsn++;
+    count++;
+  }
+  return { header, recordCount: count, lastLsn: nextLsn - 1, validEnd: offset, tornTail: undefined };
+}
+
+/**
+ * True when `buf` is a final segment whose header never became durable: the header is short or
+ * fails its checksum and no valid record follows. Such a file holds nothing that was ever
+ * acknowledged (an fdatasync that covered a record would have covered the header too).
+ * `minLsn` is the LSN the segment should start at, when known.
+ */
+export function isTornSegmentHeader(buf: Buffer, minLsn: number | undefined): boolean {
+  const header = decodeSegmentHeader(buf);
+  if (header !== 'short' && header !== 'checksum') return false;
+  return !validFrameFollows(buf, 0, buf.length, minLsn);
+}

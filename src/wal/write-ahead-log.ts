@@ -1,0 +1,530 @@
+/**
+ * `WriteAheadLog`: a segmented, CRC32C-framed log with group commit (the seeds' `WriteAheadLog`;
+ * the group commit of RocksDB's write thread and PostgreSQL's commit_delay).
+ *
+ * - `append()` frames the record straight into a preallocated group buffer and returns its LSN;
+ *   no syscall, no promise, no allocation per record.
+ * - A group is written with one write and made durable with one fdatasync when it reaches
+ *   `groupCommitBytes`, when `groupCommitDelayMs` has passed since its first record, or when
+ *   someone calls `sync()`. One promise per group resolves every waiter of that group.
+ * - Segments rotate by size; rotation fdatasyncs the sealed segment, creates the next one and
+ *   fsyncs the directory before the group is acknowledged.
+ * - On open, a torn tail of the final segment is cut (then fdatasync) and appends continue at
+ *   exactly that offset; damage anywhere else is `TIDEMARK_CORRUPTION`.
+ * - A failed write or fdatasync is final (PostgreSQL's fsyncgate lesson): every waiter is
+ *   rejected, nothing is retried, and the log refuses further appends.
+ */
+import { assert, corruption, ioError, TidemarkError } from '../errors.js';
+import type { Directory, DirectoryFile, DirectoryLock } from '../io/directory.js';
+import { MAX_RECORD_PAYLOAD_BYTES, MAX_SEGMENT_FILE_BYTES, MAX_SEGMENT_SIZE_BYTES, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import type { PayloadEncoder } from '../format/entry-codec.js';
+import { sealFrame } from '../format/record-frame.js';
+import { decodeSegmentHeader, encodeSegmentHeader } from '../format/segment-header.js';
+import { headerError, isTornSegmentHeader, scanSegment, type TornTail } from './segment-scanner.js';
+import { listSegmentNumbers, segmentFileName } from './segment-name.js';
+
+/** Options of {@link WriteAheadLog.open}. Sizes in bytes, delays in milliseconds. */
+export interface WalOptions {
+  /** A segment is sealed once the next record would take it past this size. Default 64 MiB. */
+  segmentSizeBytes?: number;
+  /** A group is flushed as soon as it holds this many bytes. Default 512 KiB (PERF-NOTES: 64 KiB–1 MiB is the sweet spot). */
+  groupCommitBytes?: number;
+  /** Longest time a record waits before its group is flushed. Default 2 ms; 0 flushes on the next turn of the event loop. */
+  groupCommitDelayMs?: number;
+  /** Cap on bytes buffered while a flush is in flight; past it `append` throws `TIDEMARK_BACKPRESSURE`. Default 64 MiB. */
+  maxBufferedBytes?: number;
+  /** LSN of the first record when the directory holds no segment yet. Default 1. */
+  initialLsn?: number;
+  /** Take the directory's writer lock (default true). Set false only when the caller already holds it. */
+  lock?: boolean;
+}
+
+/** Counters of a WAL since open. */
+export interface WalStats {
+  /** Records appended. */
+  recordsAppended: number;
+  /** Bytes written to segment files (frames and headers). */
+  bytesWritten: number;
+  /** fdatasync calls on segment files. */
+  fdatasyncs: number;
+  /** Groups committed. */
+  groupsCommitted: number;
+  /** Largest group, in records. */
+  maxGroupRecords: number;
+  /** Total time spent in fdatasync, in milliseconds. */
+  fdatasyncTotalMs: number;
+  /** Slowest fdatasync, in milliseconds. */
+  fdatasyncMaxMs: number;
+  /** Segments created. */
+  segmentsCreated: number;
+}
+
+interface Segment {
+  number: number;
+  firstLsn: number;
+  sizeBytes: number;
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A buffer of framed records waiting to be written, with the points where a new segment starts. */
+interface GroupBuffer {
+  buf: Buffer;
+  length: number;
+  records: number;
+  /** Buffer offsets at which a new segment begins, with that segment's first LSN. */
+  rotations: { offset: number; firstLsn: number }[];
+  waiter: Deferred | undefined;
+}
+
+function newGroup(capacity: number): GroupBuffer {
+  return { buf: Buffer.allocUnsafe(capacity), length: 0, records: 0, rotations: [], waiter: undefined };
+}
+
+function positiveInt(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+/** The write-ahead log. Create with {@link WriteAheadLog.open}. */
+export class WriteAheadLog {
+  private readonly segmentSizeBytes: number;
+  private readonly groupCommitBytes: number;
+  private readonly groupCommitDelayMs: number;
+  private readonly maxBufferedBytes: number;
+
+  private active: GroupBuffer;
+  private flushing: GroupBuffer;
+  private flushingEndLsn = 0;
+  private flushInProgress = false;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private failure: TidemarkError | undefined;
+  private closed = false;
+
+  private nextLsn: number;
+  private durable: number;
+  /** Bytes assigned to the newest segment, including records still buffered. */
+  private assignedSegmentBytes: number;
+  /** Size on disk of the file being appended to. */
+  private fileSize: number;
+  private readonly statsCounters: WalStats = {
+    recordsAppended: 0,
+    bytesWritten: 0,
+    fdatasyncs: 0,
+    groupsCommitted: 0,
+    maxGroupRecords: 0,
+    fdatasyncTotalMs: 0,
+    fdatasyncMaxMs: 0,
+    segmentsCreated: 0,
+  };
+
+  private constructor(
+    private readonly dir: Directory,
+    private file: DirectoryFile,
+    private readonly segments: Segment[],
+    lastLsn: number,
+    private readonly lockHandle: DirectoryLock | undefined,
+    /** Damage cut from the final segment when the log was opened, if any. */
+    readonly repairedTail: TornTail | undefined,
+    options: Required<Pick<WalOptions, 'segmentSizeBytes' | 'groupCommitBytes' | 'groupCommitDelayMs' | 'maxBufferedBytes'>>,
+  ) {
+    this.segmentSizeBytes = options.segmentSizeBytes;
+    this.groupCommitBytes = options.groupCommitBytes;
+    this.groupCommitDelayMs = options.groupCommitDelayMs;
+    this.maxBufferedBytes = options.maxBufferedBytes;
+    const capacity = Math.max(this.groupCommitBytes * 2, 64 * 1024);
+    this.active = newGroup(capacity);
+    this.flushing = newGroup(capacity);
+    this.nextLsn = lastLsn + 1;
+    this.durable = lastLsn;
+    const tail = segments[segments.length - 1]!;
+    this.assignedSegmentBytes = tail.sizeBytes;
+    this.fileSize = tail.sizeBytes;
+  }
+
+  /**
+   * Opens (or creates) the log in `dir`, taking the directory's writer lock.
+   * Throws `TIDEMARK_LOCKED`, `TIDEMARK_CORRUPTION`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`,
+   * `TIDEMARK_INVALID_ARGUMENT`.
+   */
+  static async open(dir: Directory, options: WalOptions = {}): Promise<WriteAheadLog> {
+    const segmentSizeBytes = positiveInt('segmentSizeBytes', options.segmentSizeBytes ?? 64 * 1024 * 1024, 4096, MAX_SEGMENT_SIZE_BYTES);
+    const groupCommitBytes = positiveInt('groupCommitBytes', options.groupCommitBytes ?? Math.min(512 * 1024, segmentSizeBytes), 1, segmentSizeBytes);
+    const groupCommitDelayMs = positiveInt('groupCommitDelayMs', options.groupCommitDelayMs ?? 2, 0, 60_000);
+    const maxBufferedBytes = positiveInt(
+      'maxBufferedBytes',
+      options.maxBufferedBytes ?? 64 * 1024 * 1024,
+      groupCommitBytes,
+      2 ** 31 - 1,
+    );
+    const initialLsn = positiveInt('initialLsn', options.initialLsn ?? 1, 1, Number.MAX_SAFE_INTEGER);
+    const lock = options.lock === false ? undefined : await dir.lock();
+    try {
+      const numbers = listSegmentNumbers(await dir.list());
+      for (let i = 1; i < numbers.length; i++) {
+        if (numbers[i] !== numbers[i - 1]! + 1) {
+          throw corruption(`${dir.path}/${segmentFileName(numbers[i]!)}`, 0, `segment ${numbers[i - 1]! + 1} is missing before it`);
+        }
+      }
+      let repaired: TornTail | undefined;
+      // A final segment whose header never became durable (crash during rotation) holds nothing
+      // acknowledged: drop it. If it was the only one, a fresh segment of that number replaces it.
+      let replaceNumber: number | undefined;
+      while (numbers.length > 0) {
+        const number = numbers[numbers.length - 1]!;
+        const name = segmentFileName(number);
+        const buf = Buffer.from(await dir.readFile(name, MAX_SEGMENT_FILE_BYTES));
+        if (!isTornSegmentHeader(buf, undefined)) break;
+        repaired = { path: `${dir.path}/${name}`, offset: 0, bytesDropped: buf.length, reason: 'segment header never became durable' };
+        await dir.remove([name]);
+        numbers.pop();
+        if (numbers.length === 0) replaceNumber = number;
+      }
+      const segments: Segment[] = [];
+      for (let i = 0; i < numbers.length - 1; i++) {
+        const number = numbers[i]!;
+        const head = await readHeaderOnly(dir, segmentFileName(number), number);
+        segments.push(head);
+      }
+      let file: DirectoryFile;
+      let lastLsn: number;
+      if (numbers.length === 0) {
+        const number = replaceNumber ?? 1;
+        const created = await createSegment(dir, number, initialLsn);
+        file = created.file;
+        segments.push({ number, firstLsn: initialLsn, sizeBytes: SEGMENT_HEADER_SIZE });
+        lastLsn = initialLsn - 1;
+      } else {
+        const number = numbers[numbers.length - 1]!;
+        const name = segmentFileName(number);
+        const path = `${dir.path}/${name}`;
+        const buf = Buffer.from(await dir.readFile(name, MAX_SEGMENT_FILE_BYTES));
+        const scan = scanSegment(buf, path, number, true);
+        const prev = segments[segments.length - 1];
+        if (prev && scan.header.firstLsn <= prev.firstLsn) {
+          throw corruption(path, 0, `segment starts at LSN ${scan.header.firstLsn}, not after segment ${prev.number}`);
+        }
+        file = await dir.open(name, 'write');
+        if (scan.tornTail) {
+          repaired = scan.tornTail;
+          try {
+            await file.truncate(scan.validEnd);
+            await file.datasync();
+          } catch (err) {
+            await file.close();
+            throw err;
+          }
+        }
+        segments.push({ number, firstLsn: scan.header.firstLsn, sizeBytes: scan.validEnd });
+        lastLsn = scan.lastLsn;
+      }
+      return new WriteAheadLog(dir, file, segments, lastLsn, lock, repaired, {
+        segmentSizeBytes,
+        groupCommitBytes,
+        groupCommitDelayMs,
+        maxBufferedBytes,
+      });
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+  }
+
+  /** The directory this log lives in. */
+  get directory(): Directory {
+    return this.dir;
+  }
+  /** LSN of the newest appended record (0 or initialLsn - 1 when none). */
+  get lastLsn(): number {
+    return this.nextLsn - 1;
+  }
+  /** Every record with LSN ≤ this is on stable storage. */
+  get durableLsn(): number {
+    return this.durable;
+  }
+  /** LSN of the oldest record still in the log. */
+  get firstLsn(): number {
+    return this.segments[0]!.firstLsn;
+  }
+  /** The error that made the log read-only, if any. */
+  get failed(): TidemarkError | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Frames `encoder`'s payload into the current group and returns the record's LSN. The record
+   * is durable once `flushed(lsn)` resolves. Throws `TIDEMARK_CLOSED`, the log's failure
+   * (`TIDEMARK_IO` / `TIDEMARK_NO_SPACE`) once a flush has failed, `TIDEMARK_LIMIT` for records
+   * over the cap, `TIDEMARK_BACKPRESSURE` past `maxBufferedBytes`.
+   */
+  append(encoder: PayloadEncoder): number {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new TidemarkError('TIDEMARK_CLOSED', `WAL in ${this.dir.path} is closed`, { path: this.dir.path });
+    const payloadLength = encoder.byteLength;
+    if (payloadLength > MAX_RECORD_PAYLOAD_BYTES) {
+      throw new TidemarkError('TIDEMARK_LIMIT', `record payload of ${payloadLength} bytes is over the cap of ${MAX_RECORD_PAYLOAD_BYTES}`);
+    }
+    const frameLength = RECORD_HEADER_SIZE + payloadLength;
+    const group = this.active;
+    if (group.length + frameLength > group.buf.length) this.grow(group, frameLength);
+    const lsn = this.nextLsn;
+    if (this.assignedSegmentBytes + frameLength > this.segmentSizeBytes && this.assignedSegmentBytes > SEGMENT_HEADER_SIZE) {
+      group.rotations.push({ offset: group.length, firstLsn: lsn });
+      this.assignedSegmentBytes = SEGMENT_HEADER_SIZE;
+    }
+    const at = group.length;
+    encoder.encodeInto(group.buf, at + RECORD_HEADER_SIZE);
+    sealFrame(group.buf, at, encoder.recordType, lsn, payloadLength);
+    group.length = at + frameLength;
+    group.records++;
+    this.assignedSegmentBytes += frameLength;
+    this.nextLsn = lsn + 1;
+    this.statsCounters.recordsAppended++;
+    if (group.length >= this.groupCommitBytes) this.startFlush();
+    else if (group.records === 1) this.scheduleFlush();
+    return lsn;
+  }
+
+  /** Resolves once every record with LSN ≤ `lsn` is durable; rejects with the log's failure. */
+  flushed(lsn: number): Promise<void> {
+    if (lsn <= this.durable) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
+    assert(lsn < this.nextLsn, `flushed(${lsn}) past the last appended LSN ${this.nextLsn - 1}`);
+    const group = this.flushInProgress && lsn <= this.flushingEndLsn ? this.flushing : this.active;
+    group.waiter ??= deferred();
+    return group.waiter.promise;
+  }
+
+  /** Flushes everything appended so far now (no delay) and resolves when it is durable. */
+  sync(): Promise<void> {
+    const lsn = this.nextLsn - 1;
+    if (lsn <= this.durable) return this.failure ? Promise.reject(this.failure) : Promise.resolve();
+    const p = this.flushed(lsn);
+    if (this.active.length > 0) this.startFlush();
+    return p;
+  }
+
+  /** Bytes the log occupies: every segment file plus records still buffered. */
+  walSize(): number {
+    let total = 0;
+    for (const s of this.segments) total += s.sizeBytes;
+    return total + this.active.length + (this.flushInProgress ? this.flushing.length : 0);
+  }
+
+  /** Counters since open. */
+  stats(): WalStats {
+    return { ...this.statsCounters };
+  }
+
+  /** Segment numbers and first LSNs, oldest first (for inspection and tests). */
+  segmentList(): readonly { number: number; firstLsn: number; sizeBytes: number }[] {
+    return this.segments.map((s) => ({ ...s }));
+  }
+
+  /**
+   * Deletes the segments whose records all have LSN < `lsn` (never the segment being appended
+   * to), then fsyncs the directory. Resolves the number of segments deleted. Only call this once
+   * whatever covers those records (a checkpoint) is durable: see `CheckpointPublisher`.
+   */
+  async truncatePrefix(lsn: number): Promise<number> {
+    if (this.failure) throw this.failure;
+    let count = 0;
+    while (count < this.segments.length - 1 && this.segments[count + 1]!.firstLsn <= lsn) count++;
+    if (count === 0) return 0;
+    const doomed = this.segments.slice(0, count).map((s) => segmentFileName(s.number));
+    await this.dir.remove(doomed);
+    this.segments.splice(0, count);
+    return count;
+  }
+
+  /** Flushes and syncs what is buffered, then closes the file and releases the lock. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    let err: unknown;
+    if (!this.failure) {
+      try {
+        await this.sync();
+      } catch (e) {
+        err = e;
+      }
+    }
+    this.closed = true;
+    this.clearTimers();
+    await this.file.close().catch(() => {});
+    await this.lockHandle?.release();
+    if (err) throw err;
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────────────────────
+
+  private grow(group: GroupBuffer, frameLength: number): void {
+    const need = group.length + frameLength;
+    const buffered = need + (this.flushInProgress ? this.flushing.length : 0);
+    if (buffered > this.maxBufferedBytes) {
+      throw new TidemarkError(
+        'TIDEMARK_BACKPRESSURE',
+        `WAL has ${buffered} bytes buffered, over maxBufferedBytes ${this.maxBufferedBytes}: await sync() before appending more`,
+        { path: this.dir.path },
+      );
+    }
+    const grown = Buffer.allocUnsafe(Math.min(Math.max(need, group.buf.length * 2), this.maxBufferedBytes));
+    group.buf.copy(grown, 0, 0, group.length);
+    group.buf = grown;
+  }
+
+  private scheduleFlush(): void {
+    if (this.groupCommitDelayMs === 0) {
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined;
+        this.startFlush();
+      });
+    } else {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.startFlush();
+      }, this.groupCommitDelayMs);
+    }
+  }
+
+  private clearTimers(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+  }
+
+  private startFlush(): void {
+    if (this.flushInProgress || this.failure) return;
+    this.clearTimers();
+    void this.flushLoop();
+  }
+
+  private async flushLoop(): Promise<void> {
+    this.flushInProgress = true;
+    while (this.active.length > 0 && !this.failure) {
+      const group = this.active;
+      this.active = this.flushing;
+      this.flushing = group;
+      this.flushingEndLsn = this.nextLsn - 1;
+      try {
+        await this.writeGroup(group);
+        this.durable = this.flushingEndLsn;
+        this.statsCounters.groupsCommitted++;
+        if (group.records > this.statsCounters.maxGroupRecords) this.statsCounters.maxGroupRecords = group.records;
+        const waiter = group.waiter;
+        group.length = 0;
+        group.records = 0;
+        group.rotations.length = 0;
+        group.waiter = undefined;
+        waiter?.resolve();
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+    this.flushInProgress = false;
+    // Records appended while the last write was in flight and a timer was never armed for them.
+    if (this.active.length > 0 && !this.failure) this.scheduleFlush();
+  }
+
+  private async writeGroup(group: GroupBuffer): Promise<void> {
+    let pos = 0;
+    for (const rotation of group.rotations) {
+      if (rotation.offset > pos) await this.writeAt(group.buf, pos, rotation.offset - pos);
+      await this.rotate(rotation.firstLsn);
+      pos = rotation.offset;
+    }
+    if (group.length > pos) await this.writeAt(group.buf, pos, group.length - pos);
+    await this.datasync();
+  }
+
+  private async writeAt(buf: Buffer, offset: number, length: number): Promise<void> {
+    await this.file.write(buf, offset, length, this.fileSize);
+    this.fileSize += length;
+    this.segments[this.segments.length - 1]!.sizeBytes = this.fileSize;
+    this.statsCounters.bytesWritten += length;
+  }
+
+  private async datasync(): Promise<void> {
+    const t0 = performance.now();
+    await this.file.datasync();
+    const ms = performance.now() - t0;
+    this.statsCounters.fdatasyncs++;
+    this.statsCounters.fdatasyncTotalMs += ms;
+    if (ms > this.statsCounters.fdatasyncMaxMs) this.statsCounters.fdatasyncMaxMs = ms;
+  }
+
+  /** Seals the current segment (fdatasync) and starts the next one at `firstLsn`. */
+  private async rotate(firstLsn: number): Promise<void> {
+    await this.datasync();
+    await this.file.close();
+    const number = this.segments[this.segments.length - 1]!.number + 1;
+    const created = await createSegment(this.dir, number, firstLsn);
+    this.file = created.file;
+    this.fileSize = SEGMENT_HEADER_SIZE;
+    this.segments.push({ number, firstLsn, sizeBytes: SEGMENT_HEADER_SIZE });
+    this.statsCounters.segmentsCreated++;
+    this.statsCounters.bytesWritten += SEGMENT_HEADER_SIZE;
+  }
+
+  private fail(err: unknown): void {
+    const cause = err instanceof TidemarkError ? err : ioError('WAL flush', this.dir.path, err);
+    this.failure = new TidemarkError(
+      cause.code === 'TIDEMARK_NO_SPACE' ? 'TIDEMARK_NO_SPACE' : 'TIDEMARK_IO',
+      `WAL in ${this.dir.path} is read-only after a failed write or fdatasync (never retried): ${cause.message}`,
+      { path: cause.path ?? this.dir.path, cause },
+    );
+    this.clearTimers();
+    for (const group of [this.flushing, this.active]) {
+      const waiter = group.waiter;
+      group.waiter = undefined;
+      waiter?.reject(this.failure);
+    }
+  }
+}
+
+async function createSegment(dir: Directory, number: number, firstLsn: number): Promise<{ file: DirectoryFile }> {
+  // `create` fsyncs the directory, making the new entry durable before anything is acknowledged.
+  const file = await dir.open(segmentFileName(number), 'create');
+  try {
+    await file.write(encodeSegmentHeader(number, firstLsn), 0, SEGMENT_HEADER_SIZE, 0);
+    await file.datasync();
+  } catch (err) {
+    await file.close().catch(() => {});
+    throw err;
+  }
+  return { file };
+}
+
+async function readHeaderOnly(dir: Directory, name: string, number: number): Promise<Segment> {
+  const file = await dir.open(name, 'read');
+  try {
+    const head = Buffer.alloc(SEGMENT_HEADER_SIZE);
+    const n = await file.read(head, 0, SEGMENT_HEADER_SIZE, 0);
+    const size = await file.size();
+    const header = decodeSegmentHeader(head.subarray(0, n));
+    if (typeof header === 'string') throw headerError(file.path, header);
+    if (header.segmentNumber !== number) {
+      throw corruption(file.path, 0, `header says segment ${header.segmentNumber}, file name says ${number}`);
+    }
+    return { number, firstLsn: header.firstLsn, sizeBytes: size };
+  } finally {
+    await file.close();
+  }
+}
