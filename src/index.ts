@@ -1,0 +1,8 @@
+/** tidemark: a durability layer for Node.js. See README.md and docs/. */
+export * from './checkpoint/index.js';
+export * from './errors.js';
+export * from './format/index.js';
+export * from './io/index.js';
+export * from './recovery/index.js';
+export * from './state/index.js';
+export * from './wal/index.js';

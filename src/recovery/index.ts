@@ -1,0 +1,9 @@
+export {
+  CHECKPOINT_DIR_NAME,
+  type OpenedStore,
+  type RecoveredState,
+  type RecoveryConfig,
+  RecoveryManager,
+  type RecoveryStats,
+  WAL_DIR_NAME,
+} from './recovery-manager.js';

@@ -1,0 +1,62 @@
+/**
+ * Replay: applies decoded WAL entries to a state map, honouring transactions (records after the
+ * last Commit wait in a pending list until their Commit arrives; an Abort drops them).
+ */
+import type { SourceOffsets, WalEntry } from '../format/entry-codec.js';
+
+/** The state being rebuilt by replay. */
+export interface ReplayTarget {
+  state: Map<string, Uint8Array>;
+  epoch: number;
+  sourceOffsets: SourceOffsets;
+  watermark: number | undefined;
+  /** LSN of the last Commit applied. */
+  lastCommitLsn: number;
+}
+
+/** Applies entries in LSN order; in transactional mode, only committed ones. */
+export class StateReplayer {
+  private readonly pending: WalEntry[] = [];
+  /** Entries applied. */
+  applied = 0;
+
+  constructor(
+    readonly target: ReplayTarget,
+    readonly transactional: boolean,
+  ) {}
+
+  /** Mutations seen after the last Commit (dropped at the end in transactional mode). */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  apply(lsn: number, entry: WalEntry): void {
+    switch (entry.type) {
+      case 'put':
+      case 'delete':
+        if (this.transactional) this.pending.push(entry);
+        else this.mutate(entry);
+        return;
+      case 'commit':
+        for (const e of this.pending) this.mutate(e);
+        this.pending.length = 0;
+        Object.assign(this.target.sourceOffsets, entry.sourceOffsets);
+        if (entry.watermark !== undefined) this.target.watermark = entry.watermark;
+        if (entry.epoch > this.target.epoch) this.target.epoch = entry.epoch;
+        this.target.lastCommitLsn = lsn;
+        return;
+      case 'abort':
+        this.pending.length = 0;
+        return;
+      case 'checkpoint':
+        if (entry.epoch > this.target.epoch) this.target.epoch = entry.epoch;
+        return;
+    }
+  }
+
+  private mutate(entry: WalEntry): void {
+    if (entry.type === 'put') this.target.state.set(entry.key, Uint8Array.from(entry.value));
+    else if (entry.type === 'delete') this.target.state.delete(entry.key);
+    this.applied++;
+  }
+}
