@@ -283,6 +283,14 @@ export class WriteAheadLog {
     }
     const frameLength = RECORD_HEADER_SIZE + payloadLength;
     const group = this.active;
+    const buffered = group.length + frameLength + (this.flushInProgress ? this.flushing.length : 0);
+    if (buffered > this.maxBufferedBytes && group.length > 0) {
+      throw new TidemarkError(
+        'TIDEMARK_BACKPRESSURE',
+        `WAL has ${buffered} bytes buffered, over maxBufferedBytes ${this.maxBufferedBytes}: await sync() before appending more`,
+        { path: this.dir.path },
+      );
+    }
     if (group.length + frameLength > group.buf.length) this.grow(group, frameLength);
     const lsn = this.nextLsn;
     if (this.assignedSegmentBytes + frameLength > this.segmentSizeBytes && this.assignedSegmentBytes > SEGMENT_HEADER_SIZE) {
@@ -376,15 +384,7 @@ export class WriteAheadLog {
 
   private grow(group: GroupBuffer, frameLength: number): void {
     const need = group.length + frameLength;
-    const buffered = need + (this.flushInProgress ? this.flushing.length : 0);
-    if (buffered > this.maxBufferedBytes) {
-      throw new TidemarkError(
-        'TIDEMARK_BACKPRESSURE',
-        `WAL has ${buffered} bytes buffered, over maxBufferedBytes ${this.maxBufferedBytes}: await sync() before appending more`,
-        { path: this.dir.path },
-      );
-    }
-    const grown = Buffer.allocUnsafe(Math.min(Math.max(need, group.buf.length * 2), this.maxBufferedBytes));
+    const grown = Buffer.allocUnsafe(Math.max(need, Math.min(group.buf.length * 2, this.maxBufferedBytes)));
     group.buf.copy(grown, 0, 0, group.length);
     group.buf = grown;
   }

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DeleteEncoder, decodeEntry, PutEncoder } from '../../src/format/index.ts';
+import { FsDirectory, MemoryDirectory } from '../../src/io/index.ts';
+import { WalReader, WriteAheadLog } from '../../src/wal/index.ts';
+import { FailingSyncDirectory } from '../helpers/failing-directory.ts';
+import { payloadFor, tmpDir } from '../helpers/tmp.ts';
+
+const put = new PutEncoder();
+
+async function readAll(dir: Parameters<typeof WalReader.read>[0], from = 1) {
+  const out: { lsn: number; key: string; value: Buffer }[] = [];
+  await WalReader.read(dir, from, (lsn, type, buf, start, len) => {
+    const e = decodeEntry(type, buf, start, len, 'x', 0);
+    assert.equal(e.type, 'put');
+    if (e.type === 'put') out.push({ lsn, key: e.key, value: Buffer.from(e.value) });
+  });
+  return out;
+}
+
+test('append returns consecutive LSNs and sync makes them durable and readable from any LSN', async () => {
+  const dir = await FsDirectory.open(tmpDir('wal'));
+  const wal = await WriteAheadLog.open(dir, { segmentSizeBytes: 4096 });
+  for (let lsn = 1; lsn <= 300; lsn++) assert.equal(wal.append(put.set(`k${lsn}`, payloadFor(lsn))), lsn);
+  assert.equal(wal.durableLsn, 0);
+  await wal.sync();
+  assert.equal(wal.durableLsn, 300);
+  assert.ok(wal.segmentList().length > 5, 'small segments rotate');
+  await wal.close();
+  const all = await readAll(dir);
+  assert.deepEqual(all.map((r) => r.lsn), Array.from({ length: 300 }, (_, i) => i + 1));
+  for (const r of all) assert.deepEqual(r.value, payloadFor(r.lsn));
+  const tail = await readAll(dir, 123);
+  assert.equal(tail[0]!.lsn, 123);
+  assert.equal(tail.length, 178);
+});
+
+test('a group is flushed by time alone, without sync(), within groupCommitDelayMs', async () => {
+  const wal = await WriteAheadLog.open(new MemoryDirectory(), { groupCommitDelayMs: 5 });
+  const lsn = wal.append(put.set('a', Buffer.from('1')));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(wal.durableLsn, lsn);
+  await wal.close();
+});
+
+test('one group commit resolves many waiters with a single fdatasync', async () => {
+  const wal = await WriteAheadLog.open(new MemoryDirectory(), { groupCommitDelayMs: 1 });
+  const waits: Promise<void>[] = [];
+  for (let i = 0; i < 100; i++) waits.push(wal.flushed(wal.append(put.set(`k${i}`, Buffer.from('v')))));
+  await Promise.all(waits);
+  const s = wal.stats();
+  assert.equal(s.groupsCommitted, 1);
+  assert.equal(s.maxGroupRecords, 100);
+  await wal.close();
+});
+
+test('a group reaching groupCommitBytes is flushed at once', async () => {
+  const wal = await WriteAheadLog.open(new MemoryDirectory(), { groupCommitBytes: 1024, groupCommitDelayMs: 60_000 });
+  let lsn = 0;
+  for (let i = 0; i < 20; i++) lsn = wal.append(put.set(`k${i}`, Buffer.alloc(100)));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(wal.durableLsn > 0, 'the first full group is durable without a timer or sync');
+  await wal.flushed(lsn).catch(() => {});
+  await wal.close();
+});
+
+test('truncatePrefix removes only segments wholly below the LSN and walSize shrinks', async () => {
+  const dir = await FsDirectory.open(tmpDir('trunc'));
+  const wal = await WriteAheadLog.open(dir, { segmentSizeBytes: 4096 });
+  for (let lsn = 1; lsn <= 400; lsn++) wal.append(put.set(`k${lsn}`, payloadFor(lsn)));
+  await wal.sync();
+  const before = wal.segmentList();
+  const sizeBefore = wal.walSize();
+  const cut = before[3]!.firstLsn + 1; // inside segment index 3
+  const deleted = await wal.truncatePrefix(cut);
+  assert.equal(deleted, 3);
+  assert.equal(wal.firstLsn, before[3]!.firstLsn);
+  assert.ok(wal.walSize() < sizeBefore);
+  const remaining = wal.segmentList().length;
+  assert.equal(await wal.truncatePrefix(10_000), remaining - 1);
+  assert.ok(wal.segmentList().length >= 1, 'the active segment is never deleted');
+  await wal.close();
+  await assert.rejects(readAll(dir, 1), { code: 'TIDEMARK_DATA_LOSS' });
+});
+
+test('a failed fdatasync rejects every waiter, is never retried, and leaves the log read-only', async () => {
+  const dir = new FailingSyncDirectory(new MemoryDirectory(), 2); // 1st sync = segment header
+  const wal = await WriteAheadLog.open(dir, { groupCommitDelayMs: 1 });
+  const a = wal.flushed(wal.append(put.set('a', Buffer.from('1'))));
+  const b = wal.flushed(wal.append(put.set('b', Buffer.from('2'))));
+  await assert.rejects(a, { code: 'TIDEMARK_IO' });
+  await assert.rejects(b, { code: 'TIDEMARK_IO' });
+  const syncs = dir.syncCalls;
+  assert.throws(() => wal.append(put.set('c', Buffer.from('3'))), { code: 'TIDEMARK_IO' });
+  await assert.rejects(wal.sync(), { code: 'TIDEMARK_IO' });
+  assert.equal(dir.syncCalls, syncs, 'no fdatasync retried');
+  assert.equal(wal.durableLsn, 0);
+});
+
+test('a second writer on the same directory fails at once with TIDEMARK_LOCKED', async () => {
+  const path = tmpDir('lock');
+  const wal = await WriteAheadLog.open(await FsDirectory.open(path));
+  await assert.rejects(WriteAheadLog.open(await FsDirectory.open(path)), { code: 'TIDEMARK_LOCKED' });
+  await wal.close();
+  const again = await WriteAheadLog.open(await FsDirectory.open(path));
+  await again.close();
+});
+
+test('appends past maxBufferedBytes fail with TIDEMARK_BACKPRESSURE instead of growing without bound', async () => {
+  const wal = await WriteAheadLog.open(new MemoryDirectory(), { groupCommitBytes: 4096, maxBufferedBytes: 8192, groupCommitDelayMs: 60_000 });
+  wal.append(put.set('first', Buffer.alloc(5000))); // starts a flush of this group
+  assert.throws(() => {
+    for (let i = 0; i < 10; i++) wal.append(put.set(`k${i}`, Buffer.alloc(1000)));
+  }, { code: 'TIDEMARK_BACKPRESSURE' });
+  await wal.sync();
+  await wal.close();
+});
+
+test('deletes and puts interleave in LSN order', async () => {
+  const dir = new MemoryDirectory();
+  const wal = await WriteAheadLog.open(dir);
+  wal.append(put.set('a', Buffer.from('1')));
+  wal.append(new DeleteEncoder().set('a'));
+  await wal.close();
+  const types: string[] = [];
+  await WalReader.read(dir, 1, (_l, type, buf, s, n) => types.push(decodeEntry(type, buf, s, n, 'x', 0).type));
+  assert.deepEqual(types, ['put', 'delete']);
+});
