@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { decodeEntry, PutEncoder } from '../../src/format/index.ts';
+import { FsDirectory } from '../../src/io/index.ts';
+import { segmentFileName, WalReader, WriteAheadLog } from '../../src/wal/index.ts';
+import { payloadFor, tmpDir } from '../helpers/tmp.ts';
+
+const put = new PutEncoder();
+
+async function writeLog(dirPath: string, records: number, segmentSizeBytes = 64 * 1024 * 1024) {
+  const wal = await WriteAheadLog.open(await FsDirectory.open(dirPath), { segmentSizeBytes });
+  for (let lsn = 1; lsn <= records; lsn++) wal.append(put.set(`k${lsn}`, payloadFor(lsn)));
+  await wal.close();
+}
+
+async function lsns(dirPath: string): Promise<number[]> {
+  const out: number[] = [];
+  await WalReader.read(await FsDirectory.open(dirPath), 1, (lsn, type, buf, s, n) => {
+    const e = decodeEntry(type, buf, s, n, 'x', 0);
+    assert.ok(e.type === 'put' && Buffer.from(e.value).equals(payloadFor(lsn)), `record ${lsn} intact`);
+    out.push(lsn);
+  });
+  return out;
+}
+
+test('a torn tail cut at every byte offset of the last record brings back exactly the earlier records, and appends go on', async () => {
+  const base = tmpDir('torn');
+  const src = path.join(base, 'src');
+  await writeLog(src, 5);
+  const segment = path.join(src, segmentFileName(1));
+  const full = fs.readFileSync(segment);
+  const lastLen = 20 + 4 + `k5`.length + payloadFor(5).length;
+  const lastStart = full.length - lastLen;
+  for (let cut = lastStart; cut < full.length; cut++) {
+    const dir = path.join(base, `cut-${cut}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, segmentFileName(1)), full.subarray(0, cut));
+    const wal = await WriteAheadLog.open(await FsDirectory.open(dir));
+    assert.equal(wal.lastLsn, 4, `cut at ${cut}`);
+    if (cut > lastStart) assert.deepEqual(wal.repairedTail?.offset, lastStart);
+    assert.equal(fs.statSync(path.join(dir, segmentFileName(1))).size, lastStart, 'tail truncated to the record boundary');
+    assert.equal(wal.append(put.set('k5', payloadFor(5))), 5);
+    assert.equal(wal.append(put.set('k6', payloadFor(6))), 6);
+    await wal.close();
+    assert.deepEqual(await lsns(dir), [1, 2, 3, 4, 5, 6]);
+    fs.rmSync(dir, { recursive: true });
+  }
+});
+
+test('a zero-filled tail (preallocated or lost pages) is cut like a torn record', async () => {
+  const dir = tmpDir('zeros');
+  await writeLog(dir, 10);
+  fs.appendFileSync(path.join(dir, segmentFileName(1)), Buffer.alloc(4096));
+  const wal = await WriteAheadLog.open(await FsDirectory.open(dir));
+  assert.equal(wal.lastLsn, 10);
+  assert.equal(wal.repairedTail?.bytesDropped, 4096);
+  await wal.close();
+});
+
+test('one flipped bit in a non-final segment is TIDEMARK_CORRUPTION naming the segment and offset', async () => {
+  const dir = tmpDir('flip');
+  await writeLog(dir, 200, 4096);
+  const victim = path.join(dir, segmentFileName(2));
+  const bytes = fs.readFileSync(victim);
+  const flipAt = 32 + 30;
+  bytes[flipAt]! ^= 0x04;
+  fs.writeFileSync(victim, bytes);
+  await assert.rejects(lsns(dir), (err: { code: string; path: string; offset: number }) => {
+    assert.equal(err.code, 'TIDEMARK_CORRUPTION');
+    assert.equal(err.path, victim);
+    assert.ok(err.offset <= flipAt && err.offset >= 32, `offset ${err.offset} points at the damaged record`);
+    return true;
+  });
+});
+
+test('damage in the final segment with valid records after it is corruption, never a silent truncation', async () => {
+  const dir = tmpDir('mid');
+  await writeLog(dir, 50);
+  const file = path.join(dir, segmentFileName(1));
+  const bytes = fs.readFileSync(file);
+  bytes[32 + 25]! ^= 0xff; // inside record 1
+  fs.writeFileSync(file, bytes);
+  await assert.rejects(WriteAheadLog.open(await FsDirectory.open(dir)), { code: 'TIDEMARK_CORRUPTION', path: file, offset: 32 });
+  assert.equal(fs.readFileSync(file).length, bytes.length, 'nothing was cut');
+});
+
+test('a missing segment in the middle is corruption naming the gap', async () => {
+  const dir = tmpDir('gap');
+  await writeLog(dir, 200, 4096);
+  fs.rmSync(path.join(dir, segmentFileName(3)));
+  await assert.rejects(WriteAheadLog.open(await FsDirectory.open(dir)), { code: 'TIDEMARK_CORRUPTION' });
+});
+
+test('a final segment whose header never became durable is dropped and the log continues', async () => {
+  const dir = tmpDir('hdr');
+  await writeLog(dir, 200, 4096);
+  const names = fs.readdirSync(dir).filter((n) => n.startsWith('wal-')).sort();
+  const last = names[names.length - 1]!;
+  const number = Number(last.slice(4, 20));
+  fs.writeFileSync(path.join(dir, segmentFileName(number + 1)), Buffer.alloc(10));
+  const wal = await WriteAheadLog.open(await FsDirectory.open(dir));
+  assert.equal(wal.lastLsn, 200);
+  assert.ok(!fs.existsSync(path.join(dir, segmentFileName(number + 1))));
+  await wal.close();
+});
