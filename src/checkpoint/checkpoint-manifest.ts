@@ -47,15 +47,21 @@ export function decodeManifest(bytes: Uint8Array, path: string): CheckpointManif
   } catch {
     throw corruption(path, 0, 'manifest is not valid JSON');
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw corruption(path, 0, 'manifest is not an object');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw corruption(path, 0, 'manifest is not an object');
   const { crc32c: stored, ...body } = parsed;
-  if (stored !== crc32c(Buffer.from(JSON.stringify(body), 'utf8'))) throw corruption(path, 0, 'manifest checksum mismatch');
+  if (stored !== crc32c(Buffer.from(JSON.stringify(body), 'utf8')))
+    throw corruption(path, 0, 'manifest checksum mismatch');
   const m = body as unknown as CheckpointManifest;
   if (!isInt(m.version)) throw corruption(path, 0, 'manifest version missing');
   if (m.version > MANIFEST_VERSION) {
-    throw new TidemarkError('TIDEMARK_UNSUPPORTED_VERSION', `${path}: manifest version ${m.version} is newer than ${MANIFEST_VERSION}`, {
-      path,
-    });
+    throw new TidemarkError(
+      'TIDEMARK_UNSUPPORTED_VERSION',
+      `${path}: manifest version ${m.version} is newer than ${MANIFEST_VERSION}`,
+      {
+        path,
+      },
+    );
   }
   const sf = m.stateFile;
   if (

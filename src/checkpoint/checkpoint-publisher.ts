@@ -45,7 +45,8 @@ export class CheckpointPublisher {
    * after which no WAL has been deleted.
    */
   async publish(stateStore: WalStateStore): Promise<PublishResult> {
-    if (this.busy) throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'a checkpoint is already being published');
+    if (this.busy)
+      throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'a checkpoint is already being published');
     this.busy = true;
     const t0 = performance.now();
     try {

@@ -57,7 +57,11 @@ export interface CheckpointStore {
   /** Id the next checkpoint should use (one above every id present). */
   nextId(): Promise<number>;
   /** Publishes a checkpoint durably and atomically; `manifest.stateFile` is filled in by the store. */
-  save(manifest: Omit<CheckpointManifest, 'stateFile'>, entries: number, stateBytes: Uint8Array): Promise<CheckpointManifest>;
+  save(
+    manifest: Omit<CheckpointManifest, 'stateFile'>,
+    entries: number,
+    stateBytes: Uint8Array,
+  ): Promise<CheckpointManifest>;
   /** Loads and verifies one checkpoint; throws `TIDEMARK_CORRUPTION` / `TIDEMARK_NOT_FOUND`. */
   load(id: number): Promise<LoadedCheckpoint>;
   /** The newest checkpoint that verifies, falling back past broken ones. */
@@ -88,11 +92,18 @@ export class FileSystemCheckpointStore implements CheckpointStore {
     return max + 1;
   }
 
-  async save(partial: Omit<CheckpointManifest, 'stateFile'>, entries: number, stateBytes: Uint8Array): Promise<CheckpointManifest> {
+  async save(
+    partial: Omit<CheckpointManifest, 'stateFile'>,
+    entries: number,
+    stateBytes: Uint8Array,
+  ): Promise<CheckpointManifest> {
     const base = checkpointBaseName(partial.id);
     const stateName = `${base}.state`;
     if (await this.dir.exists(`${base}.manifest.json`)) {
-      throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `checkpoint ${partial.id} already exists in ${this.dir.path}`);
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `checkpoint ${partial.id} already exists in ${this.dir.path}`,
+      );
     }
     await this.dir.writeFileAtomic(stateName, stateBytes);
     const manifest: CheckpointManifest = {
@@ -108,7 +119,8 @@ export class FileSystemCheckpointStore implements CheckpointStore {
     const name = `${checkpointBaseName(id)}.manifest.json`;
     const bytes = await this.dir.readFile(name, MAX_MANIFEST_BYTES);
     const manifest = decodeManifest(bytes, `${this.dir.path}/${name}`);
-    if (manifest.id !== id) throw corruption(`${this.dir.path}/${name}`, 0, `manifest says id ${manifest.id}`);
+    if (manifest.id !== id)
+      throw corruption(`${this.dir.path}/${name}`, 0, `manifest says id ${manifest.id}`);
     return manifest;
   }
 
@@ -116,12 +128,20 @@ export class FileSystemCheckpointStore implements CheckpointStore {
     const manifest = await this.loadManifest(id);
     const sf = manifest.stateFile;
     const path = `${this.dir.path}/${sf.name}`;
-    if (sf.name !== `${checkpointBaseName(id)}.state`) throw corruption(path, 0, 'manifest names a foreign state file');
+    if (sf.name !== `${checkpointBaseName(id)}.state`)
+      throw corruption(path, 0, 'manifest names a foreign state file');
     const bytes = await this.dir.readFile(sf.name, Math.min(MAX_STATE_FILE_BYTES, sf.sizeBytes));
-    if (bytes.length !== sf.sizeBytes) throw corruption(path, bytes.length, `state file is ${bytes.length} bytes, manifest says ${sf.sizeBytes}`);
-    if (crc32c(bytes) !== sf.crc32c) throw corruption(path, 0, 'state file checksum differs from the manifest');
+    if (bytes.length !== sf.sizeBytes)
+      throw corruption(
+        path,
+        bytes.length,
+        `state file is ${bytes.length} bytes, manifest says ${sf.sizeBytes}`,
+      );
+    if (crc32c(bytes) !== sf.crc32c)
+      throw corruption(path, 0, 'state file checksum differs from the manifest');
     const state = decodeStateFile(bytes, path);
-    if (state.size !== sf.entries) throw corruption(path, 0, `state file has ${state.size} entries, manifest says ${sf.entries}`);
+    if (state.size !== sf.entries)
+      throw corruption(path, 0, `state file has ${state.size} entries, manifest says ${sf.entries}`);
     return { manifest, state };
   }
 

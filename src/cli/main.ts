@@ -8,7 +8,8 @@ import { runWorker } from './demo/worker.js';
 function int(name: string, min: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    if (!Number.isSafeInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
     return n;
   };
 }
@@ -57,7 +58,12 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     .requiredOption('--batch <rows>', '', int('--batch', 1))
     .requiredOption('--checkpoint-every <rows>', '', int('--checkpoint-every', 1))
     .action(async (o) => {
-      await runWorker({ dir: o.dir, limit: o.limit, batchRows: o.batch, checkpointEveryRows: o.checkpointEvery });
+      await runWorker({
+        dir: o.dir,
+        limit: o.limit,
+        batchRows: o.batch,
+        checkpointEveryRows: o.checkpointEvery,
+      });
       process.disconnect?.();
     });
 

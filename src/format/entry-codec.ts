@@ -48,7 +48,10 @@ function checkKey(key: string): number {
 
 function checkU64(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `${name} must be a non-negative safe integer, got ${value}`);
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `${name} must be a non-negative safe integer, got ${value}`,
+    );
   }
 }
 
@@ -109,11 +112,17 @@ export class CommitEncoder implements PayloadEncoder {
   ) {
     checkU64('epoch', epoch);
     if (watermark !== undefined && !Number.isSafeInteger(watermark)) {
-      throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `watermark must be a safe integer, got ${watermark}`);
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `watermark must be a safe integer, got ${watermark}`,
+      );
     }
     this.names = Object.keys(sourceOffsets);
     if (this.names.length > MAX_COMMIT_SOURCES) {
-      throw new TidemarkError('TIDEMARK_LIMIT', `${this.names.length} sources is over the cap of ${MAX_COMMIT_SOURCES}`);
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `${this.names.length} sources is over the cap of ${MAX_COMMIT_SOURCES}`,
+      );
     }
     let size = COMMIT_FIXED_SIZE;
     this.nameBytes = this.names.map((name) => {
@@ -207,7 +216,11 @@ export function decodeEntry(
       const keyBytes = buf.readUInt32LE(start);
       if (keyBytes > MAX_KEY_BYTES || PUT_KEY_LENGTH_SIZE + keyBytes > length) throw bad('key length');
       const keyEnd = start + PUT_KEY_LENGTH_SIZE + keyBytes;
-      return { type: 'put', key: text(start + PUT_KEY_LENGTH_SIZE, keyEnd), value: buf.subarray(keyEnd, end) };
+      return {
+        type: 'put',
+        key: text(start + PUT_KEY_LENGTH_SIZE, keyEnd),
+        value: buf.subarray(keyEnd, end),
+      };
     }
     case RecordType.Delete:
       if (length > MAX_KEY_BYTES) throw bad('key length');

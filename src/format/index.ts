@@ -11,5 +11,18 @@ export {
   type SourceOffsets,
   type WalEntry,
 } from './entry-codec.js';
-export { type FrameInfo, FrameStatus, peekFrameLsn, readFrame, readU64, sealFrame, writeU64 } from './record-frame.js';
-export { decodeSegmentHeader, encodeSegmentHeader, type SegmentHeader, type SegmentHeaderProblem } from './segment-header.js';
+export {
+  type FrameInfo,
+  FrameStatus,
+  peekFrameLsn,
+  readFrame,
+  readU64,
+  sealFrame,
+  writeU64,
+} from './record-frame.js';
+export {
+  decodeSegmentHeader,
+  encodeSegmentHeader,
+  type SegmentHeader,
+  type SegmentHeaderProblem,
+} from './segment-header.js';

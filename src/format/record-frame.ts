@@ -3,7 +3,7 @@
  * The checksum covers the length, type, reserved bytes and LSN as well as the payload, so a
  * damaged length can never make the reader skip to a wrong place unnoticed.
  */
-import { crc32c } from './crc32c.js';
+
 import {
   MAX_RECORD_PAYLOAD_BYTES,
   MAX_RECORD_TYPE,
@@ -15,12 +15,19 @@ import {
   RECORD_RESERVED_OFFSET,
   RECORD_TYPE_OFFSET,
 } from './constants.js';
+import { crc32c } from './crc32c.js';
 
 /**
  * Writes the record header for a payload already placed at `offset + RECORD_HEADER_SIZE` in
  * `buf`, computing the checksum over header and payload. Returns the frame's total size.
  */
-export function sealFrame(buf: Buffer, offset: number, type: number, lsn: number, payloadLength: number): number {
+export function sealFrame(
+  buf: Buffer,
+  offset: number,
+  type: number,
+  lsn: number,
+  payloadLength: number,
+): number {
   buf.writeUInt32LE(payloadLength, offset + RECORD_LENGTH_OFFSET);
   buf[offset + RECORD_TYPE_OFFSET] = type;
   buf[offset + RECORD_RESERVED_OFFSET] = 0;

@@ -1,5 +1,5 @@
 /** Encoder and decoder of the 32-byte WAL segment header (layout in constants.ts, docs/FORMAT.md). */
-import { crc32c } from './crc32c.js';
+
 import {
   SEGMENT_FIRST_LSN_OFFSET,
   SEGMENT_HEADER_CRC_OFFSET,
@@ -11,6 +11,7 @@ import {
   SEGMENT_VERSION_OFFSET,
   WAL_FORMAT_VERSION,
 } from './constants.js';
+import { crc32c } from './crc32c.js';
 
 /** What a segment header says. */
 export interface SegmentHeader {
@@ -51,7 +52,10 @@ export function decodeSegmentHeader(buf: Uint8Array): SegmentHeader | SegmentHea
   }
   if (view.getUint32(SEGMENT_MAGIC_OFFSET, true) !== SEGMENT_MAGIC) return 'magic';
   const version = view.getUint16(SEGMENT_VERSION_OFFSET, true);
-  if (version !== WAL_FORMAT_VERSION || view.getUint16(SEGMENT_HEADER_SIZE_OFFSET, true) !== SEGMENT_HEADER_SIZE) {
+  if (
+    version !== WAL_FORMAT_VERSION ||
+    view.getUint16(SEGMENT_HEADER_SIZE_OFFSET, true) !== SEGMENT_HEADER_SIZE
+  ) {
     return 'version';
   }
   return {

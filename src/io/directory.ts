@@ -76,8 +76,12 @@ export interface Directory {
 /** Rejects names that could escape the directory. */
 export function checkFileName(dir: string, name: string): void {
   if (name.length === 0 || name.includes('/') || name.includes('\0') || name === '.' || name === '..') {
-    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `invalid file name ${JSON.stringify(name)} in ${dir}`, {
-      path: dir,
-    });
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `invalid file name ${JSON.stringify(name)} in ${dir}`,
+      {
+        path: dir,
+      },
+    );
   }
 }

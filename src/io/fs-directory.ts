@@ -7,7 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ioError, TidemarkError } from '../errors.js';
-import { checkFileName, type Directory, type DirectoryFile, type DirectoryLock, type OpenMode } from './directory.js';
+import {
+  checkFileName,
+  type Directory,
+  type DirectoryFile,
+  type DirectoryLock,
+  type OpenMode,
+} from './directory.js';
 import { acquireFsLock } from './fs-lock.js';
 
 /** Suffix of temporary files written by `writeFileAtomic`; never a live file. */
@@ -80,7 +86,9 @@ class FsFile implements DirectoryFile {
 
   truncate(length: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      fs.ftruncate(this.fd, length, (err) => (err ? reject(ioError('ftruncate', this.path, err)) : resolve()));
+      fs.ftruncate(this.fd, length, (err) =>
+        err ? reject(ioError('ftruncate', this.path, err)) : resolve(),
+      );
     });
   }
 

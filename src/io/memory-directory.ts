@@ -4,7 +4,13 @@
  * state that need not outlive the process. Crash simulation lives in the fault-injecting directory.
  */
 import { TidemarkError } from '../errors.js';
-import { checkFileName, type Directory, type DirectoryFile, type DirectoryLock, type OpenMode } from './directory.js';
+import {
+  checkFileName,
+  type Directory,
+  type DirectoryFile,
+  type DirectoryLock,
+  type OpenMode,
+} from './directory.js';
 
 interface MemoryNode {
   data: Uint8Array;
@@ -20,7 +26,8 @@ class MemoryFile implements DirectoryFile {
   ) {}
 
   private check(): void {
-    if (this.closed) throw new TidemarkError('TIDEMARK_CLOSED', `${this.path} is closed`, { path: this.path });
+    if (this.closed)
+      throw new TidemarkError('TIDEMARK_CLOSED', `${this.path} is closed`, { path: this.path });
   }
 
   async size(): Promise<number> {
@@ -37,7 +44,8 @@ class MemoryFile implements DirectoryFile {
 
   async write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void> {
     this.check();
-    if (!this.writable) throw new TidemarkError('TIDEMARK_IO', `${this.path} is read-only`, { path: this.path });
+    if (!this.writable)
+      throw new TidemarkError('TIDEMARK_IO', `${this.path} is read-only`, { path: this.path });
     const end = position + length;
     this.reserve(end);
     this.node.data.set(buffer.subarray(offset, offset + length), position);
@@ -134,7 +142,9 @@ export class MemoryDirectory implements Directory {
 
   async lock(): Promise<DirectoryLock> {
     if (this.locked) {
-      throw new TidemarkError('TIDEMARK_LOCKED', `${this.path} is locked by another writer`, { path: this.path });
+      throw new TidemarkError('TIDEMARK_LOCKED', `${this.path} is locked by another writer`, {
+        path: this.path,
+      });
     }
     this.locked = true;
     return {

@@ -5,9 +5,10 @@
  *
  * A data directory holds `LOCK`, `wal/` (segments) and `checkpoints/`.
  */
-import { TidemarkError } from '../errors.js';
+
 import { CheckpointPublisher } from '../checkpoint/checkpoint-publisher.js';
 import { FileSystemCheckpointStore, type SkippedCheckpoint } from '../checkpoint/checkpoint-store.js';
+import { TidemarkError } from '../errors.js';
 import { ABORT_ENCODER, decodeEntry, type SourceOffsets } from '../format/entry-codec.js';
 import type { Directory, DirectoryLock } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
@@ -90,7 +91,11 @@ export class RecoveryManager {
   /** Read-only recovery: nothing on disk changes. Throws `TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, `TIDEMARK_IO`. */
   async recover(): Promise<RecoveredState> {
     const root = await this.root();
-    return this.replay(await root.subdirectory(CHECKPOINT_DIR_NAME), await root.subdirectory(WAL_DIR_NAME), undefined);
+    return this.replay(
+      await root.subdirectory(CHECKPOINT_DIR_NAME),
+      await root.subdirectory(WAL_DIR_NAME),
+      undefined,
+    );
   }
 
   /**
@@ -106,7 +111,11 @@ export class RecoveryManager {
       const store = new FileSystemCheckpointStore(checkpointDir);
       const latest = await store.loadLatest();
       const ckptLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
-      const wal = await WriteAheadLog.open(walDir, { ...this.config.wal, lock: false, initialLsn: ckptLsn + 1 });
+      const wal = await WriteAheadLog.open(walDir, {
+        ...this.config.wal,
+        lock: false,
+        initialLsn: ckptLsn + 1,
+      });
       try {
         if (wal.lastLsn < ckptLsn) {
           throw new TidemarkError(

@@ -104,7 +104,9 @@ export class WalStateStore {
    */
   commit(sourceOffsets: SourceOffsets, watermark?: number): number {
     const merged = { ...this.offsets, ...sourceOffsets };
-    const lsn = this.wal.append(new CommitEncoder(this.currentEpoch, merged, watermark ?? this.currentWatermark));
+    const lsn = this.wal.append(
+      new CommitEncoder(this.currentEpoch, merged, watermark ?? this.currentWatermark),
+    );
     this.offsets = merged;
     if (watermark !== undefined) this.currentWatermark = watermark;
     this.uncommitted = 0;
@@ -133,9 +135,18 @@ export class WalStateStore {
    * (`TIDEMARK_UNCOMMITTED`) while a transaction is open, since a checkpoint must not contain
    * uncommitted writes.
    */
-  snapshot(): { state: Map<string, Uint8Array>; lsn: number; epoch: number; sourceOffsets: SourceOffsets; watermark: number | undefined } {
+  snapshot(): {
+    state: Map<string, Uint8Array>;
+    lsn: number;
+    epoch: number;
+    sourceOffsets: SourceOffsets;
+    watermark: number | undefined;
+  } {
     if (this.transactional && this.uncommitted > 0) {
-      throw new TidemarkError('TIDEMARK_UNCOMMITTED', `cannot checkpoint with ${this.uncommitted} uncommitted writes: commit() first`);
+      throw new TidemarkError(
+        'TIDEMARK_UNCOMMITTED',
+        `cannot checkpoint with ${this.uncommitted} uncommitted writes: commit() first`,
+      );
     }
     this.currentEpoch++;
     return {

@@ -6,7 +6,9 @@ export function segmentFileName(segmentNumber: number): string {
   return `${SEGMENT_FILE_PREFIX}${String(segmentNumber).padStart(SEGMENT_NUMBER_DIGITS, '0')}${SEGMENT_FILE_SUFFIX}`;
 }
 
-const PATTERN = new RegExp(`^${SEGMENT_FILE_PREFIX}(\\d{${SEGMENT_NUMBER_DIGITS}})${SEGMENT_FILE_SUFFIX.replace('.', '\\.')}$`);
+const PATTERN = new RegExp(
+  `^${SEGMENT_FILE_PREFIX}(\\d{${SEGMENT_NUMBER_DIGITS}})${SEGMENT_FILE_SUFFIX.replace('.', '\\.')}$`,
+);
 
 /** The segment number encoded in `name`, or undefined when `name` is not a segment file. */
 export function parseSegmentFileName(name: string): number | undefined {

@@ -10,7 +10,14 @@ import { type FrameInfo, FrameStatus, peekFrameLsn, readFrame } from '../format/
 import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 
 /** Called for each valid record: its LSN, type, where its payload lies in `buf`, and the frame offset. */
-export type RecordVisitor = (lsn: number, type: number, buf: Buffer, payloadStart: number, payloadLength: number, frameOffset: number) => void;
+export type RecordVisitor = (
+  lsn: number,
+  type: number,
+  buf: Buffer,
+  payloadStart: number,
+  payloadLength: number,
+  frameOffset: number,
+) => void;
 
 /** Damage cut (or, read-only, found) at the tail of the final segment. */
 export interface TornTail {
@@ -47,10 +54,16 @@ const REASONS: Record<number, string> = {
  * True when a valid frame with an LSN in [minLsn, minLsn + possible records) starts anywhere in
  * `buf[from, end)`. The LSN filter keeps checksum work to the rare plausible candidates.
  */
-export function validFrameFollows(buf: Buffer, from: number, end: number, minLsn: number | undefined): boolean {
+export function validFrameFollows(
+  buf: Buffer,
+  from: number,
+  end: number,
+  minLsn: number | undefined,
+): boolean {
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
   const low = minLsn ?? 0;
-  const maxLsn = minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - from) / RECORD_HEADER_SIZE);
+  const maxLsn =
+    minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - from) / RECORD_HEADER_SIZE);
   for (let p = from; p + RECORD_HEADER_SIZE <= end; p++) {
     const lsn = peekFrameLsn(buf, p);
     if (lsn < low || lsn > maxLsn) continue;
@@ -62,12 +75,20 @@ export function validFrameFollows(buf: Buffer, from: number, end: number, minLsn
 /** Throws the right typed error for a header problem. */
 export function headerError(path: string, problem: string): TidemarkError {
   if (problem === 'version') {
-    return new TidemarkError('TIDEMARK_UNSUPPORTED_VERSION', `${path}: segment written by an unsupported format version`, {
-      path,
-      offset: 0,
-    });
+    return new TidemarkError(
+      'TIDEMARK_UNSUPPORTED_VERSION',
+      `${path}: segment written by an unsupported format version`,
+      {
+        path,
+        offset: 0,
+      },
+    );
   }
-  return corruption(path, 0, `segment header ${problem === 'short' ? 'is truncated' : `has a bad ${problem}`}`);
+  return corruption(
+    path,
+    0,
+    `segment header ${problem === 'short' ? 'is truncated' : `has a bad ${problem}`}`,
+  );
 }
 
 /**
@@ -87,7 +108,11 @@ export function scanSegment(
   const header = decodeSegmentHeader(buf);
   if (typeof header === 'string') throw headerError(path, header);
   if (header.segmentNumber !== expectedNumber) {
-    throw corruption(path, 0, `header says segment ${header.segmentNumber}, file name says ${expectedNumber}`);
+    throw corruption(
+      path,
+      0,
+      `header says segment ${header.segmentNumber}, file name says ${expectedNumber}`,
+    );
   }
   if (expectedFirstLsn !== undefined && header.firstLsn !== expectedFirstLsn) {
     throw corruption(path, 0, `segment starts at LSN ${header.firstLsn}, expected ${expectedFirstLsn}`);
@@ -114,7 +139,11 @@ export function scanSegment(
       };
     }
     if (info.lsn !== nextLsn) {
-      throw corruption(path, offset, `record has LSN ${info.lsn}, expected ${nextLsn} (hole, duplicate or stale record)`);
+      throw corruption(
+        path,
+        offset,
+        `record has LSN ${info.lsn}, expected ${nextLsn} (hole, duplicate or stale record)`,
+      );
     }
     visit?.(info.lsn, info.type, buf, offset + RECORD_HEADER_SIZE, info.payloadLength, offset);
     offset += RECORD_HEADER_SIZE + info.payloadLength;

@@ -3,12 +3,19 @@
  * Checks segment numbers are consecutive, each segment starts at the LSN after the previous one
  * ended, every frame's checksum, and that damage appears only as a torn tail of the final segment.
  */
-import type { Directory } from '../io/directory.js';
+
 import { corruption, TidemarkError } from '../errors.js';
 import { MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
-import { headerError, isTornSegmentHeader, type RecordVisitor, scanSegment, type TornTail } from './segment-scanner.js';
+import type { Directory } from '../io/directory.js';
 import { listSegmentNumbers, segmentFileName } from './segment-name.js';
+import {
+  headerError,
+  isTornSegmentHeader,
+  type RecordVisitor,
+  scanSegment,
+  type TornTail,
+} from './segment-scanner.js';
 
 /** What a read covered. */
 export interface WalReadStats {
@@ -27,7 +34,9 @@ export interface WalReadStats {
 }
 
 /** Reads `dir`'s segment headers in order; throws on gaps in numbering. */
-async function segmentHeaders(dir: Directory): Promise<{ number: number; name: string; firstLsn: number | undefined }[]> {
+async function segmentHeaders(
+  dir: Directory,
+): Promise<{ number: number; name: string; firstLsn: number | undefined }[]> {
   const numbers = listSegmentNumbers(await dir.list());
   const out: { number: number; name: string; firstLsn: number | undefined }[] = [];
   const head = new Uint8Array(SEGMENT_HEADER_SIZE);
@@ -60,7 +69,14 @@ export class WalReader {
    */
   static async read(dir: Directory, fromLsn: number, visit: RecordVisitor): Promise<WalReadStats> {
     const segments = await segmentHeaders(dir);
-    const stats: WalReadStats = { records: 0, bytesRead: 0, segmentsRead: 0, firstLsn: fromLsn, lastLsn: fromLsn - 1, tornTail: undefined };
+    const stats: WalReadStats = {
+      records: 0,
+      bytesRead: 0,
+      segmentsRead: 0,
+      firstLsn: fromLsn,
+      lastLsn: fromLsn - 1,
+      tornTail: undefined,
+    };
     if (segments.length === 0) return stats;
     const last = segments.length - 1;
     for (let i = 0; i < last; i++) {
@@ -98,7 +114,12 @@ export class WalReader {
       stats.bytesRead += buf.length;
       stats.segmentsRead++;
       if (i === last && isTornSegmentHeader(buf, expectedFirst)) {
-        stats.tornTail = { path, offset: 0, bytesDropped: buf.length, reason: 'segment header never became durable' };
+        stats.tornTail = {
+          path,
+          offset: 0,
+          bytesDropped: buf.length,
+          reason: 'segment header never became durable',
+        };
         break;
       }
       const scan = scanSegment(buf, path, seg.number, i === last, filtered, expectedFirst);

@@ -15,13 +15,19 @@
  *   rejected, nothing is retried, and the log refuses further appends.
  */
 import { assert, corruption, ioError, TidemarkError } from '../errors.js';
-import type { Directory, DirectoryFile, DirectoryLock } from '../io/directory.js';
-import { MAX_RECORD_PAYLOAD_BYTES, MAX_SEGMENT_FILE_BYTES, MAX_SEGMENT_SIZE_BYTES, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import {
+  MAX_RECORD_PAYLOAD_BYTES,
+  MAX_SEGMENT_FILE_BYTES,
+  MAX_SEGMENT_SIZE_BYTES,
+  RECORD_HEADER_SIZE,
+  SEGMENT_HEADER_SIZE,
+} from '../format/constants.js';
 import type { PayloadEncoder } from '../format/entry-codec.js';
 import { sealFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader, encodeSegmentHeader } from '../format/segment-header.js';
-import { headerError, isTornSegmentHeader, scanSegment, type TornTail } from './segment-scanner.js';
+import type { Directory, DirectoryFile, DirectoryLock } from '../io/directory.js';
 import { listSegmentNumbers, segmentFileName } from './segment-name.js';
+import { headerError, isTornSegmentHeader, scanSegment, type TornTail } from './segment-scanner.js';
 
 /** Options of {@link WriteAheadLog.open}. Sizes in bytes, delays in milliseconds. */
 export interface WalOptions {
@@ -97,7 +103,10 @@ function newGroup(capacity: number): GroupBuffer {
 
 function positiveInt(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], got ${value}`);
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `${name} must be an integer in [${min}, ${max}], got ${value}`,
+    );
   }
   return value;
 }
@@ -143,7 +152,9 @@ export class WriteAheadLog {
     private readonly lockHandle: DirectoryLock | undefined,
     /** Damage cut from the final segment when the log was opened, if any. */
     readonly repairedTail: TornTail | undefined,
-    options: Required<Pick<WalOptions, 'segmentSizeBytes' | 'groupCommitBytes' | 'groupCommitDelayMs' | 'maxBufferedBytes'>>,
+    options: Required<
+      Pick<WalOptions, 'segmentSizeBytes' | 'groupCommitBytes' | 'groupCommitDelayMs' | 'maxBufferedBytes'>
+    >,
   ) {
     this.segmentSizeBytes = options.segmentSizeBytes;
     this.groupCommitBytes = options.groupCommitBytes;
@@ -165,8 +176,18 @@ export class WriteAheadLog {
    * `TIDEMARK_INVALID_ARGUMENT`.
    */
   static async open(dir: Directory, options: WalOptions = {}): Promise<WriteAheadLog> {
-    const segmentSizeBytes = positiveInt('segmentSizeBytes', options.segmentSizeBytes ?? 64 * 1024 * 1024, 4096, MAX_SEGMENT_SIZE_BYTES);
-    const groupCommitBytes = positiveInt('groupCommitBytes', options.groupCommitBytes ?? Math.min(512 * 1024, segmentSizeBytes), 1, segmentSizeBytes);
+    const segmentSizeBytes = positiveInt(
+      'segmentSizeBytes',
+      options.segmentSizeBytes ?? 64 * 1024 * 1024,
+      4096,
+      MAX_SEGMENT_SIZE_BYTES,
+    );
+    const groupCommitBytes = positiveInt(
+      'groupCommitBytes',
+      options.groupCommitBytes ?? Math.min(512 * 1024, segmentSizeBytes),
+      1,
+      segmentSizeBytes,
+    );
     const groupCommitDelayMs = positiveInt('groupCommitDelayMs', options.groupCommitDelayMs ?? 2, 0, 60_000);
     const maxBufferedBytes = positiveInt(
       'maxBufferedBytes',
@@ -180,7 +201,11 @@ export class WriteAheadLog {
       const numbers = listSegmentNumbers(await dir.list());
       for (let i = 1; i < numbers.length; i++) {
         if (numbers[i] !== numbers[i - 1]! + 1) {
-          throw corruption(`${dir.path}/${segmentFileName(numbers[i]!)}`, 0, `segment ${numbers[i - 1]! + 1} is missing before it`);
+          throw corruption(
+            `${dir.path}/${segmentFileName(numbers[i]!)}`,
+            0,
+            `segment ${numbers[i - 1]! + 1} is missing before it`,
+          );
         }
       }
       let repaired: TornTail | undefined;
@@ -192,7 +217,12 @@ export class WriteAheadLog {
         const name = segmentFileName(number);
         const buf = Buffer.from(await dir.readFile(name, MAX_SEGMENT_FILE_BYTES));
         if (!isTornSegmentHeader(buf, undefined)) break;
-        repaired = { path: `${dir.path}/${name}`, offset: 0, bytesDropped: buf.length, reason: 'segment header never became durable' };
+        repaired = {
+          path: `${dir.path}/${name}`,
+          offset: 0,
+          bytesDropped: buf.length,
+          reason: 'segment header never became durable',
+        };
         await dir.remove([name]);
         numbers.pop();
         if (numbers.length === 0) replaceNumber = number;
@@ -219,7 +249,11 @@ export class WriteAheadLog {
         const scan = scanSegment(buf, path, number, true);
         const prev = segments[segments.length - 1];
         if (prev && scan.header.firstLsn <= prev.firstLsn) {
-          throw corruption(path, 0, `segment starts at LSN ${scan.header.firstLsn}, not after segment ${prev.number}`);
+          throw corruption(
+            path,
+            0,
+            `segment starts at LSN ${scan.header.firstLsn}, not after segment ${prev.number}`,
+          );
         }
         file = await dir.open(name, 'write');
         if (scan.tornTail) {
@@ -276,10 +310,16 @@ export class WriteAheadLog {
    */
   append(encoder: PayloadEncoder): number {
     if (this.failure) throw this.failure;
-    if (this.closed) throw new TidemarkError('TIDEMARK_CLOSED', `WAL in ${this.dir.path} is closed`, { path: this.dir.path });
+    if (this.closed)
+      throw new TidemarkError('TIDEMARK_CLOSED', `WAL in ${this.dir.path} is closed`, {
+        path: this.dir.path,
+      });
     const payloadLength = encoder.byteLength;
     if (payloadLength > MAX_RECORD_PAYLOAD_BYTES) {
-      throw new TidemarkError('TIDEMARK_LIMIT', `record payload of ${payloadLength} bytes is over the cap of ${MAX_RECORD_PAYLOAD_BYTES}`);
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `record payload of ${payloadLength} bytes is over the cap of ${MAX_RECORD_PAYLOAD_BYTES}`,
+      );
     }
     const frameLength = RECORD_HEADER_SIZE + payloadLength;
     const group = this.active;
@@ -293,7 +333,10 @@ export class WriteAheadLog {
     }
     if (group.length + frameLength > group.buf.length) this.grow(group, frameLength);
     const lsn = this.nextLsn;
-    if (this.assignedSegmentBytes + frameLength > this.segmentSizeBytes && this.assignedSegmentBytes > SEGMENT_HEADER_SIZE) {
+    if (
+      this.assignedSegmentBytes + frameLength > this.segmentSizeBytes &&
+      this.assignedSegmentBytes > SEGMENT_HEADER_SIZE
+    ) {
       group.rotations.push({ offset: group.length, firstLsn: lsn });
       this.assignedSegmentBytes = SEGMENT_HEADER_SIZE;
     }
@@ -427,7 +470,8 @@ export class WriteAheadLog {
         await this.writeGroup(group);
         this.durable = this.flushingEndLsn;
         this.statsCounters.groupsCommitted++;
-        if (group.records > this.statsCounters.maxGroupRecords) this.statsCounters.maxGroupRecords = group.records;
+        if (group.records > this.statsCounters.maxGroupRecords)
+          this.statsCounters.maxGroupRecords = group.records;
         const waiter = group.waiter;
         group.length = 0;
         group.records = 0;
@@ -499,7 +543,11 @@ export class WriteAheadLog {
   }
 }
 
-async function createSegment(dir: Directory, number: number, firstLsn: number): Promise<{ file: DirectoryFile }> {
+async function createSegment(
+  dir: Directory,
+  number: number,
+  firstLsn: number,
+): Promise<{ file: DirectoryFile }> {
   // `create` fsyncs the directory, making the new entry durable before anything is acknowledged.
   const file = await dir.open(segmentFileName(number), 'create');
   try {

@@ -40,7 +40,11 @@ test('a torn tail cut at every byte offset of the last record brings back exactl
     const wal = await WriteAheadLog.open(await FsDirectory.open(dir));
     assert.equal(wal.lastLsn, 4, `cut at ${cut}`);
     if (cut > lastStart) assert.deepEqual(wal.repairedTail?.offset, lastStart);
-    assert.equal(fs.statSync(path.join(dir, segmentFileName(1))).size, lastStart, 'tail truncated to the record boundary');
+    assert.equal(
+      fs.statSync(path.join(dir, segmentFileName(1))).size,
+      lastStart,
+      'tail truncated to the record boundary',
+    );
     assert.equal(wal.append(put.set('k5', payloadFor(5))), 5);
     assert.equal(wal.append(put.set('k6', payloadFor(6))), 6);
     await wal.close();
@@ -82,7 +86,11 @@ test('damage in the final segment with valid records after it is corruption, nev
   const bytes = fs.readFileSync(file);
   bytes[32 + 25]! ^= 0xff; // inside record 1
   fs.writeFileSync(file, bytes);
-  await assert.rejects(WriteAheadLog.open(await FsDirectory.open(dir)), { code: 'TIDEMARK_CORRUPTION', path: file, offset: 32 });
+  await assert.rejects(WriteAheadLog.open(await FsDirectory.open(dir)), {
+    code: 'TIDEMARK_CORRUPTION',
+    path: file,
+    offset: 32,
+  });
   assert.equal(fs.readFileSync(file).length, bytes.length, 'nothing was cut');
 });
 
@@ -96,7 +104,10 @@ test('a missing segment in the middle is corruption naming the gap', async () =>
 test('a final segment whose header never became durable is dropped and the log continues', async () => {
   const dir = tmpDir('hdr');
   await writeLog(dir, 200, 4096);
-  const names = fs.readdirSync(dir).filter((n) => n.startsWith('wal-')).sort();
+  const names = fs
+    .readdirSync(dir)
+    .filter((n) => n.startsWith('wal-'))
+    .sort();
   const last = names[names.length - 1]!;
   const number = Number(last.slice(4, 20));
   fs.writeFileSync(path.join(dir, segmentFileName(number + 1)), Buffer.alloc(10));

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { flightsPath } from '../../src/cli/demo/flights.ts';
@@ -15,22 +15,50 @@ const LIMIT = 200_000;
 test('tidemark demo survives SIGKILLs and its --out equals an independent fold over the same rows', async () => {
   const dir = tmpDir('demo');
   const out = path.join(dir, 'out.json');
-  const r = spawnSync(process.execPath, [BIN, 'demo', '--limit', String(LIMIT), '--crashes', '3', '--seed', '7', '--dir', path.join(dir, 'data'), '--out', out, '--checkpoint-every', '40000'], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      'demo',
+      '--limit',
+      String(LIMIT),
+      '--crashes',
+      '3',
+      '--seed',
+      '7',
+      '--dir',
+      path.join(dir, 'data'),
+      '--out',
+      out,
+      '--checkpoint-every',
+      '40000',
+    ],
+    {
+      encoding: 'utf8',
+    },
+  );
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /VERIFIED/);
   assert.match(r.stdout, /crashes\s+3 SIGKILLs/);
   const got = JSON.parse(fs.readFileSync(out, 'utf8'));
 
   // Independent computation: row objects, no batching, no store.
-  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(flightsPath()), compressors, rowStart: 0, rowEnd: LIMIT });
+  const rows = await parquetReadObjects({
+    file: await asyncBufferFromFile(flightsPath()),
+    compressors,
+    rowStart: 0,
+    rowEnd: LIMIT,
+  });
   const origins: Record<string, { count: number; delaySum: number; delayMax: number }> = {};
   const routes: Record<string, number> = {};
   for (const row of rows) {
     const delay = Number(row.delay);
     const o = origins[row.origin] ?? { count: 0, delaySum: 0, delayMax: -Infinity };
-    origins[row.origin] = { count: o.count + 1, delaySum: o.delaySum + delay, delayMax: Math.max(o.delayMax, delay) };
+    origins[row.origin] = {
+      count: o.count + 1,
+      delaySum: o.delaySum + delay,
+      delayMax: Math.max(o.delayMax, delay),
+    };
     routes[`${row.origin}-${row.destination}`] = (routes[`${row.origin}-${row.destination}`] ?? 0) + 1;
   }
   assert.equal(got.rows, LIMIT);

@@ -28,7 +28,8 @@ export class FailingSyncDirectory implements Directory {
       close: () => file.close(),
       async datasync() {
         owner.syncCalls++;
-        if (owner.syncCalls === owner.failOnSync) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        if (owner.syncCalls === owner.failOnSync)
+          throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
         return file.datasync();
       },
     };

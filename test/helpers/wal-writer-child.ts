@@ -7,8 +7,11 @@ import { payloadFor } from './tmp.ts';
 
 const [dirPath, seedText] = process.argv.slice(2);
 let seed = Number(seedText) >>> 0;
-const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-const wal = await WriteAheadLog.open(await FsDirectory.open(dirPath!), { segmentSizeBytes: 16 * 1024, groupCommitDelayMs: 1 });
+const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+const wal = await WriteAheadLog.open(await FsDirectory.open(dirPath!), {
+  segmentSizeBytes: 16 * 1024,
+  groupCommitDelayMs: 1,
+});
 const put = new PutEncoder();
 process.stdout.write(`open ${wal.lastLsn}\n`);
 for (;;) {

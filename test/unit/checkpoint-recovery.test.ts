@@ -2,13 +2,18 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { checkpointBaseName, FileSystemCheckpointStore, LATEST_POINTER_NAME } from '../../src/checkpoint/index.ts';
+import {
+  checkpointBaseName,
+  FileSystemCheckpointStore,
+  LATEST_POINTER_NAME,
+} from '../../src/checkpoint/index.ts';
 import { FsDirectory, MemoryDirectory } from '../../src/io/index.ts';
 import { CHECKPOINT_DIR_NAME, RecoveryManager, WAL_DIR_NAME } from '../../src/recovery/index.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const v = (s: string) => Buffer.from(s);
-const asObject = (m: Map<string, Uint8Array>) => Object.fromEntries([...m].map(([k, val]) => [k, Buffer.from(val).toString()]));
+const asObject = (m: Map<string, Uint8Array>) =>
+  Object.fromEntries([...m].map(([k, val]) => [k, Buffer.from(val).toString()]));
 
 test('recovery = latest checkpoint + WAL replay, with source offsets and watermark from the last commit', async () => {
   const dir = tmpDir('rec');
@@ -40,10 +45,18 @@ test('checkpoint publish deletes only WAL segments below the oldest retained che
     for (let i = 0; i < 200; i++) s.store.put(`k${i}`, v(`r${round}-${i}`));
     results.push(await s.checkpoint());
   }
-  const ids = await new FileSystemCheckpointStore(await FsDirectory.open(path.join(dir, CHECKPOINT_DIR_NAME))).list();
+  const ids = await new FileSystemCheckpointStore(
+    await FsDirectory.open(path.join(dir, CHECKPOINT_DIR_NAME)),
+  ).list();
   assert.deepEqual(ids, [3, 4]);
-  assert.ok(s.store.wal.firstLsn <= results[2]!.manifest.walPosition.lsn + 1, 'WAL still reaches back to checkpoint 3');
-  assert.ok(results.some((r) => r.deletedWalSegments > 0), 'old segments were deleted');
+  assert.ok(
+    s.store.wal.firstLsn <= results[2]!.manifest.walPosition.lsn + 1,
+    'WAL still reaches back to checkpoint 3',
+  );
+  assert.ok(
+    results.some((r) => r.deletedWalSegments > 0),
+    'old segments were deleted',
+  );
   await s.close();
 });
 
@@ -105,7 +118,11 @@ test('every single-bit flip of a manifest is detected', async () => {
     const bytes = Uint8Array.from(original);
     bytes[bit >> 3]! ^= 1 << (bit & 7);
     await ckdir.writeFileAtomic(name, bytes);
-    await assert.rejects(store.load(1), (e: { code: string }) => ['TIDEMARK_CORRUPTION', 'TIDEMARK_UNSUPPORTED_VERSION'].includes(e.code), `bit ${bit}`);
+    await assert.rejects(
+      store.load(1),
+      (e: { code: string }) => ['TIDEMARK_CORRUPTION', 'TIDEMARK_UNSUPPORTED_VERSION'].includes(e.code),
+      `bit ${bit}`,
+    );
   }
 });
 

@@ -3,15 +3,15 @@ import { test } from 'node:test';
 import {
   CheckpointMarkerEncoder,
   CommitEncoder,
+  DeleteEncoder,
   decodeEntry,
   decodeSegmentHeader,
   encodeSegmentHeader,
   FrameStatus,
   type PayloadEncoder,
   PutEncoder,
-  DeleteEncoder,
-  readFrame,
   RECORD_HEADER_SIZE,
+  readFrame,
   sealFrame,
 } from '../../src/format/index.ts';
 
@@ -51,8 +51,18 @@ test('put, delete, commit and checkpoint marker entries round-trip through a fra
     sourceOffsets: { flights: 12345, kafka: 2 ** 40 },
     watermark: -5,
   });
-  assert.deepEqual(roundTrip(new CommitEncoder(0, {}, undefined)), { type: 'commit', epoch: 0, sourceOffsets: {}, watermark: undefined });
-  assert.deepEqual(roundTrip(new CheckpointMarkerEncoder(9, 4, 77)), { type: 'checkpoint', checkpointId: 9, epoch: 4, lsn: 77 });
+  assert.deepEqual(roundTrip(new CommitEncoder(0, {}, undefined)), {
+    type: 'commit',
+    epoch: 0,
+    sourceOffsets: {},
+    watermark: undefined,
+  });
+  assert.deepEqual(roundTrip(new CheckpointMarkerEncoder(9, 4, 77)), {
+    type: 'checkpoint',
+    checkpointId: 9,
+    epoch: 4,
+    lsn: 77,
+  });
 });
 
 test('the frame checksum covers the length, type and LSN fields, not only the payload', () => {
@@ -61,7 +71,11 @@ test('the frame checksum covers the length, type and LSN fields, not only the pa
   for (const offset of [4, 8, 12, 19, RECORD_HEADER_SIZE + 1]) {
     const bad = Buffer.from(good);
     bad[offset]! ^= 0x10;
-    assert.notEqual(readFrame(bad, 0, bad.length, info), FrameStatus.Ok, `flip at byte ${offset} must be caught`);
+    assert.notEqual(
+      readFrame(bad, 0, bad.length, info),
+      FrameStatus.Ok,
+      `flip at byte ${offset} must be caught`,
+    );
   }
 });
 

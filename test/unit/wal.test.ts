@@ -28,7 +28,10 @@ test('append returns consecutive LSNs and sync makes them durable and readable f
   assert.ok(wal.segmentList().length > 5, 'small segments rotate');
   await wal.close();
   const all = await readAll(dir);
-  assert.deepEqual(all.map((r) => r.lsn), Array.from({ length: 300 }, (_, i) => i + 1));
+  assert.deepEqual(
+    all.map((r) => r.lsn),
+    Array.from({ length: 300 }, (_, i) => i + 1),
+  );
   for (const r of all) assert.deepEqual(r.value, payloadFor(r.lsn));
   const tail = await readAll(dir, 123);
   assert.equal(tail[0]!.lsn, 123);
@@ -55,7 +58,10 @@ test('one group commit resolves many waiters with a single fdatasync', async () 
 });
 
 test('a group reaching groupCommitBytes is flushed at once', async () => {
-  const wal = await WriteAheadLog.open(new MemoryDirectory(), { groupCommitBytes: 1024, groupCommitDelayMs: 60_000 });
+  const wal = await WriteAheadLog.open(new MemoryDirectory(), {
+    groupCommitBytes: 1024,
+    groupCommitDelayMs: 60_000,
+  });
   let lsn = 0;
   for (let i = 0; i < 20; i++) lsn = wal.append(put.set(`k${i}`, Buffer.alloc(100)));
   await new Promise((r) => setTimeout(r, 20));
@@ -107,11 +113,18 @@ test('a second writer on the same directory fails at once with TIDEMARK_LOCKED',
 });
 
 test('appends past maxBufferedBytes fail with TIDEMARK_BACKPRESSURE instead of growing without bound', async () => {
-  const wal = await WriteAheadLog.open(new MemoryDirectory(), { groupCommitBytes: 4096, maxBufferedBytes: 8192, groupCommitDelayMs: 60_000 });
+  const wal = await WriteAheadLog.open(new MemoryDirectory(), {
+    groupCommitBytes: 4096,
+    maxBufferedBytes: 8192,
+    groupCommitDelayMs: 60_000,
+  });
   wal.append(put.set('first', Buffer.alloc(5000))); // starts a flush of this group
-  assert.throws(() => {
-    for (let i = 0; i < 10; i++) wal.append(put.set(`k${i}`, Buffer.alloc(1000)));
-  }, { code: 'TIDEMARK_BACKPRESSURE' });
+  assert.throws(
+    () => {
+      for (let i = 0; i < 10; i++) wal.append(put.set(`k${i}`, Buffer.alloc(1000)));
+    },
+    { code: 'TIDEMARK_BACKPRESSURE' },
+  );
   await wal.sync();
   await wal.close();
 });
@@ -123,6 +136,8 @@ test('deletes and puts interleave in LSN order', async () => {
   wal.append(new DeleteEncoder().set('a'));
   await wal.close();
   const types: string[] = [];
-  await WalReader.read(dir, 1, (_l, type, buf, s, n) => types.push(decodeEntry(type, buf, s, n, 'x', 0).type));
+  await WalReader.read(dir, 1, (_l, type, buf, s, n) =>
+    types.push(decodeEntry(type, buf, s, n, 'x', 0).type),
+  );
   assert.deepEqual(types, ['put', 'delete']);
 });

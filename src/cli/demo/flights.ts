@@ -15,7 +15,11 @@ export function flightsPath(): string {
   const require = createRequire(import.meta.url);
   const file = path.join(path.dirname(require.resolve('vega-datasets')), '..', 'data', 'flights-3m.parquet');
   if (!fs.existsSync(file)) {
-    throw new TidemarkError('TIDEMARK_NOT_FOUND', `${file} is missing: run npm install (vega-datasets@3.2.1)`, { path: file });
+    throw new TidemarkError(
+      'TIDEMARK_NOT_FOUND',
+      `${file} is missing: run npm install (vega-datasets@3.2.1)`,
+      { path: file },
+    );
   }
   return file;
 }
@@ -55,7 +59,13 @@ export async function flightsRowCount(path = flightsPath()): Promise<number> {
 export async function readFlights(
   start: number,
   end: number,
-  onChunk: (firstRow: number, dates: Date[], delays: bigint[], origins: string[], destinations: string[]) => Promise<void>,
+  onChunk: (
+    firstRow: number,
+    dates: Date[],
+    delays: bigint[],
+    origins: string[],
+    destinations: string[],
+  ) => Promise<void>,
   path = flightsPath(),
 ): Promise<void> {
   const file = await asyncBufferFromFile(path);
@@ -116,7 +126,11 @@ export async function referenceResult(limit: number, path = flightsPath()): Prom
     async (_first, _dates, delays, origins, destinations) => {
       for (let i = 0; i < origins.length; i++) {
         const delay = Number(delays[i]);
-        const o = (result.origins[origins[i]!] ??= { count: 0, delaySum: 0, delayMax: Number.NEGATIVE_INFINITY });
+        const o = (result.origins[origins[i]!] ??= {
+          count: 0,
+          delaySum: 0,
+          delayMax: Number.NEGATIVE_INFINITY,
+        });
         o.count++;
         o.delaySum += delay;
         if (delay > o.delayMax) o.delayMax = delay;

@@ -4,9 +4,9 @@
  * in-memory reference computed without crashes.
  */
 import { fork } from 'node:child_process';
-import { isDeepStrictEqual } from 'node:util';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import cliProgress from 'cli-progress';
 import { TidemarkError } from '../../errors.js';
 import { RecoveryManager } from '../../recovery/recovery-manager.js';
@@ -44,9 +44,13 @@ function prepareDir(dir: string): void {
   if (fs.existsSync(dir)) {
     const entries = fs.readdirSync(dir).filter((e) => !['wal', 'checkpoints', 'LOCK'].includes(e));
     if (entries.length > 0) {
-      throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `${dir} holds files that are not a tidemark demo's (${entries.slice(0, 3).join(', ')}); pick another --dir`, {
-        path: dir,
-      });
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `${dir} holds files that are not a tidemark demo's (${entries.slice(0, 3).join(', ')}); pick another --dir`,
+        {
+          path: dir,
+        },
+      );
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -58,12 +62,19 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   prepareDir(dir);
   const total = Math.min(opts.limit ?? Number.POSITIVE_INFINITY, await flightsRowCount());
   const random = mulberry32(opts.seed);
-  const killAt = Array.from({ length: opts.crashes }, () => Math.floor(random() * total)).sort((a, b) => a - b);
-  log(`tidemark demo: ${total.toLocaleString('en-US')} flights → ${dir}; ${opts.crashes} SIGKILLs at rows ${killAt.join(', ') || '-'} (seed ${opts.seed})`);
+  const killAt = Array.from({ length: opts.crashes }, () => Math.floor(random() * total)).sort(
+    (a, b) => a - b,
+  );
+  log(
+    `tidemark demo: ${total.toLocaleString('en-US')} flights → ${dir}; ${opts.crashes} SIGKILLs at rows ${killAt.join(', ') || '-'} (seed ${opts.seed})`,
+  );
 
   const bar = process.stdout.isTTY
     ? new cliProgress.SingleBar(
-        { format: 'ingest [{bar}] {percentage}% | {value}/{total} rows | crashes {crashes}', hideCursor: true },
+        {
+          format: 'ingest [{bar}] {percentage}% | {value}/{total} rows | crashes {crashes}',
+          hideCursor: true,
+        },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
@@ -80,10 +91,21 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   let lastLine = 0;
 
   while (!finished) {
-    if (crashes > opts.crashes + 3) throw new TidemarkError('TIDEMARK_BUG', 'the worker keeps dying without being killed');
+    if (crashes > opts.crashes + 3)
+      throw new TidemarkError('TIDEMARK_BUG', 'the worker keeps dying without being killed');
     const child = fork(
       opts.cliScript,
-      ['demo-worker', '--dir', dir, '--limit', String(total), '--batch', String(opts.batchRows), '--checkpoint-every', String(opts.checkpointEveryRows)],
+      [
+        'demo-worker',
+        '--dir',
+        dir,
+        '--limit',
+        String(total),
+        '--batch',
+        String(opts.batchRows),
+        '--checkpoint-every',
+        String(opts.checkpointEveryRows),
+      ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );
     let last = { walBytes: 0, fdatasyncs: 0, checkpoints: 0 };
@@ -94,13 +116,18 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     child.on('message', (msg: WorkerMessage) => {
       if (msg.type === 'recovered') {
         recoveryMs.push(msg.recoveryMs);
-        if (!bar) log(`  worker ${child.pid}: recovered at row ${msg.rows} in ${msg.recoveryMs.toFixed(1)} ms (checkpoint ${msg.checkpointId ?? 'none'}, ${msg.recordsReplayed} WAL records replayed)`);
+        if (!bar)
+          log(
+            `  worker ${child.pid}: recovered at row ${msg.rows} in ${msg.recoveryMs.toFixed(1)} ms (checkpoint ${msg.checkpointId ?? 'none'}, ${msg.recordsReplayed} WAL records replayed)`,
+          );
       } else if (msg.type === 'progress' || msg.type === 'done') {
         last = msg;
         bar?.update(msg.rows, { crashes });
         if (!bar && msg.type === 'progress' && performance.now() - lastLine > 2000) {
           lastLine = performance.now();
-          log(`  ${msg.rows.toLocaleString('en-US')} rows committed, ${msg.durableRows.toLocaleString('en-US')} durable`);
+          log(
+            `  ${msg.rows.toLocaleString('en-US')} rows committed, ${msg.durableRows.toLocaleString('en-US')} durable`,
+          );
         }
         if (msg.type === 'progress' && !killed && nextKill < killAt.length && msg.rows >= killAt[nextKill]!) {
           killed = true;
@@ -119,7 +146,8 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
       if (!bar) log(`  SIGKILL #${crashes} delivered to worker ${child.pid}`);
       continue;
     }
-    if (code !== 0) throw new TidemarkError('TIDEMARK_BUG', `demo worker exited with ${signal ?? `code ${code}`}`);
+    if (code !== 0)
+      throw new TidemarkError('TIDEMARK_BUG', `demo worker exited with ${signal ?? `code ${code}`}`);
     finished = true;
   }
   bar?.stop();
@@ -135,19 +163,31 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
 
   const sorted = [...recoveryMs].sort((a, b) => a - b);
   log('');
-  log(`events          ${rows.toLocaleString('en-US')} flights (${(rows / elapsedS).toFixed(0)} events/s over ${elapsedS.toFixed(1)} s, restarts included)`);
+  log(
+    `events          ${rows.toLocaleString('en-US')} flights (${(rows / elapsedS).toFixed(0)} events/s over ${elapsedS.toFixed(1)} s, restarts included)`,
+  );
   log(`crashes         ${crashes} SIGKILLs`);
-  log(`recovery        p50 ${percentile(sorted, 0.5).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? 0).toFixed(1)} ms over ${sorted.length} starts`);
+  log(
+    `recovery        p50 ${percentile(sorted, 0.5).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? 0).toFixed(1)} ms over ${sorted.length} starts`,
+  );
   log(`WAL bytes       ${walBytes.toLocaleString('en-US')}`);
   log(`checkpoints     ${checkpoints}`);
   log(`fdatasyncs      ${fdatasyncs}`);
-  log(`state           ${Object.keys(result.origins).length} origins, ${Object.keys(result.routes).length} routes`);
+  log(
+    `state           ${Object.keys(result.origins).length} origins, ${Object.keys(result.routes).length} routes`,
+  );
   if (opts.out) log(`output          ${opts.out}`);
-  log(verified ? 'VERIFIED: recovered state equals the crash-free reference' : 'MISMATCH: recovered state differs from the crash-free reference');
+  log(
+    verified
+      ? 'VERIFIED: recovered state equals the crash-free reference'
+      : 'MISMATCH: recovered state differs from the crash-free reference',
+  );
   if (!verified) {
     for (const k of Object.keys(reference.origins)) {
       if (!isDeepStrictEqual(reference.origins[k], result.origins[k])) {
-        log(`  origin ${k}: expected ${JSON.stringify(reference.origins[k])}, got ${JSON.stringify(result.origins[k])}`);
+        log(
+          `  origin ${k}: expected ${JSON.stringify(reference.origins[k])}, got ${JSON.stringify(result.origins[k])}`,
+        );
         break;
       }
     }

@@ -4,13 +4,33 @@
  * into the durable aggregates, commits the row offset with the state, checkpoints periodically.
  */
 import { RecoveryManager } from '../../recovery/recovery-manager.js';
-import { decodeCount, decodeOrigin, encodeCount, encodeOrigin, ORIGIN_PREFIX, ROUTE_PREFIX } from './aggregates.js';
+import {
+  decodeCount,
+  decodeOrigin,
+  encodeCount,
+  encodeOrigin,
+  ORIGIN_PREFIX,
+  ROUTE_PREFIX,
+} from './aggregates.js';
 import { readFlights } from './flights.js';
 
 /** Messages from worker to supervisor (over the IPC channel). */
 export type WorkerMessage =
-  | { type: 'recovered'; rows: number; recoveryMs: number; recordsReplayed: number; checkpointId: number | undefined }
-  | { type: 'progress'; rows: number; durableRows: number; walBytes: number; fdatasyncs: number; checkpoints: number }
+  | {
+      type: 'recovered';
+      rows: number;
+      recoveryMs: number;
+      recordsReplayed: number;
+      checkpointId: number | undefined;
+    }
+  | {
+      type: 'progress';
+      rows: number;
+      durableRows: number;
+      walBytes: number;
+      fdatasyncs: number;
+      checkpoints: number;
+    }
   | { type: 'done'; rows: number; walBytes: number; fdatasyncs: number; checkpoints: number };
 
 export interface WorkerOptions {
@@ -90,11 +110,24 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         lastCheckpointRow = rows;
       }
       const s = store.wal.stats();
-      send({ type: 'progress', rows, durableRows, walBytes: s.bytesWritten, fdatasyncs: s.fdatasyncs, checkpoints });
+      send({
+        type: 'progress',
+        rows,
+        durableRows,
+        walBytes: s.bytesWritten,
+        fdatasyncs: s.fdatasyncs,
+        checkpoints,
+      });
     }
   });
   await store.durable();
   const s = store.wal.stats();
   await opened.close();
-  send({ type: 'done', rows: Math.max(pendingRows, startRow), walBytes: s.bytesWritten, fdatasyncs: s.fdatasyncs, checkpoints });
+  send({
+    type: 'done',
+    rows: Math.max(pendingRows, startRow),
+    walBytes: s.bytesWritten,
+    fdatasyncs: s.fdatasyncs,
+    checkpoints,
+  });
 }

@@ -1,0 +1,132 @@
+/**
+ * Durable appends/s through WriteAheadLog against raw fs.writeSync + fs.fdatasyncSync of the same
+ * payload bytes, measured in the same run, interleaved over ROUNDS rounds (medians reported).
+ *
+ *   npm run bench               human-readable table
+ *   npm run bench -- --json     one {"name","value","unit"} object per line
+ *   TIDEMARK_BENCH_ROUNDS=7     more rounds
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { crc32c, crc32cJs, PutEncoder } from '../src/format/index.ts';
+import { FsDirectory } from '../src/io/index.ts';
+import { WriteAheadLog } from '../src/wal/index.ts';
+
+const json = process.argv.includes('--json');
+const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? 5);
+const SIZES = [100, 1024];
+const GROUPS = [1, 64, 512];
+const base = fs.mkdtempSync(path.join(process.env.TIDEMARK_BENCH_DIR ?? os.tmpdir(), 'tidemark-bench-'));
+let seq = 0;
+
+function groupsFor(k: number): number {
+  return k === 1 ? 400 : k === 64 ? 150 : 50;
+}
+
+function raw(size: number, k: number): number {
+  const file = path.join(base, `raw-${seq++}`);
+  const fd = fs.openSync(file, 'w');
+  const buf = Buffer.alloc(size * k, 7);
+  const groups = groupsFor(k);
+  const t0 = performance.now();
+  for (let g = 0; g < groups; g++) {
+    fs.writeSync(fd, buf);
+    fs.fdatasyncSync(fd);
+  }
+  const s = (performance.now() - t0) / 1000;
+  fs.closeSync(fd);
+  fs.rmSync(file);
+  return (groups * k) / s;
+}
+
+async function wal(size: number, k: number): Promise<number> {
+  const dirPath = path.join(base, `wal-${seq++}`);
+  const dir = await FsDirectory.open(dirPath);
+  const log = await WriteAheadLog.open(dir, {
+    groupCommitBytes: Math.max(4096, k * (size + 64)),
+    groupCommitDelayMs: 60_000,
+  });
+  const put = new PutEncoder();
+  const value = Buffer.alloc(size - 4 - 8, 7); // payload = 4-byte key length + 8-byte key + value = size bytes
+  const groups = groupsFor(k);
+  const t0 = performance.now();
+  for (let g = 0; g < groups; g++) {
+    for (let i = 0; i < k; i++) log.append(put.set('key00000', value));
+    await log.sync();
+  }
+  const s = (performance.now() - t0) / 1000;
+  await log.close();
+  fs.rmSync(dirPath, { recursive: true });
+  return (groups * k) / s;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function crcNsPerCall(size: number, fn: (b: Buffer) => number): number {
+  const b = Buffer.alloc(size, 3);
+  const n = Math.max(2000, Math.floor(5e7 / size));
+  let x = 0;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) x ^= fn(b);
+  if (x === 0.5) console.log(x);
+  return Number(process.hrtime.bigint() - t0) / n;
+}
+
+const results = new Map<string, { raw: number[]; wal: number[] }>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const size of SIZES) {
+    for (const k of GROUPS) {
+      const key = `${size === 100 ? '100B' : '1KiB'}_b${k}`;
+      const r = results.get(key) ?? { raw: [], wal: [] };
+      results.set(key, r);
+      if (round % 2 === 0) {
+        r.raw.push(raw(size, k));
+        r.wal.push(await wal(size, k));
+      } else {
+        r.wal.push(await wal(size, k));
+        r.raw.push(raw(size, k));
+      }
+    }
+  }
+  if (!json) process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
+}
+
+const lines: { name: string; value: number; unit: string }[] = [];
+for (const [key, r] of results) {
+  const rawMed = median(r.raw);
+  const walMed = median(r.wal);
+  lines.push({ name: `raw_appends_per_s_${key}`, value: Math.round(rawMed), unit: 'records/s' });
+  lines.push({ name: `wal_appends_per_s_${key}`, value: Math.round(walMed), unit: 'records/s' });
+  lines.push({ name: `append_vs_raw_${key}`, value: Number((walMed / rawMed).toFixed(3)), unit: 'ratio' });
+}
+for (const size of [100, 1024]) {
+  lines.push({
+    name: `crc32c_js_ns_${size}B`,
+    value: Number(crcNsPerCall(size, (b) => crc32cJs(b)).toFixed(1)),
+    unit: 'ns/call',
+  });
+  lines.push({
+    name: `crc32c_chosen_ns_${size}B`,
+    value: Number(crcNsPerCall(size, (b) => crc32c(b)).toFixed(1)),
+    unit: 'ns/call',
+  });
+}
+fs.rmSync(base, { recursive: true, force: true });
+
+if (json) for (const l of lines) console.log(JSON.stringify(l));
+else {
+  console.log(`WriteAheadLog vs raw writeSync+fdatasyncSync, medians of ${ROUNDS} interleaved rounds`);
+  console.log('config        raw rec/s     WAL rec/s    ratio');
+  for (const [key] of results) {
+    const get = (n: string) => lines.find((l) => l.name === `${n}_${key}`)!.value;
+    console.log(
+      `${key.padEnd(12)} ${String(get('raw_appends_per_s')).padStart(10)} ${String(get('wal_appends_per_s')).padStart(12)}   ${get('append_vs_raw').toFixed(3)}`,
+    );
+  }
+  for (const l of lines.filter((x) => x.name.startsWith('crc')))
+    console.log(`${l.name.padEnd(26)} ${l.value} ${l.unit}`);
+}
