@@ -14,6 +14,11 @@ import { TidemarkError } from '../errors.js';
 export interface DirectoryFile {
   /** Full path, for error messages. */
   readonly path: string;
+  /**
+   * True when the file was opened with `{ dsync: true }`: every `write` returns only once its
+   * data (and the size change) is on stable storage, as if followed by fdatasync (O_DSYNC).
+   */
+  readonly dsync: boolean;
   /** Current size of the file in bytes. Rejects with `TIDEMARK_IO`. */
   size(): Promise<number>;
   /** Reads up to `length` bytes at `position` into `buffer[offset..]`; resolves the count read. */
@@ -34,6 +39,12 @@ export interface DirectoryFile {
 /** How to open a file: `read` (must exist), `write` (must exist, read-write), `create` (must not exist). */
 export type OpenMode = 'read' | 'write' | 'create';
 
+/** Options of {@link Directory.open}. */
+export interface OpenOptions {
+  /** Open with O_DSYNC: each write is durable when it returns (no separate fdatasync needed). */
+  dsync?: boolean;
+}
+
 /** A held exclusive lock on a directory; released by {@link DirectoryLock.release}. */
 export interface DirectoryLock {
   release(): Promise<void>;
@@ -52,7 +63,7 @@ export interface Directory {
    * durable (directory fsync) before resolving. `read`/`write` reject with
    * `TIDEMARK_NOT_FOUND` when the file is missing.
    */
-  open(name: string, mode: OpenMode): Promise<DirectoryFile>;
+  open(name: string, mode: OpenMode, options?: OpenOptions): Promise<DirectoryFile>;
   /** Reads a whole file. Rejects with `TIDEMARK_LIMIT` when it is larger than `maxBytes`. */
   readFile(name: string, maxBytes: number): Promise<Uint8Array>;
   /**

@@ -13,6 +13,7 @@ import {
   type DirectoryFile,
   type DirectoryLock,
   type OpenMode,
+  type OpenOptions,
 } from './directory.js';
 import { acquireFsLock } from './fs-lock.js';
 
@@ -48,6 +49,7 @@ class FsFile implements DirectoryFile {
   constructor(
     readonly path: string,
     private readonly fd: number,
+    readonly dsync: boolean,
   ) {}
 
   size(): Promise<number> {
@@ -140,14 +142,16 @@ export class FsDirectory implements Directory {
     }
   }
 
-  async open(name: string, mode: OpenMode): Promise<DirectoryFile> {
+  async open(name: string, mode: OpenMode, options: OpenOptions = {}): Promise<DirectoryFile> {
     const p = this.file(name);
-    const flags =
+    const dsync = options.dsync === true && mode !== 'read';
+    const access =
       mode === 'read'
         ? fs.constants.O_RDONLY
         : mode === 'write'
           ? fs.constants.O_RDWR
           : fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL;
+    const flags = access | (dsync ? fs.constants.O_DSYNC : 0);
     let fd: number;
     try {
       fd = await new Promise<number>((resolve, reject) =>
@@ -160,7 +164,7 @@ export class FsDirectory implements Directory {
       throw ioError(`open (${mode})`, p, err);
     }
     if (mode === 'create') await syncDirectory(this.path);
-    return new FsFile(p, fd);
+    return new FsFile(p, fd, dsync);
   }
 
   async readFile(name: string, maxBytes: number): Promise<Uint8Array> {

@@ -19,6 +19,7 @@ interface MemoryNode {
 
 class MemoryFile implements DirectoryFile {
   private closed = false;
+  readonly dsync = false;
   constructor(
     readonly path: string,
     private readonly node: MemoryNode,

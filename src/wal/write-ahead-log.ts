@@ -41,6 +41,13 @@ export interface WalOptions {
   maxBufferedBytes?: number;
   /** LSN of the first record when the directory holds no segment yet. Default 1. */
   initialLsn?: number;
+  /**
+   * How a group is made durable (PostgreSQL's `wal_sync_method`): `'o_dsync'` opens segments
+   * with O_DSYNC so the group's single write is its own durability barrier (one thread-pool hop
+   * per group); `'fdatasync'` writes, then calls fdatasync (two hops). Default `'o_dsync'`,
+   * chosen by `npm run bench` (docs/ARCHITECTURE.md).
+   */
+  syncMethod?: 'o_dsync' | 'fdatasync';
   /** Take the directory's writer lock (default true). Set false only when the caller already holds it. */
   lock?: boolean;
 }
@@ -51,16 +58,18 @@ export interface WalStats {
   recordsAppended: number;
   /** Bytes written to segment files (frames and headers). */
   bytesWritten: number;
-  /** fdatasync calls on segment files. */
+  /** Durability barriers: O_DSYNC group writes plus explicit fdatasync calls. */
+  syncs: number;
+  /** Explicit fdatasync calls on segment files. */
   fdatasyncs: number;
   /** Groups committed. */
   groupsCommitted: number;
   /** Largest group, in records. */
   maxGroupRecords: number;
-  /** Total time spent in fdatasync, in milliseconds. */
-  fdatasyncTotalMs: number;
-  /** Slowest fdatasync, in milliseconds. */
-  fdatasyncMaxMs: number;
+  /** Total time spent in durability barriers (fdatasync, or O_DSYNC writes), in milliseconds. */
+  syncTotalMs: number;
+  /** Slowest durability barrier, in milliseconds. */
+  syncMaxMs: number;
   /** Segments created. */
   segmentsCreated: number;
 }
@@ -117,6 +126,7 @@ export class WriteAheadLog {
   private readonly groupCommitBytes: number;
   private readonly groupCommitDelayMs: number;
   private readonly maxBufferedBytes: number;
+  private readonly dsync: boolean;
 
   private active: GroupBuffer;
   private flushing: GroupBuffer;
@@ -136,11 +146,12 @@ export class WriteAheadLog {
   private readonly statsCounters: WalStats = {
     recordsAppended: 0,
     bytesWritten: 0,
+    syncs: 0,
     fdatasyncs: 0,
     groupsCommitted: 0,
     maxGroupRecords: 0,
-    fdatasyncTotalMs: 0,
-    fdatasyncMaxMs: 0,
+    syncTotalMs: 0,
+    syncMaxMs: 0,
     segmentsCreated: 0,
   };
 
@@ -154,12 +165,13 @@ export class WriteAheadLog {
     readonly repairedTail: TornTail | undefined,
     options: Required<
       Pick<WalOptions, 'segmentSizeBytes' | 'groupCommitBytes' | 'groupCommitDelayMs' | 'maxBufferedBytes'>
-    >,
+    > & { dsync: boolean },
   ) {
     this.segmentSizeBytes = options.segmentSizeBytes;
     this.groupCommitBytes = options.groupCommitBytes;
     this.groupCommitDelayMs = options.groupCommitDelayMs;
     this.maxBufferedBytes = options.maxBufferedBytes;
+    this.dsync = options.dsync;
     const capacity = Math.max(this.groupCommitBytes * 2, 64 * 1024);
     this.active = newGroup(capacity);
     this.flushing = newGroup(capacity);
@@ -196,6 +208,14 @@ export class WriteAheadLog {
       2 ** 31 - 1,
     );
     const initialLsn = positiveInt('initialLsn', options.initialLsn ?? 1, 1, Number.MAX_SAFE_INTEGER);
+    const syncMethod = options.syncMethod ?? 'o_dsync';
+    if (syncMethod !== 'o_dsync' && syncMethod !== 'fdatasync') {
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `syncMethod must be 'o_dsync' or 'fdatasync', got ${syncMethod}`,
+      );
+    }
+    const dsync = syncMethod === 'o_dsync';
     const lock = options.lock === false ? undefined : await dir.lock();
     try {
       const numbers = listSegmentNumbers(await dir.list());
@@ -237,7 +257,7 @@ export class WriteAheadLog {
       let lastLsn: number;
       if (numbers.length === 0) {
         const number = replaceNumber ?? 1;
-        const created = await createSegment(dir, number, initialLsn);
+        const created = await createSegment(dir, number, initialLsn, dsync);
         file = created.file;
         segments.push({ number, firstLsn: initialLsn, sizeBytes: SEGMENT_HEADER_SIZE });
         lastLsn = initialLsn - 1;
@@ -255,7 +275,7 @@ export class WriteAheadLog {
             `segment starts at LSN ${scan.header.firstLsn}, not after segment ${prev.number}`,
           );
         }
-        file = await dir.open(name, 'write');
+        file = await dir.open(name, 'write', { dsync });
         if (scan.tornTail) {
           repaired = scan.tornTail;
           try {
@@ -274,6 +294,7 @@ export class WriteAheadLog {
         groupCommitBytes,
         groupCommitDelayMs,
         maxBufferedBytes,
+        dsync,
       });
     } catch (err) {
       await lock?.release();
@@ -495,11 +516,13 @@ export class WriteAheadLog {
       pos = rotation.offset;
     }
     if (group.length > pos) await this.writeAt(group.buf, pos, group.length - pos);
-    await this.datasync();
+    if (!this.file.dsync) await this.datasync();
   }
 
   private async writeAt(buf: Buffer, offset: number, length: number): Promise<void> {
+    const t0 = performance.now();
     await this.file.write(buf, offset, length, this.fileSize);
+    if (this.file.dsync) this.countSync(performance.now() - t0);
     this.fileSize += length;
     this.segments[this.segments.length - 1]!.sizeBytes = this.fileSize;
     this.statsCounters.bytesWritten += length;
@@ -508,18 +531,22 @@ export class WriteAheadLog {
   private async datasync(): Promise<void> {
     const t0 = performance.now();
     await this.file.datasync();
-    const ms = performance.now() - t0;
     this.statsCounters.fdatasyncs++;
-    this.statsCounters.fdatasyncTotalMs += ms;
-    if (ms > this.statsCounters.fdatasyncMaxMs) this.statsCounters.fdatasyncMaxMs = ms;
+    this.countSync(performance.now() - t0);
   }
 
-  /** Seals the current segment (fdatasync) and starts the next one at `firstLsn`. */
+  private countSync(ms: number): void {
+    this.statsCounters.syncs++;
+    this.statsCounters.syncTotalMs += ms;
+    if (ms > this.statsCounters.syncMaxMs) this.statsCounters.syncMaxMs = ms;
+  }
+
+  /** Seals the current segment (fdatasync, unless its writes were O_DSYNC) and starts the next one at `firstLsn`. */
   private async rotate(firstLsn: number): Promise<void> {
-    await this.datasync();
+    if (!this.file.dsync) await this.datasync();
     await this.file.close();
     const number = this.segments[this.segments.length - 1]!.number + 1;
-    const created = await createSegment(this.dir, number, firstLsn);
+    const created = await createSegment(this.dir, number, firstLsn, this.dsync);
     this.file = created.file;
     this.fileSize = SEGMENT_HEADER_SIZE;
     this.segments.push({ number, firstLsn, sizeBytes: SEGMENT_HEADER_SIZE });
@@ -547,12 +574,13 @@ async function createSegment(
   dir: Directory,
   number: number,
   firstLsn: number,
+  dsync: boolean,
 ): Promise<{ file: DirectoryFile }> {
   // `create` fsyncs the directory, making the new entry durable before anything is acknowledged.
-  const file = await dir.open(segmentFileName(number), 'create');
+  const file = await dir.open(segmentFileName(number), 'create', { dsync });
   try {
     await file.write(encodeSegmentHeader(number, firstLsn), 0, SEGMENT_HEADER_SIZE, 0);
-    await file.datasync();
+    if (!file.dsync) await file.datasync();
   } catch (err) {
     await file.close().catch(() => {});
     throw err;

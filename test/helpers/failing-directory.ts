@@ -1,4 +1,10 @@
-import type { Directory, DirectoryFile, DirectoryLock, OpenMode } from '../../src/io/directory.ts';
+import type {
+  Directory,
+  DirectoryFile,
+  DirectoryLock,
+  OpenMode,
+  OpenOptions,
+} from '../../src/io/directory.ts';
 
 /** Wraps a directory so that the Nth fdatasync on any file fails with EIO. */
 export class FailingSyncDirectory implements Directory {
@@ -16,11 +22,12 @@ export class FailingSyncDirectory implements Directory {
   exists(name: string) {
     return this.inner.exists(name);
   }
-  async open(name: string, mode: OpenMode): Promise<DirectoryFile> {
-    const file = await this.inner.open(name, mode);
+  async open(name: string, mode: OpenMode, options?: OpenOptions): Promise<DirectoryFile> {
+    const file = await this.inner.open(name, mode, options);
     const owner = this;
     return {
       path: file.path,
+      dsync: file.dsync,
       size: () => file.size(),
       read: (b, o, l, p) => file.read(b, o, l, p),
       write: (b, o, l, p) => file.write(b, o, l, p),

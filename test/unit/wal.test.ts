@@ -141,3 +141,20 @@ test('deletes and puts interleave in LSN order', async () => {
   );
   assert.deepEqual(types, ['put', 'delete']);
 });
+
+for (const syncMethod of ['o_dsync', 'fdatasync'] as const) {
+  test(`syncMethod ${syncMethod} makes groups durable and counts one barrier per group`, async () => {
+    const dir = await FsDirectory.open(tmpDir(`sync-${syncMethod}`));
+    const wal = await WriteAheadLog.open(dir, { syncMethod, groupCommitDelayMs: 60_000 });
+    for (let g = 0; g < 3; g++) {
+      for (let i = 0; i < 10; i++) wal.append(put.set(`k${g}-${i}`, payloadFor(i + 1)));
+      await wal.sync();
+    }
+    const s = wal.stats();
+    assert.equal(s.groupsCommitted, 3);
+    assert.equal(s.syncs, 3);
+    assert.equal(s.fdatasyncs, syncMethod === 'fdatasync' ? 3 : 0);
+    await wal.close();
+    assert.equal((await readAll(dir)).length, 30);
+  });
+}

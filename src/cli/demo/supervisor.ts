@@ -84,7 +84,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   const recoveryMs: number[] = [];
   let crashes = 0;
   let walBytes = 0;
-  let fdatasyncs = 0;
+  let syncs = 0;
   let checkpoints = 0;
   let nextKill = 0;
   let finished = false;
@@ -108,7 +108,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
       ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );
-    let last = { walBytes: 0, fdatasyncs: 0, checkpoints: 0 };
+    let last = { walBytes: 0, syncs: 0, checkpoints: 0 };
     let killed = false;
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),
@@ -139,7 +139,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     });
     const { code, signal } = await exit;
     walBytes += last.walBytes;
-    fdatasyncs += last.fdatasyncs;
+    syncs += last.syncs;
     checkpoints += last.checkpoints;
     if (signal === 'SIGKILL' && killed) {
       crashes++;
@@ -172,7 +172,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   );
   log(`WAL bytes       ${walBytes.toLocaleString('en-US')}`);
   log(`checkpoints     ${checkpoints}`);
-  log(`fdatasyncs      ${fdatasyncs}`);
+  log(`fdatasyncs      ${syncs} (each an O_DSYNC group write or an fdatasync call)`);
   log(
     `state           ${Object.keys(result.origins).length} origins, ${Object.keys(result.routes).length} routes`,
   );

@@ -28,10 +28,10 @@ export type WorkerMessage =
       rows: number;
       durableRows: number;
       walBytes: number;
-      fdatasyncs: number;
+      syncs: number;
       checkpoints: number;
     }
-  | { type: 'done'; rows: number; walBytes: number; fdatasyncs: number; checkpoints: number };
+  | { type: 'done'; rows: number; walBytes: number; syncs: number; checkpoints: number };
 
 export interface WorkerOptions {
   dir: string;
@@ -115,7 +115,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         rows,
         durableRows,
         walBytes: s.bytesWritten,
-        fdatasyncs: s.fdatasyncs,
+        syncs: s.syncs,
         checkpoints,
       });
     }
@@ -127,7 +127,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     type: 'done',
     rows: Math.max(pendingRows, startRow),
     walBytes: s.bytesWritten,
-    fdatasyncs: s.fdatasyncs,
+    syncs: s.syncs,
     checkpoints,
   });
 }
