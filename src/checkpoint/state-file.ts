@@ -80,7 +80,9 @@ export function decodeStateFile(buf: Uint8Array, path: string): Map<string, Uint
       throw corruption(path, keyStart, 'key is not UTF-8');
     }
     const valueStart = keyStart + keyBytes;
-    state.set(key, Uint8Array.prototype.slice.call(b, valueStart, valueStart + valueBytes));
+    const value = new Uint8Array(valueBytes);
+    value.set(b.subarray(valueStart, valueStart + valueBytes));
+    state.set(key, value);
     o = valueStart + valueBytes;
   }
   if (o !== body) throw corruption(path, o, 'bytes after the last entry');
