@@ -374,11 +374,21 @@ export class WriteAheadLog {
     return lsn;
   }
 
-  /** Resolves once every record with LSN ≤ `lsn` is durable; rejects with the log's failure. */
+  /**
+   * Resolves once every record with LSN ≤ `lsn` is durable. Rejects with the log's failure
+   * (`TIDEMARK_IO` / `TIDEMARK_NO_SPACE`), or `TIDEMARK_INVALID_ARGUMENT` for an LSN never appended.
+   */
   flushed(lsn: number): Promise<void> {
     if (lsn <= this.durable) return Promise.resolve();
     if (this.failure) return Promise.reject(this.failure);
-    assert(lsn < this.nextLsn, `flushed(${lsn}) past the last appended LSN ${this.nextLsn - 1}`);
+    if (lsn >= this.nextLsn) {
+      return Promise.reject(
+        new TidemarkError(
+          'TIDEMARK_INVALID_ARGUMENT',
+          `flushed(${lsn}): no record past LSN ${this.nextLsn - 1} was appended`,
+        ),
+      );
+    }
     const group = this.flushInProgress && lsn <= this.flushingEndLsn ? this.flushing : this.active;
     group.waiter ??= deferred();
     return group.waiter.promise;

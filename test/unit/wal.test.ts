@@ -158,3 +158,11 @@ for (const syncMethod of ['o_dsync', 'fdatasync'] as const) {
     assert.equal((await readAll(dir)).length, 30);
   });
 }
+
+test('waiting on an LSN that was never appended rejects with TIDEMARK_INVALID_ARGUMENT', async () => {
+  const wal = await WriteAheadLog.open(new MemoryDirectory());
+  const lsn = wal.append(put.set('a', Buffer.from('1')));
+  await assert.rejects(wal.flushed(lsn + 1), { code: 'TIDEMARK_INVALID_ARGUMENT' });
+  await wal.flushed(lsn);
+  await wal.close();
+});
