@@ -14,7 +14,7 @@
  * - A failed write or fdatasync is final (PostgreSQL's fsyncgate lesson): every waiter is
  *   rejected, nothing is retried, and the log refuses further appends.
  */
-import { assert, corruption, ioError, TidemarkError } from '../errors.js';
+import { corruption, ioError, TidemarkError } from '../errors.js';
 import {
   MAX_RECORD_PAYLOAD_BYTES,
   MAX_SEGMENT_FILE_BYTES,
