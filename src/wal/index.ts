@@ -1,3 +1,4 @@
+export { listSegments, readSegmentHead, type SegmentHead } from './segment-files.js';
 export { listSegmentNumbers, parseSegmentFileName, segmentFileName } from './segment-name.js';
 export { type RecordVisitor, type SegmentScan, scanSegment, type TornTail } from './segment-scanner.js';
 export { WalReader, type WalReadStats } from './wal-reader.js';

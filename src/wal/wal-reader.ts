@@ -4,11 +4,12 @@
  * ended, every frame's checksum, and that damage appears only as a torn tail of the final segment.
  */
 
-import { corruption, TidemarkError } from '../errors.js';
-import { MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import { TidemarkError } from '../errors.js';
+import { MAX_SEGMENT_FILE_BYTES } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
-import { listSegmentNumbers, segmentFileName } from './segment-name.js';
+import { listSegments, readSegmentHead } from './segment-files.js';
+import { segmentFileName } from './segment-name.js';
 import {
   headerError,
   isTornSegmentHeader,
@@ -33,28 +34,18 @@ export interface WalReadStats {
   tornTail: TornTail | undefined;
 }
 
-/** Reads `dir`'s segment headers in order; throws on gaps in numbering. */
+/** Numbers, names and first LSNs (undefined when the header does not decode) of `dir`'s segments, in order. */
 async function segmentHeaders(
   dir: Directory,
 ): Promise<{ number: number; name: string; firstLsn: number | undefined }[]> {
-  const numbers = listSegmentNumbers(await dir.list());
   const out: { number: number; name: string; firstLsn: number | undefined }[] = [];
-  const head = new Uint8Array(SEGMENT_HEADER_SIZE);
-  for (let i = 0; i < numbers.length; i++) {
-    const number = numbers[i]!;
-    const name = segmentFileName(number);
-    if (i > 0 && number !== numbers[i - 1]! + 1) {
-      throw corruption(`${dir.path}/${name}`, 0, `segment ${numbers[i - 1]! + 1} is missing before it`);
-    }
-    const file = await dir.open(name, 'read');
-    let n: number;
-    try {
-      n = await file.read(head, 0, SEGMENT_HEADER_SIZE, 0);
-    } finally {
-      await file.close();
-    }
-    const header = decodeSegmentHeader(head.subarray(0, n));
-    out.push({ number, name, firstLsn: typeof header === 'string' ? undefined : header.firstLsn });
+  for (const number of await listSegments(dir)) {
+    const { header } = await readSegmentHead(dir, number);
+    out.push({
+      number,
+      name: segmentFileName(number),
+      firstLsn: typeof header === 'string' ? undefined : header.firstLsn,
+    });
   }
   return out;
 }

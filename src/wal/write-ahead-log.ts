@@ -24,9 +24,10 @@ import {
 } from '../format/constants.js';
 import type { PayloadEncoder } from '../format/entry-codec.js';
 import { sealFrame } from '../format/record-frame.js';
-import { decodeSegmentHeader, encodeSegmentHeader } from '../format/segment-header.js';
+import { encodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory, DirectoryFile, DirectoryLock } from '../io/directory.js';
-import { listSegmentNumbers, segmentFileName } from './segment-name.js';
+import { listSegments, readSegmentHead } from './segment-files.js';
+import { segmentFileName } from './segment-name.js';
 import { headerError, isTornSegmentHeader, scanSegment, type TornTail } from './segment-scanner.js';
 
 /** Options of {@link WriteAheadLog.open}. Sizes in bytes, delays in milliseconds. */
@@ -218,25 +219,21 @@ export class WriteAheadLog {
     const dsync = syncMethod === 'o_dsync';
     const lock = options.lock === false ? undefined : await dir.lock();
     try {
-      const numbers = listSegmentNumbers(await dir.list());
-      for (let i = 1; i < numbers.length; i++) {
-        if (numbers[i] !== numbers[i - 1]! + 1) {
-          throw corruption(
-            `${dir.path}/${segmentFileName(numbers[i]!)}`,
-            0,
-            `segment ${numbers[i - 1]! + 1} is missing before it`,
-          );
-        }
-      }
+      const numbers = await listSegments(dir);
       let repaired: TornTail | undefined;
       // A final segment whose header never became durable (crash during rotation) holds nothing
       // acknowledged: drop it. If it was the only one, a fresh segment of that number replaces it.
+      // The final segment is read once; its image is kept for the scan below.
       let replaceNumber: number | undefined;
+      let finalImage: Buffer | undefined;
       while (numbers.length > 0) {
         const number = numbers[numbers.length - 1]!;
         const name = segmentFileName(number);
         const buf = Buffer.from(await dir.readFile(name, MAX_SEGMENT_FILE_BYTES));
-        if (!isTornSegmentHeader(buf, undefined)) break;
+        if (!isTornSegmentHeader(buf, undefined)) {
+          finalImage = buf;
+          break;
+        }
         repaired = {
           path: `${dir.path}/${name}`,
           offset: 0,
@@ -249,13 +246,13 @@ export class WriteAheadLog {
       }
       const segments: Segment[] = [];
       for (let i = 0; i < numbers.length - 1; i++) {
-        const number = numbers[i]!;
-        const head = await readHeaderOnly(dir, segmentFileName(number), number);
-        segments.push(head);
+        const head = await readSegmentHead(dir, numbers[i]!);
+        if (typeof head.header === 'string') throw headerError(head.path, head.header);
+        segments.push({ number: head.number, firstLsn: head.header.firstLsn, sizeBytes: head.sizeBytes });
       }
       let file: DirectoryFile;
       let lastLsn: number;
-      if (numbers.length === 0) {
+      if (finalImage === undefined) {
         const number = replaceNumber ?? 1;
         const created = await createSegment(dir, number, initialLsn, dsync);
         file = created.file;
@@ -265,8 +262,7 @@ export class WriteAheadLog {
         const number = numbers[numbers.length - 1]!;
         const name = segmentFileName(number);
         const path = `${dir.path}/${name}`;
-        const buf = Buffer.from(await dir.readFile(name, MAX_SEGMENT_FILE_BYTES));
-        const scan = scanSegment(buf, path, number, true);
+        const scan = scanSegment(finalImage, path, number, true);
         const prev = segments[segments.length - 1];
         if (prev && scan.header.firstLsn <= prev.firstLsn) {
           throw corruption(
@@ -596,21 +592,4 @@ async function createSegment(
     throw err;
   }
   return { file };
-}
-
-async function readHeaderOnly(dir: Directory, name: string, number: number): Promise<Segment> {
-  const file = await dir.open(name, 'read');
-  try {
-    const head = Buffer.alloc(SEGMENT_HEADER_SIZE);
-    const n = await file.read(head, 0, SEGMENT_HEADER_SIZE, 0);
-    const size = await file.size();
-    const header = decodeSegmentHeader(head.subarray(0, n));
-    if (typeof header === 'string') throw headerError(file.path, header);
-    if (header.segmentNumber !== number) {
-      throw corruption(file.path, 0, `header says segment ${header.segmentNumber}, file name says ${number}`);
-    }
-    return { number, firstLsn: header.firstLsn, sizeBytes: size };
-  } finally {
-    await file.close();
-  }
 }
