@@ -1,4 +1,5 @@
 /** tidemark: a durability layer for Node.js. See README.md and docs/. */
+export * from './changelog/index.js';
 export * from './checkpoint/index.js';
 export * from './errors.js';
 export * from './format/index.js';

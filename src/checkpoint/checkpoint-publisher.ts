@@ -8,11 +8,22 @@
  *    checkpoint, so recovery can still fall back to any retained checkpoint and replay from it.
  */
 import { TidemarkError } from '../errors.js';
+import type { SourceOffsets } from '../format/entry-codec.js';
 import { CheckpointMarkerEncoder } from '../format/entry-codec.js';
 import type { WalStateStore } from '../state/wal-state-store.js';
+import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 import type { CheckpointManifest } from './checkpoint-manifest.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import { encodeStateFile } from './state-file.js';
+
+/** A consistent state as of WAL LSN `lsn`, ready to be checkpointed. */
+export interface CheckpointSnapshot {
+  state: Map<string, Uint8Array>;
+  lsn: number;
+  epoch: number;
+  sourceOffsets: SourceOffsets;
+  watermark: number | undefined;
+}
 
 /** What a publish did. */
 export interface PublishResult {
@@ -47,11 +58,21 @@ export class CheckpointPublisher {
   async publish(stateStore: WalStateStore): Promise<PublishResult> {
     if (this.busy)
       throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'a checkpoint is already being published');
+    const snap = stateStore.snapshot();
+    return this.publishSnapshot(snap, stateStore.wal);
+  }
+
+  /**
+   * Publishes `snap` (a consistent state as of WAL LSN `snap.lsn`, which must already be appended
+   * to `wal`) in the safe order. Ring 1's checkpointer calls this with its own copy of the state.
+   * The state map is read during the call: do not mutate it until the promise settles.
+   */
+  async publishSnapshot(snap: CheckpointSnapshot, wal: WriteAheadLog): Promise<PublishResult> {
+    if (this.busy)
+      throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'a checkpoint is already being published');
     this.busy = true;
     const t0 = performance.now();
     try {
-      const snap = stateStore.snapshot();
-      const wal = stateStore.wal;
       await wal.flushed(snap.lsn);
       const stateBytes = encodeStateFile(snap.state);
       const manifest = await this.store.save(

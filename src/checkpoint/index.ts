@@ -1,5 +1,5 @@
 export { type CheckpointManifest, decodeManifest, encodeManifest } from './checkpoint-manifest.js';
-export { CheckpointPublisher, type PublishResult } from './checkpoint-publisher.js';
+export { CheckpointPublisher, type CheckpointSnapshot, type PublishResult } from './checkpoint-publisher.js';
 export {
   type CheckpointStore,
   checkpointBaseName,
@@ -9,4 +9,5 @@ export {
   type LoadedCheckpoint,
   type SkippedCheckpoint,
 } from './checkpoint-store.js';
+export { type Ring1Checkpoint, Ring1Checkpointer } from './ring1-checkpointer.js';
 export { decodeStateFile, encodeStateFile } from './state-file.js';

@@ -90,3 +90,79 @@ export const MAX_STATE_FILE_BYTES = 2 ** 32 - 1;
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 /** Version of the checkpoint manifest JSON written by this build. */
 export const MANIFEST_VERSION = 1;
+
+// ── Ring 0 → Ring 1 shared memory (see changelog/) ───────────────────────────────────────────
+// Not on disk, but shared between threads of different builds of nothing: one layout, defined
+// here, used by the producer (Ring 0), the drainer (Ring 1) and docs/FORMAT.md.
+
+/** `StateChangelogEntry`: 32 bytes, read and written as eight 32-bit words. */
+export const CHANGELOG_ENTRY_SIZE = 32;
+export const CHANGELOG_ENTRY_WORDS = CHANGELOG_ENTRY_SIZE / 4;
+export const CHANGELOG_EPOCH_LO_WORD = 0; // u32, low half of the u64 epoch
+export const CHANGELOG_EPOCH_HI_WORD = 1; // u32, high half
+export const CHANGELOG_KEY_HASH_WORD = 2; // u32, FNV-1a of the key's UTF-8 bytes (0 for Commit/Abort)
+export const CHANGELOG_PAYLOAD_POSITION_WORD = 3; // u32, arena position of the payload (wrapping counter)
+export const CHANGELOG_PAYLOAD_LENGTH_WORD = 4; // u32, payload bytes (= the WAL record payload)
+export const CHANGELOG_KEY_LENGTH_WORD = 5; // u32, key bytes (Put/Delete), else 0
+export const CHANGELOG_OP_WORD = 6; // u32, a StateOp in the low byte; upper bytes zero
+export const CHANGELOG_SEQUENCE_WORD = 7; // u32, low 32 bits of the entry's changelog sequence
+
+/** `StateOp`: the mutation an entry carries; each maps to the WAL record type of the same value. */
+export const StateOp = {
+  Put: RecordType.Put,
+  Delete: RecordType.Delete,
+  Commit: RecordType.Commit,
+  Abort: RecordType.Abort,
+} as const;
+export type StateOp = (typeof StateOp)[keyof typeof StateOp];
+
+/**
+ * Control block at the start of the shared buffer: 32-bit words; the producer's, the
+ * consumer's and the watermark's words sit on separate 64-byte cache lines (16 words apart).
+ */
+export const RING_CONTROL_SIZE = 512;
+export const RING_HEAD_WORD = 0; // entries published by Ring 0 (wrapping u32 counter)
+export const RING_ARENA_HEAD_WORD = 1; // arena bytes reserved by Ring 0 (wrapping u32)
+export const RING_PRODUCER_WAITING_WORD = 2; // 1 while Ring 0 waits for space
+export const RING_TAIL_WORD = 16; // entries consumed by Ring 1 (wrapping u32)
+export const RING_ARENA_TAIL_WORD = 17; // arena bytes released by Ring 1 (wrapping u32)
+export const RING_CONSUMER_SLEEPING_WORD = 18; // 1 while Ring 1 sleeps waiting for entries
+/** The durable watermark: a 64-bit word (BigInt64 index 16 = bytes 128..136). */
+export const RING_DURABLE_SEQUENCE_BIGWORD = 16;
+/** The WAL LSN the durable watermark corresponds to (bytes 136..144). */
+export const RING_DURABLE_LSN_BIGWORD = 17;
+export const RING_STATE_WORD = 48; // RingState
+export const RING_ERROR_LENGTH_WORD = 49; // bytes of JSON in the error area
+export const RING_FLUSH_REQUEST_WORD = 50; // bumped by Ring 0 to ask for an immediate group commit
+export const RING_CAPACITY_WORD = 51; // ring capacity in entries (a power of two)
+export const RING_ARENA_SIZE_WORD = 52; // arena size in bytes (a power of two)
+export const RING_LAYOUT_MAGIC_WORD = 53; // RING_LAYOUT_MAGIC, so a wrong buffer is refused
+/** "TMRG" as bytes T M R G, read as a little-endian u32 (stored as its int32 value). */
+export const RING_LAYOUT_MAGIC = 0x47524d54;
+export const RING_EPOCH_WORD = 54; // current epoch, published by Ring 1 after each checkpoint (< 2^31)
+/** Ring 1's counters: float64 slots from byte 256 (Float64 index 32 onwards), written by Ring 1. */
+export const RING_STATS_FLOAT_OFFSET = 32;
+export const RingStat = {
+  recordsAppended: 0,
+  bytesWritten: 1,
+  syncs: 2,
+  groupsCommitted: 3,
+  maxGroupRecords: 4,
+  syncTotalMs: 5,
+  syncMaxMs: 6,
+  segmentsCreated: 7,
+  checkpoints: 8,
+  checkpointLastMs: 9,
+  walSizeBytes: 10,
+  drainBatches: 11,
+  drainSleeps: 12,
+  drainSpinHits: 13,
+} as const;
+export const RING_STATS_COUNT = 14;
+/** Ring state word values. */
+export const RingState = { Starting: 0, Running: 1, Failed: 2, Closed: 3 } as const;
+/** Error area after the control block: JSON `{code, message, path, offset}` of Ring 1's failure. */
+export const RING_ERROR_AREA_SIZE = 4096;
+/** Largest ring, in entries (2^24), and largest arena, in bytes (1 GiB). */
+export const MAX_RING_ENTRIES = 2 ** 24;
+export const MAX_ARENA_BYTES = 2 ** 30;

@@ -1,4 +1,9 @@
 export {
+  type ChangelogStoreConfig,
+  type OpenedChangelogStore,
+  openChangelogAwareStore,
+} from './open-changelog-store.js';
+export {
   CHECKPOINT_DIR_NAME,
   type OpenedStore,
   type RecoveredState,

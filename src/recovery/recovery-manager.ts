@@ -43,6 +43,8 @@ export interface RecoveryConfig {
 export interface RecoveryStats {
   /** Id of the checkpoint used, or undefined when recovery started from an empty state. */
   checkpointId: number | undefined;
+  /** WAL LSN that checkpoint covers (0 without one): replay started after it. */
+  checkpointLsn: number;
   /** Newer checkpoints that failed verification and were passed over. */
   checkpointsSkipped: SkippedCheckpoint[];
   /** WAL records replayed. */
@@ -193,6 +195,7 @@ export class RecoveryManager {
       lsn: transactional ? Math.max(target.lastCommitLsn, fromLsn - 1) : lastLsn,
       stats: {
         checkpointId: ckpt?.manifest.id,
+        checkpointLsn: ckpt?.manifest.walPosition.lsn ?? 0,
         checkpointsSkipped: latest.skipped,
         recordsReplayed: read.records,
         uncommittedDiscarded: replayer.pendingCount,

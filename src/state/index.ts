@@ -1,2 +1,11 @@
 export { type ReplayTarget, StateReplayer } from './apply-entry.js';
+export {
+  type BackpressurePolicy,
+  ChangelogAwareStore,
+  type ChangelogAwareStoreInit,
+  type ChangelogAwareStoreOptions,
+  type ChangelogAwareStoreStats,
+  type Ring1CheckpointResult,
+  type Ring1Link,
+} from './changelog-aware-store.js';
 export { WalStateStore, type WalStateStoreInit } from './wal-state-store.js';

@@ -57,8 +57,16 @@ export class WalReader {
    * Throws `TIDEMARK_CORRUPTION` (file + offset) for damage that is not a torn tail of the final
    * segment, `TIDEMARK_UNSUPPORTED_VERSION` for newer segments, and `TIDEMARK_DATA_LOSS` when
    * `fromLsn` is older than the oldest record still in the WAL.
+   *
+   * With `untilLsn`, records past it are not visited and no segment after the one holding it is
+   * read: a reader may then run alongside the writer (Ring 1's checkpointer), up to the durable LSN.
    */
-  static async read(dir: Directory, fromLsn: number, visit: RecordVisitor): Promise<WalReadStats> {
+  static async read(
+    dir: Directory,
+    fromLsn: number,
+    visit: RecordVisitor,
+    untilLsn = Number.POSITIVE_INFINITY,
+  ): Promise<WalReadStats> {
     const segments = await segmentHeaders(dir);
     const stats: WalReadStats = {
       records: 0,
@@ -94,7 +102,7 @@ export class WalReader {
     }
     let expectedFirst: number | undefined;
     const filtered: RecordVisitor = (lsn, type, buf, ps, pl, fo) => {
-      if (lsn < fromLsn) return;
+      if (lsn < fromLsn || lsn > untilLsn) return;
       stats.records++;
       visit(lsn, type, buf, ps, pl, fo);
     };
@@ -117,6 +125,10 @@ export class WalReader {
       stats.lastLsn = scan.lastLsn;
       stats.tornTail = scan.tornTail;
       expectedFirst = scan.lastLsn + 1;
+      if (scan.lastLsn >= untilLsn) {
+        if (i < last) stats.tornTail = undefined;
+        break;
+      }
     }
     return stats;
   }

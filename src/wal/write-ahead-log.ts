@@ -124,7 +124,8 @@ function positiveInt(name: string, value: number, min: number, max: number): num
 /** The write-ahead log. Create with {@link WriteAheadLog.open}. */
 export class WriteAheadLog {
   private readonly segmentSizeBytes: number;
-  private readonly groupCommitBytes: number;
+  /** A group is flushed as soon as it holds this many bytes. */
+  readonly groupCommitBytes: number;
   private readonly groupCommitDelayMs: number;
   private readonly maxBufferedBytes: number;
   private readonly dsync: boolean;
@@ -397,6 +398,11 @@ export class WriteAheadLog {
     const p = this.flushed(lsn);
     if (this.active.length > 0) this.startFlush();
     return p;
+  }
+
+  /** Bytes appended and not yet written: the group being built plus the one being flushed. */
+  get bufferedBytes(): number {
+    return this.active.length + (this.flushInProgress ? this.flushing.length : 0);
   }
 
   /** Bytes the log occupies: every segment file plus records still buffered. */

@@ -1,0 +1,19 @@
+export { ChangelogDrainer, type ChangelogDrainerOptions } from './changelog-drainer.js';
+export { DurableWatermark } from './durable-watermark.js';
+export {
+  loadDurableLsn,
+  loadDurableSequence,
+  loadEpoch,
+  loadRingFailure,
+  loadRingState,
+  publishDurable,
+  publishFailure,
+  storeEpoch,
+  storeRingState,
+} from './ring-status.js';
+export {
+  fnv1a,
+  StateChangelogBuffer,
+  type StateChangelogBufferOptions,
+  type StateChangelogEntry,
+} from './state-changelog-buffer.js';

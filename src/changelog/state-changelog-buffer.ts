@@ -1,0 +1,421 @@
+/**
+ * `StateChangelogBuffer` (the seeds' Ring 0 SPSC changelog buffer): a single-producer
+ * single-consumer ring of 32-byte {@link StateChangelogEntry} slots on a SharedArrayBuffer, with
+ * a payload arena in the same shared memory that holds each entry's key and value bytes.
+ *
+ * Layout of the shared buffer (docs/FORMAT.md, "Ring 0 → Ring 1 shared memory"):
+ *
+ *     [ control block 256 B | error area 4 KiB | entries: capacity × 32 B | arena: arenaBytes ]
+ *
+ * Indices are free-running wrapping u32 counters, never reduced modulo the size; a slot is
+ * `counter & mask`. With `capacity` a power of two ≤ 2^24 the unsigned difference is exact:
+ *
+ *     entries:   tail ≤ head,   used = (head − tail) mod 2^32,   0 ≤ used ≤ capacity
+ *                empty ⇔ used = 0          full ⇔ used = capacity
+ *
+ *          tail                    head
+ *            ▼                       ▼
+ *     [ . . # # # # # # # # # # # # . . . ]      # = published, not yet consumed
+ *     [ # # # # . . . . . . . . . # # # # ]      wrapped: head & mask < tail & mask
+ *                ▲                 ▲
+ *              head              tail
+ *
+ *     arena:     arenaTail ≤ arenaHead,  used = (arenaHead − arenaTail) mod 2^32 ≤ arenaBytes
+ *                A payload is contiguous: when it does not fit before the end of the arena,
+ *                the producer skips to offset 0 and the skipped bytes count as used until the
+ *                consumer passes them (it releases up to the end of the last payload it read).
+ *
+ * Ordering: the producer writes the payload and the entry with plain stores, then publishes with
+ * `Atomics.store(head)`; the consumer `Atomics.load`s head before reading them (a
+ * synchronizes-with edge in the JS memory model). The consumer releases with `Atomics.store` of
+ * tail and arenaTail after it has copied the payloads out.
+ *
+ * `push*()` allocate nothing and make no syscall; they return `false` when the ring or the arena
+ * is full. Waking a sleeping consumer is a separate call ({@link wakeConsumer}), made by the
+ * store only when work has piled up or someone awaits durability.
+ */
+import { TidemarkError } from '../errors.js';
+import {
+  CHANGELOG_ENTRY_SIZE,
+  CHANGELOG_ENTRY_WORDS,
+  CHANGELOG_EPOCH_HI_WORD,
+  CHANGELOG_EPOCH_LO_WORD,
+  CHANGELOG_KEY_HASH_WORD,
+  CHANGELOG_KEY_LENGTH_WORD,
+  CHANGELOG_OP_WORD,
+  CHANGELOG_PAYLOAD_LENGTH_WORD,
+  CHANGELOG_PAYLOAD_POSITION_WORD,
+  CHANGELOG_SEQUENCE_WORD,
+  MAX_ARENA_BYTES,
+  MAX_KEY_BYTES,
+  MAX_RING_ENTRIES,
+  PUT_KEY_LENGTH_SIZE,
+  RING_ARENA_HEAD_WORD,
+  RING_ARENA_SIZE_WORD,
+  RING_ARENA_TAIL_WORD,
+  RING_CAPACITY_WORD,
+  RING_CONSUMER_SLEEPING_WORD,
+  RING_CONTROL_SIZE,
+  RING_ERROR_AREA_SIZE,
+  RING_HEAD_WORD,
+  RING_LAYOUT_MAGIC,
+  RING_LAYOUT_MAGIC_WORD,
+  RING_PRODUCER_WAITING_WORD,
+  RING_STATS_COUNT,
+  RING_STATS_FLOAT_OFFSET,
+  RING_TAIL_WORD,
+  StateOp,
+} from '../format/constants.js';
+import type { PayloadEncoder } from '../format/entry-codec.js';
+
+/** Sizes of a new buffer. Both must be powers of two. */
+export interface StateChangelogBufferOptions {
+  /** Ring slots (entries). Default 65,536 (2 MiB of entries); at most 2^24. */
+  capacityEntries?: number;
+  /** Payload arena, bytes. Default 32 MiB; at most 1 GiB. */
+  arenaBytes?: number;
+}
+
+/** One consumed entry, as passed to the drain visitor (a reused object: copy what you keep). */
+export interface StateChangelogEntry {
+  /** Epoch the producer was in when it pushed the entry. */
+  epoch: number;
+  /** FNV-1a (32-bit) of the key's UTF-8 bytes; 0 for Commit and Abort. */
+  keyHash: number;
+  /** The mutation. */
+  op: StateOp;
+  /** Low 32 bits of the entry's changelog sequence. */
+  sequenceLow: number;
+  /** Key bytes (Put, Delete), else 0. */
+  keyLength: number;
+  /** Arena bytes holding the payload: a view valid only inside the visitor. */
+  payload: Buffer;
+  /** Offset of the payload in `payload` (the arena). */
+  payloadOffset: number;
+  /** Payload length in bytes: exactly the WAL record payload of `op`. */
+  payloadLength: number;
+}
+
+function powerOfTwo(name: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 2 || value > max || (value & (value - 1)) !== 0) {
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `${name} must be a power of two in [2, ${max}], got ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Byte offset of the entries region. */
+const ENTRIES_OFFSET = RING_CONTROL_SIZE + RING_ERROR_AREA_SIZE;
+
+/** The SPSC ring. Ring 0 uses the producer half, Ring 1 the consumer half, over the same memory. */
+export class StateChangelogBuffer {
+  /** The shared memory; pass it to the other thread and {@link StateChangelogBuffer.attach} there. */
+  readonly shared: SharedArrayBuffer;
+  /** Control words (Int32 view of the control block). */
+  readonly control: Int32Array;
+  /** Control as 64-bit words (for the durable watermark). */
+  readonly control64: BigInt64Array;
+  /** The error area (JSON written by Ring 1 when it fails). */
+  readonly errorArea: Uint8Array;
+  /** Ring 1's counters (see `RingStat`). */
+  readonly statsArea: Float64Array;
+  readonly capacityEntries: number;
+  readonly arenaBytes: number;
+  private readonly entries: Int32Array;
+  private readonly arena: Buffer;
+  private readonly entryMask: number;
+  private readonly arenaMask: number;
+
+  // Producer-local state (only the producer thread touches these).
+  private head = 0;
+  private arenaHead = 0;
+  private cachedTail = 0;
+  private cachedArenaTail = 0;
+  /** Changelog sequence of the next entry pushed (set by the store from the recovered state). */
+  nextSequence = 1;
+
+  // Consumer-local state.
+  private tail = 0;
+  private readonly view: StateChangelogEntry;
+
+  private constructor(shared: SharedArrayBuffer, create: StateChangelogBufferOptions | undefined) {
+    this.shared = shared;
+    this.control = new Int32Array(shared, 0, RING_CONTROL_SIZE / 4);
+    this.control64 = new BigInt64Array(shared, 0, RING_CONTROL_SIZE / 8);
+    this.errorArea = new Uint8Array(shared, RING_CONTROL_SIZE, RING_ERROR_AREA_SIZE);
+    this.statsArea = new Float64Array(shared, RING_STATS_FLOAT_OFFSET * 8, RING_STATS_COUNT);
+    if (create) {
+      this.capacityEntries = create.capacityEntries!;
+      this.arenaBytes = create.arenaBytes!;
+      this.control[RING_CAPACITY_WORD] = this.capacityEntries;
+      this.control[RING_ARENA_SIZE_WORD] = this.arenaBytes;
+      Atomics.store(this.control, RING_LAYOUT_MAGIC_WORD, RING_LAYOUT_MAGIC);
+    } else {
+      if (Atomics.load(this.control, RING_LAYOUT_MAGIC_WORD) !== RING_LAYOUT_MAGIC) {
+        throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'shared buffer is not a StateChangelogBuffer');
+      }
+      this.capacityEntries = powerOfTwo(
+        'capacityEntries',
+        this.control[RING_CAPACITY_WORD]!,
+        MAX_RING_ENTRIES,
+      );
+      this.arenaBytes = powerOfTwo('arenaBytes', this.control[RING_ARENA_SIZE_WORD]!, MAX_ARENA_BYTES);
+    }
+    this.entries = new Int32Array(shared, ENTRIES_OFFSET, this.capacityEntries * CHANGELOG_ENTRY_WORDS);
+    const arenaOffset = ENTRIES_OFFSET + this.capacityEntries * CHANGELOG_ENTRY_SIZE;
+    this.arena = Buffer.from(shared, arenaOffset, this.arenaBytes);
+    this.entryMask = this.capacityEntries - 1;
+    this.arenaMask = this.arenaBytes - 1;
+    this.head = Atomics.load(this.control, RING_HEAD_WORD) >>> 0;
+    this.arenaHead = Atomics.load(this.control, RING_ARENA_HEAD_WORD) >>> 0;
+    this.tail = Atomics.load(this.control, RING_TAIL_WORD) >>> 0;
+    this.cachedTail = this.tail;
+    this.cachedArenaTail = Atomics.load(this.control, RING_ARENA_TAIL_WORD) >>> 0;
+    this.view = {
+      epoch: 0,
+      keyHash: 0,
+      op: StateOp.Put,
+      sequenceLow: 0,
+      keyLength: 0,
+      payload: this.arena,
+      payloadOffset: 0,
+      payloadLength: 0,
+    };
+  }
+
+  /** Allocates a new ring. Throws `TIDEMARK_INVALID_ARGUMENT` for sizes that are not powers of two. */
+  static create(options: StateChangelogBufferOptions = {}): StateChangelogBuffer {
+    const capacityEntries = powerOfTwo(
+      'capacityEntries',
+      options.capacityEntries ?? 65_536,
+      MAX_RING_ENTRIES,
+    );
+    const arenaBytes = powerOfTwo('arenaBytes', options.arenaBytes ?? 32 * 1024 * 1024, MAX_ARENA_BYTES);
+    const shared = new SharedArrayBuffer(
+      ENTRIES_OFFSET + capacityEntries * CHANGELOG_ENTRY_SIZE + arenaBytes,
+    );
+    return new StateChangelogBuffer(shared, { capacityEntries, arenaBytes });
+  }
+
+  /** Opens the other side of a ring created with {@link StateChangelogBuffer.create}. */
+  static attach(shared: SharedArrayBuffer): StateChangelogBuffer {
+    return new StateChangelogBuffer(shared, undefined);
+  }
+
+  /** Largest payload a single entry may carry: a quarter of the arena. */
+  get maxPayloadBytes(): number {
+    return this.arenaBytes >>> 2;
+  }
+
+  // ── producer (Ring 0) ──────────────────────────────────────────────────────────────────────
+
+  /** Entries pushed and not yet known to be consumed (from the producer's cached tail). */
+  get pendingEntries(): number {
+    return (this.head - this.cachedTail) >>> 0;
+  }
+
+  /** Arena bytes in use as last seen by the producer. */
+  get pendingArenaBytes(): number {
+    return (this.arenaHead - this.cachedArenaTail) >>> 0;
+  }
+
+  /**
+   * Pushes a Put of `key` = `value`. Returns `false` (and changes nothing) when the ring or the
+   * arena has no room. Throws `TIDEMARK_LIMIT` for a key over 64 KiB or a payload over
+   * {@link maxPayloadBytes}.
+   */
+  pushPut(key: string, value: Uint8Array, epoch: number): boolean {
+    const bound = PUT_KEY_LENGTH_SIZE + key.length * 3 + value.length;
+    const at = this.reserve(bound);
+    if (at < 0) return false;
+    const arena = this.arena;
+    const off = at & this.arenaMask;
+    const keyAt = off + PUT_KEY_LENGTH_SIZE;
+    let hash = 0x811c9dc5;
+    let keyBytes = 0;
+    const n = key.length;
+    for (; keyBytes < n; keyBytes++) {
+      const c = key.charCodeAt(keyBytes);
+      if (c >= 0x80) break;
+      arena[keyAt + keyBytes] = c;
+      hash = Math.imul(hash ^ c, 0x01000193);
+    }
+    if (keyBytes < n) {
+      keyBytes = arena.write(key, keyAt, 'utf8');
+      hash = fnv1a(arena, keyAt, keyBytes);
+    }
+    if (keyBytes > MAX_KEY_BYTES) {
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `key of ${keyBytes} bytes is over the cap of ${MAX_KEY_BYTES}`,
+      );
+    }
+    arena.writeUInt32LE(keyBytes, off);
+    arena.set(value, keyAt + keyBytes);
+    const length = PUT_KEY_LENGTH_SIZE + keyBytes + value.length;
+    this.publish(StateOp.Put, epoch, hash >>> 0, at, length, keyBytes);
+    return true;
+  }
+
+  /** Pushes a Delete of `key`. Same contract as {@link pushPut}. */
+  pushDelete(key: string, epoch: number): boolean {
+    const at = this.reserve(key.length * 3);
+    if (at < 0) return false;
+    const off = at & this.arenaMask;
+    const keyBytes = key.length === 0 ? 0 : this.arena.write(key, off, 'utf8');
+    if (keyBytes > MAX_KEY_BYTES) {
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `key of ${keyBytes} bytes is over the cap of ${MAX_KEY_BYTES}`,
+      );
+    }
+    this.publish(StateOp.Delete, epoch, fnv1a(this.arena, off, keyBytes), at, keyBytes, keyBytes);
+    return true;
+  }
+
+  /** Pushes a Commit or Abort whose payload `encoder` writes (not a hot path: commits are per batch). */
+  pushEncoded(
+    op: typeof StateOp.Commit | typeof StateOp.Abort,
+    encoder: PayloadEncoder,
+    epoch: number,
+  ): boolean {
+    const length = encoder.byteLength;
+    const at = this.reserve(length);
+    if (at < 0) return false;
+    encoder.encodeInto(this.arena, at & this.arenaMask);
+    this.publish(op, epoch, 0, at, length, 0);
+    return true;
+  }
+
+  /** Sets the "producer waiting for space" flag; the consumer notifies the tail word when set. */
+  setProducerWaiting(waiting: boolean): void {
+    Atomics.store(this.control, RING_PRODUCER_WAITING_WORD, waiting ? 1 : 0);
+  }
+
+  /** The consumer's tail as a waitable word (for `Atomics.waitAsync`). */
+  loadTail(): number {
+    return Atomics.load(this.control, RING_TAIL_WORD);
+  }
+
+  /**
+   * Refreshes the producer's view of the consumer's position and wakes the consumer if it is
+   * sleeping (one futex wake; never called per push). Returns true when it woke it.
+   */
+  wakeConsumer(): boolean {
+    this.cachedTail = Atomics.load(this.control, RING_TAIL_WORD) >>> 0;
+    this.cachedArenaTail = Atomics.load(this.control, RING_ARENA_TAIL_WORD) >>> 0;
+    if (Atomics.load(this.control, RING_CONSUMER_SLEEPING_WORD) !== 1) return false;
+    Atomics.notify(this.control, RING_HEAD_WORD, 1);
+    return true;
+  }
+
+  /** Reserves `bound` contiguous arena bytes; returns their wrapping arena position, or -1 when full. */
+  private reserve(bound: number): number {
+    if (bound > this.arenaBytes >>> 2) {
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `changelog payload of up to ${bound} bytes is over the cap of ${this.arenaBytes >>> 2} (a quarter of arenaBytes)`,
+      );
+    }
+    if ((this.head - this.cachedTail) >>> 0 >= this.capacityEntries) {
+      this.cachedTail = Atomics.load(this.control, RING_TAIL_WORD) >>> 0;
+      if ((this.head - this.cachedTail) >>> 0 >= this.capacityEntries) return -1;
+    }
+    let at = this.arenaHead;
+    const off = at & this.arenaMask;
+    if (off + bound > this.arenaBytes) at = (at + (this.arenaBytes - off)) >>> 0; // skip to offset 0
+    if (((at - this.cachedArenaTail) >>> 0) + bound > this.arenaBytes) {
+      this.cachedArenaTail = Atomics.load(this.control, RING_ARENA_TAIL_WORD) >>> 0;
+      if (((at - this.cachedArenaTail) >>> 0) + bound > this.arenaBytes) return -1;
+    }
+    return at;
+  }
+
+  private publish(
+    op: number,
+    epoch: number,
+    hash: number,
+    at: number,
+    length: number,
+    keyBytes: number,
+  ): void {
+    const slot = (this.head & this.entryMask) * CHANGELOG_ENTRY_WORDS;
+    const e = this.entries;
+    e[slot + CHANGELOG_EPOCH_LO_WORD] = epoch >>> 0;
+    e[slot + CHANGELOG_EPOCH_HI_WORD] = (epoch / 4294967296) >>> 0;
+    e[slot + CHANGELOG_KEY_HASH_WORD] = hash;
+    e[slot + CHANGELOG_PAYLOAD_POSITION_WORD] = at;
+    e[slot + CHANGELOG_PAYLOAD_LENGTH_WORD] = length;
+    e[slot + CHANGELOG_KEY_LENGTH_WORD] = keyBytes;
+    e[slot + CHANGELOG_OP_WORD] = op;
+    e[slot + CHANGELOG_SEQUENCE_WORD] = this.nextSequence >>> 0;
+    this.arenaHead = (at + length) >>> 0;
+    this.head = (this.head + 1) >>> 0;
+    this.nextSequence++;
+    Atomics.store(this.control, RING_ARENA_HEAD_WORD, this.arenaHead | 0);
+    Atomics.store(this.control, RING_HEAD_WORD, this.head | 0);
+  }
+
+  // ── consumer (Ring 1) ──────────────────────────────────────────────────────────────────────
+
+  /** Entries published and not yet consumed (consumer's view). */
+  available(): number {
+    return (Atomics.load(this.control, RING_HEAD_WORD) - this.tail) >>> 0;
+  }
+
+  /**
+   * Consumes up to `max` entries in order, calling `visit` for each with a reused entry view whose
+   * payload is valid only during the call; then releases their slots and arena bytes. Returns the
+   * number consumed.
+   */
+  drain(visit: (entry: StateChangelogEntry) => void, max: number): number {
+    const head = Atomics.load(this.control, RING_HEAD_WORD) >>> 0;
+    let count = (head - this.tail) >>> 0;
+    if (count === 0) return 0;
+    if (count > max) count = max;
+    const e = this.entries;
+    const view = this.view;
+    let releaseTo = 0;
+    for (let i = 0; i < count; i++) {
+      const slot = ((this.tail + i) & this.entryMask) * CHANGELOG_ENTRY_WORDS;
+      const at = e[slot + CHANGELOG_PAYLOAD_POSITION_WORD]! >>> 0;
+      const length = e[slot + CHANGELOG_PAYLOAD_LENGTH_WORD]! >>> 0;
+      view.epoch =
+        (e[slot + CHANGELOG_EPOCH_HI_WORD]! >>> 0) * 4294967296 + (e[slot + CHANGELOG_EPOCH_LO_WORD]! >>> 0);
+      view.keyHash = e[slot + CHANGELOG_KEY_HASH_WORD]! >>> 0;
+      view.op = (e[slot + CHANGELOG_OP_WORD]! & 0xff) as StateOp;
+      view.sequenceLow = e[slot + CHANGELOG_SEQUENCE_WORD]! >>> 0;
+      view.keyLength = e[slot + CHANGELOG_KEY_LENGTH_WORD]! >>> 0;
+      view.payloadOffset = at & this.arenaMask;
+      view.payloadLength = length;
+      visit(view);
+      releaseTo = (at + length) >>> 0;
+    }
+    this.tail = (this.tail + count) >>> 0;
+    Atomics.store(this.control, RING_ARENA_TAIL_WORD, releaseTo | 0);
+    Atomics.store(this.control, RING_TAIL_WORD, this.tail | 0);
+    if (Atomics.load(this.control, RING_PRODUCER_WAITING_WORD) === 1) {
+      Atomics.notify(this.control, RING_TAIL_WORD);
+    }
+    return count;
+  }
+
+  /** Marks the consumer as sleeping (so the producer's {@link wakeConsumer} notifies). */
+  setConsumerSleeping(sleeping: boolean): void {
+    Atomics.store(this.control, RING_CONSUMER_SLEEPING_WORD, sleeping ? 1 : 0);
+  }
+
+  /** The head word's current value (for `Atomics.waitAsync` by the consumer). */
+  loadHead(): number {
+    return Atomics.load(this.control, RING_HEAD_WORD);
+  }
+}
+
+/** FNV-1a, 32-bit, of `buf[start, start + length)`. */
+export function fnv1a(buf: Uint8Array, start: number, length: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < start + length; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
+  return hash >>> 0;
+}

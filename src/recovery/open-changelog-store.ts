@@ -1,0 +1,234 @@
+/**
+ * `openChangelogAwareStore()`: recovery (latest valid checkpoint + WAL replay, in this thread)
+ * followed by the Ring 0 / Ring 1 pipeline — a {@link ChangelogAwareStore} in this thread and a
+ * Ring 1 worker thread that owns the WAL and the checkpoints (DESIGN.md, "Threads").
+ *
+ * The data directory is the same as `RecoveryManager`'s (`LOCK`, `wal/`, `checkpoints/`) and the
+ * on-disk format is the same: either store can open what the other wrote.
+ */
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ChangelogDrainerOptions } from '../changelog/changelog-drainer.js';
+import { publishFailure, storeEpoch } from '../changelog/ring-status.js';
+import {
+  StateChangelogBuffer,
+  type StateChangelogBufferOptions,
+} from '../changelog/state-changelog-buffer.js';
+import { TidemarkError, type TidemarkErrorCode } from '../errors.js';
+import { FsDirectory } from '../io/fs-directory.js';
+import {
+  type BackpressurePolicy,
+  ChangelogAwareStore,
+  type Ring1CheckpointResult,
+  type Ring1Link,
+} from '../state/changelog-aware-store.js';
+import type { WalOptions } from '../wal/write-ahead-log.js';
+import {
+  CHECKPOINT_DIR_NAME,
+  type RecoveredState,
+  RecoveryManager,
+  WAL_DIR_NAME,
+} from './recovery-manager.js';
+import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './ring1-protocol.js';
+
+/** Configuration of {@link openChangelogAwareStore}. */
+export interface ChangelogStoreConfig {
+  /** The data directory (a path: Ring 1 opens it from its own thread). */
+  dir: string;
+  /** Only committed transactions survive recovery (see `RecoveryConfig.transactional`). Default false. */
+  transactional?: boolean;
+  /** WAL options used by Ring 1 (group commit size and delay, segment size, sync method). */
+  wal?: Omit<WalOptions, 'lock' | 'initialLsn'>;
+  /** Checkpoints kept; the WAL is kept back to the oldest of them. Default 2. */
+  maxRetained?: number;
+  /** Ring sizes: `capacityEntries` (default 65,536) and `arenaBytes` (default 32 MiB), powers of two. */
+  ring?: StateChangelogBufferOptions;
+  /** Policy for a full ring: `'wait'` (default) or `'throw'`. */
+  backpressure?: BackpressurePolicy;
+  /** Bytes Ring 0 may queue behind a full ring in `'wait'` mode. Default 16 MiB. */
+  maxQueuedBytes?: number;
+  /** Ring 1's drain loop: batch size, spin before sleeping (µs), longest idle sleep (ms). */
+  drainer?: Pick<ChangelogDrainerOptions, 'maxBatchEntries' | 'spinMicros' | 'idleSleepMs'>;
+  /** Ring 1 checkpoints on its own this often, ms. Default 0 (only when asked). */
+  checkpointIntervalMs?: number;
+  /** Ring 1 checkpoints early once the WAL occupies this many bytes. Default 0 (never). */
+  checkpointWalBytes?: number;
+}
+
+/** The open pipeline and what recovery found. */
+export interface OpenedChangelogStore {
+  store: ChangelogAwareStore;
+  recovered: RecoveredState;
+}
+
+/**
+ * Starts the Ring 1 worker. From compiled JavaScript it is `ring1-worker.js`; when tidemark runs
+ * from its TypeScript sources (its own tests, through tsx) the worker registers tsx first,
+ * since Node 20 workers do not inherit the `--import` loader hooks.
+ */
+function startWorker(workerData: Ring1WorkerData): Worker {
+  const self = fileURLToPath(import.meta.url);
+  const url = new URL(`./ring1-worker${path.extname(self)}`, import.meta.url);
+  const options = { workerData, name: 'tidemark-ring1' };
+  if (path.extname(self) !== '.ts') return new Worker(url, options);
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(bootstrap, { ...options, eval: true });
+}
+
+function fromWire(e: WireError): TidemarkError {
+  const details: { path?: string; offset?: number } = {};
+  if (e.path !== undefined) details.path = e.path;
+  if (e.offset !== undefined) details.offset = e.offset;
+  return new TidemarkError(e.code as TidemarkErrorCode, e.message, details);
+}
+
+/**
+ * Recovers the data directory `config.dir` and starts the pipeline. Throws `TIDEMARK_LOCKED`
+ * (another writer), `TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, `TIDEMARK_UNSUPPORTED_VERSION`,
+ * `TIDEMARK_IO`, `TIDEMARK_INVALID_ARGUMENT`.
+ */
+export async function openChangelogAwareStore(config: ChangelogStoreConfig): Promise<OpenedChangelogStore> {
+  const root = await FsDirectory.open(config.dir);
+  const lock = await root.lock();
+  let worker: Worker | undefined;
+  try {
+    const transactional = config.transactional ?? false;
+    const recovered = await new RecoveryManager({ dir: root, transactional }).recover();
+    const buffer = StateChangelogBuffer.create(config.ring);
+    storeEpoch(buffer, recovered.epoch);
+    const data: Ring1WorkerData = {
+      shared: buffer.shared,
+      walDirPath: path.join(root.path, WAL_DIR_NAME),
+      checkpointDirPath: path.join(root.path, CHECKPOINT_DIR_NAME),
+      wal: config.wal ?? {},
+      checkpointLsn: recovered.stats.checkpointLsn,
+      recoveredCommitLsn: transactional ? recovered.lsn : 0,
+      transactional,
+      maxRetained: config.maxRetained ?? 2,
+      drainer: config.drainer ?? {},
+      checkpointIntervalMs: config.checkpointIntervalMs ?? 0,
+      checkpointWalBytes: config.checkpointWalBytes ?? 0,
+    };
+    const w = startWorker(data);
+    worker = w;
+    let workerFailure: TidemarkError | undefined;
+    let lastCheckpointError: TidemarkError | undefined;
+    let closedMessage: ((error: WireError | undefined) => void) | undefined;
+    const requests = new Map<
+      number,
+      { resolve: (r: Ring1CheckpointResult) => void; reject: (e: unknown) => void }
+    >();
+    let nextRequest = 1;
+    let exited = false;
+    const dead = (err: TidemarkError) => {
+      workerFailure ??= err;
+      publishFailure(buffer, err);
+      for (const r of requests.values()) r.reject(err);
+      requests.clear();
+    };
+
+    const ready = new Promise<Extract<Ring1ToRing0, { type: 'ready' }>>((resolve, reject) => {
+      w.on('message', (msg: Ring1ToRing0) => {
+        switch (msg.type) {
+          case 'ready':
+            resolve(msg);
+            break;
+          case 'start-failed':
+            reject(fromWire(msg.error));
+            break;
+          case 'checkpointed':
+            requests.get(msg.requestId)?.resolve(msg.result);
+            requests.delete(msg.requestId);
+            break;
+          case 'checkpoint-failed': {
+            const err = fromWire(msg.error);
+            lastCheckpointError = err;
+            requests.get(msg.requestId)?.reject(err);
+            requests.delete(msg.requestId);
+            break;
+          }
+          case 'closed':
+            closedMessage?.(msg.error);
+            break;
+        }
+      });
+      w.on('error', (err) => {
+        const e = new TidemarkError('TIDEMARK_BUG', `Ring 1 worker crashed: ${err.message}`, { cause: err });
+        dead(e);
+        reject(e);
+      });
+      w.on('exit', (code) => {
+        exited = true;
+        if (!closedMessage) {
+          const e = new TidemarkError('TIDEMARK_BUG', `Ring 1 worker exited unexpectedly (code ${code})`);
+          dead(e);
+          reject(e);
+        }
+        closedMessage?.(undefined);
+      });
+    });
+    await ready;
+
+    let closing: Promise<void> | undefined;
+    const link: Ring1Link = {
+      checkpoint() {
+        if (workerFailure) return Promise.reject(workerFailure);
+        return new Promise((resolve, reject) => {
+          const requestId = nextRequest++;
+          requests.set(requestId, { resolve, reject });
+          w.ref();
+          w.postMessage({ type: 'checkpoint', requestId } satisfies Ring0ToRing1);
+        }).finally(() => {
+          if (requests.size === 0) w.unref();
+        }) as Promise<Ring1CheckpointResult>;
+      },
+      close() {
+        closing ??= (async () => {
+          let error: WireError | undefined;
+          if (!exited) {
+            w.ref();
+            error = await new Promise<WireError | undefined>((resolve) => {
+              closedMessage = resolve;
+              w.postMessage({ type: 'close' } satisfies Ring0ToRing1);
+            });
+            await w.terminate();
+          }
+          await lock.release();
+          if (error) throw fromWire(error);
+        })();
+        return closing;
+      },
+      setActive(active) {
+        if (exited) return;
+        if (active || requests.size > 0) w.ref();
+        else w.unref();
+      },
+      failure() {
+        return workerFailure;
+      },
+      lastCheckpointError() {
+        return lastCheckpointError;
+      },
+    };
+    w.unref();
+    const store = new ChangelogAwareStore(
+      buffer,
+      link,
+      recovered.state,
+      { sourceOffsets: recovered.sourceOffsets, watermark: recovered.watermark },
+      {
+        transactional,
+        ...(config.backpressure ? { backpressure: config.backpressure } : {}),
+        ...(config.maxQueuedBytes ? { maxQueuedBytes: config.maxQueuedBytes } : {}),
+      },
+    );
+    // A discarded uncommitted tail is fenced by an Abort, so no later commit can revive it.
+    if (transactional && recovered.stats.uncommittedDiscarded > 0) store.pushAbort();
+    return { store, recovered };
+  } catch (err) {
+    if (worker) await worker.terminate().catch(() => {});
+    await lock.release();
+    throw err;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Messages between Ring 0 (the store's thread) and the Ring 1 worker. The hot traffic never uses
+ * them: entries, the durable watermark, the epoch, failures and counters all go through shared
+ * memory. Messages carry only start-up, checkpoint requests and close.
+ */
+import type { ChangelogDrainerOptions } from '../changelog/changelog-drainer.js';
+import type { Ring1CheckpointResult } from '../state/changelog-aware-store.js';
+import type { TornTail } from '../wal/segment-scanner.js';
+import type { WalOptions } from '../wal/write-ahead-log.js';
+
+/** `workerData` of the Ring 1 worker. */
+export interface Ring1WorkerData {
+  shared: SharedArrayBuffer;
+  walDirPath: string;
+  checkpointDirPath: string;
+  wal: Omit<WalOptions, 'lock' | 'initialLsn'>;
+  /** LSN the latest checkpoint covers: the WAL must reach it. */
+  checkpointLsn: number;
+  /** LSN of the last Commit recovered (the first checkpoint target in transactional mode). */
+  recoveredCommitLsn: number;
+  transactional: boolean;
+  maxRetained: number;
+  drainer: ChangelogDrainerOptions;
+  /** Take a checkpoint this often, ms (0 = only when asked). */
+  checkpointIntervalMs: number;
+  /** Take a checkpoint early once the WAL occupies this many bytes (0 = never). */
+  checkpointWalBytes: number;
+}
+
+/** A TidemarkError flattened for postMessage. */
+export interface WireError {
+  code: string;
+  message: string;
+  path?: string | undefined;
+  offset?: number | undefined;
+}
+
+export type Ring0ToRing1 = { type: 'checkpoint'; requestId: number } | { type: 'close' };
+
+export type Ring1ToRing0 =
+  | { type: 'ready'; lastLsn: number; repairedTail: TornTail | undefined }
+  | { type: 'start-failed'; error: WireError }
+  | { type: 'checkpointed'; requestId: number; result: Ring1CheckpointResult }
+  | { type: 'checkpoint-failed'; requestId: number; error: WireError }
+  | { type: 'closed'; error: WireError | undefined };

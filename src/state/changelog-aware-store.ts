@@ -1,0 +1,501 @@
+/**
+ * `ChangelogAwareStore` (the seeds' "ChangelogAware StateStore", Ring 0): in-memory key/value
+ * state whose every mutation is pushed into a {@link StateChangelogBuffer}; Ring 1 (an I/O
+ * worker thread running the `ChangelogDrainer`) frames, group-commits and fdatasyncs it and takes
+ * checkpoints from its own copy of the state. The event loop never waits on the disk: `put()`
+ * touches memory only, and durability is awaited with {@link flushed} / {@link durable}.
+ *
+ * Positions: `put`, `delete` and `commit` return the entry's *changelog sequence* (1, 2, 3, …
+ * from each open). It is not a WAL LSN: Ring 1 adds records of its own (checkpoint markers) to
+ * the WAL, so the two count differently. `flushed(sequence)` is the durability promise.
+ *
+ * Backpressure when the ring is full (`backpressure` option):
+ * - `'throw'`: the mutation is refused with `TIDEMARK_BACKPRESSURE` before anything changes;
+ *   `await store.writable()` and retry.
+ * - `'wait'` (default): the mutation is applied and queued in Ring 0 (bounded by
+ *   `maxQueuedBytes`; past it, `TIDEMARK_BACKPRESSURE`) and moved into the ring as Ring 1 frees
+ *   space. Like a stream's `write()` returning false: `if (!store.isWritable) await store.writable()`.
+ */
+import { DurableWatermark } from '../changelog/durable-watermark.js';
+import { loadEpoch, loadRingFailure, loadRingState } from '../changelog/ring-status.js';
+import type { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
+import { TidemarkError } from '../errors.js';
+import {
+  RING_FLUSH_REQUEST_WORD,
+  RING_TAIL_WORD,
+  RingStat,
+  RingState,
+  StateOp,
+} from '../format/constants.js';
+import { ABORT_ENCODER, CommitEncoder, type SourceOffsets } from '../format/entry-codec.js';
+
+/** A named backpressure policy for a full ring. */
+export type BackpressurePolicy = 'wait' | 'throw';
+
+/** What the store needs from Ring 1 (implemented by the opener in `recovery/`). */
+export interface Ring1Link {
+  /** Takes a checkpoint in Ring 1 of everything durable (and committed, in transactional mode). */
+  checkpoint(): Promise<Ring1CheckpointResult>;
+  /** Drains, syncs, stops the worker and releases the directory. */
+  close(): Promise<void>;
+  /** Keeps the process alive (true) while Ring 0 awaits Ring 1, and lets it exit otherwise. */
+  setActive(active: boolean): void;
+  /** A failure of the worker itself (it died), if any. */
+  failure(): TidemarkError | undefined;
+  /** The error of the last checkpoint Ring 1 failed to take on its own (periodic), if any. */
+  lastCheckpointError(): TidemarkError | undefined;
+}
+
+/** What a Ring 1 checkpoint did. */
+export interface Ring1CheckpointResult {
+  id: number;
+  epoch: number;
+  /** WAL LSN the checkpoint covers. */
+  lsn: number;
+  /** Keys in the checkpoint. */
+  keys: number;
+  stateBytes: number;
+  /** Records Ring 1 replayed onto its copy of the state for this checkpoint. */
+  recordsReplayed: number;
+  deletedWalSegments: number;
+  durationMs: number;
+}
+
+/** Options of a {@link ChangelogAwareStore}. */
+export interface ChangelogAwareStoreOptions {
+  /** Policy for a full ring. Default `'wait'`. */
+  backpressure?: BackpressurePolicy;
+  /** In `'wait'` mode, bytes that may queue in Ring 0 behind a full ring. Default 16 MiB. */
+  maxQueuedBytes?: number;
+  transactional?: boolean;
+}
+
+/** Initial contents (normally from recovery). */
+export interface ChangelogAwareStoreInit {
+  state: Map<string, Uint8Array>;
+  sourceOffsets: SourceOffsets;
+  watermark: number | undefined;
+}
+
+/** Counters of a {@link ChangelogAwareStore}; Ring 1's come from shared memory. */
+export interface ChangelogAwareStoreStats {
+  /** Mutations and commits pushed by Ring 0. */
+  entriesPushed: number;
+  /** Highest changelog sequence known durable. */
+  durableSequence: number;
+  /** Times a push found the ring full. */
+  ringFullEvents: number;
+  /** Mutations queued in Ring 0 behind a full ring (`'wait'`). */
+  entriesQueued: number;
+  /** Mutations refused with `TIDEMARK_BACKPRESSURE`. */
+  backpressureThrows: number;
+  /** Times Ring 0 woke a sleeping Ring 1. */
+  wakeups: number;
+  /** Ring 1: records written to the WAL, bytes written, durability barriers, groups. */
+  walRecordsAppended: number;
+  walBytesWritten: number;
+  walSyncs: number;
+  walGroupsCommitted: number;
+  walMaxGroupRecords: number;
+  /** Ring 1: time in durability barriers, ms (total and slowest). */
+  walSyncTotalMs: number;
+  walSyncMaxMs: number;
+  /** Ring 1: bytes the WAL occupies. */
+  walSizeBytes: number;
+  /** Ring 1: checkpoints taken and the last one's duration, ms. */
+  checkpoints: number;
+  checkpointLastMs: number;
+  /** Ring 1: drain passes, sleeps while idle, and spins that found work. */
+  drainBatches: number;
+  drainSleeps: number;
+  drainSpinHits: number;
+}
+
+interface Queued {
+  op: typeof StateOp.Put | typeof StateOp.Delete | typeof StateOp.Commit | typeof StateOp.Abort;
+  key: string;
+  value: Uint8Array | undefined;
+  encoder: CommitEncoder | typeof ABORT_ENCODER | undefined;
+  bytes: number;
+  epoch: number;
+}
+
+/** Ring 0's state store. Open with `openChangelogAwareStore()` (tidemark's recovery layer). */
+export class ChangelogAwareStore {
+  private readonly watermarkWaiters: DurableWatermark;
+  private readonly policy: BackpressurePolicy;
+  private readonly maxQueuedBytes: number;
+  private readonly queue: Queued[] = [];
+  private queuedBytes = 0;
+  private pumping = false;
+  private writableWaiters: (() => void)[] = [];
+  private readonly wakeEntries: number;
+  private readonly wakeBytes: number;
+  private lastSequence = 0;
+  private lastCommit = 0;
+  private uncommitted = 0;
+  private offsets: SourceOffsets;
+  private currentWatermark: number | undefined;
+  private closing = false;
+  private closedError: TidemarkError | undefined;
+  private checkpointInFlight: Promise<Ring1CheckpointResult> | undefined;
+  private readonly counters = {
+    entriesPushed: 0,
+    ringFullEvents: 0,
+    entriesQueued: 0,
+    backpressureThrows: 0,
+    wakeups: 0,
+  };
+  /** True when only committed transactions survive recovery. */
+  readonly transactional: boolean;
+
+  constructor(
+    private readonly buffer: StateChangelogBuffer,
+    private readonly ring1: Ring1Link,
+    private readonly state: Map<string, Uint8Array>,
+    init: Omit<ChangelogAwareStoreInit, 'state'>,
+    options: ChangelogAwareStoreOptions = {},
+  ) {
+    this.policy = options.backpressure ?? 'wait';
+    if (this.policy !== 'wait' && this.policy !== 'throw') {
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `backpressure must be 'wait' or 'throw', got ${this.policy}`,
+      );
+    }
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
+    this.transactional = options.transactional ?? false;
+    this.offsets = { ...init.sourceOffsets };
+    this.currentWatermark = init.watermark;
+    this.lastSequence = buffer.nextSequence - 1;
+    this.wakeEntries = Math.max(1, buffer.capacityEntries >>> 4);
+    this.wakeBytes = Math.max(1, buffer.arenaBytes >>> 4);
+    this.watermarkWaiters = new DurableWatermark(
+      buffer,
+      () => this.failure(),
+      (waiting) => this.ring1.setActive(waiting || this.pumping),
+      () => this.wake(),
+    );
+  }
+
+  // ── reads ──────────────────────────────────────────────────────────────────────────────────
+
+  /** The value of `key`, or undefined. */
+  get(key: string): Uint8Array | undefined {
+    return this.state.get(key);
+  }
+  /** Number of keys. */
+  get size(): number {
+    return this.state.size;
+  }
+  /** Iterates the state. */
+  entries(): IterableIterator<[string, Uint8Array]> {
+    return this.state.entries();
+  }
+  /** The current epoch (advanced by Ring 1 after each checkpoint). */
+  get epoch(): number {
+    return loadEpoch(this.buffer);
+  }
+  /** Source offsets of the last commit. */
+  get sourceOffsets(): Readonly<SourceOffsets> {
+    return this.offsets;
+  }
+  /** Watermark (event time, ms) of the last commit. */
+  get watermark(): number | undefined {
+    return this.currentWatermark;
+  }
+  /** Changelog sequence of the last entry pushed (or queued). */
+  get lastSequenceNumber(): number {
+    return this.lastSequence;
+  }
+  /** Sequence of the last commit. */
+  get lastCommitSequence(): number {
+    return this.lastCommit;
+  }
+  /** Every entry with sequence ≤ this is durable. */
+  get durableSequence(): number {
+    return this.watermarkWaiters.current;
+  }
+  /** Mutations since the last commit. */
+  get uncommittedCount(): number {
+    return this.uncommitted;
+  }
+  /** False while mutations queue behind a full ring (`'wait'`); see {@link writable}. */
+  get isWritable(): boolean {
+    return this.queue.length === 0;
+  }
+  /** Why the last periodic checkpoint in Ring 1 failed, if it did (the WAL was kept; the store still works). */
+  get lastCheckpointError(): TidemarkError | undefined {
+    return this.ring1.lastCheckpointError();
+  }
+  /** The error that made the store read-only (Ring 1's failure), or the close. */
+  get failed(): TidemarkError | undefined {
+    return this.failure();
+  }
+
+  // ── mutations (Ring 0 hot path) ────────────────────────────────────────────────────────────
+
+  /**
+   * Applies `key = value` in memory and pushes it to the changelog. Returns its changelog
+   * sequence. The store keeps `value` (do not mutate it). Throws `TIDEMARK_CLOSED`, Ring 1's
+   * failure (`TIDEMARK_IO`, `TIDEMARK_NO_SPACE`), `TIDEMARK_LIMIT`, `TIDEMARK_BACKPRESSURE`.
+   */
+  put(key: string, value: Uint8Array): number {
+    this.checkWritable();
+    const epoch = loadEpoch(this.buffer);
+    if (this.queue.length > 0 || !this.buffer.pushPut(key, value, epoch)) {
+      this.full(StateOp.Put, key, value, undefined, epoch, 4 + key.length * 3 + value.length);
+    } else {
+      this.counters.entriesPushed++;
+      this.afterPush();
+    }
+    this.state.set(key, value);
+    this.uncommitted++;
+    return ++this.lastSequence;
+  }
+
+  /** Removes `key` in memory and pushes the Delete. Same contract as {@link put}. */
+  delete(key: string): number {
+    this.checkWritable();
+    const epoch = loadEpoch(this.buffer);
+    if (this.queue.length > 0 || !this.buffer.pushDelete(key, epoch)) {
+      this.full(StateOp.Delete, key, undefined, undefined, epoch, key.length * 3);
+    } else {
+      this.counters.entriesPushed++;
+      this.afterPush();
+    }
+    this.state.delete(key);
+    this.uncommitted++;
+    return ++this.lastSequence;
+  }
+
+  /**
+   * Pushes a Commit with the sources' offsets and the watermark (event time, ms): they become
+   * durable in the same WAL record, in order, with every mutation before them. Returns the
+   * commit's changelog sequence; `await store.flushed(sequence)` for durability.
+   */
+  commit(sourceOffsets: SourceOffsets, watermark?: number): number {
+    this.checkWritable();
+    const merged = { ...this.offsets, ...sourceOffsets };
+    const epoch = loadEpoch(this.buffer);
+    const encoder = new CommitEncoder(epoch, merged, watermark ?? this.currentWatermark);
+    if (this.queue.length > 0 || !this.buffer.pushEncoded(StateOp.Commit, encoder, epoch)) {
+      this.full(StateOp.Commit, '', undefined, encoder, epoch, encoder.byteLength);
+    } else {
+      this.counters.entriesPushed++;
+      this.afterPush();
+    }
+    this.offsets = merged;
+    if (watermark !== undefined) this.currentWatermark = watermark;
+    this.uncommitted = 0;
+    this.lastCommit = ++this.lastSequence;
+    return this.lastCommit;
+  }
+
+  // ── durability ─────────────────────────────────────────────────────────────────────────────
+
+  /** Resolves once every entry with sequence ≤ `sequence` is durable. Rejects with the store's failure. */
+  flushed(sequence: number): Promise<void> {
+    if (sequence > this.lastSequence) {
+      return Promise.reject(
+        new TidemarkError(
+          'TIDEMARK_INVALID_ARGUMENT',
+          `flushed(${sequence}): no entry past sequence ${this.lastSequence} was pushed`,
+        ),
+      );
+    }
+    return this.watermarkWaiters.wait(sequence);
+  }
+
+  /** Asks Ring 1 to commit its group now (no delay) and resolves once everything pushed so far is durable. */
+  durable(): Promise<void> {
+    if (this.lastSequence <= this.watermarkWaiters.current) return Promise.resolve();
+    Atomics.add(this.buffer.control, RING_FLUSH_REQUEST_WORD, 1);
+    return this.flushed(this.lastSequence);
+  }
+
+  /** Resolves when nothing is queued behind a full ring (immediately in `'throw'` mode or when writable). */
+  writable(): Promise<void> {
+    if (this.queue.length === 0 && (this.policy === 'wait' || this.ringHasRoom())) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.writableWaiters.push(resolve);
+      if (!this.pumping) void this.pump();
+    });
+  }
+
+  /**
+   * Takes a checkpoint in Ring 1 (replaying the WAL onto Ring 1's own copy of the state; Ring 0
+   * is never paused) after everything pushed so far is durable. In transactional mode the
+   * checkpoint covers the last commit. One at a time: a second call while one runs returns the
+   * same promise. Rejects with `TIDEMARK_IO` / `TIDEMARK_NO_SPACE`; a failed checkpoint deletes no WAL.
+   */
+  checkpoint(): Promise<Ring1CheckpointResult> {
+    if (this.checkpointInFlight) return this.checkpointInFlight;
+    const run = (async () => {
+      await this.durable();
+      return this.ring1.checkpoint();
+    })();
+    this.checkpointInFlight = run;
+    const clear = () => {
+      this.checkpointInFlight = undefined;
+    };
+    run.then(clear, clear);
+    return run;
+  }
+
+  /** Counters (Ring 0's own, plus Ring 1's from shared memory). */
+  stats(): ChangelogAwareStoreStats {
+    const r = this.buffer.statsArea;
+    return {
+      ...this.counters,
+      durableSequence: this.watermarkWaiters.current,
+      walRecordsAppended: r[RingStat.recordsAppended]!,
+      walBytesWritten: r[RingStat.bytesWritten]!,
+      walSyncs: r[RingStat.syncs]!,
+      walGroupsCommitted: r[RingStat.groupsCommitted]!,
+      walMaxGroupRecords: r[RingStat.maxGroupRecords]!,
+      walSyncTotalMs: r[RingStat.syncTotalMs]!,
+      walSyncMaxMs: r[RingStat.syncMaxMs]!,
+      walSizeBytes: r[RingStat.walSizeBytes]!,
+      checkpoints: r[RingStat.checkpoints]!,
+      checkpointLastMs: r[RingStat.checkpointLastMs]!,
+      drainBatches: r[RingStat.drainBatches]!,
+      drainSleeps: r[RingStat.drainSleeps]!,
+      drainSpinHits: r[RingStat.drainSpinHits]!,
+    };
+  }
+
+  /**
+   * Moves what is queued into the ring, waits until it is durable, stops Ring 1 (which syncs and
+   * closes the WAL) and releases the directory. Later calls are no-ops. Rejects with a failure
+   * that prevented the final sync.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    let err: unknown;
+    try {
+      if (!this.failure()) {
+        await this.writable();
+        await this.checkpointInFlight?.catch(() => {});
+        await this.durable();
+      }
+    } catch (e) {
+      err = e;
+    }
+    try {
+      await this.ring1.close();
+    } catch (e) {
+      err ??= e;
+    }
+    this.closedError = new TidemarkError('TIDEMARK_CLOSED', 'the store is closed');
+    this.watermarkWaiters.rejectAll(this.failure());
+    if (err) throw err;
+  }
+
+  /** Appends an Abort so a discarded uncommitted tail can never be revived (used by recovery). */
+  pushAbort(): void {
+    const epoch = loadEpoch(this.buffer);
+    if (!this.buffer.pushEncoded(StateOp.Abort, ABORT_ENCODER, epoch)) {
+      this.full(StateOp.Abort, '', undefined, ABORT_ENCODER, epoch, 0);
+    }
+    this.lastSequence++;
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────────────────────
+
+  private failure(): TidemarkError | undefined {
+    if (loadRingState(this.buffer) === RingState.Failed) return loadRingFailure(this.buffer);
+    return this.ring1.failure() ?? this.closedError;
+  }
+
+  private checkWritable(): void {
+    if (this.closing || loadRingState(this.buffer) !== RingState.Running) {
+      const failed = this.failure();
+      if (failed) throw failed;
+      throw new TidemarkError('TIDEMARK_CLOSED', 'the store is closed or closing');
+    }
+  }
+
+  /** In `'throw'` mode, writable again once the ring is at most half full (entries and arena). */
+  private ringHasRoom(): boolean {
+    const b = this.buffer;
+    b.wakeConsumer();
+    return b.pendingEntries <= b.capacityEntries >>> 1 && b.pendingArenaBytes <= b.arenaBytes >>> 1;
+  }
+
+  /** Wakes Ring 1 when work has piled up (a wake costs ~70 µs, so not on every push). */
+  private afterPush(): void {
+    const b = this.buffer;
+    if (b.pendingEntries >= this.wakeEntries || b.pendingArenaBytes >= this.wakeBytes) this.wake();
+  }
+
+  private wake(): void {
+    if (this.buffer.wakeConsumer()) this.counters.wakeups++;
+  }
+
+  private full(
+    op: Queued['op'],
+    key: string,
+    value: Uint8Array | undefined,
+    encoder: Queued['encoder'],
+    epoch: number,
+    bytes: number,
+  ): void {
+    if (this.queue.length === 0) this.counters.ringFullEvents++;
+    if (this.policy === 'throw' || this.queuedBytes + bytes > this.maxQueuedBytes) {
+      this.counters.backpressureThrows++;
+      throw new TidemarkError(
+        'TIDEMARK_BACKPRESSURE',
+        this.policy === 'throw'
+          ? `the changelog ring is full (${this.buffer.capacityEntries} entries, ${this.buffer.arenaBytes} arena bytes): await store.writable() and retry`
+          : `${this.queuedBytes} bytes are queued behind a full changelog ring (maxQueuedBytes ${this.maxQueuedBytes}): await store.writable()`,
+      );
+    }
+    this.queue.push({ op, key, value, encoder, bytes, epoch });
+    this.queuedBytes += bytes;
+    this.counters.entriesQueued++;
+    this.wake();
+    if (!this.pumping) void this.pump();
+  }
+
+  /** Moves queued entries into the ring as Ring 1 frees space; resolves `writable()` waiters. */
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    this.ring1.setActive(true);
+    const b = this.buffer;
+    try {
+      for (;;) {
+        while (this.queue.length > 0) {
+          const q = this.queue[0]!;
+          const ok =
+            q.op === StateOp.Put
+              ? b.pushPut(q.key, q.value!, q.epoch)
+              : q.op === StateOp.Delete
+                ? b.pushDelete(q.key, q.epoch)
+                : b.pushEncoded(q.op, q.encoder!, q.epoch);
+          if (!ok) break;
+          this.queue.shift();
+          this.queuedBytes -= q.bytes;
+          this.counters.entriesPushed++;
+        }
+        if (this.queue.length === 0 && (this.policy === 'wait' || this.ringHasRoom())) break;
+        if (this.failure()) break;
+        b.setProducerWaiting(true);
+        const tail = b.loadTail();
+        this.wake();
+        const r = Atomics.waitAsync(b.control, RING_TAIL_WORD, tail, 100);
+        if (r.async) await r.value;
+        b.setProducerWaiting(false);
+      }
+    } finally {
+      this.pumping = false;
+      this.ring1.setActive(this.watermarkWaiters.pending > 0);
+      const waiters = this.writableWaiters;
+      this.writableWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}
