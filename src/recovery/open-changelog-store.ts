@@ -171,17 +171,23 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
     await ready;
 
     let closing: Promise<void> | undefined;
+    // The worker holds the process open only while Ring 0 awaits it (a durability wait, queued
+    // entries, a checkpoint, a close); an idle, unclosed store lets the process exit.
+    let storeActive = false;
+    const updateRef = () => {
+      if (exited) return;
+      if (storeActive || requests.size > 0 || closing) w.ref();
+      else w.unref();
+    };
     const link: Ring1Link = {
       checkpoint() {
         if (workerFailure) return Promise.reject(workerFailure);
         return new Promise((resolve, reject) => {
           const requestId = nextRequest++;
           requests.set(requestId, { resolve, reject });
-          w.ref();
+          updateRef();
           w.postMessage({ type: 'checkpoint', requestId } satisfies Ring0ToRing1);
-        }).finally(() => {
-          if (requests.size === 0) w.unref();
-        }) as Promise<Ring1CheckpointResult>;
+        }).finally(updateRef) as Promise<Ring1CheckpointResult>;
       },
       close() {
         closing ??= (async () => {
@@ -200,9 +206,8 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
         return closing;
       },
       setActive(active) {
-        if (exited) return;
-        if (active || requests.size > 0) w.ref();
-        else w.unref();
+        storeActive = active;
+        updateRef();
       },
       failure() {
         return workerFailure;
@@ -211,7 +216,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
         return lastCheckpointError;
       },
     };
-    w.unref();
+    updateRef();
     const store = new ChangelogAwareStore(
       buffer,
       link,

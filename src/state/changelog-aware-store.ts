@@ -128,6 +128,7 @@ export class ChangelogAwareStore {
   private readonly queue: Queued[] = [];
   private queuedBytes = 0;
   private pumping = false;
+  private watching = false;
   private writableWaiters: (() => void)[] = [];
   private readonly wakeEntries: number;
   private readonly wakeBytes: number;
@@ -173,7 +174,10 @@ export class ChangelogAwareStore {
     this.watermarkWaiters = new DurableWatermark(
       buffer,
       () => this.failure(),
-      (waiting) => this.ring1.setActive(waiting || this.pumping),
+      (waiting) => {
+        this.watching = waiting;
+        this.ring1.setActive(this.watching || this.pumping);
+      },
       () => this.wake(),
     );
   }
@@ -492,7 +496,7 @@ export class ChangelogAwareStore {
       }
     } finally {
       this.pumping = false;
-      this.ring1.setActive(this.watermarkWaiters.pending > 0);
+      this.ring1.setActive(this.watching);
       const waiters = this.writableWaiters;
       this.writableWaiters = [];
       for (const w of waiters) w();
