@@ -1,6 +1,6 @@
 /** The `tidemark` command line. */
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { isTidemarkError } from '../errors.js';
 import { runDemo } from './demo/supervisor.js';
 import { runWorker } from './demo/worker.js';
@@ -34,6 +34,14 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     .option('--out <file>', 'write the final aggregates as JSON to FILE')
     .option('--batch <rows>', 'rows per committed batch', int('--batch', 1), 5000)
     .option('--checkpoint-every <rows>', 'rows between checkpoints', int('--checkpoint-every', 1), 250_000)
+    .addOption(
+      new Option(
+        '--engine <engine>',
+        'ring: the Ring 0 / Ring 1 pipeline (I/O and checkpoints in a worker thread); simple: the synchronous WalStateStore',
+      )
+        .choices(['ring', 'simple'])
+        .default('ring'),
+    )
     .action(async (o) => {
       const summary = await runDemo(
         {
@@ -44,6 +52,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
           out: o.out,
           batchRows: o.batch,
           checkpointEveryRows: o.checkpointEvery,
+          engine: o.engine,
           cliScript,
         },
         (line) => console.log(line),
@@ -57,9 +66,11 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     .requiredOption('--limit <rows>', '', int('--limit', 1))
     .requiredOption('--batch <rows>', '', int('--batch', 1))
     .requiredOption('--checkpoint-every <rows>', '', int('--checkpoint-every', 1))
+    .addOption(new Option('--engine <engine>').choices(['ring', 'simple']).default('ring'))
     .action(async (o) => {
       await runWorker({
         dir: o.dir,
+        engine: o.engine,
         limit: o.limit,
         batchRows: o.batch,
         checkpointEveryRows: o.checkpointEvery,

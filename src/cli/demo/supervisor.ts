@@ -13,7 +13,7 @@ import { RecoveryManager } from '../../recovery/recovery-manager.js';
 import { resultFromState } from './aggregates.js';
 import { type DemoResult, flightsRowCount, referenceResult } from './flights.js';
 import { mulberry32 } from './prng.js';
-import { SOURCE, type WorkerMessage } from './worker.js';
+import { type DemoEngine, SOURCE, type WorkerMessage } from './worker.js';
 
 export interface DemoOptions {
   dir: string;
@@ -23,6 +23,8 @@ export interface DemoOptions {
   out: string | undefined;
   batchRows: number;
   checkpointEveryRows: number;
+  /** The store the worker drives (default 'ring', the Ring 0 / Ring 1 pipeline). */
+  engine: DemoEngine;
   /** Path of the CLI entry script, run again in the child. */
   cliScript: string;
 }
@@ -66,7 +68,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     (a, b) => a - b,
   );
   log(
-    `tidemark demo: ${total.toLocaleString('en-US')} flights → ${dir}; ${opts.crashes} SIGKILLs at rows ${killAt.join(', ') || '-'} (seed ${opts.seed})`,
+    `tidemark demo: ${total.toLocaleString('en-US')} flights → ${dir}; ${opts.crashes} SIGKILLs at rows ${killAt.join(', ') || '-'} (seed ${opts.seed}, engine ${opts.engine})`,
   );
 
   const bar = process.stdout.isTTY
@@ -105,6 +107,8 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
         String(opts.batchRows),
         '--checkpoint-every',
         String(opts.checkpointEveryRows),
+        '--engine',
+        opts.engine,
       ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );

@@ -3,7 +3,9 @@
  * recovers the store, resumes the flights stream at the recovered row offset, folds each batch
  * into the durable aggregates, commits the row offset with the state, checkpoints periodically.
  */
-import { RecoveryManager } from '../../recovery/recovery-manager.js';
+import type { SourceOffsets } from '../../format/entry-codec.js';
+import { openChangelogAwareStore } from '../../recovery/open-changelog-store.js';
+import { type RecoveredState, RecoveryManager } from '../../recovery/recovery-manager.js';
 import {
   decodeCount,
   decodeOrigin,
@@ -33,8 +35,12 @@ export type WorkerMessage =
     }
   | { type: 'done'; rows: number; walBytes: number; syncs: number; checkpoints: number };
 
+/** Which store the demo drives: the Ring 0 / Ring 1 pipeline, or the simple synchronous WAL store. */
+export type DemoEngine = 'ring' | 'simple';
+
 export interface WorkerOptions {
   dir: string;
+  engine: DemoEngine;
   limit: number;
   batchRows: number;
   checkpointEveryRows: number;
@@ -47,8 +53,53 @@ function send(msg: WorkerMessage): void {
   process.send?.(msg);
 }
 
+/** What the demo needs from either store. */
+interface DemoStore {
+  get(key: string): Uint8Array | undefined;
+  put(key: string, value: Uint8Array): number;
+  commit(sourceOffsets: SourceOffsets, watermark?: number): number;
+  flushed(position: number): Promise<void>;
+  durable(): Promise<void>;
+}
+
+interface OpenedDemoStore {
+  store: DemoStore;
+  recovered: RecoveredState;
+  /** Starts a checkpoint; with the pipeline it runs in Ring 1 while ingest continues. */
+  checkpoint(): Promise<unknown>;
+  walStats(): { walBytes: number; syncs: number };
+  close(): Promise<void>;
+}
+
+async function openDemoStore(dir: string, engine: DemoEngine): Promise<OpenedDemoStore> {
+  if (engine === 'ring') {
+    const { store, recovered } = await openChangelogAwareStore({ dir, transactional: true });
+    return {
+      store,
+      recovered,
+      checkpoint: () => store.checkpoint(),
+      walStats: () => {
+        const s = store.stats();
+        return { walBytes: s.walBytesWritten, syncs: s.walSyncs };
+      },
+      close: () => store.close(),
+    };
+  }
+  const opened = await new RecoveryManager({ dir, transactional: true }).open();
+  return {
+    store: opened.store,
+    recovered: opened.recovered,
+    checkpoint: () => opened.checkpoint(),
+    walStats: () => {
+      const s = opened.store.wal.stats();
+      return { walBytes: s.bytesWritten, syncs: s.syncs };
+    },
+    close: () => opened.close(),
+  };
+}
+
 export async function runWorker(opts: WorkerOptions): Promise<void> {
-  const opened = await new RecoveryManager({ dir: opts.dir, transactional: true }).open();
+  const opened = await openDemoStore(opts.dir, opts.engine);
   const { store, recovered } = opened;
   const startRow = recovered.sourceOffsets[SOURCE] ?? 0;
   send({
@@ -59,6 +110,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     checkpointId: recovered.stats.checkpointId,
   });
   let checkpoints = 0;
+  let checkpointRunning = false;
   let lastCheckpointRow = startRow;
   let pendingCommitLsn = 0;
   let durableRows = startRow;
@@ -104,29 +156,27 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       }
       pendingCommitLsn = lsn;
       pendingRows = rows;
-      if (rows - lastCheckpointRow >= opts.checkpointEveryRows) {
-        await opened.checkpoint();
-        checkpoints++;
+      if (rows - lastCheckpointRow >= opts.checkpointEveryRows && !checkpointRunning) {
+        // The pipeline checkpoints in Ring 1 while ingest goes on; the simple store pauses for it.
+        checkpointRunning = true;
         lastCheckpointRow = rows;
+        const done = opened.checkpoint().then(() => {
+          checkpoints++;
+          checkpointRunning = false;
+        });
+        if (opts.engine === 'simple') await done;
       }
-      const s = store.wal.stats();
-      send({
-        type: 'progress',
-        rows,
-        durableRows,
-        walBytes: s.bytesWritten,
-        syncs: s.syncs,
-        checkpoints,
-      });
+      const s = opened.walStats();
+      send({ type: 'progress', rows, durableRows, walBytes: s.walBytes, syncs: s.syncs, checkpoints });
     }
   });
   await store.durable();
-  const s = store.wal.stats();
   await opened.close();
+  const s = opened.walStats();
   send({
     type: 'done',
     rows: Math.max(pendingRows, startRow),
-    walBytes: s.bytesWritten,
+    walBytes: s.walBytes,
     syncs: s.syncs,
     checkpoints,
   });
