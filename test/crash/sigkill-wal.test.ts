@@ -1,47 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decodeEntry } from '../../src/format/index.ts';
 import { FsDirectory } from '../../src/io/index.ts';
 import { WalReader } from '../../src/wal/index.ts';
+import { runAndKill } from '../helpers/kill-child.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
 const CHILD = fileURLToPath(new URL('../helpers/wal-writer-child.ts', import.meta.url));
 const ROUNDS = Number(process.env.TIDEMARK_CRASH_ROUNDS ?? 50);
 const SEED = Number(process.env.TIDEMARK_SEED ?? Date.now() % 1_000_000);
-
-function runAndKill(
-  dir: string,
-  seed: number,
-  killAfterMs: number,
-): Promise<{ maxAck: number; openedAt: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(seed)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let maxAck = 0;
-    let openedAt = -1;
-    let buffered = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        const [kind, value] = line.split(' ');
-        if (kind === 'open') {
-          openedAt = Number(value);
-          setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-        } else if (kind === 'ack') maxAck = Math.max(maxAck, Number(value));
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (_code, signal) => {
-      if (signal !== 'SIGKILL') reject(new Error(`child exited without SIGKILL (${signal})`));
-      else resolve({ maxAck, openedAt });
-    });
-  });
-}
 
 test(`SIGKILL at random times over ${ROUNDS} rounds loses no acknowledged record and leaves a gap-free prefix (seed ${SEED})`, async () => {
   const dir = tmpDir('sigkill');
@@ -50,8 +18,8 @@ test(`SIGKILL at random times over ${ROUNDS} rounds loses no acknowledged record
   let acknowledged = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const { maxAck, openedAt } = await runAndKill(
-      dir,
-      Math.floor(rand() * 1e9),
+      CHILD,
+      [dir, String(Math.floor(rand() * 1e9))],
       5 + Math.floor(rand() * 120),
     );
     assert.ok(
