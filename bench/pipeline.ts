@@ -12,6 +12,8 @@
  *   that yield to the loop), Ring 1 group-commits, and checkpoints run in Ring 1.
  * - `pipeline_vs_raw_1KiB_b512`: durable records/s through the whole pipeline (1 KiB records,
  *   groups of 512) ÷ raw `writeSync` + `fdatasyncSync` of the same bytes, same run.
+ * - `durable_roundtrip_p50_us_sleep` / `_spin200`: one put + commit + `durable()` with Ring 1
+ *   idle before it, for the drain loop's two wake-up strategies (sleep; spin 200 µs first).
  *
  *   npm run bench:pipeline [-- --json]      TIDEMARK_BENCH_ROUNDS=5 (default 3)
  */
@@ -127,6 +129,26 @@ async function eventLoopDelay(): Promise<{ p99: number; checkpoints: number; gro
   return { p99: h.percentile(99) / 1e6, checkpoints: stats.checkpoints, groups: stats.walGroupsCommitted };
 }
 
+/**
+ * Wake-up strategy of Ring 1's drain loop: p50 of put + commit + `durable()` for one record at a
+ * time (Ring 1 idle in between), sleeping on the head word vs spinning `spinMicros` first.
+ */
+async function durableRoundTripUs(spinMicros: number): Promise<number> {
+  const { store } = await openChangelogAwareStore({ dir: fresh('wake'), drainer: { spinMicros } });
+  const samples = new Float64Array(300);
+  for (let i = 0; i < samples.length; i++) {
+    await new Promise((r) => setTimeout(r, 1)); // let Ring 1 go idle
+    const t0 = performance.now();
+    store.put(keys[i]!, value100);
+    store.commit({ bench: i });
+    await store.durable();
+    samples[i] = performance.now() - t0;
+  }
+  await store.close();
+  samples.sort();
+  return percentile(samples, 0.5) * 1000;
+}
+
 const RECORD_BYTES = 1024;
 const GROUP = 512;
 const GROUPS = 60;
@@ -176,6 +198,8 @@ const r = {
   raw: [] as number[],
   pipe: [] as number[],
   ratio: [] as number[],
+  wakeSleep: [] as number[],
+  wakeSpin: [] as number[],
 };
 let checkpointsSeen = 0;
 for (let round = 0; round < ROUNDS; round++) {
@@ -198,6 +222,8 @@ for (let round = 0; round < ROUNDS; round++) {
   r.raw.push(raw);
   r.pipe.push(pipe);
   r.ratio.push(pipe / raw);
+  r.wakeSleep.push(await durableRoundTripUs(0));
+  r.wakeSpin.push(await durableRoundTripUs(200));
   if (!json) process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
 }
 fs.rmSync(base, { recursive: true, force: true });
@@ -212,6 +238,8 @@ const lines = [
   { name: 'raw_records_per_s_1KiB_b512', value: Math.round(median(r.raw)), unit: 'records/s' },
   { name: 'pipeline_records_per_s_1KiB_b512', value: Math.round(median(r.pipe)), unit: 'records/s' },
   { name: 'pipeline_vs_raw_1KiB_b512', value: Number(median(r.ratio).toFixed(3)), unit: 'ratio' },
+  { name: 'durable_roundtrip_p50_us_sleep', value: Math.round(median(r.wakeSleep)), unit: 'us' },
+  { name: 'durable_roundtrip_p50_us_spin200', value: Math.round(median(r.wakeSpin)), unit: 'us' },
 ];
 if (json) for (const l of lines) console.log(JSON.stringify(l));
 else {
