@@ -21,11 +21,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { StateChangelogBuffer } from '../src/changelog/index.ts';
 import { RECORD_HEADER_SIZE } from '../src/format/index.ts';
 import { openChangelogAwareStore } from '../src/recovery/index.ts';
+import { startTsWorker } from '../test/helpers/ts-worker.ts';
 
 const json = process.argv.includes('--json');
 const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? 3);
@@ -78,11 +78,12 @@ async function ring0Put(): Promise<{ p50: number; p99: number }> {
 
 async function changelogPush(): Promise<{ p50: number; p99: number }> {
   const ring = StateChangelogBuffer.create({ capacityEntries: 1 << 20, arenaBytes: 256 * 1024 * 1024 });
-  const file = fileURLToPath(new URL('./helpers/drainer-worker.ts', import.meta.url));
-  const code = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(pathToFileURL(file).href)}); })`;
   const dir = fresh('push');
   fs.mkdirSync(dir);
-  const worker = new Worker(code, { eval: true, workerData: { shared: ring.shared, dir } });
+  const worker = startTsWorker(fileURLToPath(new URL('./helpers/drainer-worker.ts', import.meta.url)), {
+    shared: ring.shared,
+    dir,
+  });
   await new Promise((resolve) => worker.once('message', resolve));
   const samples = new Float64Array(PUTS);
   let full = 0;

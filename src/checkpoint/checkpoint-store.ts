@@ -12,6 +12,7 @@ import { MAX_MANIFEST_BYTES, MAX_STATE_FILE_BYTES } from '../format/constants.js
 import { crc32c } from '../format/crc32c.js';
 import type { Directory } from '../io/directory.js';
 import { TEMP_SUFFIX } from '../io/fs-directory.js';
+import type { ReplayTarget } from '../state/apply-entry.js';
 import { type CheckpointManifest, decodeManifest, encodeManifest } from './checkpoint-manifest.js';
 import { decodeStateFile } from './state-file.js';
 
@@ -31,6 +32,22 @@ const STATE_RE = new RegExp(`^${PREFIX}(\\d{${ID_DIGITS}})\\.state$`);
 export interface LoadedCheckpoint {
   manifest: CheckpointManifest;
   state: Map<string, Uint8Array>;
+}
+
+/**
+ * The state a replay starts from: `checkpoint`'s contents and position, or an empty state at
+ * LSN 0 when there is none. Used by recovery and by Ring 1's checkpointer alike.
+ */
+export function replayStartOf(checkpoint: LoadedCheckpoint | undefined): ReplayTarget & { lsn: number } {
+  const lsn = checkpoint?.manifest.walPosition.lsn ?? 0;
+  return {
+    state: checkpoint?.state ?? new Map<string, Uint8Array>(),
+    lsn,
+    epoch: checkpoint?.manifest.epoch ?? 0,
+    sourceOffsets: { ...(checkpoint?.manifest.sourceOffsets ?? {}) },
+    watermark: checkpoint?.manifest.watermark ?? undefined,
+    lastCommitLsn: lsn,
+  };
 }
 
 /** A checkpoint passed over while loading, and why. */

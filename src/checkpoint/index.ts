@@ -7,6 +7,7 @@ export {
   LATEST_POINTER_NAME,
   type LatestCheckpoint,
   type LoadedCheckpoint,
+  replayStartOf,
   type SkippedCheckpoint,
 } from './checkpoint-store.js';
 export { type Ring1Checkpoint, Ring1Checkpointer } from './ring1-checkpointer.js';

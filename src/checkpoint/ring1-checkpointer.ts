@@ -5,12 +5,11 @@
  * replaying the WAL from the last checkpoint's LSN to the target — so a checkpoint never reads
  * Ring 0's memory and never pauses Ring 0.
  */
-import { decodeEntry } from '../format/entry-codec.js';
 import type { Directory } from '../io/directory.js';
-import { StateReplayer } from '../state/apply-entry.js';
-import { WalReader } from '../wal/wal-reader.js';
+import { replayWal, StateReplayer } from '../state/apply-entry.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 import type { CheckpointPublisher, CheckpointSnapshot, PublishResult } from './checkpoint-publisher.js';
+import { replayStartOf } from './checkpoint-store.js';
 
 /** What one Ring 1 checkpoint did. */
 export interface Ring1Checkpoint extends PublishResult {
@@ -38,31 +37,12 @@ export class Ring1Checkpointer {
    */
   async checkpoint(targetLsn: number, epoch: number): Promise<Ring1Checkpoint> {
     try {
-      if (!this.copy) {
-        const latest = await this.publisher.store.loadLatest();
-        const c = latest.checkpoint;
-        this.copy = {
-          state: c?.state ?? new Map(),
-          lsn: c?.manifest.walPosition.lsn ?? 0,
-          epoch: c?.manifest.epoch ?? 0,
-          sourceOffsets: { ...(c?.manifest.sourceOffsets ?? {}) },
-          watermark: c?.manifest.watermark ?? undefined,
-          lastCommitLsn: c?.manifest.walPosition.lsn ?? 0,
-        };
-      }
+      this.copy ??= replayStartOf((await this.publisher.store.loadLatest()).checkpoint);
       const copy = this.copy;
       let recordsReplayed = 0;
       if (targetLsn > copy.lsn) {
         const replayer = new StateReplayer(copy, this.transactional);
-        const path = this.walDir.path;
-        const read = await WalReader.read(
-          this.walDir,
-          copy.lsn + 1,
-          (lsn, type, buf, start, length, frameOffset) =>
-            replayer.apply(lsn, decodeEntry(type, buf, start, length, path, frameOffset)),
-          targetLsn,
-        );
-        recordsReplayed = read.records;
+        recordsReplayed = (await replayWal(this.walDir, replayer, copy.lsn + 1, targetLsn)).records;
         copy.lsn = targetLsn;
       }
       if (epoch > copy.epoch) copy.epoch = epoch;

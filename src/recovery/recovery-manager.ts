@@ -7,15 +7,18 @@
  */
 
 import { CheckpointPublisher } from '../checkpoint/checkpoint-publisher.js';
-import { FileSystemCheckpointStore, type SkippedCheckpoint } from '../checkpoint/checkpoint-store.js';
+import {
+  FileSystemCheckpointStore,
+  replayStartOf,
+  type SkippedCheckpoint,
+} from '../checkpoint/checkpoint-store.js';
 import { TidemarkError } from '../errors.js';
-import { ABORT_ENCODER, decodeEntry, type SourceOffsets } from '../format/entry-codec.js';
+import { ABORT_ENCODER, type SourceOffsets } from '../format/entry-codec.js';
 import type { Directory, DirectoryLock } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
-import { StateReplayer } from '../state/apply-entry.js';
+import { replayWal, StateReplayer } from '../state/apply-entry.js';
 import { WalStateStore } from '../state/wal-state-store.js';
 import type { TornTail } from '../wal/segment-scanner.js';
-import { WalReader } from '../wal/wal-reader.js';
 import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
 
 /** Subdirectory holding WAL segments. */
@@ -172,30 +175,20 @@ export class RecoveryManager {
     const t0 = performance.now();
     const latest = latestIn ?? (await new FileSystemCheckpointStore(checkpointDir).loadLatest());
     const ckpt = latest.checkpoint;
-    const target = {
-      state: ckpt?.state ?? new Map<string, Uint8Array>(),
-      epoch: ckpt?.manifest.epoch ?? 0,
-      sourceOffsets: { ...(ckpt?.manifest.sourceOffsets ?? {}) },
-      watermark: ckpt?.manifest.watermark ?? undefined,
-      lastCommitLsn: ckpt?.manifest.walPosition.lsn ?? 0,
-    };
-    const fromLsn = (ckpt?.manifest.walPosition.lsn ?? 0) + 1;
+    const target = replayStartOf(ckpt);
+    const fromLsn = target.lsn + 1;
     const replayer = new StateReplayer(target, this.config.transactional ?? false);
-    let lastLsn = fromLsn - 1;
-    const read = await WalReader.read(walDir, fromLsn, (lsn, type, buf, start, length, frameOffset) => {
-      replayer.apply(lsn, decodeEntry(type, buf, start, length, walDir.path, frameOffset));
-      lastLsn = lsn;
-    });
+    const read = await replayWal(walDir, replayer, fromLsn);
     const transactional = this.config.transactional ?? false;
     return {
       epoch: target.epoch,
       sourceOffsets: target.sourceOffsets,
       watermark: target.watermark,
       state: target.state,
-      lsn: transactional ? Math.max(target.lastCommitLsn, fromLsn - 1) : lastLsn,
+      lsn: transactional ? Math.max(target.lastCommitLsn, fromLsn - 1) : read.lastReplayedLsn,
       stats: {
         checkpointId: ckpt?.manifest.id,
-        checkpointLsn: ckpt?.manifest.walPosition.lsn ?? 0,
+        checkpointLsn: target.lsn,
         checkpointsSkipped: latest.skipped,
         recordsReplayed: read.records,
         uncommittedDiscarded: replayer.pendingCount,

@@ -2,7 +2,9 @@
  * Replay: applies decoded WAL entries to a state map, honouring transactions (records after the
  * last Commit wait in a pending list until their Commit arrives; an Abort drops them).
  */
-import type { SourceOffsets, WalEntry } from '../format/entry-codec.js';
+import { decodeEntry, type SourceOffsets, type WalEntry } from '../format/entry-codec.js';
+import type { Directory } from '../io/directory.js';
+import { WalReader, type WalReadStats } from '../wal/wal-reader.js';
 
 /** The state being rebuilt by replay. */
 export interface ReplayTarget {
@@ -59,4 +61,29 @@ export class StateReplayer {
     else if (entry.type === 'delete') this.target.state.delete(entry.key);
     this.applied++;
   }
+}
+
+/**
+ * Replays the WAL in `walDir` from `fromLsn` (to `untilLsn`, inclusive) through `replayer`.
+ * Returns the reader's stats and the LSN of the last record applied (`fromLsn - 1` when none).
+ * Throws what `WalReader.read` and `decodeEntry` throw (`TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, …).
+ */
+export async function replayWal(
+  walDir: Directory,
+  replayer: StateReplayer,
+  fromLsn: number,
+  untilLsn = Number.POSITIVE_INFINITY,
+): Promise<WalReadStats & { lastReplayedLsn: number }> {
+  let lastReplayedLsn = fromLsn - 1;
+  const path = walDir.path;
+  const read = await WalReader.read(
+    walDir,
+    fromLsn,
+    (lsn, type, buf, start, length, frameOffset) => {
+      replayer.apply(lsn, decodeEntry(type, buf, start, length, path, frameOffset));
+      lastReplayedLsn = lsn;
+    },
+    untilLsn,
+  );
+  return { ...read, lastReplayedLsn };
 }
