@@ -1,226 +1,297 @@
 /**
  * `CheckpointStore` (the seeds' `checkpoint_store`) and `FileSystemCheckpointStore`: where
- * checkpoints live and how they are published atomically.
+ * checkpoints live and how one is published atomically.
  *
- * Publish order inside the store: state file (atomic write) → manifest (atomic write; the commit
- * point, since it names the state file's size and checksum) → `latest` pointer (atomic write).
- * Loading trusts nothing: it walks manifests newest first and takes the first whose manifest and
- * state file both verify, so a missing, stale or corrupt pointer only costs a listing.
+ * Layout (docs/FORMAT.md): one directory per checkpoint, `checkpoint-<16 digits>/`, holding its
+ * data files and `manifest.json`, plus a `latest` pointer next to them.
+ *
+ * Publish order inside the store: a fresh checkpoint directory (made durable in its parent) →
+ * each data file written, fdatasync'ed, closed → `manifest.json` by atomic write (the commit
+ * point: it names every file's size and CRC32C) → `latest` pointer by atomic write. A directory
+ * without a manifest is a half-written checkpoint — never loaded, removed by `cleanupOrphans()`.
+ * Loading trusts nothing: every file is checked against the manifest, and the `latest` pointer
+ * is only a hint.
  */
 import { corruption, isTidemarkError, TidemarkError } from '../errors.js';
-import { MAX_MANIFEST_BYTES, MAX_STATE_FILE_BYTES } from '../format/constants.js';
+import {
+  type CheckpointFileEntry,
+  type CheckpointManifest,
+  decodeManifest,
+  encodeManifest,
+} from '../format/checkpoint-manifest.js';
+import {
+  CHECKPOINT_BASE_FILE_NAME,
+  CHECKPOINT_DELTA_FILE_NAME,
+  CHECKPOINT_DIR_PREFIX,
+  CHECKPOINT_ID_DIGITS,
+  CHECKPOINT_LATEST_POINTER_NAME,
+  CHECKPOINT_MANIFEST_NAME,
+  CHECKPOINT_OPERATORS_FILE_NAME,
+  MAX_MANIFEST_BYTES,
+  MAX_OPERATORS_FILE_BYTES,
+  MAX_STATE_FILE_BYTES,
+} from '../format/constants.js';
 import { crc32c } from '../format/crc32c.js';
 import type { Directory } from '../io/directory.js';
 import { TEMP_SUFFIX } from '../io/fs-directory.js';
-import type { ReplayTarget } from '../state/apply-entry.js';
-import { type CheckpointManifest, decodeManifest, encodeManifest } from './checkpoint-manifest.js';
-import { decodeStateFile } from './state-file.js';
-
-/** Name of the pointer file naming the newest checkpoint. */
-export const LATEST_POINTER_NAME = 'latest';
-const PREFIX = 'checkpoint-';
-const ID_DIGITS = 16;
+import { emitCheckpointStep } from './checkpoint-events.js';
 
 /** `checkpoint-0000000000000007` */
-export function checkpointBaseName(id: number): string {
-  return `${PREFIX}${String(id).padStart(ID_DIGITS, '0')}`;
+export function checkpointName(id: number): string {
+  return `${CHECKPOINT_DIR_PREFIX}${String(id).padStart(CHECKPOINT_ID_DIGITS, '0')}`;
 }
-const MANIFEST_RE = new RegExp(`^${PREFIX}(\\d{${ID_DIGITS}})\\.manifest\\.json$`);
-const STATE_RE = new RegExp(`^${PREFIX}(\\d{${ID_DIGITS}})\\.state$`);
+const CHECKPOINT_RE = new RegExp(`^${CHECKPOINT_DIR_PREFIX}(\\d{${CHECKPOINT_ID_DIGITS}})$`);
+/** Files of the retired flat layout (manifest major version 1). */
+const FLAT_V1_RE = new RegExp(`^${CHECKPOINT_DIR_PREFIX}\\d{${CHECKPOINT_ID_DIGITS}}\\.manifest\\.json$`);
 
-/** A checkpoint that verified, with its decoded state. */
-export interface LoadedCheckpoint {
-  manifest: CheckpointManifest;
-  state: Map<string, Uint8Array>;
+/** Parses a checkpoint directory name; undefined when it is not one. */
+export function parseCheckpointName(name: string): number | undefined {
+  const m = CHECKPOINT_RE.exec(name);
+  return m ? Number(m[1]) : undefined;
 }
+
+const KNOWN_FILES: Record<CheckpointFileEntry['role'], { name: string; maxBytes: number }> = {
+  base: { name: CHECKPOINT_BASE_FILE_NAME, maxBytes: MAX_STATE_FILE_BYTES },
+  delta: { name: CHECKPOINT_DELTA_FILE_NAME, maxBytes: MAX_STATE_FILE_BYTES },
+  operators: { name: CHECKPOINT_OPERATORS_FILE_NAME, maxBytes: MAX_OPERATORS_FILE_BYTES },
+};
+
+/** File name a data file of `role` has. */
+export function checkpointFileName(role: CheckpointFileEntry['role']): string {
+  return KNOWN_FILES[role].name;
+}
+
+/** A data file to write: its role and its bytes, as chunks (sync or async). */
+export interface CheckpointDataFile {
+  role: CheckpointFileEntry['role'];
+  chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+}
+
+/** A checkpoint to publish: the manifest without its file list, and the data files. */
+export interface CheckpointDraft {
+  manifest: Omit<CheckpointManifest, 'files' | 'sizeBytes'>;
+  files: CheckpointDataFile[];
+  /** Called with the complete manifest after the data files are written, before it is committed (to fill in sizes). */
+  beforeCommit?: (manifest: CheckpointManifest) => void;
+}
+
+/** What the `latest` pointer says: a checkpoint id, or why there is none. */
+export type LatestPointer = number | 'missing' | 'corrupt';
 
 /**
- * The state a replay starts from: `checkpoint`'s contents and position, or an empty state at
- * LSN 0 when there is none. Used by recovery and by Ring 1's checkpointer alike.
+ * Where checkpoints are kept. Every store passes the same conformance tests. Only the single
+ * writer of a data directory calls `save`, `remove` and `cleanupOrphans`, one at a time.
  */
-export function replayStartOf(checkpoint: LoadedCheckpoint | undefined): ReplayTarget & { lsn: number } {
-  const lsn = checkpoint?.manifest.walPosition.lsn ?? 0;
-  return {
-    state: checkpoint?.state ?? new Map<string, Uint8Array>(),
-    lsn,
-    epoch: checkpoint?.manifest.epoch ?? 0,
-    sourceOffsets: { ...(checkpoint?.manifest.sourceOffsets ?? {}) },
-    watermark: checkpoint?.manifest.watermark ?? undefined,
-    lastCommitLsn: lsn,
-  };
-}
-
-/** A checkpoint passed over while loading, and why. */
-export interface SkippedCheckpoint {
-  id: number;
-  code: string;
-  reason: string;
-}
-
-/** Result of {@link CheckpointStore.loadLatest}. */
-export interface LatestCheckpoint {
-  /** The newest checkpoint that verified, or undefined when none did (or none exist). */
-  checkpoint: LoadedCheckpoint | undefined;
-  /** Newer checkpoints that failed verification. */
-  skipped: SkippedCheckpoint[];
-  /** What the `latest` pointer said: `ok`, or why it was not used. */
-  pointer: 'ok' | 'missing' | 'stale' | 'corrupt';
-}
-
-/** Where checkpoints are kept. Every store passes the same conformance tests. */
 export interface CheckpointStore {
-  /** Ids of checkpoints with a manifest present (valid or not), ascending. */
+  /** Where the store is (a path or URL), for messages. */
+  readonly location: string;
+  /** Ids of checkpoints whose manifest exists (valid or not), ascending. */
   list(): Promise<number[]>;
-  /** Id the next checkpoint should use (one above every id present). */
+  /** Id the next checkpoint should use: one above every id present, complete or not. */
   nextId(): Promise<number>;
-  /** Publishes a checkpoint durably and atomically; `manifest.stateFile` is filled in by the store. */
-  save(
-    manifest: Omit<CheckpointManifest, 'stateFile'>,
-    entries: number,
-    stateBytes: Uint8Array,
-  ): Promise<CheckpointManifest>;
-  /** Loads and verifies one checkpoint; throws `TIDEMARK_CORRUPTION` / `TIDEMARK_NOT_FOUND`. */
-  load(id: number): Promise<LoadedCheckpoint>;
-  /** The newest checkpoint that verifies, falling back past broken ones. */
-  loadLatest(): Promise<LatestCheckpoint>;
-  /** Keeps the newest `maxRetained` checkpoints that verify, deletes the rest; returns the kept manifests, newest first. */
-  prune(maxRetained: number): Promise<CheckpointManifest[]>;
+  /**
+   * Publishes a checkpoint durably and atomically; returns the manifest as written (with `files`
+   * and `sizeBytes` filled in). Rejects with `TIDEMARK_INVALID_ARGUMENT` when the id exists,
+   * `TIDEMARK_IO` / `TIDEMARK_NO_SPACE` on I/O failure — the checkpoint is then not published.
+   */
+  save(draft: CheckpointDraft): Promise<CheckpointManifest>;
+  /** Reads and checks a manifest. Rejects with `TIDEMARK_NOT_FOUND`, `TIDEMARK_CORRUPTION`, `TIDEMARK_UNSUPPORTED_VERSION`. */
+  loadManifest(id: number): Promise<CheckpointManifest>;
+  /** Reads a data file named by `manifest`, checking its size and CRC32C (`TIDEMARK_CORRUPTION`, `TIDEMARK_NOT_FOUND`). */
+  readFile(manifest: CheckpointManifest, file: CheckpointFileEntry): Promise<Uint8Array>;
+  /** What the `latest` pointer names. */
+  readLatestPointer(): Promise<LatestPointer>;
+  /** Deletes checkpoints: each manifest first, so a crash midway leaves an orphan, never half a checkpoint. */
+  remove(ids: readonly number[]): Promise<void>;
+  /** Removes half-written checkpoints (no manifest) and temporary files; returns what it removed. */
+  cleanupOrphans(): Promise<string[]>;
+}
+
+/** Path of a file inside a checkpoint, for messages. */
+export function checkpointFilePath(store: CheckpointStore, id: number, name: string): string {
+  return `${store.location}/${checkpointName(id)}/${name}`;
 }
 
 /** A {@link CheckpointStore} in a {@link Directory} (a local folder, or memory). */
 export class FileSystemCheckpointStore implements CheckpointStore {
   constructor(readonly dir: Directory) {}
 
+  get location(): string {
+    return this.dir.path;
+  }
+
+  /** Checkpoint directories present (complete or not), by id. */
+  private async directories(): Promise<Map<number, string>> {
+    const found = new Map<number, string>();
+    for (const name of await this.dir.listSubdirectories()) {
+      const id = parseCheckpointName(name);
+      if (id !== undefined) found.set(id, name);
+    }
+    return found;
+  }
+
   async list(): Promise<number[]> {
+    const flat = (await this.dir.list()).find((n) => FLAT_V1_RE.test(n));
+    if (flat !== undefined) {
+      throw new TidemarkError(
+        'TIDEMARK_UNSUPPORTED_VERSION',
+        `${this.dir.path}/${flat}: checkpoints in the flat layout of manifest version 1 are no longer read`,
+        { path: `${this.dir.path}/${flat}` },
+      );
+    }
     const ids: number[] = [];
-    for (const name of await this.dir.list()) {
-      const m = MANIFEST_RE.exec(name);
-      if (m) ids.push(Number(m[1]));
+    for (const [id, name] of await this.directories()) {
+      if (await (await this.dir.subdirectory(name)).exists(CHECKPOINT_MANIFEST_NAME)) ids.push(id);
     }
     return ids.sort((a, b) => a - b);
   }
 
   async nextId(): Promise<number> {
     let max = 0;
-    for (const name of await this.dir.list()) {
-      const m = MANIFEST_RE.exec(name) ?? STATE_RE.exec(name);
-      if (m) max = Math.max(max, Number(m[1]));
-    }
+    for (const id of (await this.directories()).keys()) max = Math.max(max, id);
     return max + 1;
   }
 
-  async save(
-    partial: Omit<CheckpointManifest, 'stateFile'>,
-    entries: number,
-    stateBytes: Uint8Array,
-  ): Promise<CheckpointManifest> {
-    const base = checkpointBaseName(partial.id);
-    const stateName = `${base}.state`;
-    if (await this.dir.exists(`${base}.manifest.json`)) {
-      throw new TidemarkError(
-        'TIDEMARK_INVALID_ARGUMENT',
-        `checkpoint ${partial.id} already exists in ${this.dir.path}`,
-      );
+  async save(draft: CheckpointDraft): Promise<CheckpointManifest> {
+    const id = draft.manifest.id;
+    const name = checkpointName(id);
+    if ((await this.directories()).has(id)) {
+      const existing = await this.dir.subdirectory(name);
+      if (await existing.exists(CHECKPOINT_MANIFEST_NAME)) {
+        throw new TidemarkError(
+          'TIDEMARK_INVALID_ARGUMENT',
+          `checkpoint ${id} already exists in ${this.dir.path}`,
+        );
+      }
+      await this.dir.removeSubdirectory(name); // a half-written attempt at the same id
     }
-    await this.dir.writeFileAtomic(stateName, stateBytes);
+    const sub = await this.dir.subdirectory(name);
+    const files: CheckpointFileEntry[] = [];
+    for (const file of draft.files) {
+      const fileName = checkpointFileName(file.role);
+      const handle = await sub.open(fileName, 'create');
+      let position = 0;
+      let sum = 0;
+      try {
+        for await (const chunk of file.chunks) {
+          await handle.write(chunk, 0, chunk.length, position);
+          sum = crc32c(chunk, 0, chunk.length, sum);
+          position += chunk.length;
+        }
+        emitCheckpointStep('file-written', id, { file: fileName, kind: draft.manifest.kind });
+        await handle.datasync();
+        emitCheckpointStep('file-synced', id, { file: fileName, kind: draft.manifest.kind });
+      } finally {
+        await handle.close();
+      }
+      files.push({ name: fileName, role: file.role, sizeBytes: position, crc32c: sum });
+    }
     const manifest: CheckpointManifest = {
-      ...partial,
-      stateFile: { name: stateName, sizeBytes: stateBytes.length, crc32c: crc32c(stateBytes), entries },
+      ...draft.manifest,
+      files,
+      sizeBytes: files.reduce((s, f) => s + f.sizeBytes, 0),
     };
-    await this.dir.writeFileAtomic(`${base}.manifest.json`, encodeManifest(manifest));
-    await this.dir.writeFileAtomic(LATEST_POINTER_NAME, Buffer.from(`${base}\n`));
+    draft.beforeCommit?.(manifest);
+    await sub.writeFileAtomic(CHECKPOINT_MANIFEST_NAME, encodeManifest(manifest));
+    emitCheckpointStep('manifest-committed', id, { kind: manifest.kind });
+    await this.dir.writeFileAtomic(CHECKPOINT_LATEST_POINTER_NAME, Buffer.from(`${name}\n`));
+    emitCheckpointStep('pointer-updated', id, { kind: manifest.kind });
     return manifest;
   }
 
-  private async loadManifest(id: number): Promise<CheckpointManifest> {
-    const name = `${checkpointBaseName(id)}.manifest.json`;
-    const bytes = await this.dir.readFile(name, MAX_MANIFEST_BYTES);
-    const manifest = decodeManifest(bytes, `${this.dir.path}/${name}`);
-    if (manifest.id !== id)
-      throw corruption(`${this.dir.path}/${name}`, 0, `manifest says id ${manifest.id}`);
+  async loadManifest(id: number): Promise<CheckpointManifest> {
+    const name = checkpointName(id);
+    const path = `${this.dir.path}/${name}/${CHECKPOINT_MANIFEST_NAME}`;
+    if (!(await this.directories()).has(id)) {
+      throw new TidemarkError('TIDEMARK_NOT_FOUND', `checkpoint ${id} does not exist in ${this.dir.path}`, {
+        path,
+      });
+    }
+    const sub = await this.dir.subdirectory(name);
+    let bytes: Uint8Array;
+    try {
+      bytes = await sub.readFile(CHECKPOINT_MANIFEST_NAME, MAX_MANIFEST_BYTES);
+    } catch (err) {
+      if (isTidemarkError(err, 'TIDEMARK_LIMIT'))
+        throw corruption(path, 0, 'manifest larger than any valid one');
+      throw err;
+    }
+    const manifest = decodeManifest(bytes, path);
+    if (manifest.id !== id) throw corruption(path, 0, `manifest says id ${manifest.id}`);
     return manifest;
   }
 
-  async load(id: number): Promise<LoadedCheckpoint> {
-    const manifest = await this.loadManifest(id);
-    const sf = manifest.stateFile;
-    const path = `${this.dir.path}/${sf.name}`;
-    if (sf.name !== `${checkpointBaseName(id)}.state`)
-      throw corruption(path, 0, 'manifest names a foreign state file');
-    const bytes = await this.dir.readFile(sf.name, Math.min(MAX_STATE_FILE_BYTES, sf.sizeBytes));
-    if (bytes.length !== sf.sizeBytes)
+  async readFile(manifest: CheckpointManifest, file: CheckpointFileEntry): Promise<Uint8Array> {
+    const name = checkpointName(manifest.id);
+    const path = `${this.dir.path}/${name}/${file.name}`;
+    const known = KNOWN_FILES[file.role];
+    if (file.name !== known.name) throw corruption(path, 0, `manifest names a foreign ${file.role} file`);
+    const sub = await this.dir.subdirectory(name);
+    let bytes: Uint8Array;
+    try {
+      bytes = await sub.readFile(file.name, Math.min(known.maxBytes, file.sizeBytes));
+    } catch (err) {
+      if (isTidemarkError(err, 'TIDEMARK_LIMIT'))
+        throw corruption(
+          path,
+          file.sizeBytes,
+          `file is longer than the ${file.sizeBytes} bytes the manifest says`,
+        );
+      if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
+        throw corruption(path, 0, 'file named by the manifest is missing');
+      throw err;
+    }
+    if (bytes.length !== file.sizeBytes)
       throw corruption(
         path,
         bytes.length,
-        `state file is ${bytes.length} bytes, manifest says ${sf.sizeBytes}`,
+        `file is ${bytes.length} bytes, the manifest says ${file.sizeBytes}`,
       );
-    if (crc32c(bytes) !== sf.crc32c)
-      throw corruption(path, 0, 'state file checksum differs from the manifest');
-    const state = decodeStateFile(bytes, path);
-    if (state.size !== sf.entries)
-      throw corruption(path, 0, `state file has ${state.size} entries, manifest says ${sf.entries}`);
-    return { manifest, state };
+    if (crc32c(bytes) !== file.crc32c) throw corruption(path, 0, 'file checksum differs from the manifest');
+    return bytes;
   }
 
-  async loadLatest(): Promise<LatestCheckpoint> {
-    const ids = await this.list();
-    const skipped: SkippedCheckpoint[] = [];
-    let pointerId: number | undefined;
-    let pointer: LatestCheckpoint['pointer'] = 'ok';
+  async readLatestPointer(): Promise<LatestPointer> {
     try {
-      const text = Buffer.from(await this.dir.readFile(LATEST_POINTER_NAME, 256)).toString('utf8');
-      const m = new RegExp(`^${PREFIX}(\\d{${ID_DIGITS}})\\n$`).exec(text);
-      if (m) pointerId = Number(m[1]);
-      else pointer = 'corrupt';
+      const text = Buffer.from(await this.dir.readFile(CHECKPOINT_LATEST_POINTER_NAME, 256)).toString('utf8');
+      const id = text.endsWith('\n') ? parseCheckpointName(text.slice(0, -1)) : undefined;
+      return id ?? 'corrupt';
     } catch (err) {
-      if (!isTidemarkError(err, 'TIDEMARK_NOT_FOUND')) throw err;
-      pointer = 'missing';
+      if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND')) return 'missing';
+      if (isTidemarkError(err, 'TIDEMARK_LIMIT')) return 'corrupt';
+      throw err;
     }
-    for (let i = ids.length - 1; i >= 0; i--) {
-      const id = ids[i]!;
-      try {
-        const checkpoint = await this.load(id);
-        if (pointer === 'ok' && pointerId !== id) pointer = 'stale';
-        return { checkpoint, skipped, pointer };
-      } catch (err) {
-        if (!isTidemarkError(err) || err.code === 'TIDEMARK_IO') throw err;
-        skipped.push({ id, code: err.code, reason: err.message });
-      }
-    }
-    if (pointer === 'ok' && pointerId !== undefined) pointer = 'stale';
-    return { checkpoint: undefined, skipped, pointer };
   }
 
-  async prune(maxRetained: number): Promise<CheckpointManifest[]> {
-    if (!Number.isInteger(maxRetained) || maxRetained < 1) {
-      throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `maxRetained must be ≥ 1, got ${maxRetained}`);
+  async remove(ids: readonly number[]): Promise<void> {
+    for (const id of ids) {
+      const name = checkpointName(id);
+      const sub = await this.dir.subdirectory(name);
+      await sub.remove([CHECKPOINT_MANIFEST_NAME]);
+      await this.dir.removeSubdirectory(name);
     }
-    const ids = await this.list();
-    const kept: CheckpointManifest[] = [];
-    const doomed: string[] = [];
-    for (let i = ids.length - 1; i >= 0; i--) {
-      const id = ids[i]!;
-      const base = checkpointBaseName(id);
-      if (kept.length < maxRetained) {
-        try {
-          kept.push((await this.load(id)).manifest);
-          continue;
-        } catch (err) {
-          if (!isTidemarkError(err) || err.code === 'TIDEMARK_IO') throw err;
+  }
+
+  async cleanupOrphans(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const [, name] of await this.directories()) {
+      const sub = await this.dir.subdirectory(name);
+      if (!(await sub.exists(CHECKPOINT_MANIFEST_NAME))) {
+        await this.dir.removeSubdirectory(name);
+        removed.push(name);
+      } else {
+        const temps = (await sub.list()).filter((f) => f.endsWith(TEMP_SUFFIX));
+        if (temps.length > 0) {
+          await sub.remove(temps);
+          removed.push(...temps.map((t) => `${name}/${t}`));
         }
       }
-      doomed.push(`${base}.manifest.json`, `${base}.state`);
     }
-    // Orphans: state files without a manifest below the newest manifest, and temporary files.
-    const newest = ids[ids.length - 1] ?? 0;
-    for (const name of await this.dir.list()) {
-      const m = STATE_RE.exec(name);
-      if (m && Number(m[1]) < newest && !ids.includes(Number(m[1]))) doomed.push(name);
-      if (name.endsWith(TEMP_SUFFIX)) doomed.push(name);
+    const temps = (await this.dir.list()).filter((f) => f.endsWith(TEMP_SUFFIX));
+    if (temps.length > 0) {
+      await this.dir.remove(temps);
+      removed.push(...temps);
     }
-    // Delete manifests first: a state file without a manifest is an orphan, never a checkpoint.
-    doomed.sort((a, b) => Number(b.endsWith('.json')) - Number(a.endsWith('.json')));
-    await this.dir.remove(doomed);
-    return kept;
+    return removed;
   }
 }

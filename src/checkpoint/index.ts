@@ -1,14 +1,45 @@
-export { type CheckpointManifest, decodeManifest, encodeManifest } from './checkpoint-manifest.js';
-export { CheckpointPublisher, type CheckpointSnapshot, type PublishResult } from './checkpoint-publisher.js';
 export {
-  type CheckpointStore,
-  checkpointBaseName,
-  FileSystemCheckpointStore,
-  LATEST_POINTER_NAME,
+  type CheckpointProblem,
+  type CheckpointValidation,
   type LatestCheckpoint,
   type LoadedCheckpoint,
+  loadChainManifests,
+  loadCheckpoint,
+  loadLatestCheckpoint,
+  MAX_CHAIN_LENGTH,
+  planRetention,
+  pruneCheckpoints,
   replayStartOf,
   type SkippedCheckpoint,
+  validateCheckpointChain,
+} from './checkpoint-chain.js';
+export {
+  CheckpointConfig,
+  type CheckpointOptions,
+  DEFAULT_CHECKPOINT_OPTIONS,
+  resolveCheckpointOptions,
+} from './checkpoint-config.js';
+export {
+  CHECKPOINT_CHANNEL_NAME,
+  CHECKPOINT_STEPS,
+  type CheckpointStep,
+  type CheckpointStepMessage,
+} from './checkpoint-events.js';
+export { CheckpointPublisher, type PublishResult } from './checkpoint-publisher.js';
+export {
+  type CheckpointDataFile,
+  type CheckpointDraft,
+  type CheckpointStore,
+  checkpointFileName,
+  checkpointFilePath,
+  checkpointName,
+  FileSystemCheckpointStore,
+  type LatestPointer,
+  parseCheckpointName,
 } from './checkpoint-store.js';
-export { type Ring1Checkpoint, Ring1Checkpointer } from './ring1-checkpointer.js';
-export { decodeStateFile, encodeStateFile } from './state-file.js';
+export {
+  IncrementalCheckpointManager,
+  type IncrementalCheckpointManagerInit,
+  type IncrementalCheckpointStats,
+} from './incremental-checkpoint-manager.js';
+export { validateCheckpoint } from './validate-checkpoint.js';

@@ -72,24 +72,57 @@ export const SEGMENT_FILE_PREFIX = 'wal-';
 export const SEGMENT_FILE_SUFFIX = '.log';
 export const SEGMENT_NUMBER_DIGITS = 16;
 
-// ── Checkpoint state snapshot file (see checkpoint/state-file.ts) ────────────────────────────
+// ── Checkpoint state files (see checkpoint/state-file.ts) ───────────────────────────────────
+// A checkpoint's key/value data is one file: a *base* (the whole state) or a *delta* (the puts
+// and tombstones since the parent checkpoint). Both share one layout.
 /** "TMCK" as bytes T M C K, read as a little-endian u32. */
 export const STATE_FILE_MAGIC = 0x4b434d54;
-export const STATE_FILE_VERSION = 1;
-/** Header: u32 magic, u16 version, u16 reserved, u64 entry count. */
+/** Version 2 added the kind and tombstones; version 1 files (bases only) are still read. */
+export const STATE_FILE_VERSION = 2;
+/** Header: u32 magic, u16 version, u16 kind (a StateFileKind), u64 entry count. */
 export const STATE_FILE_HEADER_SIZE = 16;
+export const STATE_FILE_MAGIC_OFFSET = 0; // u32
+export const STATE_FILE_VERSION_OFFSET = 4; // u16
+export const STATE_FILE_KIND_OFFSET = 6; // u16 (was "reserved, zero" in version 1 = a base)
+export const STATE_FILE_COUNT_OFFSET = 8; // u64
+/** `kind` values: a base holds every key, a delta the changes since its parent. */
+export const StateFileKind = { Base: 0, Delta: 1 } as const;
+export type StateFileKind = (typeof StateFileKind)[keyof typeof StateFileKind];
 /** Per entry: u32 key length, u32 value length, key, value. */
 export const STATE_ENTRY_FIXED_SIZE = 8;
-/** Trailer: u32 CRC32C of every byte before it. */
+/** A value length of 0xFFFFFFFF marks a tombstone (deltas only): the key was deleted; no value bytes follow. */
+export const STATE_TOMBSTONE_LENGTH = 0xffffffff;
+/** Trailer: u32 CRC32C of every byte before it, masked (maskCrc32c; version 1: plain). */
 export const STATE_FILE_TRAILER_SIZE = 4;
 /** Largest value in a state snapshot entry: 64 MiB. */
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
 /** Largest checkpoint state file the reader will load: 4 GiB less one byte (Node's Buffer limit). */
 export const MAX_STATE_FILE_BYTES = 2 ** 32 - 1;
+/** Size of the chunks a state file is encoded and written in: 1 MiB. */
+export const STATE_FILE_CHUNK_BYTES = 1024 * 1024;
+
+// ── Checkpoint layout (see checkpoint/checkpoint-store.ts) ───────────────────────────────────
+/** A checkpoint is a directory (or object prefix) `checkpoint-` + 16 zero-padded decimal digits. */
+export const CHECKPOINT_DIR_PREFIX = 'checkpoint-';
+export const CHECKPOINT_ID_DIGITS = 16;
+/** Inside it: the manifest (written last: the commit point) and the data files it names. */
+export const CHECKPOINT_MANIFEST_NAME = 'manifest.json';
+export const CHECKPOINT_BASE_FILE_NAME = 'state.base';
+export const CHECKPOINT_DELTA_FILE_NAME = 'state.delta';
+/** Operator state over the inline threshold goes to this sidecar, one slice per operator. */
+export const CHECKPOINT_OPERATORS_FILE_NAME = 'operators.bin';
+/** Next to the checkpoints: the pointer file naming the newest one. */
+export const CHECKPOINT_LATEST_POINTER_NAME = 'latest';
 /** Largest checkpoint manifest file: 16 MiB. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
-/** Version of the checkpoint manifest JSON written by this build. */
-export const MANIFEST_VERSION = 1;
+/** Largest operator sidecar file: 1 GiB. */
+export const MAX_OPERATORS_FILE_BYTES = 1024 * 1024 * 1024;
+/**
+ * Major version of the checkpoint manifest written by this build. A reader refuses a newer major
+ * version; fields added without a major bump are optional and ignored by older readers.
+ * Version 1 was the flat layout (`checkpoint-N.manifest.json` + `checkpoint-N.state`).
+ */
+export const MANIFEST_VERSION = 2;
 
 // ── Ring 0 → Ring 1 shared memory (see changelog/) ───────────────────────────────────────────
 // Not on disk, but shared between threads of different builds of nothing: one layout, defined

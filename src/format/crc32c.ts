@@ -58,3 +58,22 @@ export function crc32c(data: Uint8Array, start = 0, end = data.length, seed = 0)
       : Buffer.from(data.buffer, data.byteOffset + start, end - start);
   return nativeCrc32c(view, seed) >>> 0;
 }
+
+/** LevelDB's mask delta: masked = rotateRight(crc, 15) + MASK_DELTA (mod 2^32). */
+const MASK_DELTA = 0xa282ead8;
+
+/**
+ * Masks a CRC before storing it inside data that may itself be checksummed (LevelDB's
+ * `crc32c::Mask`): the CRC of a message followed by its own plain CRC is the same constant for
+ * every message, so a whole-file checksum over a file ending in a plain CRC could not tell two
+ * such files apart.
+ */
+export function maskCrc32c(crc: number): number {
+  return ((((crc >>> 15) | (crc << 17)) >>> 0) + MASK_DELTA) >>> 0;
+}
+
+/** Inverse of {@link maskCrc32c}. */
+export function unmaskCrc32c(masked: number): number {
+  const rot = (masked - MASK_DELTA) >>> 0;
+  return ((rot >>> 17) | (rot << 15)) >>> 0;
+}

@@ -1,5 +1,19 @@
+export {
+  type CheckpointExtras,
+  type CheckpointFileEntry,
+  type CheckpointKind,
+  type CheckpointManifest,
+  type CheckpointStateSummary,
+  type ConnectorCheckpoint,
+  decodeManifest,
+  encodeManifest,
+  type IncrementalCheckpointMetadata,
+  type OperatorCheckpoint,
+  type PerCoreWalPosition,
+  type SinkCommitStatus,
+} from './checkpoint-manifest.js';
 export * from './constants.js';
-export { crc32c, crc32cJs, NATIVE_THRESHOLD_BYTES } from './crc32c.js';
+export { crc32c, crc32cJs, maskCrc32c, NATIVE_THRESHOLD_BYTES, unmaskCrc32c } from './crc32c.js';
 export {
   ABORT_ENCODER,
   CheckpointMarkerEncoder,
@@ -26,3 +40,12 @@ export {
   type SegmentHeader,
   type SegmentHeaderProblem,
 } from './segment-header.js';
+export {
+  applyStateFile,
+  decodeStateFile,
+  encodeStateFile,
+  encodeStateFileChunks,
+  readStateFile,
+  type StateFileEntry,
+  type StateFileInfo,
+} from './state-file.js';

@@ -77,6 +77,13 @@ export interface Directory {
   sync(): Promise<void>;
   /** A subdirectory, created (and made durable in this directory) when missing. */
   subdirectory(name: string): Promise<Directory>;
+  /** Names of the subdirectories, unsorted. */
+  listSubdirectories(): Promise<string[]>;
+  /**
+   * Removes a subdirectory and everything in it (missing is not an error), then fsyncs this
+   * directory. Files go first, so a crash midway leaves a directory that lists fewer files.
+   */
+  removeSubdirectory(name: string): Promise<void>;
   /**
    * Takes the exclusive writer lock on this directory. A second lock, from this process or
    * another, fails at once with `TIDEMARK_LOCKED`.

@@ -238,6 +238,25 @@ export class FsDirectory implements Directory {
     return FsDirectory.open(this.file(name));
   }
 
+  async listSubdirectories(): Promise<string[]> {
+    try {
+      const entries = await fs.promises.readdir(this.path, { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch (err) {
+      throw ioError('readdir', this.path, err);
+    }
+  }
+
+  async removeSubdirectory(name: string): Promise<void> {
+    const p = this.file(name);
+    try {
+      await fs.promises.rm(p, { recursive: true, force: true });
+    } catch (err) {
+      throw ioError('rm -r', p, err);
+    }
+    await syncDirectory(this.path);
+  }
+
   async lock(): Promise<DirectoryLock> {
     const lock = acquireFsLock(this.path);
     await syncDirectory(this.path);

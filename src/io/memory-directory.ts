@@ -141,6 +141,15 @@ export class MemoryDirectory implements Directory {
     return child;
   }
 
+  async listSubdirectories(): Promise<string[]> {
+    return [...this.children.keys()];
+  }
+
+  async removeSubdirectory(name: string): Promise<void> {
+    checkFileName(this.path, name);
+    this.children.delete(name);
+  }
+
   async lock(): Promise<DirectoryLock> {
     if (this.locked) {
       throw new TidemarkError('TIDEMARK_LOCKED', `${this.path} is locked by another writer`, {

@@ -15,6 +15,7 @@ import {
   StateChangelogBuffer,
   type StateChangelogBufferOptions,
 } from '../changelog/state-changelog-buffer.js';
+import { type CheckpointOptions, resolveCheckpointOptions } from '../checkpoint/checkpoint-config.js';
 import { TidemarkError, type TidemarkErrorCode } from '../errors.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import {
@@ -40,8 +41,10 @@ export interface ChangelogStoreConfig {
   transactional?: boolean;
   /** WAL options used by Ring 1 (group commit size and delay, segment size, sync method). */
   wal?: Omit<WalOptions, 'lock' | 'initialLsn'>;
-  /** Checkpoints kept; the WAL is kept back to the oldest of them. Default 2. */
+  /** Checkpoints kept; the WAL is kept back to the oldest of them. Default 2 (shorthand for `checkpoint.maxRetained`). */
   maxRetained?: number;
+  /** Incremental checkpointing in Ring 1: base/delta, compaction thresholds (see `CheckpointOptions`). */
+  checkpoint?: Partial<CheckpointOptions>;
   /** Ring sizes: `capacityEntries` (default 65,536) and `arenaBytes` (default 32 MiB), powers of two. */
   ring?: StateChangelogBufferOptions;
   /** Policy for a full ring: `'wait'` (default) or `'throw'`. */
@@ -50,9 +53,9 @@ export interface ChangelogStoreConfig {
   maxQueuedBytes?: number;
   /** Ring 1's drain loop: batch size, spin before sleeping (µs), longest idle sleep (ms). */
   drainer?: Pick<ChangelogDrainerOptions, 'maxBatchEntries' | 'spinMicros' | 'idleSleepMs'>;
-  /** Ring 1 checkpoints on its own this often, ms. Default 0 (only when asked). */
+  /** Ring 1 checkpoints on its own this often, ms. Default 0 (only when asked). Shorthand for `checkpoint.intervalMs`. */
   checkpointIntervalMs?: number;
-  /** Ring 1 checkpoints early once the WAL occupies this many bytes. Default 0 (never). */
+  /** Ring 1 checkpoints early once the WAL occupies this many bytes. Default 0 (never). Shorthand for `checkpoint.walSizeThresholdBytes`. */
   checkpointWalBytes?: number;
 }
 
@@ -105,10 +108,13 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       checkpointLsn: recovered.stats.checkpointLsn,
       recoveredCommitLsn: transactional ? recovered.lsn : 0,
       transactional,
-      maxRetained: config.maxRetained ?? 2,
       drainer: config.drainer ?? {},
-      checkpointIntervalMs: config.checkpointIntervalMs ?? 0,
-      checkpointWalBytes: config.checkpointWalBytes ?? 0,
+      checkpoint: resolveCheckpointOptions({
+        maxRetained: config.maxRetained,
+        intervalMs: config.checkpointIntervalMs,
+        walSizeThresholdBytes: config.checkpointWalBytes,
+        ...config.checkpoint,
+      }),
     };
     const w = startWorker(data);
     worker = w;
@@ -180,13 +186,13 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       else w.unref();
     };
     const link: Ring1Link = {
-      checkpoint() {
+      checkpoint(extras) {
         if (workerFailure) return Promise.reject(workerFailure);
         return new Promise((resolve, reject) => {
           const requestId = nextRequest++;
           requests.set(requestId, { resolve, reject });
           updateRef();
-          w.postMessage({ type: 'checkpoint', requestId } satisfies Ring0ToRing1);
+          w.postMessage({ type: 'checkpoint', requestId, extras } satisfies Ring0ToRing1);
         }).finally(updateRef) as Promise<Ring1CheckpointResult>;
       },
       close() {

@@ -6,18 +6,27 @@
  * A data directory holds `LOCK`, `wal/` (segments) and `checkpoints/`.
  */
 
-import { CheckpointPublisher } from '../checkpoint/checkpoint-publisher.js';
 import {
-  FileSystemCheckpointStore,
+  type LatestCheckpoint,
+  loadLatestCheckpoint,
   replayStartOf,
   type SkippedCheckpoint,
-} from '../checkpoint/checkpoint-store.js';
+} from '../checkpoint/checkpoint-chain.js';
+import type { CheckpointOptions } from '../checkpoint/checkpoint-config.js';
+import { FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { IncrementalCheckpointManager } from '../checkpoint/incremental-checkpoint-manager.js';
 import { TidemarkError } from '../errors.js';
+import type {
+  CheckpointExtras,
+  CheckpointManifest,
+  IncrementalCheckpointMetadata,
+} from '../format/checkpoint-manifest.js';
 import { ABORT_ENCODER, type SourceOffsets } from '../format/entry-codec.js';
 import type { Directory, DirectoryLock } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import { replayWal, StateReplayer } from '../state/apply-entry.js';
 import { WalStateStore } from '../state/wal-state-store.js';
+import { listSegments, readSegmentHead } from '../wal/segment-files.js';
 import type { TornTail } from '../wal/segment-scanner.js';
 import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
 
@@ -38,8 +47,10 @@ export interface RecoveryConfig {
   transactional?: boolean;
   /** WAL options for the store opened by {@link RecoveryManager.open}. */
   wal?: WalOptions;
-  /** Checkpoints kept by the publisher (default 2). */
+  /** Checkpoints kept (default 2). Shorthand for `checkpoint.maxRetained`. */
   maxRetained?: number;
+  /** Incremental checkpointing: base/delta, compaction thresholds, retention (see `CheckpointOptions`). */
+  checkpoint?: Partial<CheckpointOptions>;
 }
 
 /** Timings and counts of one recovery. */
@@ -64,6 +75,10 @@ export interface RecoveryStats {
 
 /** What recovery rebuilt. */
 export interface RecoveredState {
+  /** Manifest of the checkpoint recovery started from (connectors, sinks, per-core positions, …), if any. */
+  checkpoint: CheckpointManifest | undefined;
+  /** Operator state of that checkpoint, by operator name. */
+  operators: Map<string, Uint8Array>;
   epoch: number;
   sourceOffsets: SourceOffsets;
   watermark: number | undefined;
@@ -77,9 +92,13 @@ export interface RecoveredState {
 export interface OpenedStore {
   store: WalStateStore;
   recovered: RecoveredState;
-  publisher: CheckpointPublisher;
-  /** Publishes a checkpoint of `store` (see {@link CheckpointPublisher.publish}). */
-  checkpoint(): ReturnType<CheckpointPublisher['publish']>;
+  /** The checkpointer (base/delta checkpoints from its own copy of the state). */
+  checkpoints: IncrementalCheckpointManager;
+  /**
+   * Syncs the WAL, advances the store's epoch and checkpoints everything durable (in
+   * transactional mode, up to the last Commit). See {@link IncrementalCheckpointManager.createCheckpoint}.
+   */
+  checkpoint(extras?: CheckpointExtras): Promise<IncrementalCheckpointMetadata>;
   /** Syncs and closes the WAL and releases the directory lock. */
   close(): Promise<void>;
 }
@@ -93,14 +112,28 @@ export class RecoveryManager {
     return typeof d === 'string' ? FsDirectory.open(d) : d;
   }
 
-  /** Read-only recovery: nothing on disk changes. Throws `TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, `TIDEMARK_IO`. */
-  async recover(): Promise<RecoveredState> {
+  /**
+   * Read-only recovery (the seed's `recover`): nothing on disk changes. Same as
+   * {@link recoverLatestValidated}.
+   */
+  recover(): Promise<RecoveredState> {
+    return this.recoverLatestValidated();
+  }
+
+  /**
+   * Recovers from the newest checkpoint whose whole chain validates, walking back past invalid
+   * ones (reported in `stats.checkpointsSkipped` with their code and reason), then replays the
+   * WAL from it. Read-only. Throws `TIDEMARK_DATA_LOSS` when the WAL no longer reaches back to
+   * the checkpoint used — or, with no valid checkpoint left, to LSN 1 — never a partial start;
+   * also `TIDEMARK_CORRUPTION`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`.
+   */
+  async recoverLatestValidated(): Promise<RecoveredState> {
     const root = await this.root();
-    return this.replay(
-      await root.subdirectory(CHECKPOINT_DIR_NAME),
-      await root.subdirectory(WAL_DIR_NAME),
-      undefined,
-    );
+    const checkpointDir = await root.subdirectory(CHECKPOINT_DIR_NAME);
+    const walDir = await root.subdirectory(WAL_DIR_NAME);
+    const latest = await loadLatestCheckpoint(new FileSystemCheckpointStore(checkpointDir));
+    await requireWalFrom(walDir, latest);
+    return this.replay(walDir, latest);
   }
 
   /**
@@ -114,7 +147,8 @@ export class RecoveryManager {
       const checkpointDir = await root.subdirectory(CHECKPOINT_DIR_NAME);
       const walDir = await root.subdirectory(WAL_DIR_NAME);
       const store = new FileSystemCheckpointStore(checkpointDir);
-      const latest = await store.loadLatest();
+      const latest = await loadLatestCheckpoint(store);
+      await requireWalFrom(walDir, latest);
       const ckptLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
       const wal = await WriteAheadLog.open(walDir, {
         ...this.config.wal,
@@ -129,7 +163,7 @@ export class RecoveryManager {
             { path: walDir.path },
           );
         }
-        const recovered = await this.replay(checkpointDir, walDir, latest);
+        const recovered = await this.replay(walDir, latest);
         recovered.stats.tornTail = wal.repairedTail ?? recovered.stats.tornTail;
         const transactional = this.config.transactional ?? false;
         if (transactional && recovered.stats.uncommittedDiscarded > 0) wal.append(ABORT_ENCODER);
@@ -140,13 +174,19 @@ export class RecoveryManager {
           watermark: recovered.watermark,
           transactional,
         });
-        const publisher = new CheckpointPublisher(store, this.config.maxRetained ?? 2);
+        const checkpoints = new IncrementalCheckpointManager({
+          store,
+          wal,
+          transactional,
+          options: { maxRetained: this.config.maxRetained, ...this.config.checkpoint },
+        });
+        await checkpoints.cleanupOrphans();
         let closed = false;
         return {
           store: stateStore,
           recovered,
-          publisher,
-          checkpoint: () => publisher.publish(stateStore),
+          checkpoints,
+          checkpoint: (extras) => checkpoints.createCheckpoint(stateStore.advanceEpoch(), extras),
           close: async () => {
             if (closed) return;
             closed = true;
@@ -167,13 +207,8 @@ export class RecoveryManager {
     }
   }
 
-  private async replay(
-    checkpointDir: Directory,
-    walDir: Directory,
-    latestIn: Awaited<ReturnType<FileSystemCheckpointStore['loadLatest']>> | undefined,
-  ): Promise<RecoveredState> {
+  private async replay(walDir: Directory, latest: LatestCheckpoint): Promise<RecoveredState> {
     const t0 = performance.now();
-    const latest = latestIn ?? (await new FileSystemCheckpointStore(checkpointDir).loadLatest());
     const ckpt = latest.checkpoint;
     const target = replayStartOf(ckpt);
     const fromLsn = target.lsn + 1;
@@ -181,6 +216,8 @@ export class RecoveryManager {
     const read = await replayWal(walDir, replayer, fromLsn);
     const transactional = this.config.transactional ?? false;
     return {
+      checkpoint: ckpt?.manifest,
+      operators: ckpt?.operators ?? new Map(),
       epoch: target.epoch,
       sourceOffsets: target.sourceOffsets,
       watermark: target.watermark,
@@ -197,5 +234,27 @@ export class RecoveryManager {
         durationMs: performance.now() - t0,
       },
     };
+  }
+}
+
+/**
+ * Throws `TIDEMARK_DATA_LOSS` when checkpoints exist but none is valid and the WAL does not hold
+ * every record from LSN 1: starting from an empty state would silently drop what they held.
+ * (A WAL that starts after a *valid* checkpoint's LSN is caught by the reader.)
+ */
+async function requireWalFrom(walDir: Directory, latest: LatestCheckpoint): Promise<void> {
+  if (latest.checkpoint !== undefined || latest.skipped.length === 0) return;
+  const segments = await listSegments(walDir);
+  const first = segments.length > 0 ? (await readSegmentHead(walDir, segments[0]!)).header : undefined;
+  const firstLsn = first === undefined || typeof first === 'string' ? undefined : first.firstLsn;
+  if (firstLsn !== 1) {
+    const why = latest.skipped.map((s) => `checkpoint ${s.id}: ${s.code} ${s.reason}`).join('; ');
+    throw new TidemarkError(
+      'TIDEMARK_DATA_LOSS',
+      `no valid checkpoint is left (${why}) and the WAL in ${walDir.path} ${
+        firstLsn === undefined ? 'is empty' : `starts at LSN ${firstLsn}`
+      }, not at LSN 1`,
+      { path: walDir.path },
+    );
   }
 }

@@ -4,6 +4,8 @@
  * memory. Messages carry only start-up, checkpoint requests and close.
  */
 import type { ChangelogDrainerOptions } from '../changelog/changelog-drainer.js';
+import type { CheckpointOptions } from '../checkpoint/checkpoint-config.js';
+import type { CheckpointExtras } from '../format/checkpoint-manifest.js';
 import type { Ring1CheckpointResult } from '../state/changelog-aware-store.js';
 import type { TornTail } from '../wal/segment-scanner.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
@@ -19,12 +21,9 @@ export interface Ring1WorkerData {
   /** LSN of the last Commit recovered (the first checkpoint target in transactional mode). */
   recoveredCommitLsn: number;
   transactional: boolean;
-  maxRetained: number;
   drainer: ChangelogDrainerOptions;
-  /** Take a checkpoint this often, ms (0 = only when asked). */
-  checkpointIntervalMs: number;
-  /** Take a checkpoint early once the WAL occupies this many bytes (0 = never). */
-  checkpointWalBytes: number;
+  /** Incremental checkpointing, retention, and when Ring 1 checkpoints on its own. */
+  checkpoint: CheckpointOptions;
 }
 
 /** A TidemarkError flattened for postMessage. */
@@ -35,7 +34,9 @@ export interface WireError {
   offset?: number | undefined;
 }
 
-export type Ring0ToRing1 = { type: 'checkpoint'; requestId: number } | { type: 'close' };
+export type Ring0ToRing1 =
+  | { type: 'checkpoint'; requestId: number; extras: CheckpointExtras | undefined }
+  | { type: 'close' };
 
 export type Ring1ToRing0 =
   | { type: 'ready'; lastLsn: number; repairedTail: TornTail | undefined }

@@ -8,13 +8,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ChangelogDrainer } from '../changelog/changelog-drainer.js';
 import { loadEpoch, publishFailure, storeEpoch, storeRingState } from '../changelog/ring-status.js';
 import { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
-import { CheckpointPublisher } from '../checkpoint/checkpoint-publisher.js';
 import { FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
-import { Ring1Checkpointer } from '../checkpoint/ring1-checkpointer.js';
+import { IncrementalCheckpointManager } from '../checkpoint/incremental-checkpoint-manager.js';
 import { TidemarkError } from '../errors.js';
+import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import { RingStat, RingState } from '../format/constants.js';
 import { FsDirectory } from '../io/fs-directory.js';
-import type { Ring1CheckpointResult } from '../state/changelog-aware-store.js';
 import { WriteAheadLog } from '../wal/write-ahead-log.js';
 import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './ring1-protocol.js';
 
@@ -55,53 +54,40 @@ async function main(): Promise<void> {
     initialCommitLsn: data.recoveredCommitLsn,
   });
   const checkpointDir = await FsDirectory.open(data.checkpointDirPath);
-  const publisher = new CheckpointPublisher(new FileSystemCheckpointStore(checkpointDir), data.maxRetained);
-  const checkpointer = new Ring1Checkpointer(publisher, wal.directory, wal, data.transactional);
-  let lastCheckpointLsn = data.checkpointLsn;
-  let chain: Promise<unknown> = Promise.resolve();
+  const manager = new IncrementalCheckpointManager({
+    store: new FileSystemCheckpointStore(checkpointDir),
+    wal,
+    options: data.checkpoint,
+    transactional: data.transactional,
+  });
+  // Half-written checkpoints of an earlier run; the manager queues it before any checkpoint.
+  manager
+    .cleanupOrphans()
+    .catch((err) => post({ type: 'checkpoint-failed', requestId: -1, error: wire(err) }));
 
-  /** One checkpoint at a time; each covers everything durable (and committed) when it starts. */
-  const checkpoint = (): Promise<Ring1CheckpointResult> => {
-    const run = chain.then(async () => {
-      const target = data.transactional ? drainer.durableCommitLsn : wal.durableLsn;
-      const epoch = loadEpoch(buffer) + 1;
-      const t0 = performance.now();
-      const done = await checkpointer.checkpoint(Math.max(target, 0), epoch);
-      storeEpoch(buffer, epoch);
-      lastCheckpointLsn = done.manifest.walPosition.lsn;
-      const ms = performance.now() - t0;
-      buffer.statsArea[RingStat.checkpoints]!++;
-      buffer.statsArea[RingStat.checkpointLastMs] = ms;
-      buffer.statsArea[RingStat.walSizeBytes] = wal.walSize();
-      return {
-        id: done.manifest.id,
-        epoch: done.manifest.epoch,
-        lsn: done.manifest.walPosition.lsn,
-        keys: done.keys,
-        stateBytes: done.stateBytes,
-        recordsReplayed: done.recordsReplayed,
-        deletedWalSegments: done.deletedWalSegments,
-        durationMs: ms,
-      };
-    });
-    chain = run.catch(() => {});
-    return run;
+  /** Checkpoints queue in the manager; each covers everything durable (and committed) when it starts. */
+  const checkpoint = async (extras?: CheckpointExtras): Promise<IncrementalCheckpointMetadata> => {
+    const epoch = loadEpoch(buffer) + 1;
+    const done = await manager.createCheckpoint(epoch, extras);
+    storeEpoch(buffer, done.epoch);
+    buffer.statsArea[RingStat.checkpoints]!++;
+    buffer.statsArea[RingStat.checkpointLastMs] = done.durationMs;
+    buffer.statsArea[RingStat.walSizeBytes] = wal.walSize();
+    return done;
   };
 
   let periodic: NodeJS.Timeout | undefined;
-  const tickMs =
-    data.checkpointIntervalMs > 0 ? data.checkpointIntervalMs : data.checkpointWalBytes > 0 ? 100 : 0;
-  let lastPeriodic = performance.now();
+  const { intervalMs, walSizeThresholdBytes } = data.checkpoint;
+  const tickMs = intervalMs > 0 ? Math.min(intervalMs, 100) : walSizeThresholdBytes > 0 ? 100 : 0;
+  let automatic: Promise<unknown> | undefined;
   if (tickMs > 0) {
     periodic = setInterval(() => {
-      const now = performance.now();
-      const due = data.checkpointIntervalMs > 0 && now - lastPeriodic >= data.checkpointIntervalMs;
-      const big = data.checkpointWalBytes > 0 && wal.walSize() >= data.checkpointWalBytes;
-      const target = data.transactional ? drainer.durableCommitLsn : wal.durableLsn;
-      if ((due || big) && target > lastCheckpointLsn && !wal.failed) {
-        lastPeriodic = now;
-        checkpoint().catch((err) => post({ type: 'checkpoint-failed', requestId: -1, error: wire(err) }));
-      }
+      if (automatic || !manager.isDue()) return;
+      automatic = checkpoint()
+        .catch((err) => post({ type: 'checkpoint-failed', requestId: -1, error: wire(err) }))
+        .finally(() => {
+          automatic = undefined;
+        });
     }, tickMs);
   }
 
@@ -111,7 +97,7 @@ async function main(): Promise<void> {
 
   port.on('message', (msg: Ring0ToRing1) => {
     if (msg.type === 'checkpoint') {
-      checkpoint().then(
+      checkpoint(msg.extras).then(
         (result) => post({ type: 'checkpointed', requestId: msg.requestId, result }),
         (err) => post({ type: 'checkpoint-failed', requestId: msg.requestId, error: wire(err) }),
       );
@@ -121,7 +107,7 @@ async function main(): Promise<void> {
       void (async () => {
         let error: WireError | undefined;
         await running;
-        await chain;
+        await manager.idle();
         try {
           await wal.close();
         } catch (err) {

@@ -22,9 +22,14 @@ export class StateReplayer {
   /** Entries applied. */
   applied = 0;
 
+  /**
+   * @param changed when given, every key a Put or Delete is applied to is added to it (the
+   *   incremental checkpointer's record of what changed since its parent).
+   */
   constructor(
     readonly target: ReplayTarget,
     readonly transactional: boolean,
+    readonly changed?: Set<string>,
   ) {}
 
   /** Mutations seen after the last Commit (dropped at the end in transactional mode). */
@@ -59,6 +64,8 @@ export class StateReplayer {
   private mutate(entry: WalEntry): void {
     if (entry.type === 'put') this.target.state.set(entry.key, Uint8Array.from(entry.value));
     else if (entry.type === 'delete') this.target.state.delete(entry.key);
+    else return;
+    this.changed?.add(entry.key);
     this.applied++;
   }
 }

@@ -20,6 +20,7 @@ import { DurableWatermark } from '../changelog/durable-watermark.js';
 import { loadEpoch, loadRingFailure, loadRingState } from '../changelog/ring-status.js';
 import type { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
 import { TidemarkError } from '../errors.js';
+import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import {
   RING_FLUSH_REQUEST_WORD,
   RING_TAIL_WORD,
@@ -35,7 +36,7 @@ export type BackpressurePolicy = 'wait' | 'throw';
 /** What the store needs from Ring 1 (implemented by the opener in `recovery/`). */
 export interface Ring1Link {
   /** Takes a checkpoint in Ring 1 of everything durable (and committed, in transactional mode). */
-  checkpoint(): Promise<Ring1CheckpointResult>;
+  checkpoint(extras?: CheckpointExtras): Promise<Ring1CheckpointResult>;
   /** Drains, syncs, stops the worker and releases the directory. */
   close(): Promise<void>;
   /** Keeps the process alive (true) while Ring 0 awaits Ring 1, and lets it exit otherwise. */
@@ -46,20 +47,8 @@ export interface Ring1Link {
   lastCheckpointError(): TidemarkError | undefined;
 }
 
-/** What a Ring 1 checkpoint did. */
-export interface Ring1CheckpointResult {
-  id: number;
-  epoch: number;
-  /** WAL LSN the checkpoint covers. */
-  lsn: number;
-  /** Keys in the checkpoint. */
-  keys: number;
-  stateBytes: number;
-  /** Records Ring 1 replayed onto its copy of the state for this checkpoint. */
-  recordsReplayed: number;
-  deletedWalSegments: number;
-  durationMs: number;
-}
+/** What a Ring 1 checkpoint did (the manager's metadata). */
+export type Ring1CheckpointResult = IncrementalCheckpointMetadata;
 
 /** Options of a {@link ChangelogAwareStore}. */
 export interface ChangelogAwareStoreOptions {
@@ -333,13 +322,16 @@ export class ChangelogAwareStore {
    * Takes a checkpoint in Ring 1 (replaying the WAL onto Ring 1's own copy of the state; Ring 0
    * is never paused) after everything pushed so far is durable. In transactional mode the
    * checkpoint covers the last commit. One at a time: a second call while one runs returns the
-   * same promise. Rejects with `TIDEMARK_IO` / `TIDEMARK_NO_SPACE`; a failed checkpoint deletes no WAL.
+   * same promise (unless it brings `extras`: connectors, operators, sinks — see `CheckpointExtras`;
+   * without them the previous ones are carried forward). A base or a delta, as Ring 1's
+   * `IncrementalCheckpointManager` decides. Rejects with `TIDEMARK_IO` / `TIDEMARK_NO_SPACE`; a
+   * failed checkpoint deletes no WAL.
    */
-  checkpoint(): Promise<Ring1CheckpointResult> {
-    if (this.checkpointInFlight) return this.checkpointInFlight;
+  checkpoint(extras?: CheckpointExtras): Promise<Ring1CheckpointResult> {
+    if (this.checkpointInFlight && extras === undefined) return this.checkpointInFlight;
     const run = (async () => {
       await this.durable();
-      return this.ring1.checkpoint();
+      return this.ring1.checkpoint(extras);
     })();
     this.checkpointInFlight = run;
     const clear = () => {

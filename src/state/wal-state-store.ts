@@ -8,7 +8,6 @@
  * transaction only when its Commit record is present, which is what makes a source resume exactly
  * once (state and offsets move together).
  */
-import { TidemarkError } from '../errors.js';
 import { CommitEncoder, DeleteEncoder, PutEncoder, type SourceOffsets } from '../format/entry-codec.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 
@@ -129,32 +128,8 @@ export class WalStateStore {
     return this.state.entries();
   }
 
-  /**
-   * A consistent copy of the state for a checkpoint, taken synchronously (so at exactly
-   * `lsn` = the last appended record) and advancing the epoch. In transactional mode it refuses
-   * (`TIDEMARK_UNCOMMITTED`) while a transaction is open, since a checkpoint must not contain
-   * uncommitted writes.
-   */
-  snapshot(): {
-    state: Map<string, Uint8Array>;
-    lsn: number;
-    epoch: number;
-    sourceOffsets: SourceOffsets;
-    watermark: number | undefined;
-  } {
-    if (this.transactional && this.uncommitted > 0) {
-      throw new TidemarkError(
-        'TIDEMARK_UNCOMMITTED',
-        `cannot checkpoint with ${this.uncommitted} uncommitted writes: commit() first`,
-      );
-    }
-    this.currentEpoch++;
-    return {
-      state: new Map(this.state),
-      lsn: this.wal.lastLsn,
-      epoch: this.currentEpoch,
-      sourceOffsets: { ...this.offsets },
-      watermark: this.currentWatermark,
-    };
+  /** Advances the store's epoch by one and returns it (each checkpoint closes an epoch). */
+  advanceEpoch(): number {
+    return ++this.currentEpoch;
   }
 }

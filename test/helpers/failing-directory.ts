@@ -56,6 +56,12 @@ export class FailingSyncDirectory implements Directory {
   subdirectory(name: string) {
     return this.inner.subdirectory(name);
   }
+  listSubdirectories() {
+    return this.inner.listSubdirectories();
+  }
+  removeSubdirectory(name: string) {
+    return this.inner.removeSubdirectory(name);
+  }
   lock(): Promise<DirectoryLock> {
     return this.inner.lock();
   }

@@ -3,10 +3,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import {
-  checkpointBaseName,
+  checkpointName,
   FileSystemCheckpointStore,
-  LATEST_POINTER_NAME,
+  loadCheckpoint,
+  loadLatestCheckpoint,
 } from '../../src/checkpoint/index.ts';
+import { CHECKPOINT_LATEST_POINTER_NAME, CHECKPOINT_MANIFEST_NAME } from '../../src/format/index.ts';
 import { FsDirectory, MemoryDirectory } from '../../src/io/index.ts';
 import { CHECKPOINT_DIR_NAME, RecoveryManager, WAL_DIR_NAME } from '../../src/recovery/index.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -21,14 +23,14 @@ test('recovery = latest checkpoint + WAL replay, with source offsets and waterma
   for (let i = 0; i < 100; i++) a.store.put(`k${i}`, v(`v${i}`));
   a.store.commit({ src: 100 }, 1000);
   const first = await a.checkpoint();
-  assert.equal(first.manifest.walPosition.lsn, 101);
+  assert.equal(first.lsn, 101);
   for (let i = 0; i < 50; i++) a.store.put(`k${i}`, v(`w${i}`));
   a.store.delete('k99');
   a.store.commit({ src: 150 }, 2000);
   await a.close();
 
   const b = await new RecoveryManager({ dir }).recover();
-  assert.equal(b.stats.checkpointId, first.manifest.id);
+  assert.equal(b.stats.checkpointId, first.id);
   assert.equal(b.stats.recordsReplayed, 53); // marker + 50 puts + delete + commit
   assert.deepEqual(b.sourceOffsets, { src: 150 });
   assert.equal(b.watermark, 2000);
@@ -49,10 +51,7 @@ test('checkpoint publish deletes only WAL segments below the oldest retained che
     await FsDirectory.open(path.join(dir, CHECKPOINT_DIR_NAME)),
   ).list();
   assert.deepEqual(ids, [3, 4]);
-  assert.ok(
-    s.store.wal.firstLsn <= results[2]!.manifest.walPosition.lsn + 1,
-    'WAL still reaches back to checkpoint 3',
-  );
+  assert.ok(s.store.wal.firstLsn <= results[2]!.lsn + 1, 'WAL still reaches back to checkpoint 3');
   assert.ok(
     results.some((r) => r.deletedWalSegments > 0),
     'old segments were deleted',
@@ -69,7 +68,8 @@ test('recovery falls back past a corrupt newest checkpoint and still reaches the
   await s.checkpoint();
   s.store.put('c', v('3'));
   await s.close();
-  const statePath = path.join(dir, CHECKPOINT_DIR_NAME, `${checkpointBaseName(2)}.state`);
+  const ck2 = path.join(dir, CHECKPOINT_DIR_NAME, checkpointName(2));
+  const statePath = path.join(ck2, fs.readdirSync(ck2).find((f) => f.startsWith('state.'))!);
   const bytes = fs.readFileSync(statePath);
   bytes[bytes.length - 6]! ^= 1;
   fs.writeFileSync(statePath, bytes);
@@ -90,15 +90,15 @@ test('a missing, stale or corrupt latest pointer falls back to the newest valid 
   await s.close();
   const ckdir = await dir.subdirectory(CHECKPOINT_DIR_NAME);
   const store = new FileSystemCheckpointStore(ckdir);
-  assert.equal((await store.loadLatest()).pointer, 'ok');
-  await ckdir.writeFileAtomic(LATEST_POINTER_NAME, v(`${checkpointBaseName(1)}\n`));
-  let latest = await store.loadLatest();
+  assert.equal((await loadLatestCheckpoint(store)).pointer, 'ok');
+  await ckdir.writeFileAtomic(CHECKPOINT_LATEST_POINTER_NAME, v(`${checkpointName(1)}\n`));
+  let latest = await loadLatestCheckpoint(store);
   assert.equal(latest.pointer, 'stale');
   assert.equal(latest.checkpoint?.manifest.id, 2);
-  await ckdir.writeFileAtomic(LATEST_POINTER_NAME, v('garbage'));
-  assert.equal((await store.loadLatest()).pointer, 'corrupt');
-  await ckdir.remove([LATEST_POINTER_NAME]);
-  latest = await store.loadLatest();
+  await ckdir.writeFileAtomic(CHECKPOINT_LATEST_POINTER_NAME, v('garbage'));
+  assert.equal((await loadLatestCheckpoint(store)).pointer, 'corrupt');
+  await ckdir.remove([CHECKPOINT_LATEST_POINTER_NAME]);
+  latest = await loadLatestCheckpoint(store);
   assert.equal(latest.pointer, 'missing');
   assert.equal(latest.checkpoint?.manifest.id, 2);
 });
@@ -111,15 +111,16 @@ test('every single-bit flip of a manifest is detected', async () => {
   await s.checkpoint();
   await s.close();
   const ckdir = await dir.subdirectory(CHECKPOINT_DIR_NAME);
-  const name = `${checkpointBaseName(1)}.manifest.json`;
-  const original = await ckdir.readFile(name, 1 << 20);
   const store = new FileSystemCheckpointStore(ckdir);
+  const sub = await ckdir.subdirectory(checkpointName(1));
+  const name = CHECKPOINT_MANIFEST_NAME;
+  const original = await sub.readFile(name, 1 << 20);
   for (let bit = 0; bit < original.length * 8; bit++) {
     const bytes = Uint8Array.from(original);
     bytes[bit >> 3]! ^= 1 << (bit & 7);
-    await ckdir.writeFileAtomic(name, bytes);
+    await sub.writeFileAtomic(name, bytes);
     await assert.rejects(
-      store.load(1),
+      loadCheckpoint(store, 1),
       (e: { code: string }) => ['TIDEMARK_CORRUPTION', 'TIDEMARK_UNSUPPORTED_VERSION'].includes(e.code),
       `bit ${bit}`,
     );
@@ -154,7 +155,7 @@ test('a WAL that no longer reaches back to the checkpoint fails with TIDEMARK_DA
   for (let i = 0; i < 300; i++) s.store.put(`k${i}`, v('y'.repeat(50)));
   await s.close();
   const ck = path.join(dir, CHECKPOINT_DIR_NAME);
-  for (const f of fs.readdirSync(ck)) fs.rmSync(path.join(ck, f));
+  for (const f of fs.readdirSync(ck)) fs.rmSync(path.join(ck, f), { recursive: true });
   const walFiles = fs.readdirSync(path.join(dir, WAL_DIR_NAME));
   assert.ok(walFiles.length > 1);
   fs.rmSync(path.join(dir, WAL_DIR_NAME, walFiles.sort()[0]!));

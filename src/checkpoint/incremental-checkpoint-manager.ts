@@ -1,0 +1,365 @@
+/**
+ * `IncrementalCheckpointManager` (seed: ../shared/seeds/000_ca870ffbff343b73.txt,
+ * 001_00d578c09f63be83.txt): checkpoints whose cost follows the keys changed, not the state size.
+ *
+ * The manager keeps its *own* copy of the state, advanced by replaying the WAL from its last
+ * checkpoint (the seeds' `wal.replay(last_ckpt..now) → state.apply_batch() →
+ * state.create_checkpoint() → wal.truncate(epoch)`), so a checkpoint never reads the writer's
+ * memory and never pauses it — in the pipeline it runs in Ring 1's thread. While replaying it
+ * records every key a Put or Delete touched; a *delta* checkpoint writes just those keys (their
+ * value, or a tombstone) and names its parent. A *base* writes every key: the first checkpoint,
+ * with `incremental: false`, and whenever the chain passes a compaction threshold
+ * (`maxChainLength` deltas, or delta bytes over `maxDeltaRatio` of the base) — as in RocksDB's
+ * and Flink's incremental checkpoints, a chain is bounded and then folded into a fresh base.
+ * Bases are written in 1 MiB chunks, so the thread writing them keeps serving its event loop.
+ */
+import { isTidemarkError, TidemarkError } from '../errors.js';
+import type {
+  CheckpointExtras,
+  CheckpointManifest,
+  IncrementalCheckpointMetadata,
+  OperatorCheckpoint,
+} from '../format/checkpoint-manifest.js';
+import { MANIFEST_VERSION, StateFileKind } from '../format/constants.js';
+import { crc32c } from '../format/crc32c.js';
+import { encodeStateFileChunks, type StateFileEntry } from '../format/state-file.js';
+import { FsDirectory } from '../io/fs-directory.js';
+import { type ReplayTarget, replayWal, StateReplayer } from '../state/apply-entry.js';
+import type { WriteAheadLog } from '../wal/write-ahead-log.js';
+import { loadLatestCheckpoint, replayStartOf } from './checkpoint-chain.js';
+import {
+  type CheckpointConfig,
+  type CheckpointOptions,
+  resolveCheckpointOptions,
+} from './checkpoint-config.js';
+import { emitCheckpointStep } from './checkpoint-events.js';
+import { CheckpointPublisher } from './checkpoint-publisher.js';
+import {
+  type CheckpointDataFile,
+  type CheckpointDraft,
+  type CheckpointStore,
+  FileSystemCheckpointStore,
+} from './checkpoint-store.js';
+
+/** What an {@link IncrementalCheckpointManager} works on. */
+export interface IncrementalCheckpointManagerInit {
+  /** Where checkpoints go. */
+  store: CheckpointStore;
+  /** The open WAL the checkpoints cover (the manager appends CheckpointMarkers and truncates it). */
+  wal: WriteAheadLog;
+  /** Tunables; defaults in {@link DEFAULT_CHECKPOINT_OPTIONS}. */
+  options?: Partial<CheckpointOptions>;
+  /** Transactional WAL: a checkpoint covers the state up to the last durable Commit. Default false. */
+  transactional?: boolean;
+}
+
+/** Counters of a manager. */
+export interface IncrementalCheckpointStats {
+  checkpoints: number;
+  bases: number;
+  deltas: number;
+  /** Bytes of data files written, all checkpoints. */
+  bytesWritten: number;
+  lastDurationMs: number;
+}
+
+interface Copy extends ReplayTarget {
+  lsn: number;
+}
+
+/** Creates base and delta checkpoints from a private, WAL-fed copy of the state. */
+export class IncrementalCheckpointManager {
+  readonly options: CheckpointOptions;
+  readonly publisher: CheckpointPublisher;
+  private readonly store: CheckpointStore;
+  private readonly wal: WriteAheadLog;
+  private readonly transactional: boolean;
+  private copy: Copy | undefined;
+  /** Keys changed since `parent` (valid only while `copy` is). */
+  private readonly changed = new Set<string>();
+  private parent: CheckpointManifest | undefined;
+  private extras: CheckpointExtras = {};
+  private chain: Promise<unknown> = Promise.resolve();
+  private lastCheckpointAtMs = performance.now();
+  private last: IncrementalCheckpointMetadata | undefined;
+  private readonly counters: IncrementalCheckpointStats = {
+    checkpoints: 0,
+    bases: 0,
+    deltas: 0,
+    bytesWritten: 0,
+    lastDurationMs: 0,
+  };
+
+  constructor(init: IncrementalCheckpointManagerInit) {
+    this.options = resolveCheckpointOptions(init.options);
+    this.store = init.store;
+    this.wal = init.wal;
+    this.transactional = init.transactional ?? false;
+    this.publisher = new CheckpointPublisher(init.store, this.options.maxRetained);
+  }
+
+  /** A manager on the local directory `config.checkpointDir` for `wal`. */
+  static async open(
+    config: CheckpointConfig,
+    wal: WriteAheadLog,
+    transactional = false,
+  ): Promise<IncrementalCheckpointManager> {
+    const store = new FileSystemCheckpointStore(await FsDirectory.open(config.checkpointDir));
+    return new IncrementalCheckpointManager({ store, wal, options: config.options, transactional });
+  }
+
+  /** What the last checkpoint of this manager wrote. */
+  get lastCheckpoint(): IncrementalCheckpointMetadata | undefined {
+    return this.last;
+  }
+
+  /** WAL LSN the newest checkpoint this manager knows covers (0 before any). */
+  get checkpointLsn(): number {
+    return this.parent?.walPosition.lsn ?? this.copy?.lsn ?? 0;
+  }
+
+  /** Counters. */
+  stats(): IncrementalCheckpointStats {
+    return { ...this.counters };
+  }
+
+  /** Bytes the WAL occupies on disk (the seed's `wal_size`): feeds {@link isDue}. */
+  walSize(): number {
+    return this.wal.walSize();
+  }
+
+  /**
+   * True when a checkpoint is due: `intervalMs` has passed since the last one, or the WAL
+   * occupies `walSizeThresholdBytes` or more — and there is something durable to checkpoint.
+   */
+  isDue(nowMs = performance.now()): boolean {
+    if (this.wal.failed || this.wal.durableLsn <= this.checkpointLsn) return false;
+    const { intervalMs, walSizeThresholdBytes } = this.options;
+    if (intervalMs > 0 && nowMs - this.lastCheckpointAtMs >= intervalMs) return true;
+    return walSizeThresholdBytes > 0 && this.wal.walSize() >= walSizeThresholdBytes;
+  }
+
+  /** Resolves once every checkpoint queued so far has settled (never rejects). */
+  async idle(): Promise<void> {
+    await this.chain;
+  }
+
+  /** Removes half-written checkpoints (see {@link CheckpointStore.cleanupOrphans}); runs between checkpoints. */
+  cleanupOrphans(): Promise<string[]> {
+    const run = this.chain.then(() => this.store.cleanupOrphans());
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Checkpoints everything durable in the WAL (in transactional mode: up to the last durable
+   * Commit) with epoch `epoch` (raised to the state's epoch if lower). Calls queue: one checkpoint
+   * at a time. `extras` (connectors, operators, sinks, watermarks) replace the previous ones;
+   * without them the previous ones are carried forward.
+   *
+   * Resolves what was written. Rejects with the I/O (`TIDEMARK_IO`, `TIDEMARK_NO_SPACE`) or
+   * corruption error that stopped it; no WAL is deleted then, and the next call rebuilds the
+   * copy from the latest valid checkpoint.
+   */
+  createCheckpoint(epoch: number, extras?: CheckpointExtras): Promise<IncrementalCheckpointMetadata> {
+    if (!Number.isSafeInteger(epoch) || epoch < 0)
+      return Promise.reject(
+        new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `epoch must be an integer ≥ 0, got ${epoch}`),
+      );
+    const run = this.chain.then(() => this.checkpointNow(epoch, extras));
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private async loadCopy(): Promise<Copy> {
+    const latest = await loadLatestCheckpoint(this.store);
+    this.parent = latest.checkpoint?.manifest;
+    this.changed.clear();
+    if (latest.checkpoint) {
+      const m = latest.checkpoint.manifest;
+      this.extras = {
+        connectors: m.connectors,
+        operators: Object.fromEntries(latest.checkpoint.operators),
+        sinkEpochs: m.sinkEpochs,
+        sinkCommitStatuses: m.sinkCommitStatuses,
+        sourceWatermarks: m.sourceWatermarks,
+        perCoreWalPositions: m.perCoreWalPositions,
+      };
+    }
+    return replayStartOf(latest.checkpoint);
+  }
+
+  private async checkpointNow(
+    epoch: number,
+    extras: CheckpointExtras | undefined,
+  ): Promise<IncrementalCheckpointMetadata> {
+    const t0 = performance.now();
+    try {
+      if (!this.transactional) await this.wal.sync();
+      this.copy ??= await this.loadCopy();
+      const copy = this.copy;
+      const target = this.wal.durableLsn;
+      let recordsReplayed = 0;
+      if (target > copy.lsn) {
+        const replayer = new StateReplayer(copy, this.transactional, this.changed);
+        recordsReplayed = (await replayWal(this.wal.directory, replayer, copy.lsn + 1, target)).records;
+        // Transactional: the checkpoint covers the last Commit; what follows it is re-read next time.
+        copy.lsn = this.transactional ? Math.max(copy.lastCommitLsn, copy.lsn) : target;
+      }
+      if (epoch > copy.epoch) copy.epoch = epoch;
+      if (extras) this.extras = { ...extras };
+      const draft = this.draft(copy, await this.store.nextId());
+      const published = await this.publisher.publish(draft, this.wal);
+      const m = published.manifest;
+      this.parent = m;
+      this.changed.clear();
+      this.lastCheckpointAtMs = performance.now();
+      const stateFile = m.files.find((f) => f.role === m.kind)!;
+      const durationMs = performance.now() - t0;
+      this.counters.checkpoints++;
+      if (m.kind === 'base') this.counters.bases++;
+      else this.counters.deltas++;
+      this.counters.bytesWritten += m.sizeBytes;
+      this.counters.lastDurationMs = durationMs;
+      this.last = {
+        id: m.id,
+        epoch: m.epoch,
+        kind: m.kind,
+        parentId: m.parentId,
+        chainLength: m.chainLength,
+        lsn: m.walPosition.lsn,
+        keys: m.state.keys,
+        keysWritten: m.state.entriesWritten,
+        tombstones: m.state.tombstones,
+        stateBytes: stateFile.sizeBytes,
+        bytes: m.sizeBytes,
+        recordsReplayed,
+        deletedWalSegments: published.deletedWalSegments,
+        deletedCheckpoints: published.deletedCheckpoints,
+        durationMs,
+      };
+      emitCheckpointStep('published', m.id, { kind: m.kind });
+      return this.last;
+    } catch (err) {
+      this.copy = undefined;
+      this.parent = undefined;
+      this.changed.clear();
+      if (!isTidemarkError(err))
+        throw new TidemarkError('TIDEMARK_BUG', `checkpoint failed: ${String(err)}`, { cause: err });
+      throw err;
+    }
+  }
+
+  /** Base or delta? A delta needs a parent, room in the chain, and to be smaller than a base. */
+  private nextKind(copy: Copy): 'base' | 'delta' {
+    const p = this.parent;
+    const o = this.options;
+    if (!o.incremental || p === undefined) return 'base';
+    if (p.chainLength + 1 > o.maxChainLength) return 'base';
+    if (p.state.deltaBytesSinceBase > o.maxDeltaRatio * p.state.baseBytes) return 'base';
+    if (this.changed.size >= copy.state.size && copy.state.size > 0) return 'base';
+    return 'delta';
+  }
+
+  private draft(copy: Copy, id: number): CheckpointDraft {
+    const kind = this.nextKind(copy);
+    const state = copy.state;
+    const changed = this.changed;
+    let entries: number;
+    let tombstones = 0;
+    let source: Iterable<StateFileEntry>;
+    if (kind === 'base') {
+      entries = state.size;
+      source = state.entries();
+    } else {
+      entries = changed.size;
+      for (const key of changed) if (!state.has(key)) tombstones++;
+      source = (function* () {
+        for (const key of changed) yield [key, state.get(key)] as const;
+      })();
+    }
+    const files: CheckpointDataFile[] = [
+      {
+        role: kind,
+        chunks: encodeStateFileChunks(
+          kind === 'base' ? StateFileKind.Base : StateFileKind.Delta,
+          entries,
+          source,
+        ),
+      },
+    ];
+    const { operators, sidecar } = this.operatorCheckpoints();
+    if (sidecar.length > 0) files.push({ role: 'operators', chunks: sidecar });
+    const p = this.parent;
+    const x = this.extras;
+    return {
+      manifest: {
+        version: MANIFEST_VERSION,
+        id,
+        epoch: copy.epoch,
+        createdAtMs: Date.now(),
+        kind,
+        parentId: kind === 'base' ? null : p!.id,
+        baseId: kind === 'base' ? id : p!.baseId,
+        chainLength: kind === 'base' ? 0 : p!.chainLength + 1,
+        walPosition: { lsn: copy.lsn },
+        perCoreWalPositions: { ...(x.perCoreWalPositions ?? {}) },
+        sourceOffsets: { ...copy.sourceOffsets },
+        connectors: Object.fromEntries(
+          Object.entries(x.connectors ?? {}).map(([k, c]) => [
+            k,
+            { ...c, metadata: { ...(c.metadata ?? {}) } },
+          ]),
+        ),
+        operators,
+        sinkEpochs: { ...(x.sinkEpochs ?? {}) },
+        sinkCommitStatuses: { ...(x.sinkCommitStatuses ?? {}) },
+        watermark: copy.watermark ?? null,
+        sourceWatermarks: { ...(x.sourceWatermarks ?? {}) },
+        // Byte counts are filled in by beforeCommit, once the state file is written.
+        state: {
+          keys: state.size,
+          entriesWritten: entries,
+          tombstones,
+          baseBytes: 0,
+          deltaBytesSinceBase: 0,
+        },
+      },
+      files,
+      beforeCommit: (m) => {
+        const bytes = m.files.find((f) => f.role === kind)!.sizeBytes;
+        m.state.baseBytes = kind === 'base' ? bytes : p!.state.baseBytes;
+        m.state.deltaBytesSinceBase = kind === 'base' ? 0 : p!.state.deltaBytesSinceBase + bytes;
+      },
+    };
+  }
+
+  /** Operator states: inline up to the threshold, the rest in one sidecar. */
+  private operatorCheckpoints(): { operators: Record<string, OperatorCheckpoint>; sidecar: Uint8Array[] } {
+    const operators: Record<string, OperatorCheckpoint> = {};
+    const sidecar: Uint8Array[] = [];
+    let offset = 0;
+    for (const [name, data] of Object.entries(this.extras.operators ?? {})) {
+      const sum = crc32c(data);
+      if (data.length <= this.options.inlineOperatorStateBytes) {
+        operators[name] = {
+          stateB64: Buffer.from(data.buffer, data.byteOffset, data.length).toString('base64'),
+          external: false,
+          externalOffset: 0,
+          externalLength: data.length,
+          crc32c: sum,
+        };
+      } else {
+        operators[name] = {
+          external: true,
+          externalOffset: offset,
+          externalLength: data.length,
+          crc32c: sum,
+        };
+        sidecar.push(data);
+        offset += data.length;
+      }
+    }
+    return { operators, sidecar };
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Checkpoint state files: a *base* (every key) or a *delta* (the puts and tombstones since the
+ * parent checkpoint). One layout for both, defined in format/constants.ts and docs/FORMAT.md:
+ * a 16-byte header, entries, and a trailer: the masked CRC32C of everything before it.
+ *
+ * The encoder yields the file in chunks of about {@link STATE_FILE_CHUNK_BYTES}, so a base of
+ * millions of keys is written without one giant buffer, and the thread writing it (Ring 1) gets
+ * the event loop back between chunks.
+ */
+import { corruption, TidemarkError } from '../errors.js';
+import {
+  MAX_KEY_BYTES,
+  MAX_VALUE_BYTES,
+  STATE_ENTRY_FIXED_SIZE,
+  STATE_FILE_CHUNK_BYTES,
+  STATE_FILE_COUNT_OFFSET,
+  STATE_FILE_HEADER_SIZE,
+  STATE_FILE_KIND_OFFSET,
+  STATE_FILE_MAGIC,
+  STATE_FILE_MAGIC_OFFSET,
+  STATE_FILE_TRAILER_SIZE,
+  STATE_FILE_VERSION,
+  STATE_FILE_VERSION_OFFSET,
+  STATE_TOMBSTONE_LENGTH,
+  StateFileKind,
+} from './constants.js';
+import { crc32c, maskCrc32c } from './crc32c.js';
+import { readU64, writeU64 } from './record-frame.js';
+
+/** One entry: a key and its value, or `undefined` for a tombstone (deltas only). */
+export type StateFileEntry = readonly [key: string, value: Uint8Array | undefined];
+
+function bug(message: string): TidemarkError {
+  return new TidemarkError('TIDEMARK_BUG', message);
+}
+
+/**
+ * Encodes a state file of `kind` holding exactly `count` entries, yielding it in chunks of about
+ * `chunkBytes` (an entry larger than that gets a chunk of its own). Every chunk is a fresh buffer
+ * the consumer may keep. Throws `TIDEMARK_INVALID_ARGUMENT` for a key or value over the caps and
+ * `TIDEMARK_BUG` when `entries` does not yield `count` entries or a base holds a tombstone.
+ */
+export function* encodeStateFileChunks(
+  kind: StateFileKind,
+  count: number,
+  entries: Iterable<StateFileEntry>,
+  chunkBytes = STATE_FILE_CHUNK_BYTES,
+): Generator<Buffer, void, undefined> {
+  let chunk = Buffer.allocUnsafe(Math.max(chunkBytes, STATE_FILE_HEADER_SIZE + STATE_FILE_TRAILER_SIZE));
+  let used = STATE_FILE_HEADER_SIZE;
+  let crc = 0;
+  chunk.writeUInt32LE(STATE_FILE_MAGIC, STATE_FILE_MAGIC_OFFSET);
+  chunk.writeUInt16LE(STATE_FILE_VERSION, STATE_FILE_VERSION_OFFSET);
+  chunk.writeUInt16LE(kind, STATE_FILE_KIND_OFFSET);
+  writeU64(chunk, STATE_FILE_COUNT_OFFSET, count);
+  let written = 0;
+  for (const [key, value] of entries) {
+    if (value === undefined && kind === StateFileKind.Base) throw bug(`tombstone for ${key} in a base`);
+    const keyBytes = Buffer.byteLength(key, 'utf8');
+    const valueBytes = value?.length ?? 0;
+    if (keyBytes > MAX_KEY_BYTES || valueBytes > MAX_VALUE_BYTES) {
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `state entry over the caps: key ${keyBytes} B (max ${MAX_KEY_BYTES}), value ${valueBytes} B (max ${MAX_VALUE_BYTES})`,
+      );
+    }
+    const need = STATE_ENTRY_FIXED_SIZE + keyBytes + valueBytes;
+    if (used + need > chunk.length) {
+      crc = crc32c(chunk, 0, used, crc);
+      yield chunk.subarray(0, used);
+      chunk = Buffer.allocUnsafe(Math.max(chunkBytes, need + STATE_FILE_TRAILER_SIZE));
+      used = 0;
+    }
+    chunk.writeUInt32LE(keyBytes, used);
+    chunk.writeUInt32LE(value === undefined ? STATE_TOMBSTONE_LENGTH : valueBytes, used + 4);
+    chunk.write(key, used + STATE_ENTRY_FIXED_SIZE, keyBytes, 'utf8');
+    if (value !== undefined) chunk.set(value, used + STATE_ENTRY_FIXED_SIZE + keyBytes);
+    used += need;
+    written++;
+  }
+  if (written !== count) throw bug(`state file announced ${count} entries, got ${written}`);
+  if (used + STATE_FILE_TRAILER_SIZE > chunk.length) {
+    crc = crc32c(chunk, 0, used, crc);
+    yield chunk.subarray(0, used);
+    chunk = Buffer.allocUnsafe(STATE_FILE_TRAILER_SIZE);
+    used = 0;
+  }
+  crc = crc32c(chunk, 0, used, crc);
+  chunk.writeUInt32LE(maskCrc32c(crc), used);
+  yield chunk.subarray(0, used + STATE_FILE_TRAILER_SIZE);
+}
+
+/** Encodes a whole state file into one buffer (small files, tests and fixtures). */
+export function encodeStateFile(
+  kind: StateFileKind,
+  count: number,
+  entries: Iterable<StateFileEntry>,
+): Buffer {
+  return Buffer.concat([...encodeStateFileChunks(kind, count, entries)]);
+}
+
+/** What the header of a state file says. */
+export interface StateFileInfo {
+  kind: StateFileKind;
+  version: number;
+  entries: number;
+  tombstones: number;
+}
+
+/**
+ * Checks a state file (trailer CRC, magic, version, kind, every entry's bounds) and calls `visit`
+ * for each entry in file order, with a copy of the value or `undefined` for a tombstone.
+ * Throws `TIDEMARK_CORRUPTION` (path, offset) or `TIDEMARK_UNSUPPORTED_VERSION`; nothing is
+ * visited unless the checksum holds.
+ */
+export function readStateFile(
+  buf: Uint8Array,
+  path: string,
+  visit: (key: string, value: Uint8Array | undefined) => void,
+): StateFileInfo {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+  if (b.length < STATE_FILE_HEADER_SIZE + STATE_FILE_TRAILER_SIZE)
+    throw corruption(path, 0, 'state file too short');
+  const body = b.length - STATE_FILE_TRAILER_SIZE;
+  const version = b.readUInt16LE(STATE_FILE_VERSION_OFFSET);
+  // Version 1 stored the plain CRC; version 2 stores it masked (see maskCrc32c).
+  const sum = crc32c(b, 0, body);
+  if (b.readUInt32LE(body) !== (version === 1 ? sum : maskCrc32c(sum)))
+    throw corruption(path, body, 'state file checksum mismatch');
+  if (b.readUInt32LE(STATE_FILE_MAGIC_OFFSET) !== STATE_FILE_MAGIC)
+    throw corruption(path, 0, 'not a state file (bad magic)');
+  if (version > STATE_FILE_VERSION || version === 0) {
+    throw new TidemarkError(
+      'TIDEMARK_UNSUPPORTED_VERSION',
+      `${path}: state file version ${version}, this build reads 1 to ${STATE_FILE_VERSION}`,
+      { path, offset: STATE_FILE_VERSION_OFFSET },
+    );
+  }
+  const kind = b.readUInt16LE(STATE_FILE_KIND_OFFSET);
+  if (kind !== StateFileKind.Base && kind !== StateFileKind.Delta)
+    throw corruption(path, STATE_FILE_KIND_OFFSET, `unknown state file kind ${kind}`);
+  const count = readU64(b, STATE_FILE_COUNT_OFFSET);
+  if (count > (body - STATE_FILE_HEADER_SIZE) / STATE_ENTRY_FIXED_SIZE)
+    throw corruption(path, STATE_FILE_COUNT_OFFSET, 'entry count larger than the file');
+  let tombstones = 0;
+  let o = STATE_FILE_HEADER_SIZE;
+  for (let i = 0; i < count; i++) {
+    if (body - o < STATE_ENTRY_FIXED_SIZE) throw corruption(path, o, 'entry header past the end');
+    const keyBytes = b.readUInt32LE(o);
+    const rawValueBytes = b.readUInt32LE(o + 4);
+    const tombstone = rawValueBytes === STATE_TOMBSTONE_LENGTH;
+    if (tombstone && kind === StateFileKind.Base) throw corruption(path, o + 4, 'tombstone in a base');
+    const valueBytes = tombstone ? 0 : rawValueBytes;
+    if (
+      keyBytes > MAX_KEY_BYTES ||
+      valueBytes > MAX_VALUE_BYTES ||
+      STATE_ENTRY_FIXED_SIZE + keyBytes + valueBytes > body - o
+    ) {
+      throw corruption(path, o, 'entry length over the cap or past the end');
+    }
+    const keyStart = o + STATE_ENTRY_FIXED_SIZE;
+    // The checksum already held, so the key bytes are the ones the encoder wrote (UTF-8).
+    const key = b.toString('utf8', keyStart, keyStart + keyBytes);
+    const valueStart = keyStart + keyBytes;
+    if (tombstone) {
+      tombstones++;
+      visit(key, undefined);
+    } else {
+      const value = new Uint8Array(valueBytes);
+      value.set(b.subarray(valueStart, valueStart + valueBytes));
+      visit(key, value);
+    }
+    o = valueStart + valueBytes;
+  }
+  if (o !== body) throw corruption(path, o, 'bytes after the last entry');
+  return { kind: kind as StateFileKind, version, entries: count, tombstones };
+}
+
+/** Applies a state file to `state`: a base fills it (it should start empty), a delta sets and deletes keys. */
+export function applyStateFile(buf: Uint8Array, path: string, state: Map<string, Uint8Array>): StateFileInfo {
+  return readStateFile(buf, path, (key, value) => {
+    if (value === undefined) state.delete(key);
+    else state.set(key, value);
+  });
+}
+
+/** Decodes a state file into its entries (tombstones as `undefined`) and header. */
+export function decodeStateFile(
+  buf: Uint8Array,
+  path: string,
+): StateFileInfo & { state: Map<string, Uint8Array | undefined> } {
+  const state = new Map<string, Uint8Array | undefined>();
+  const info = readStateFile(buf, path, (key, value) => state.set(key, value));
+  return { ...info, state };
+}
