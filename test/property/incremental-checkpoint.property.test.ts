@@ -16,7 +16,10 @@ type Op =
   | { type: 'reopen' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 10, arbitrary: fc.record({ type: fc.constant('put' as const), key: fc.nat(60), value: fc.nat(1000) }) },
+  {
+    weight: 10,
+    arbitrary: fc.record({ type: fc.constant('put' as const), key: fc.nat(60), value: fc.nat(1000) }),
+  },
   { weight: 4, arbitrary: fc.record({ type: fc.constant('delete' as const), key: fc.nat(60) }) },
   { weight: 2, arbitrary: fc.constant({ type: 'checkpoint' as const }) },
   { weight: 1, arbitrary: fc.constant({ type: 'crash' as const }) },
@@ -43,63 +46,69 @@ test(`recovered state equals the model after any sequence of writes, checkpoints
   let deltasTaken = 0;
   let recoveriesChecked = 0;
   await fc.assert(
-    fc.asyncProperty(configArb, fc.array(opArb, { minLength: 1, maxLength: 200, size: 'max' }), async (config, ops) => {
-      const dir = new MemoryDirectory();
-      const manager = new RecoveryManager({
-        dir,
-        maxRetained: config.maxRetained,
-        wal: { segmentSizeBytes: config.segmentSizeBytes },
-        checkpoint: {
-          incremental: config.incremental,
-          maxChainLength: config.maxChainLength,
-          maxDeltaRatio: config.maxDeltaRatio,
-        },
-      });
-      const model = new Map<string, string>();
-      let s: OpenedStore = await manager.open();
-      const check = async () => {
-        await s.store.durable();
-        // What is on disk now is what a crash would leave: recover it read-only.
-        const r = await manager.recover();
-        assert.deepEqual(text(r.state), Object.fromEntries([...model].sort()));
-        recoveriesChecked++;
-      };
-      try {
-        for (const op of ops) {
-          switch (op.type) {
-            case 'put':
-              s.store.put(`k${op.key}`, Buffer.from(`v${op.value}`));
-              model.set(`k${op.key}`, `v${op.value}`);
-              break;
-            case 'delete':
-              s.store.delete(`k${op.key}`);
-              model.delete(`k${op.key}`);
-              break;
-            case 'checkpoint': {
-              const meta = await s.checkpoint();
-              checkpointsTaken++;
-              if (meta.kind === 'delta') deltasTaken++;
-              assert.equal(meta.keys, model.size);
-              await check();
-              break;
+    fc.asyncProperty(
+      configArb,
+      fc.array(opArb, { minLength: 1, maxLength: 200, size: 'max' }),
+      async (config, ops) => {
+        const dir = new MemoryDirectory();
+        const manager = new RecoveryManager({
+          dir,
+          maxRetained: config.maxRetained,
+          wal: { segmentSizeBytes: config.segmentSizeBytes },
+          checkpoint: {
+            incremental: config.incremental,
+            maxChainLength: config.maxChainLength,
+            maxDeltaRatio: config.maxDeltaRatio,
+          },
+        });
+        const model = new Map<string, string>();
+        let s: OpenedStore = await manager.open();
+        const check = async () => {
+          await s.store.durable();
+          // What is on disk now is what a crash would leave: recover it read-only.
+          const r = await manager.recover();
+          assert.deepEqual(text(r.state), Object.fromEntries([...model].sort()));
+          recoveriesChecked++;
+        };
+        try {
+          for (const op of ops) {
+            switch (op.type) {
+              case 'put':
+                s.store.put(`k${op.key}`, Buffer.from(`v${op.value}`));
+                model.set(`k${op.key}`, `v${op.value}`);
+                break;
+              case 'delete':
+                s.store.delete(`k${op.key}`);
+                model.delete(`k${op.key}`);
+                break;
+              case 'checkpoint': {
+                const meta = await s.checkpoint();
+                checkpointsTaken++;
+                if (meta.kind === 'delta') deltasTaken++;
+                assert.equal(meta.keys, model.size);
+                await check();
+                break;
+              }
+              case 'crash':
+                await check();
+                break;
+              case 'reopen':
+                await s.close();
+                s = await manager.open();
+                assert.deepEqual(text(s.recovered.state), Object.fromEntries([...model].sort()));
+                break;
             }
-            case 'crash':
-              await check();
-              break;
-            case 'reopen':
-              await s.close();
-              s = await manager.open();
-              assert.deepEqual(text(s.recovered.state), Object.fromEntries([...model].sort()));
-              break;
           }
+          await check();
+        } finally {
+          await s.close();
         }
-        await check();
-      } finally {
-        await s.close();
-      }
-    }),
+      },
+    ),
     { seed, numRuns },
   );
-  console.log(`# ${checkpointsTaken} checkpoints (${deltasTaken} deltas), ${recoveriesChecked} recoveries checked`);
+  console.log(
+    `# ${checkpointsTaken} checkpoints (${deltasTaken} deltas), ${recoveriesChecked} recoveries checked`,
+  );
   assert.ok(deltasTaken > 0 && checkpointsTaken > deltasTaken, 'both kinds were exercised');
 });

@@ -49,7 +49,10 @@ test('a delta writes only the keys changed since its parent, tombstones included
   assert.equal(delta.keysWritten, 3, 'k1 (once), k2 (tombstone), new');
   assert.equal(delta.tombstones, 1);
   assert.equal(delta.keys, 1000);
-  assert.ok(delta.stateBytes * 50 < base.stateBytes, `delta ${delta.stateBytes} B vs base ${base.stateBytes} B`);
+  assert.ok(
+    delta.stateBytes * 50 < base.stateBytes,
+    `delta ${delta.stateBytes} B vs base ${base.stateBytes} B`,
+  );
   s.store.put('after', v('wal only'));
   await s.close();
 
@@ -86,7 +89,10 @@ test('past maxChainLength deltas the next checkpoint is a fresh base (compaction
 
 test('a base follows once the deltas outgrow maxDeltaRatio of the base', async () => {
   const dir = new MemoryDirectory();
-  const s = await new RecoveryManager({ dir, checkpoint: { maxChainLength: 100, maxDeltaRatio: 0.25 } }).open();
+  const s = await new RecoveryManager({
+    dir,
+    checkpoint: { maxChainLength: 100, maxDeltaRatio: 0.25 },
+  }).open();
   for (let i = 0; i < 100; i++) s.store.put(`k${i}`, v('x'.repeat(20)));
   const kinds: string[] = [];
   for (let round = 0; round < 6; round++) {
@@ -180,10 +186,18 @@ test('a manifest keeps unknown fields, defaults missing optional ones, and refus
   const { crc32c: _c, ...plain } = JSON.parse(bytes.toString()) as Record<string, unknown>;
 
   const withUnknown = encodeManifest({ ...plain, futureField: { x: 1 } } as never);
-  assert.deepEqual((decodeManifest(withUnknown, 't') as unknown as Record<string, unknown>).futureField, { x: 1 });
+  assert.deepEqual((decodeManifest(withUnknown, 't') as unknown as Record<string, unknown>).futureField, {
+    x: 1,
+  });
 
-  const { connectors: _a, operators: _b, sinkEpochs: _d, sourceWatermarks: _e, perCoreWalPositions: _f, ...bare } =
-    plain;
+  const {
+    connectors: _a,
+    operators: _b,
+    sinkEpochs: _d,
+    sourceWatermarks: _e,
+    perCoreWalPositions: _f,
+    ...bare
+  } = plain;
   const defaulted = decodeManifest(encodeManifest(bare as never), 't');
   assert.deepEqual(defaulted.connectors, {});
   assert.deepEqual(defaulted.operators, {});
@@ -195,7 +209,9 @@ test('a manifest keeps unknown fields, defaults missing optional ones, and refus
     code: 'TIDEMARK_UNSUPPORTED_VERSION',
   });
   const { walPosition: _w, ...noRequired } = plain;
-  assert.throws(() => decodeManifest(encodeManifest(noRequired as never), 'broken'), { code: 'TIDEMARK_CORRUPTION' });
+  assert.throws(() => decodeManifest(encodeManifest(noRequired as never), 'broken'), {
+    code: 'TIDEMARK_CORRUPTION',
+  });
 });
 
 test('every single-bit flip of every file of a chain (manifests, base, delta, sidecar) is detected by validation', async () => {
@@ -224,7 +240,9 @@ test('every single-bit flip of every file of a chain (manifests, base, delta, si
         const owner = await validateCheckpointChain(store, id);
         assert.equal(owner.valid, false, `${checkpointName(id)}/${name} bit ${bit}`);
         assert.ok(
-          owner.problems.every((p) => ['TIDEMARK_CORRUPTION', 'TIDEMARK_UNSUPPORTED_VERSION'].includes(p.code)),
+          owner.problems.every((p) =>
+            ['TIDEMARK_CORRUPTION', 'TIDEMARK_UNSUPPORTED_VERSION'].includes(p.code),
+          ),
         );
         if (name !== 'operators.bin') assert.equal((await validateCheckpointChain(store, 2)).valid, false);
         flips++;
@@ -267,7 +285,9 @@ test('validateCheckpoint(dir) on disk reports a truncated file, a missing file a
   r = await validateCheckpoint(c2);
   assert.equal(r.valid, false);
   assert.match(r.problems[0]!.message, /parent checkpoint 1 is missing|does not exist/);
-  await assert.rejects(validateCheckpoint(path.join(dir, WAL_DIR_NAME)), { code: 'TIDEMARK_INVALID_ARGUMENT' });
+  await assert.rejects(validateCheckpoint(path.join(dir, WAL_DIR_NAME)), {
+    code: 'TIDEMARK_INVALID_ARGUMENT',
+  });
 });
 
 test('recoverLatestValidated walks back past an invalid delta and says why; with nothing valid and a truncated WAL it refuses', async () => {
@@ -291,18 +311,25 @@ test('recoverLatestValidated walks back past an invalid delta and says why; with
   assert.equal(r.stats.checkpointsSkipped[0]?.id, 3);
   assert.equal(r.stats.checkpointsSkipped[0]?.code, 'TIDEMARK_CORRUPTION');
   const state = asObject(r.state);
-  assert.deepEqual([state.k1, state.k2, state.k3], ['one', 'two', 'three'], 'the WAL still covers from checkpoint 2');
+  assert.deepEqual(
+    [state.k1, state.k2, state.k3],
+    ['one', 'two', 'three'],
+    'the WAL still covers from checkpoint 2',
+  );
 
   // Break the base: every checkpoint depends on it, and the WAL no longer starts at LSN 1.
   const base = path.join(ck, checkpointName(1), 'state.base');
   const bb = fs.readFileSync(base);
   bb[30]! ^= 1;
   fs.writeFileSync(base, bb);
-  await assert.rejects(new RecoveryManager({ dir }).recoverLatestValidated(), (e: { code: string; message: string }) => {
-    assert.equal(e.code, 'TIDEMARK_DATA_LOSS');
-    assert.match(e.message, /no valid checkpoint is left/);
-    return true;
-  });
+  await assert.rejects(
+    new RecoveryManager({ dir }).recoverLatestValidated(),
+    (e: { code: string; message: string }) => {
+      assert.equal(e.code, 'TIDEMARK_DATA_LOSS');
+      assert.match(e.message, /no valid checkpoint is left/);
+      return true;
+    },
+  );
   await assert.rejects(new RecoveryManager({ dir }).open(), { code: 'TIDEMARK_DATA_LOSS' });
 });
 
@@ -323,7 +350,8 @@ test('state file trailers are masked, so a whole-file checksum tells files apart
   const b = v('checkpoint b');
   const withPlain = (m: Buffer) => Buffer.concat([m, Buffer.from(new Uint32Array([crc32c(m)]).buffer)]);
   assert.equal(crc32c(withPlain(a)), crc32c(withPlain(b)), 'the residue property that masking avoids');
-  const withMasked = (m: Buffer) => Buffer.concat([m, Buffer.from(new Uint32Array([maskCrc32c(crc32c(m))]).buffer)]);
+  const withMasked = (m: Buffer) =>
+    Buffer.concat([m, Buffer.from(new Uint32Array([maskCrc32c(crc32c(m))]).buffer)]);
   assert.notEqual(crc32c(withMasked(a)), crc32c(withMasked(b)));
 });
 
