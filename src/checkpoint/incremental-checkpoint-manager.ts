@@ -25,6 +25,7 @@ import { crc32c } from '../format/crc32c.js';
 import { encodeStateFileChunks, type StateFileEntry } from '../format/state-file.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import { type ReplayTarget, replayWal, StateReplayer } from '../state/apply-entry.js';
+import type { WalPosition } from '../wal/wal-reader.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 import { loadLatestCheckpoint, replayStartOf } from './checkpoint-chain.js';
 import {
@@ -53,6 +54,12 @@ export interface IncrementalCheckpointManagerInit {
   transactional?: boolean;
 }
 
+/** Per-call options of {@link IncrementalCheckpointManager.createCheckpoint}. */
+export interface CreateCheckpointOptions {
+  /** Write a base even when a delta is allowed (compact the chain now). Default false. */
+  forceBase?: boolean;
+}
+
 /** Counters of a manager. */
 export interface IncrementalCheckpointStats {
   checkpoints: number;
@@ -65,6 +72,8 @@ export interface IncrementalCheckpointStats {
 
 interface Copy extends ReplayTarget {
   lsn: number;
+  /** Where the record after `lsn` starts in the WAL, when known: the next replay starts there. */
+  resumeAt?: WalPosition | undefined;
 }
 
 /** Creates base and delta checkpoints from a private, WAL-fed copy of the state. */
@@ -155,18 +164,22 @@ export class IncrementalCheckpointManager {
    * Checkpoints everything durable in the WAL (in transactional mode: up to the last durable
    * Commit) with epoch `epoch` (raised to the state's epoch if lower). Calls queue: one checkpoint
    * at a time. `extras` (connectors, operators, sinks, watermarks) replace the previous ones;
-   * without them the previous ones are carried forward.
+   * without them the previous ones are carried forward. `options.forceBase` compacts now.
    *
    * Resolves what was written. Rejects with the I/O (`TIDEMARK_IO`, `TIDEMARK_NO_SPACE`) or
    * corruption error that stopped it; no WAL is deleted then, and the next call rebuilds the
    * copy from the latest valid checkpoint.
    */
-  createCheckpoint(epoch: number, extras?: CheckpointExtras): Promise<IncrementalCheckpointMetadata> {
+  createCheckpoint(
+    epoch: number,
+    extras?: CheckpointExtras,
+    options: CreateCheckpointOptions = {},
+  ): Promise<IncrementalCheckpointMetadata> {
     if (!Number.isSafeInteger(epoch) || epoch < 0)
       return Promise.reject(
         new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `epoch must be an integer ≥ 0, got ${epoch}`),
       );
-    const run = this.chain.then(() => this.checkpointNow(epoch, extras));
+    const run = this.chain.then(() => this.checkpointNow(epoch, extras, options.forceBase === true));
     this.chain = run.catch(() => {});
     return run;
   }
@@ -192,6 +205,7 @@ export class IncrementalCheckpointManager {
   private async checkpointNow(
     epoch: number,
     extras: CheckpointExtras | undefined,
+    forceBase: boolean,
   ): Promise<IncrementalCheckpointMetadata> {
     const t0 = performance.now();
     try {
@@ -202,13 +216,17 @@ export class IncrementalCheckpointManager {
       let recordsReplayed = 0;
       if (target > copy.lsn) {
         const replayer = new StateReplayer(copy, this.transactional, this.changed);
-        recordsReplayed = (await replayWal(this.wal.directory, replayer, copy.lsn + 1, target)).records;
+        const read = await replayWal(this.wal.directory, replayer, copy.lsn + 1, target, copy.resumeAt);
+        recordsReplayed = read.records;
         // Transactional: the checkpoint covers the last Commit; what follows it is re-read next time.
-        copy.lsn = this.transactional ? Math.max(copy.lastCommitLsn, copy.lsn) : target;
+        const lsn = this.transactional ? Math.max(copy.lastCommitLsn, copy.lsn) : target;
+        if (lsn !== copy.lsn)
+          copy.resumeAt = read.endPosition?.lsn === lsn + 1 ? read.endPosition : undefined;
+        copy.lsn = lsn;
       }
       if (epoch > copy.epoch) copy.epoch = epoch;
       if (extras) this.extras = { ...extras };
-      const draft = this.draft(copy, await this.store.nextId());
+      const draft = this.draft(copy, await this.store.nextId(), forceBase ? 'base' : this.nextKind(copy));
       const published = await this.publisher.publish(draft, this.wal);
       const m = published.manifest;
       this.parent = m;
@@ -261,8 +279,7 @@ export class IncrementalCheckpointManager {
     return 'delta';
   }
 
-  private draft(copy: Copy, id: number): CheckpointDraft {
-    const kind = this.nextKind(copy);
+  private draft(copy: Copy, id: number, kind: 'base' | 'delta'): CheckpointDraft {
     const state = copy.state;
     const changed = this.changed;
     let entries: number;

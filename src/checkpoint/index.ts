@@ -38,6 +38,7 @@ export {
   parseCheckpointName,
 } from './checkpoint-store.js';
 export {
+  type CreateCheckpointOptions,
   IncrementalCheckpointManager,
   type IncrementalCheckpointManagerInit,
   type IncrementalCheckpointStats,

@@ -188,6 +188,28 @@ export const ABORT_ENCODER: PayloadEncoder = {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** `TIDEMARK_CORRUPTION` for a malformed payload (module-level: nothing is allocated per record). */
+function malformed(path: string, offset: number, what: string): TidemarkError {
+  return corruption(path, offset, `malformed record payload: ${what}`);
+}
+
+/**
+ * The string in `buf[from, to)`. Most keys are ASCII: check the bytes and take the cheap latin1
+ * path; otherwise decode strictly (an invalid sequence is corruption, not a key).
+ */
+function decodeText(buf: Buffer, path: string, offset: number, from: number, to: number): string {
+  for (let i = from; i < to; i++) {
+    if (buf[i]! >= 0x80) {
+      try {
+        return utf8.decode(buf.subarray(from, to));
+      } catch {
+        throw malformed(path, offset, 'invalid UTF-8');
+      }
+    }
+  }
+  return buf.toString('latin1', from, to);
+}
+
 /**
  * Decodes the payload `buf[start, start + length)` of a record of `type`. Throws
  * `TIDEMARK_CORRUPTION` naming `path` and `offset` (the record's offset) when it is malformed —
@@ -202,58 +224,53 @@ export function decodeEntry(
   offset: number,
 ): WalEntry {
   const end = start + length;
-  const bad = (what: string): TidemarkError => corruption(path, offset, `malformed record payload: ${what}`);
-  const text = (from: number, to: number): string => {
-    try {
-      return utf8.decode(buf.subarray(from, to));
-    } catch {
-      throw bad('invalid UTF-8');
-    }
-  };
   switch (type) {
     case RecordType.Put: {
-      if (length < PUT_KEY_LENGTH_SIZE) throw bad('put shorter than its key length');
+      if (length < PUT_KEY_LENGTH_SIZE) throw malformed(path, offset, 'put shorter than its key length');
       const keyBytes = buf.readUInt32LE(start);
-      if (keyBytes > MAX_KEY_BYTES || PUT_KEY_LENGTH_SIZE + keyBytes > length) throw bad('key length');
+      if (keyBytes > MAX_KEY_BYTES || PUT_KEY_LENGTH_SIZE + keyBytes > length)
+        throw malformed(path, offset, 'key length');
       const keyEnd = start + PUT_KEY_LENGTH_SIZE + keyBytes;
       return {
         type: 'put',
-        key: text(start + PUT_KEY_LENGTH_SIZE, keyEnd),
+        key: decodeText(buf, path, offset, start + PUT_KEY_LENGTH_SIZE, keyEnd),
         value: buf.subarray(keyEnd, end),
       };
     }
     case RecordType.Delete:
-      if (length > MAX_KEY_BYTES) throw bad('key length');
-      return { type: 'delete', key: text(start, end) };
+      if (length > MAX_KEY_BYTES) throw malformed(path, offset, 'key length');
+      return { type: 'delete', key: decodeText(buf, path, offset, start, end) };
     case RecordType.Commit: {
-      if (length < COMMIT_FIXED_SIZE) throw bad('commit too short');
+      if (length < COMMIT_FIXED_SIZE) throw malformed(path, offset, 'commit too short');
       let o = start;
       const epoch = readU64(buf, o);
       o += 8;
       const flags = buf[o++]!;
-      if ((flags & ~COMMIT_FLAG_HAS_WATERMARK) !== 0) throw bad('unknown commit flags');
+      if ((flags & ~COMMIT_FLAG_HAS_WATERMARK) !== 0) throw malformed(path, offset, 'unknown commit flags');
       const watermarkRaw = buf.readBigInt64LE(o);
       o += 8;
       const count = buf.readUInt32LE(o);
       o += 4;
-      if (count > MAX_COMMIT_SOURCES || count * COMMIT_SOURCE_FIXED_SIZE > end - o) throw bad('source count');
+      if (count > MAX_COMMIT_SOURCES || count * COMMIT_SOURCE_FIXED_SIZE > end - o)
+        throw malformed(path, offset, 'source count');
       const sourceOffsets: SourceOffsets = {};
       for (let i = 0; i < count; i++) {
-        if (end - o < COMMIT_SOURCE_FIXED_SIZE) throw bad('source entry');
+        if (end - o < COMMIT_SOURCE_FIXED_SIZE) throw malformed(path, offset, 'source entry');
         const nameBytes = buf.readUInt16LE(o);
         o += 2;
-        if (nameBytes > MAX_SOURCE_NAME_BYTES || nameBytes + 8 > end - o) throw bad('source name length');
-        const name = text(o, o + nameBytes);
+        if (nameBytes > MAX_SOURCE_NAME_BYTES || nameBytes + 8 > end - o)
+          throw malformed(path, offset, 'source name length');
+        const name = decodeText(buf, path, offset, o, o + nameBytes);
         o += nameBytes;
         sourceOffsets[name] = readU64(buf, o);
         o += 8;
       }
-      if (o !== end) throw bad('trailing bytes after commit');
+      if (o !== end) throw malformed(path, offset, 'trailing bytes after commit');
       const watermark = flags & COMMIT_FLAG_HAS_WATERMARK ? Number(watermarkRaw) : undefined;
       return { type: 'commit', epoch, sourceOffsets, watermark };
     }
     case RecordType.CheckpointMarker:
-      if (length !== CHECKPOINT_MARKER_SIZE) throw bad('checkpoint marker size');
+      if (length !== CHECKPOINT_MARKER_SIZE) throw malformed(path, offset, 'checkpoint marker size');
       return {
         type: 'checkpoint',
         checkpointId: readU64(buf, start),
@@ -261,9 +278,9 @@ export function decodeEntry(
         lsn: readU64(buf, start + 16),
       };
     case RecordType.Abort:
-      if (length !== 0) throw bad('abort with a payload');
+      if (length !== 0) throw malformed(path, offset, 'abort with a payload');
       return { type: 'abort' };
     default:
-      throw bad(`unknown record type ${type}`);
+      throw malformed(path, offset, `unknown record type ${type}`);
   }
 }

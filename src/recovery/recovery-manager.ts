@@ -14,7 +14,10 @@ import {
 } from '../checkpoint/checkpoint-chain.js';
 import type { CheckpointOptions } from '../checkpoint/checkpoint-config.js';
 import { FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
-import { IncrementalCheckpointManager } from '../checkpoint/incremental-checkpoint-manager.js';
+import {
+  type CreateCheckpointOptions,
+  IncrementalCheckpointManager,
+} from '../checkpoint/incremental-checkpoint-manager.js';
 import { TidemarkError } from '../errors.js';
 import type {
   CheckpointExtras,
@@ -98,7 +101,10 @@ export interface OpenedStore {
    * Syncs the WAL, advances the store's epoch and checkpoints everything durable (in
    * transactional mode, up to the last Commit). See {@link IncrementalCheckpointManager.createCheckpoint}.
    */
-  checkpoint(extras?: CheckpointExtras): Promise<IncrementalCheckpointMetadata>;
+  checkpoint(
+    extras?: CheckpointExtras,
+    options?: CreateCheckpointOptions,
+  ): Promise<IncrementalCheckpointMetadata>;
   /** Syncs and closes the WAL and releases the directory lock. */
   close(): Promise<void>;
 }
@@ -186,7 +192,8 @@ export class RecoveryManager {
           store: stateStore,
           recovered,
           checkpoints,
-          checkpoint: (extras) => checkpoints.createCheckpoint(stateStore.advanceEpoch(), extras),
+          checkpoint: (extras, options) =>
+            checkpoints.createCheckpoint(stateStore.advanceEpoch(), extras, options),
           close: async () => {
             if (closed) return;
             closed = true;

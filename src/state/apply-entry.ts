@@ -4,7 +4,7 @@
  */
 import { decodeEntry, type SourceOffsets, type WalEntry } from '../format/entry-codec.js';
 import type { Directory } from '../io/directory.js';
-import { WalReader, type WalReadStats } from '../wal/wal-reader.js';
+import { type WalPosition, WalReader, type WalReadStats } from '../wal/wal-reader.js';
 
 /** The state being rebuilt by replay. */
 export interface ReplayTarget {
@@ -62,7 +62,8 @@ export class StateReplayer {
   }
 
   private mutate(entry: WalEntry): void {
-    if (entry.type === 'put') this.target.state.set(entry.key, Uint8Array.from(entry.value));
+    // A copy: small ones come from Node's Buffer pool (cheaper than one ArrayBuffer per value).
+    if (entry.type === 'put') this.target.state.set(entry.key, Buffer.from(entry.value));
     else if (entry.type === 'delete') this.target.state.delete(entry.key);
     else return;
     this.changed?.add(entry.key);
@@ -71,7 +72,8 @@ export class StateReplayer {
 }
 
 /**
- * Replays the WAL in `walDir` from `fromLsn` (to `untilLsn`, inclusive) through `replayer`.
+ * Replays the WAL in `walDir` from `fromLsn` (to `untilLsn`, inclusive) through `replayer`,
+ * starting the scan at `from` when given (see `WalReader.read`).
  * Returns the reader's stats and the LSN of the last record applied (`fromLsn - 1` when none).
  * Throws what `WalReader.read` and `decodeEntry` throw (`TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, …).
  */
@@ -80,6 +82,7 @@ export async function replayWal(
   replayer: StateReplayer,
   fromLsn: number,
   untilLsn = Number.POSITIVE_INFINITY,
+  from?: WalPosition,
 ): Promise<WalReadStats & { lastReplayedLsn: number }> {
   let lastReplayedLsn = fromLsn - 1;
   const path = walDir.path;
@@ -91,6 +94,7 @@ export async function replayWal(
       lastReplayedLsn = lsn;
     },
     untilLsn,
+    from,
   );
   return { ...read, lastReplayedLsn };
 }

@@ -1,5 +1,5 @@
 export { listSegments, readSegmentHead, type SegmentHead } from './segment-files.js';
 export { listSegmentNumbers, parseSegmentFileName, segmentFileName } from './segment-name.js';
 export { type RecordVisitor, type SegmentScan, scanSegment, type TornTail } from './segment-scanner.js';
-export { WalReader, type WalReadStats } from './wal-reader.js';
+export { type WalPosition, WalReader, type WalReadStats } from './wal-reader.js';
 export { type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';

@@ -95,7 +95,8 @@ export function headerError(path: string, problem: string): TidemarkError {
  * Scans a whole segment file image. `expectedNumber` is the number in the file name.
  * `final` allows a torn tail. `expectedFirstLsn`, when given, must equal the header's.
  * Throws `TIDEMARK_CORRUPTION` / `TIDEMARK_UNSUPPORTED_VERSION`; a torn header of a final segment
- * is reported by the caller (see WriteAheadLog.open), not here.
+ * is reported by the caller (see WriteAheadLog.open), not here. `resume` starts the scan at a
+ * frame boundary whose record has LSN `resume.lsn` instead of after the header.
  */
 export function scanSegment(
   buf: Buffer,
@@ -104,6 +105,7 @@ export function scanSegment(
   final: boolean,
   visit?: RecordVisitor,
   expectedFirstLsn?: number,
+  resume?: { offset: number; lsn: number },
 ): SegmentScan {
   const header = decodeSegmentHeader(buf);
   if (typeof header === 'string') throw headerError(path, header);
@@ -118,8 +120,9 @@ export function scanSegment(
     throw corruption(path, 0, `segment starts at LSN ${header.firstLsn}, expected ${expectedFirstLsn}`);
   }
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
-  let offset = SEGMENT_HEADER_SIZE;
-  let nextLsn = header.firstLsn;
+  // Resuming (a position an earlier scan ended at, checked by the caller) skips the frames before it.
+  let offset = resume?.offset ?? SEGMENT_HEADER_SIZE;
+  let nextLsn = resume?.lsn ?? header.firstLsn;
   let count = 0;
   const end = buf.length;
   while (offset < end) {

@@ -5,7 +5,8 @@
  */
 
 import { TidemarkError } from '../errors.js';
-import { MAX_SEGMENT_FILE_BYTES } from '../format/constants.js';
+import { MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import { type FrameInfo, FrameStatus, readFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
 import { listSegments, readSegmentHead } from './segment-files.js';
@@ -32,6 +33,15 @@ export interface WalReadStats {
   lastLsn: number;
   /** Damage at the tail of the final segment, if any (not repaired by the reader). */
   tornTail: TornTail | undefined;
+  /** Where the record after the last one visited starts: pass it as `from` to the next read. */
+  endPosition: WalPosition | undefined;
+}
+
+/** A record boundary in a WAL: segment number, byte offset in it, and the LSN of the record there. */
+export interface WalPosition {
+  segment: number;
+  offset: number;
+  lsn: number;
 }
 
 /** Numbers, names and first LSNs (undefined when the header does not decode) of `dir`'s segments, in order. */
@@ -60,12 +70,17 @@ export class WalReader {
    *
    * With `untilLsn`, records past it are not visited and no segment after the one holding it is
    * read: a reader may then run alongside the writer (Ring 1's checkpointer), up to the durable LSN.
+   *
+   * `from`, a position an earlier read returned as `endPosition` (with `lsn === fromLsn`), starts
+   * the scan there instead of at the start of the segment; a position that no longer matches a
+   * record boundary with that LSN is ignored.
    */
   static async read(
     dir: Directory,
     fromLsn: number,
     visit: RecordVisitor,
     untilLsn = Number.POSITIVE_INFINITY,
+    from?: WalPosition,
   ): Promise<WalReadStats> {
     const segments = await segmentHeaders(dir);
     const stats: WalReadStats = {
@@ -75,6 +90,7 @@ export class WalReader {
       firstLsn: fromLsn,
       lastLsn: fromLsn - 1,
       tornTail: undefined,
+      endPosition: undefined,
     };
     if (segments.length === 0) return stats;
     const last = segments.length - 1;
@@ -100,16 +116,36 @@ export class WalReader {
       const f = segments[i]!.firstLsn;
       if (f !== undefined && f <= fromLsn) start = i;
     }
+    let resume: { offset: number; lsn: number } | undefined;
+    if (from !== undefined && from.lsn === fromLsn) {
+      const at = segments.findIndex((s) => s.number === from.segment);
+      if (at >= 0 && at >= start) {
+        start = at;
+        resume = { offset: from.offset, lsn: from.lsn };
+      }
+    }
     let expectedFirst: number | undefined;
+    let segmentNumber = 0;
     const filtered: RecordVisitor = (lsn, type, buf, ps, pl, fo) => {
       if (lsn < fromLsn || lsn > untilLsn) return;
       stats.records++;
+      stats.endPosition = { segment: segmentNumber, offset: ps + pl, lsn: lsn + 1 };
       visit(lsn, type, buf, ps, pl, fo);
     };
     for (let i = start; i <= last; i++) {
       const seg = segments[i]!;
+      segmentNumber = seg.number;
       const path = `${dir.path}/${seg.name}`;
-      const buf = Buffer.from(await dir.readFile(seg.name, MAX_SEGMENT_FILE_BYTES));
+      let buf: Buffer;
+      if (resume !== undefined && i === start) {
+        buf = await readSegmentFrom(dir, seg.name, resume.offset);
+        if (!resumable(buf, resume)) {
+          resume = undefined;
+          buf = Buffer.from(await dir.readFile(seg.name, MAX_SEGMENT_FILE_BYTES));
+        }
+      } else {
+        buf = Buffer.from(await dir.readFile(seg.name, MAX_SEGMENT_FILE_BYTES));
+      }
       stats.bytesRead += buf.length;
       stats.segmentsRead++;
       if (i === last && isTornSegmentHeader(buf, expectedFirst)) {
@@ -121,7 +157,15 @@ export class WalReader {
         };
         break;
       }
-      const scan = scanSegment(buf, path, seg.number, i === last, filtered, expectedFirst);
+      const scan = scanSegment(
+        buf,
+        path,
+        seg.number,
+        i === last,
+        filtered,
+        expectedFirst,
+        i === start ? resume : undefined,
+      );
       stats.lastLsn = scan.lastLsn;
       stats.tornTail = scan.tornTail;
       expectedFirst = scan.lastLsn + 1;
@@ -131,5 +175,50 @@ export class WalReader {
       }
     }
     return stats;
+  }
+}
+
+/** True when `resume` is a frame boundary in `buf` holding a valid record with LSN `resume.lsn`, or its end. */
+function resumable(buf: Buffer, resume: { offset: number; lsn: number }): boolean {
+  if (resume.offset < SEGMENT_HEADER_SIZE || resume.offset > buf.length) return false;
+  if (resume.offset === buf.length) return true;
+  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
+  return readFrame(buf, resume.offset, buf.length, info) === FrameStatus.Ok && info.lsn === resume.lsn;
+}
+
+/**
+ * A segment image with only the header and the bytes from `offset` on read in; the bytes
+ * between are never looked at (scanning resumes at `offset`) and stay uninitialized.
+ */
+async function readSegmentFrom(dir: Directory, name: string, offset: number): Promise<Buffer> {
+  const file = await dir.open(name, 'read');
+  try {
+    const size = await file.size();
+    if (size > MAX_SEGMENT_FILE_BYTES) {
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `${file.path} is ${size} bytes, over the cap of ${MAX_SEGMENT_FILE_BYTES}`,
+        {
+          path: file.path,
+        },
+      );
+    }
+    const buf = Buffer.allocUnsafe(size);
+    const fill = async (from: number, to: number) => {
+      let at = from;
+      while (at < to) {
+        const n = await file.read(buf, at, to - at, at);
+        if (n === 0) break;
+        at += n;
+      }
+      return at;
+    };
+    const headerEnd = Math.min(SEGMENT_HEADER_SIZE, size);
+    if ((await fill(0, headerEnd)) < headerEnd) return buf.subarray(0, 0);
+    const start = Math.max(offset, headerEnd);
+    const end = await fill(start, size);
+    return buf.subarray(0, end);
+  } finally {
+    await file.close();
   }
 }

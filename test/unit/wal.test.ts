@@ -166,3 +166,35 @@ test('waiting on an LSN that was never appended rejects with TIDEMARK_INVALID_AR
   await wal.flushed(lsn);
   await wal.close();
 });
+
+test('a read resumed at the endPosition of an earlier read visits exactly the records after it, and a stale position is ignored', async () => {
+  const dir = new MemoryDirectory();
+  const wal = await WriteAheadLog.open(dir, { segmentSizeBytes: 4096 });
+  const put = new PutEncoder();
+  for (let i = 1; i <= 300; i++) wal.append(put.set(`k${i}`, payloadFor(i)));
+  await wal.close();
+  const lsns = async (from: number, until: number, at?: Parameters<typeof WalReader.read>[4]) => {
+    const seen: number[] = [];
+    const stats = await WalReader.read(dir, from, (lsn) => seen.push(lsn), until, at);
+    return { seen, stats };
+  };
+  for (const cut of [1, 57, 58, 150, 299]) {
+    const first = await lsns(1, cut);
+    const end = first.stats.endPosition!;
+    assert.equal(end.lsn, cut + 1);
+    const resumed = await lsns(cut + 1, 300, end);
+    const plain = await lsns(cut + 1, 300);
+    assert.deepEqual(resumed.seen, plain.seen, `cut at ${cut}`);
+    assert.equal(resumed.seen[0], cut + 1);
+    assert.ok(resumed.stats.bytesRead <= plain.stats.bytesRead, 'resuming reads no more');
+  }
+  // A position naming the wrong LSN, a missing segment or a mid-frame offset is not trusted.
+  const plain = (await lsns(100, 300)).seen;
+  for (const bogus of [
+    { segment: 1, offset: 32, lsn: 100 },
+    { segment: 999, offset: 32, lsn: 100 },
+    { segment: 2, offset: 33, lsn: 100 },
+  ]) {
+    assert.deepEqual((await lsns(100, 300, bogus)).seen, plain, JSON.stringify(bogus));
+  }
+});
