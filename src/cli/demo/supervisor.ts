@@ -88,6 +88,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   let walBytes = 0;
   let syncs = 0;
   let checkpoints = 0;
+  let deltas = 0;
   let nextKill = 0;
   let finished = false;
   let lastLine = 0;
@@ -112,7 +113,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
       ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );
-    let last = { walBytes: 0, syncs: 0, checkpoints: 0 };
+    let last = { walBytes: 0, syncs: 0, checkpoints: 0, deltas: 0 };
     let killed = false;
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),
@@ -145,6 +146,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     walBytes += last.walBytes;
     syncs += last.syncs;
     checkpoints += last.checkpoints;
+    deltas += last.deltas;
     if (signal === 'SIGKILL' && killed) {
       crashes++;
       if (!bar) log(`  SIGKILL #${crashes} delivered to worker ${child.pid}`);
@@ -175,7 +177,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     `recovery        p50 ${percentile(sorted, 0.5).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? 0).toFixed(1)} ms over ${sorted.length} starts`,
   );
   log(`WAL bytes       ${walBytes.toLocaleString('en-US')}`);
-  log(`checkpoints     ${checkpoints}`);
+  log(`checkpoints     ${checkpoints} (${deltas} incremental deltas, ${checkpoints - deltas} bases)`);
   log(`fdatasyncs      ${syncs} (each an O_DSYNC group write or an fdatasync call)`);
   log(
     `state           ${Object.keys(result.origins).length} origins, ${Object.keys(result.routes).length} routes`,

@@ -3,6 +3,7 @@
  * recovers the store, resumes the flights stream at the recovered row offset, folds each batch
  * into the durable aggregates, commits the row offset with the state, checkpoints periodically.
  */
+import type { IncrementalCheckpointMetadata } from '../../format/checkpoint-manifest.js';
 import type { SourceOffsets } from '../../format/entry-codec.js';
 import { openChangelogAwareStore } from '../../recovery/open-changelog-store.js';
 import { type RecoveredState, RecoveryManager } from '../../recovery/recovery-manager.js';
@@ -32,8 +33,10 @@ export type WorkerMessage =
       walBytes: number;
       syncs: number;
       checkpoints: number;
+      /** Of the checkpoints, how many were deltas (the rest bases). */
+      deltas: number;
     }
-  | { type: 'done'; rows: number; walBytes: number; syncs: number; checkpoints: number };
+  | { type: 'done'; rows: number; walBytes: number; syncs: number; checkpoints: number; deltas: number };
 
 /** Which store the demo drives: the Ring 0 / Ring 1 pipeline, or the simple synchronous WAL store. */
 export type DemoEngine = 'ring' | 'simple';
@@ -65,8 +68,8 @@ interface DemoStore {
 interface OpenedDemoStore {
   store: DemoStore;
   recovered: RecoveredState;
-  /** Starts a checkpoint; with the pipeline it runs in Ring 1 while ingest continues. */
-  checkpoint(): Promise<unknown>;
+  /** Starts an incremental checkpoint; with the pipeline it runs in Ring 1 while ingest continues. */
+  checkpoint(): Promise<IncrementalCheckpointMetadata>;
   walStats(): { walBytes: number; syncs: number };
   close(): Promise<void>;
 }
@@ -110,6 +113,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     checkpointId: recovered.stats.checkpointId,
   });
   let checkpoints = 0;
+  let deltas = 0;
   let checkpointRunning = false;
   let lastCheckpointRow = startRow;
   let pendingCommitLsn = 0;
@@ -160,14 +164,15 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         // The pipeline checkpoints in Ring 1 while ingest goes on; the simple store pauses for it.
         checkpointRunning = true;
         lastCheckpointRow = rows;
-        const done = opened.checkpoint().then(() => {
+        const done = opened.checkpoint().then((meta) => {
           checkpoints++;
+          if (meta.kind === 'delta') deltas++;
           checkpointRunning = false;
         });
         if (opts.engine === 'simple') await done;
       }
       const s = opened.walStats();
-      send({ type: 'progress', rows, durableRows, walBytes: s.walBytes, syncs: s.syncs, checkpoints });
+      send({ type: 'progress', rows, durableRows, walBytes: s.walBytes, syncs: s.syncs, checkpoints, deltas });
     }
   });
   await store.durable();
@@ -179,5 +184,6 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     walBytes: s.walBytes,
     syncs: s.syncs,
     checkpoints,
+    deltas,
   });
 }
