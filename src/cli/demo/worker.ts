@@ -172,7 +172,15 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         if (opts.engine === 'simple') await done;
       }
       const s = opened.walStats();
-      send({ type: 'progress', rows, durableRows, walBytes: s.walBytes, syncs: s.syncs, checkpoints, deltas });
+      send({
+        type: 'progress',
+        rows,
+        durableRows,
+        walBytes: s.walBytes,
+        syncs: s.syncs,
+        checkpoints,
+        deltas,
+      });
     }
   });
   await store.durable();
