@@ -85,7 +85,7 @@ export class IncrementalCheckpointManager {
   private readonly transactional: boolean;
   private copy: Copy | undefined;
   /** Keys changed since `parent` (valid only while `copy` is). */
-  private readonly changed = new Set<string>();
+  private readonly changed = new Map<string, Uint8Array | undefined>();
   private parent: CheckpointManifest | undefined;
   private extras: CheckpointExtras = {};
   private chain: Promise<unknown> = Promise.resolve();
@@ -290,10 +290,8 @@ export class IncrementalCheckpointManager {
       source = state.entries();
     } else {
       entries = changed.size;
-      for (const key of changed) if (!state.has(key)) tombstones++;
-      source = (function* () {
-        for (const key of changed) yield [key, state.get(key)] as const;
-      })();
+      for (const value of changed.values()) if (value === undefined) tombstones++;
+      source = changed.entries();
     }
     const files: CheckpointDataFile[] = [
       {

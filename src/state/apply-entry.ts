@@ -23,13 +23,14 @@ export class StateReplayer {
   applied = 0;
 
   /**
-   * @param changed when given, every key a Put or Delete is applied to is added to it (the
-   *   incremental checkpointer's record of what changed since its parent).
+   * @param changed when given, every key a Put or Delete is applied to is recorded in it with
+   *   its new value (`undefined` when deleted): the incremental checkpointer's record of what
+   *   changed since its parent, so a delta is written without a lookup in the whole state.
    */
   constructor(
     readonly target: ReplayTarget,
     readonly transactional: boolean,
-    readonly changed?: Set<string>,
+    readonly changed?: Map<string, Uint8Array | undefined>,
   ) {}
 
   /** Mutations seen after the last Commit (dropped at the end in transactional mode). */
@@ -62,11 +63,17 @@ export class StateReplayer {
   }
 
   private mutate(entry: WalEntry): void {
-    // A copy: small ones come from Node's Buffer pool (cheaper than one ArrayBuffer per value).
-    if (entry.type === 'put') this.target.state.set(entry.key, Buffer.from(entry.value));
-    else if (entry.type === 'delete') this.target.state.delete(entry.key);
-    else return;
-    this.changed?.add(entry.key);
+    if (entry.type === 'put') {
+      // A copy: small ones come from Node's Buffer pool (cheaper than one ArrayBuffer per value).
+      const value = Buffer.from(entry.value);
+      this.target.state.set(entry.key, value);
+      this.changed?.set(entry.key, value);
+    } else if (entry.type === 'delete') {
+      this.target.state.delete(entry.key);
+      this.changed?.set(entry.key, undefined);
+    } else {
+      return;
+    }
     this.applied++;
   }
 }

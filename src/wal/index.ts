@@ -1,4 +1,4 @@
-export { listSegments, readSegmentHead, type SegmentHead } from './segment-files.js';
+export { listSegments, readSegmentHead, type SegmentHead, walSize } from './segment-files.js';
 export { listSegmentNumbers, parseSegmentFileName, segmentFileName } from './segment-name.js';
 export { type RecordVisitor, type SegmentScan, scanSegment, type TornTail } from './segment-scanner.js';
 export { type WalPosition, WalReader, type WalReadStats } from './wal-reader.js';

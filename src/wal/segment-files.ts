@@ -50,3 +50,21 @@ export async function readSegmentHead(dir: Directory, number: number): Promise<S
     await file.close();
   }
 }
+
+/**
+ * `walSize` (seed: "Calculates the WAL size for checkpoint decisions"): bytes the segment files
+ * of the WAL directory `dir` occupy, read from the directory (no open WAL needed). An open
+ * `WriteAheadLog` answers the same from memory with `walSize()`.
+ */
+export async function walSize(dir: Directory): Promise<number> {
+  let total = 0;
+  for (const number of await listSegments(dir)) {
+    const file = await dir.open(segmentFileName(number), 'read');
+    try {
+      total += await file.size();
+    } finally {
+      await file.close();
+    }
+  }
+  return total;
+}

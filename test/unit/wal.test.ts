@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DeleteEncoder, decodeEntry, PutEncoder } from '../../src/format/index.ts';
 import { FsDirectory, MemoryDirectory } from '../../src/io/index.ts';
-import { WalReader, WriteAheadLog } from '../../src/wal/index.ts';
+import { WalReader, WriteAheadLog, walSize } from '../../src/wal/index.ts';
 import { FailingSyncDirectory } from '../helpers/failing-directory.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
@@ -197,4 +197,15 @@ test('a read resumed at the endPosition of an earlier read visits exactly the re
   ]) {
     assert.deepEqual((await lsns(100, 300, bogus)).seen, plain, JSON.stringify(bogus));
   }
+});
+
+test('walSize(dir) reads from the directory what an open WAL reports from memory', async () => {
+  const dir = new MemoryDirectory();
+  const wal = await WriteAheadLog.open(dir, { segmentSizeBytes: 4096 });
+  const put = new PutEncoder();
+  for (let i = 1; i <= 200; i++) wal.append(put.set(`k${i}`, payloadFor(i)));
+  await wal.sync();
+  assert.ok(wal.walSize() > 4096);
+  assert.equal(await walSize(dir), wal.walSize());
+  await wal.close();
 });
