@@ -7,7 +7,7 @@
 import { isTidemarkError, TidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
 import { crc32c } from '../format/crc32c.js';
-import { readStateFile } from '../format/state-file.js';
+import { applyStateFile, readStateFile } from '../format/state-file.js';
 import type { ReplayTarget } from '../state/apply-entry.js';
 import { type CheckpointStore, checkpointFilePath } from './checkpoint-store.js';
 
@@ -95,16 +95,8 @@ async function applyCheckpointState(
   const file = m.files.find((f) => f.role === m.kind)!;
   const bytes = await store.readFile(m, file);
   const path = checkpointFilePath(store, m.id, file.name);
-  const info = readStateFile(
-    bytes,
-    path,
-    state === undefined
-      ? () => {}
-      : (key, value) => {
-          if (value === undefined) state.delete(key);
-          else state.set(key, value);
-        },
-  );
+  const info =
+    state === undefined ? readStateFile(bytes, path, () => {}) : applyStateFile(bytes, path, state);
   const expectedKind = m.kind === 'base' ? 0 : 1;
   if (info.kind !== expectedKind) throw chainError(store, m, `${file.name} is not a ${m.kind}`);
   if (info.entries !== m.state.entriesWritten || info.tombstones !== m.state.tombstones)

@@ -123,13 +123,18 @@ export class FsDirectory implements Directory {
     return path.join(this.path, name);
   }
 
-  async list(): Promise<string[]> {
+  /** Names of the entries that `keep` accepts. */
+  private async entries(keep: (e: fs.Dirent) => boolean): Promise<string[]> {
     try {
       const entries = await fs.promises.readdir(this.path, { withFileTypes: true });
-      return entries.filter((e) => e.isFile()).map((e) => e.name);
+      return entries.filter(keep).map((e) => e.name);
     } catch (err) {
       throw ioError('readdir', this.path, err);
     }
+  }
+
+  list(): Promise<string[]> {
+    return this.entries((e) => e.isFile());
   }
 
   async exists(name: string): Promise<boolean> {
@@ -238,13 +243,8 @@ export class FsDirectory implements Directory {
     return FsDirectory.open(this.file(name));
   }
 
-  async listSubdirectories(): Promise<string[]> {
-    try {
-      const entries = await fs.promises.readdir(this.path, { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch (err) {
-      throw ioError('readdir', this.path, err);
-    }
+  listSubdirectories(): Promise<string[]> {
+    return this.entries((e) => e.isDirectory());
   }
 
   async removeSubdirectory(name: string): Promise<void> {

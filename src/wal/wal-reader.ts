@@ -126,10 +126,16 @@ export class WalReader {
     }
     let expectedFirst: number | undefined;
     let segmentNumber = 0;
+    // The end of the last record visited, kept in numbers (no object per record).
+    let endSegment = 0;
+    let endOffset = 0;
+    let endLsn = 0;
     const filtered: RecordVisitor = (lsn, type, buf, ps, pl, fo) => {
       if (lsn < fromLsn || lsn > untilLsn) return;
       stats.records++;
-      stats.endPosition = { segment: segmentNumber, offset: ps + pl, lsn: lsn + 1 };
+      endSegment = segmentNumber;
+      endOffset = ps + pl;
+      endLsn = lsn + 1;
       visit(lsn, type, buf, ps, pl, fo);
     };
     for (let i = start; i <= last; i++) {
@@ -146,7 +152,9 @@ export class WalReader {
       } else {
         buf = Buffer.from(await dir.readFile(seg.name, MAX_SEGMENT_FILE_BYTES));
       }
-      stats.bytesRead += buf.length;
+      // A resumed segment was read only from the resume offset on (plus its header).
+      stats.bytesRead +=
+        resume !== undefined && i === start ? buf.length - resume.offset + SEGMENT_HEADER_SIZE : buf.length;
       stats.segmentsRead++;
       if (i === last && isTornSegmentHeader(buf, expectedFirst)) {
         stats.tornTail = {
@@ -174,6 +182,7 @@ export class WalReader {
         break;
       }
     }
+    if (stats.records > 0) stats.endPosition = { segment: endSegment, offset: endOffset, lsn: endLsn };
     return stats;
   }
 }

@@ -186,7 +186,7 @@ test('a read resumed at the endPosition of an earlier read visits exactly the re
     const plain = await lsns(cut + 1, 300);
     assert.deepEqual(resumed.seen, plain.seen, `cut at ${cut}`);
     assert.equal(resumed.seen[0], cut + 1);
-    assert.ok(resumed.stats.bytesRead <= plain.stats.bytesRead, 'resuming reads no more');
+    assert.ok(resumed.stats.bytesRead < plain.stats.bytesRead, `cut at ${cut}: resuming reads less`);
   }
   // A position naming the wrong LSN, a missing segment or a mid-frame offset is not trusted.
   const plain = (await lsns(100, 300)).seen;
