@@ -21,6 +21,7 @@ export type TidemarkErrorCode =
   | 'TIDEMARK_INVALID_ARGUMENT'
   | 'TIDEMARK_CLOSED'
   | 'TIDEMARK_NOT_FOUND'
+  | 'TIDEMARK_CONFLICT'
   | 'TIDEMARK_BUG';
 
 /** Extra context carried by an error: the file and byte offset at fault, when known. */

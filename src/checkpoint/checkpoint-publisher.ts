@@ -5,8 +5,10 @@
  * 1. the state's records are durable in the WAL, then the checkpoint is durable in the store;
  * 2. a CheckpointMarker record is appended to the WAL and made durable;
  * 3. retention deletes checkpoints no retained chain needs;
- * 4. only then are WAL segments deleted — and only those below the *oldest retained*
- *    checkpoint, so recovery can still fall back to any retained checkpoint and replay from it.
+ * 4. with WAL archiving, sealed segments are uploaded;
+ * 5. only then are WAL segments deleted — and only those below the *oldest retained*
+ *    checkpoint (and, with archiving, already archived), so recovery can still fall back to any
+ *    retained checkpoint and replay from it, locally or from the archive.
  *
  * A crash between any two steps leaves the old or the new checkpoint valid and every
  * acknowledged record recoverable (test/crash/checkpoint-kill-points.test.ts kills at each).
@@ -14,6 +16,7 @@
 import { TidemarkError } from '../errors.js';
 import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
 import { CheckpointMarkerEncoder } from '../format/entry-codec.js';
+import type { WalArchiver } from '../wal/wal-archiver.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 import { pruneCheckpoints } from './checkpoint-chain.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
@@ -30,6 +33,12 @@ export interface PublishResult {
   deletedCheckpoints: number;
   /** Recoverable checkpoints retained. */
   retained: number;
+  /**
+   * With WAL archiving: why archiving failed this time, if it did. The checkpoint is published
+   * all the same; segments not archived stay on disk (the truncation guard) and the next
+   * checkpoint, the archive timer or close retries.
+   */
+  archiveError?: TidemarkError | undefined;
 }
 
 /** Publishes checkpoints; see the module comment for the order. */
@@ -40,6 +49,8 @@ export class CheckpointPublisher {
   constructor(
     readonly store: CheckpointStore,
     readonly maxRetained = 2,
+    /** With WAL archiving: sealed segments are archived before the WAL is truncated. */
+    readonly archiver?: WalArchiver,
   ) {}
 
   /**
@@ -65,6 +76,12 @@ export class CheckpointPublisher {
         (min, m) => Math.min(min, m.walPosition.lsn),
         manifest.walPosition.lsn,
       );
+      let archiveError: TidemarkError | undefined;
+      if (this.archiver) {
+        await this.archiver.archiveSealed().catch((err: unknown) => {
+          archiveError = err as TidemarkError; // also in the archiver's stats and channel
+        });
+      }
       const deletedWalSegments = await wal.truncatePrefix(oldest + 1);
       emitCheckpointStep('wal-truncated', id, { kind });
       return {
@@ -73,6 +90,7 @@ export class CheckpointPublisher {
         deletedWalSegments,
         deletedCheckpoints: pruned.removed.length,
         retained: pruned.retained.length,
+        archiveError,
       };
     } finally {
       this.busy = false;

@@ -61,6 +61,69 @@ export function checkpointFileName(role: CheckpointFileEntry['role']): string {
   return KNOWN_FILES[role].name;
 }
 
+/**
+ * Most bytes to read for `file`: its size in the manifest, capped by its role's limit. Throws
+ * `TIDEMARK_CORRUPTION` when the manifest names a file its role does not allow.
+ */
+export function checkpointFileLimit(path: string, file: CheckpointFileEntry): number {
+  const known = KNOWN_FILES[file.role];
+  if (file.name !== known.name) throw corruption(path, 0, `manifest names a foreign ${file.role} file`);
+  return Math.min(known.maxBytes, file.sizeBytes);
+}
+
+/**
+ * Reads a data file through `read` (which rejects `TIDEMARK_LIMIT` past the limit and
+ * `TIDEMARK_NOT_FOUND` when missing) and checks it against the manifest: size and CRC32C.
+ * Every store's `readFile` ends here, so every store reports damage the same way.
+ */
+export async function verifyCheckpointFile(
+  path: string,
+  file: CheckpointFileEntry,
+  read: () => Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await read();
+  } catch (err) {
+    if (isTidemarkError(err, 'TIDEMARK_LIMIT'))
+      throw corruption(
+        path,
+        file.sizeBytes,
+        `file is longer than the ${file.sizeBytes} bytes the manifest says`,
+      );
+    if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
+      throw corruption(path, 0, 'file named by the manifest is missing');
+    throw err;
+  }
+  if (bytes.length !== file.sizeBytes)
+    throw corruption(
+      path,
+      bytes.length,
+      `file is ${bytes.length} bytes, the manifest says ${file.sizeBytes}`,
+    );
+  if (crc32c(bytes) !== file.crc32c) throw corruption(path, 0, 'file checksum differs from the manifest');
+  return bytes;
+}
+
+/** Parses the `latest` pointer's bytes (`checkpoint-<16 digits>\n`). */
+export function parseLatestPointer(bytes: Uint8Array): LatestPointer {
+  const text = Buffer.from(bytes).toString('utf8');
+  const id = text.endsWith('\n') ? parseCheckpointName(text.slice(0, -1)) : undefined;
+  return id ?? 'corrupt';
+}
+
+/** The `latest` pointer's bytes for checkpoint `id`. */
+export function encodeLatestPointer(id: number): Uint8Array {
+  return Buffer.from(`${checkpointName(id)}\n`);
+}
+
+/** Checks a loaded manifest against the id it was loaded as (`TIDEMARK_CORRUPTION`). */
+export function decodeManifestOf(id: number, bytes: Uint8Array, path: string): CheckpointManifest {
+  const manifest = decodeManifest(bytes, path);
+  if (manifest.id !== id) throw corruption(path, 0, `manifest says id ${manifest.id}`);
+  return manifest;
+}
+
 /** A data file to write: its role and its bytes, as chunks (sync or async). */
 export interface CheckpointDataFile {
   role: CheckpointFileEntry['role'];
@@ -194,7 +257,7 @@ export class FileSystemCheckpointStore implements CheckpointStore {
     draft.beforeCommit?.(manifest);
     await sub.writeFileAtomic(CHECKPOINT_MANIFEST_NAME, encodeManifest(manifest));
     emitCheckpointStep('manifest-committed', id, { kind: manifest.kind });
-    await this.dir.writeFileAtomic(CHECKPOINT_LATEST_POINTER_NAME, Buffer.from(`${name}\n`));
+    await this.dir.writeFileAtomic(CHECKPOINT_LATEST_POINTER_NAME, encodeLatestPointer(id));
     emitCheckpointStep('pointer-updated', id, { kind: manifest.kind });
     return manifest;
   }
@@ -216,46 +279,20 @@ export class FileSystemCheckpointStore implements CheckpointStore {
         throw corruption(path, 0, 'manifest larger than any valid one');
       throw err;
     }
-    const manifest = decodeManifest(bytes, path);
-    if (manifest.id !== id) throw corruption(path, 0, `manifest says id ${manifest.id}`);
-    return manifest;
+    return decodeManifestOf(id, bytes, path);
   }
 
   async readFile(manifest: CheckpointManifest, file: CheckpointFileEntry): Promise<Uint8Array> {
     const name = checkpointName(manifest.id);
     const path = `${this.dir.path}/${name}/${file.name}`;
-    const known = KNOWN_FILES[file.role];
-    if (file.name !== known.name) throw corruption(path, 0, `manifest names a foreign ${file.role} file`);
+    const limit = checkpointFileLimit(path, file);
     const sub = await this.dir.subdirectory(name);
-    let bytes: Uint8Array;
-    try {
-      bytes = await sub.readFile(file.name, Math.min(known.maxBytes, file.sizeBytes));
-    } catch (err) {
-      if (isTidemarkError(err, 'TIDEMARK_LIMIT'))
-        throw corruption(
-          path,
-          file.sizeBytes,
-          `file is longer than the ${file.sizeBytes} bytes the manifest says`,
-        );
-      if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
-        throw corruption(path, 0, 'file named by the manifest is missing');
-      throw err;
-    }
-    if (bytes.length !== file.sizeBytes)
-      throw corruption(
-        path,
-        bytes.length,
-        `file is ${bytes.length} bytes, the manifest says ${file.sizeBytes}`,
-      );
-    if (crc32c(bytes) !== file.crc32c) throw corruption(path, 0, 'file checksum differs from the manifest');
-    return bytes;
+    return verifyCheckpointFile(path, file, () => sub.readFile(file.name, limit));
   }
 
   async readLatestPointer(): Promise<LatestPointer> {
     try {
-      const text = Buffer.from(await this.dir.readFile(CHECKPOINT_LATEST_POINTER_NAME, 256)).toString('utf8');
-      const id = text.endsWith('\n') ? parseCheckpointName(text.slice(0, -1)) : undefined;
-      return id ?? 'corrupt';
+      return parseLatestPointer(await this.dir.readFile(CHECKPOINT_LATEST_POINTER_NAME, 256));
     } catch (err) {
       if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND')) return 'missing';
       if (isTidemarkError(err, 'TIDEMARK_LIMIT')) return 'corrupt';

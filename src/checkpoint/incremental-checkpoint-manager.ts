@@ -25,6 +25,7 @@ import { crc32c } from '../format/crc32c.js';
 import { encodeStateFileChunks, type StateFileEntry } from '../format/state-file.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import { type ReplayTarget, replayWal, StateReplayer } from '../state/apply-entry.js';
+import type { WalArchiver } from '../wal/wal-archiver.js';
 import type { WalPosition } from '../wal/wal-reader.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 import { loadLatestCheckpoint, replayStartOf } from './checkpoint-chain.js';
@@ -52,6 +53,8 @@ export interface IncrementalCheckpointManagerInit {
   options?: Partial<CheckpointOptions>;
   /** Transactional WAL: a checkpoint covers the state up to the last durable Commit. Default false. */
   transactional?: boolean;
+  /** WAL archiving: sealed segments go to the archive before each truncation (see `WalArchiver`). */
+  archiver?: WalArchiver | undefined;
 }
 
 /** Per-call options of {@link IncrementalCheckpointManager.createCheckpoint}. */
@@ -104,7 +107,7 @@ export class IncrementalCheckpointManager {
     this.store = init.store;
     this.wal = init.wal;
     this.transactional = init.transactional ?? false;
-    this.publisher = new CheckpointPublisher(init.store, this.options.maxRetained);
+    this.publisher = new CheckpointPublisher(init.store, this.options.maxRetained, init.archiver);
   }
 
   /** A manager on the local directory `config.checkpointDir` for `wal`. */

@@ -43,4 +43,5 @@ export {
   type IncrementalCheckpointManagerInit,
   type IncrementalCheckpointStats,
 } from './incremental-checkpoint-manager.js';
+export { ObjectStoreCheckpointStore } from './object-store-checkpoint-store.js';
 export { validateCheckpoint } from './validate-checkpoint.js';

@@ -121,6 +121,12 @@ export interface CheckpointManifest {
   files: CheckpointFileEntry[];
   /** Sum of the data files' sizes, bytes. */
   sizeBytes: number;
+  /**
+   * Object stores only: the save attempt whose data objects this manifest commits (they live
+   * under `checkpoint-<id>/<attemptId>/`), so two writers racing for one id never overwrite
+   * each other's data. Absent in local checkpoints.
+   */
+  attemptId?: string;
 }
 
 /** Serializes a manifest with its checksum (a `crc32c` field appended to the JSON object). */
@@ -210,6 +216,8 @@ export function decodeManifest(bytes: Uint8Array, path: string): CheckpointManif
   } as Record<string, unknown>;
   const bad = (field: string) => corruption(path, 0, `manifest field ${field} missing or of the wrong type`);
   if (!isInt(m.id) || m.id === 0) throw bad('id');
+  if (m.attemptId !== undefined && !(isString(m.attemptId) && /^[0-9a-f-]{1,64}$/.test(m.attemptId)))
+    throw bad('attemptId');
   if (!isInt(m.epoch)) throw bad('epoch');
   if (!isInt(m.createdAtMs)) throw bad('createdAtMs');
   if (m.kind !== 'base' && m.kind !== 'delta') throw bad('kind');

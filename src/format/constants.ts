@@ -113,6 +113,10 @@ export const CHECKPOINT_DELTA_FILE_NAME = 'state.delta';
 export const CHECKPOINT_OPERATORS_FILE_NAME = 'operators.bin';
 /** Next to the checkpoints: the pointer file naming the newest one. */
 export const CHECKPOINT_LATEST_POINTER_NAME = 'latest';
+/** Object stores: key prefix (under the store's prefix) of the checkpoints. */
+export const OBJECT_CHECKPOINTS_PREFIX = 'checkpoints';
+/** Object stores: key prefix (under the store's prefix) of archived WAL segments. */
+export const OBJECT_WAL_ARCHIVE_PREFIX = 'wal';
 /** Largest checkpoint manifest file: 16 MiB. */
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 /** Largest operator sidecar file: 1 GiB. */

@@ -1,4 +1,21 @@
+export { BoundedConcurrency } from './bounded-concurrency.js';
 export type { Directory, DirectoryFile, DirectoryLock, OpenMode, OpenOptions } from './directory.js';
 export { FsDirectory, TEMP_SUFFIX } from './fs-directory.js';
 export { LOCK_FILE_NAME } from './fs-lock.js';
 export { MemoryDirectory } from './memory-directory.js';
+export {
+  isObjectStoreUrl,
+  type ObjectStoreConfig,
+  objectStoreUrl,
+  parseObjectStoreUrl,
+  type ResolvedObjectStoreConfig,
+  resolveObjectStoreConfig,
+} from './object-store-config.js';
+export {
+  OBJECT_STORE_CHANNEL,
+  type ObjectInfo,
+  type ObjectStorageStats,
+  type PutOptions,
+  type PutResult,
+  S3ObjectStorage,
+} from './s3-object-storage.js';

@@ -12,3 +12,9 @@ export {
   type RecoveryStats,
   WAL_DIR_NAME,
 } from './recovery-manager.js';
+export {
+  type RestoreOptions,
+  type RestoreResult,
+  restoreFromObjectStore,
+} from './restore-from-object-store.js';
+export { objectStoreOf, type StorageOptions } from './storage-location.js';

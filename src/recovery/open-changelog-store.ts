@@ -32,9 +32,13 @@ import {
   WAL_DIR_NAME,
 } from './recovery-manager.js';
 import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './ring1-protocol.js';
+import { objectStoreOf, type StorageOptions } from './storage-location.js';
 
-/** Configuration of {@link openChangelogAwareStore}. */
-export interface ChangelogStoreConfig {
+/**
+ * Configuration of {@link openChangelogAwareStore}. With `objectStore`, Ring 1 keeps checkpoints
+ * in object storage and archives sealed WAL segments there (see {@link StorageOptions}).
+ */
+export interface ChangelogStoreConfig extends StorageOptions {
   /** The data directory (a path: Ring 1 opens it from its own thread). */
   dir: string;
   /** Only committed transactions survive recovery (see `RecoveryConfig.transactional`). Default false. */
@@ -97,7 +101,8 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
   let worker: Worker | undefined;
   try {
     const transactional = config.transactional ?? false;
-    const recovered = await new RecoveryManager({ dir: root, transactional }).recover();
+    const objectStore = objectStoreOf(config);
+    const recovered = await new RecoveryManager({ dir: root, transactional, objectStore }).recover();
     const buffer = StateChangelogBuffer.create(config.ring);
     storeEpoch(buffer, recovered.epoch);
     const data: Ring1WorkerData = {
@@ -115,6 +120,9 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
         walSizeThresholdBytes: config.checkpointWalBytes,
         ...config.checkpoint,
       }),
+      objectStore,
+      archiveWal: config.archiveWal,
+      archiveIntervalMs: config.archiveIntervalMs,
     };
     const w = startWorker(data);
     worker = w;

@@ -13,7 +13,6 @@ import {
   type SkippedCheckpoint,
 } from '../checkpoint/checkpoint-chain.js';
 import type { CheckpointOptions } from '../checkpoint/checkpoint-config.js';
-import { FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import {
   type CreateCheckpointOptions,
   IncrementalCheckpointManager,
@@ -31,15 +30,23 @@ import { replayWal, StateReplayer } from '../state/apply-entry.js';
 import { WalStateStore } from '../state/wal-state-store.js';
 import { listSegments, readSegmentHead } from '../wal/segment-files.js';
 import type { TornTail } from '../wal/segment-scanner.js';
+import type { WalArchiver } from '../wal/wal-archiver.js';
 import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
+import {
+  objectStoreOf,
+  openCheckpointStore,
+  type StorageOptions,
+  startWalArchiver,
+  WAL_DIR_NAME,
+} from './storage-location.js';
 
-/** Subdirectory holding WAL segments. */
-export const WAL_DIR_NAME = 'wal';
-/** Subdirectory holding checkpoints. */
-export const CHECKPOINT_DIR_NAME = 'checkpoints';
+export { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from './storage-location.js';
 
-/** Configuration of recovery and of the store it opens. */
-export interface RecoveryConfig {
+/**
+ * Configuration of recovery and of the store it opens. With `objectStore`, checkpoints live in
+ * object storage and sealed WAL segments are archived there (see {@link StorageOptions}).
+ */
+export interface RecoveryConfig extends StorageOptions {
   /** The data directory: a path, or any {@link Directory}. */
   dir: string | Directory;
   /**
@@ -97,6 +104,8 @@ export interface OpenedStore {
   recovered: RecoveredState;
   /** The checkpointer (base/delta checkpoints from its own copy of the state). */
   checkpoints: IncrementalCheckpointManager;
+  /** With WAL archiving (an object store): the archiver shipping sealed segments. */
+  archiver: WalArchiver | undefined;
   /**
    * Syncs the WAL, advances the store's epoch and checkpoints everything durable (in
    * transactional mode, up to the last Commit). See {@link IncrementalCheckpointManager.createCheckpoint}.
@@ -105,7 +114,11 @@ export interface OpenedStore {
     extras?: CheckpointExtras,
     options?: CreateCheckpointOptions,
   ): Promise<IncrementalCheckpointMetadata>;
-  /** Syncs and closes the WAL and releases the directory lock. */
+  /**
+   * Syncs and closes the WAL and releases the directory lock. With WAL archiving it first seals
+   * the active segment and archives it, so the archive holds the whole log; an archiving failure
+   * rejects (`TIDEMARK_IO`) after everything is closed.
+   */
   close(): Promise<void>;
 }
 
@@ -135,11 +148,15 @@ export class RecoveryManager {
    */
   async recoverLatestValidated(): Promise<RecoveredState> {
     const root = await this.root();
-    const checkpointDir = await root.subdirectory(CHECKPOINT_DIR_NAME);
     const walDir = await root.subdirectory(WAL_DIR_NAME);
-    const latest = await loadLatestCheckpoint(new FileSystemCheckpointStore(checkpointDir));
-    await requireWalFrom(walDir, latest);
-    return this.replay(walDir, latest);
+    const checkpoints = await openCheckpointStore(root, objectStoreOf(this.config));
+    try {
+      const latest = await loadLatestCheckpoint(checkpoints.store);
+      await requireWalFrom(walDir, latest);
+      return await this.replay(walDir, latest);
+    } finally {
+      checkpoints.close();
+    }
   }
 
   /**
@@ -149,10 +166,12 @@ export class RecoveryManager {
   async open(): Promise<OpenedStore> {
     const root = await this.root();
     const lock: DirectoryLock = await root.lock();
+    const opened: { close(): void }[] = [];
     try {
-      const checkpointDir = await root.subdirectory(CHECKPOINT_DIR_NAME);
       const walDir = await root.subdirectory(WAL_DIR_NAME);
-      const store = new FileSystemCheckpointStore(checkpointDir);
+      const checkpointStore = await openCheckpointStore(root, objectStoreOf(this.config));
+      opened.push(checkpointStore);
+      const store = checkpointStore.store;
       const latest = await loadLatestCheckpoint(store);
       await requireWalFrom(walDir, latest);
       const ckptLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
@@ -161,6 +180,7 @@ export class RecoveryManager {
         lock: false,
         initialLsn: ckptLsn + 1,
       });
+      let archiver: WalArchiver | undefined;
       try {
         if (wal.lastLsn < ckptLsn) {
           throw new TidemarkError(
@@ -171,6 +191,7 @@ export class RecoveryManager {
         }
         const recovered = await this.replay(walDir, latest);
         recovered.stats.tornTail = wal.repairedTail ?? recovered.stats.tornTail;
+        archiver = await startWalArchiver(store, wal, this.config);
         const transactional = this.config.transactional ?? false;
         if (transactional && recovered.stats.uncommittedDiscarded > 0) wal.append(ABORT_ENCODER);
         const stateStore = new WalStateStore(wal, {
@@ -184,31 +205,46 @@ export class RecoveryManager {
           store,
           wal,
           transactional,
+          archiver,
           options: { maxRetained: this.config.maxRetained, ...this.config.checkpoint },
         });
         await checkpoints.cleanupOrphans();
         let closed = false;
+        const walArchiver = archiver;
         return {
           store: stateStore,
           recovered,
           checkpoints,
+          archiver,
           checkpoint: (extras, options) =>
             checkpoints.createCheckpoint(stateStore.advanceEpoch(), extras, options),
           close: async () => {
             if (closed) return;
             closed = true;
+            let archiveError: unknown;
             try {
+              await checkpoints.idle();
+              if (walArchiver) {
+                await walArchiver.archiveAll().catch((err: unknown) => {
+                  archiveError = err;
+                });
+                await walArchiver.stop();
+              }
               await wal.close();
             } finally {
+              checkpointStore.close();
               await lock.release();
             }
+            if (archiveError !== undefined) throw archiveError;
           },
         };
       } catch (err) {
+        await archiver?.stop();
         await wal.close().catch(() => {});
         throw err;
       }
     } catch (err) {
+      for (const o of opened) o.close();
       await lock.release();
       throw err;
     }

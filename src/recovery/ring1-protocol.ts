@@ -6,6 +6,7 @@
 import type { ChangelogDrainerOptions } from '../changelog/changelog-drainer.js';
 import type { CheckpointOptions } from '../checkpoint/checkpoint-config.js';
 import type { CheckpointExtras } from '../format/checkpoint-manifest.js';
+import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import type { Ring1CheckpointResult } from '../state/changelog-aware-store.js';
 import type { TornTail } from '../wal/segment-scanner.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
@@ -24,6 +25,10 @@ export interface Ring1WorkerData {
   drainer: ChangelogDrainerOptions;
   /** Incremental checkpointing, retention, and when Ring 1 checkpoints on its own. */
   checkpoint: CheckpointOptions;
+  /** Checkpoints in an object store (and WAL archiving), or undefined for `checkpointDirPath`. */
+  objectStore: ObjectStoreConfig | undefined;
+  archiveWal: boolean | undefined;
+  archiveIntervalMs: number | undefined;
 }
 
 /** A TidemarkError flattened for postMessage. */

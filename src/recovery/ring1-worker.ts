@@ -8,14 +8,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ChangelogDrainer } from '../changelog/changelog-drainer.js';
 import { loadEpoch, publishFailure, storeEpoch, storeRingState } from '../changelog/ring-status.js';
 import { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
-import { FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { type CheckpointStore, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { IncrementalCheckpointManager } from '../checkpoint/incremental-checkpoint-manager.js';
+import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import { TidemarkError } from '../errors.js';
 import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import { RingStat, RingState } from '../format/constants.js';
 import { FsDirectory } from '../io/fs-directory.js';
+import type { WalArchiver } from '../wal/wal-archiver.js';
 import { WriteAheadLog } from '../wal/write-ahead-log.js';
 import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './ring1-protocol.js';
+import { startWalArchiver } from './storage-location.js';
 
 const port = parentPort!;
 const data = workerData as Ring1WorkerData;
@@ -53,12 +56,25 @@ async function main(): Promise<void> {
     ...data.drainer,
     initialCommitLsn: data.recoveredCommitLsn,
   });
-  const checkpointDir = await FsDirectory.open(data.checkpointDirPath);
+  let store: CheckpointStore;
+  let archiver: WalArchiver | undefined;
+  try {
+    store = data.objectStore
+      ? new ObjectStoreCheckpointStore(data.objectStore)
+      : new FileSystemCheckpointStore(await FsDirectory.open(data.checkpointDirPath));
+    archiver = await startWalArchiver(store, wal, data);
+  } catch (err) {
+    await wal.close().catch(() => {});
+    post({ type: 'start-failed', error: wire(err) });
+    port.close();
+    return;
+  }
   const manager = new IncrementalCheckpointManager({
-    store: new FileSystemCheckpointStore(checkpointDir),
+    store,
     wal,
     options: data.checkpoint,
     transactional: data.transactional,
+    archiver,
   });
   // Half-written checkpoints of an earlier run; the manager queues it before any checkpoint.
   manager
@@ -108,11 +124,19 @@ async function main(): Promise<void> {
         let error: WireError | undefined;
         await running;
         await manager.idle();
+        if (archiver && drainer.failed === undefined) {
+          // A clean shutdown leaves the whole log in the archive.
+          await archiver.archiveAll().catch((err: unknown) => {
+            error = wire(err);
+          });
+          await archiver.stop();
+        }
         try {
           await wal.close();
         } catch (err) {
-          error = wire(err);
+          error ??= wire(err);
         }
+        if (store instanceof ObjectStoreCheckpointStore) store.close();
         if (drainer.failed !== undefined) error ??= wire(drainer.failed);
         else storeRingState(buffer, RingState.Closed);
         post({ type: 'closed', error });

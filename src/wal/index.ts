@@ -1,5 +1,13 @@
 export { listSegments, readSegmentHead, type SegmentHead, walSize } from './segment-files.js';
 export { listSegmentNumbers, parseSegmentFileName, segmentFileName } from './segment-name.js';
 export { type RecordVisitor, type SegmentScan, scanSegment, type TornTail } from './segment-scanner.js';
+export {
+  archivedSegmentKey,
+  listArchivedSegments,
+  WAL_ARCHIVE_CHANNEL,
+  WAL_ARCHIVE_POSITION_KEY,
+  WalArchiver,
+  type WalArchiveStats,
+} from './wal-archiver.js';
 export { type WalPosition, WalReader, type WalReadStats } from './wal-reader.js';
 export { type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';

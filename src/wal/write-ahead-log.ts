@@ -138,6 +138,7 @@ export class WriteAheadLog {
   private immediate: NodeJS.Immediate | undefined;
   private failure: TidemarkError | undefined;
   private closed = false;
+  private truncationGuard: ((segmentNumber: number) => boolean) | undefined;
 
   private nextLsn: number;
   private durable: number;
@@ -430,12 +431,58 @@ export class WriteAheadLog {
   async truncatePrefix(lsn: number): Promise<number> {
     if (this.failure) throw this.failure;
     let count = 0;
-    while (count < this.segments.length - 1 && this.segments[count + 1]!.firstLsn <= lsn) count++;
+    while (
+      count < this.segments.length - 1 &&
+      this.segments[count + 1]!.firstLsn <= lsn &&
+      (this.truncationGuard === undefined || this.truncationGuard(this.segments[count]!.number))
+    )
+      count++;
     if (count === 0) return 0;
     const doomed = this.segments.slice(0, count).map((s) => segmentFileName(s.number));
     await this.dir.remove(doomed);
     this.segments.splice(0, count);
     return count;
+  }
+
+  /**
+   * Installs a guard `truncatePrefix` asks before deleting each segment (oldest first); deletion
+   * stops at the first segment it refuses. WAL archiving uses it so that no segment leaves the
+   * disk before it is in the archive. Replaces any earlier guard; `undefined` removes it.
+   */
+  setTruncationGuard(guard: ((segmentNumber: number) => boolean) | undefined): void {
+    this.truncationGuard = guard;
+  }
+
+  /**
+   * Seals the segment being appended to — makes everything durable, then starts the next segment
+   * at the next LSN — so that it never changes again (WAL archiving ships only sealed segments).
+   * Resolves false, doing nothing, when that segment holds no record yet. Rejects with the log's
+   * failure (`TIDEMARK_IO`, `TIDEMARK_NO_SPACE`) or `TIDEMARK_CLOSED`.
+   */
+  async sealActiveSegment(): Promise<boolean> {
+    for (;;) {
+      if (this.closed)
+        throw new TidemarkError('TIDEMARK_CLOSED', `WAL in ${this.dir.path} is closed`, {
+          path: this.dir.path,
+        });
+      await this.sync();
+      if (this.failure) throw this.failure;
+      if (!this.flushInProgress && this.active.length === 0) break;
+    }
+    if (this.fileSize <= SEGMENT_HEADER_SIZE) return false;
+    // Holding the flush flag keeps appends made meanwhile buffered until the new segment exists.
+    this.flushInProgress = true;
+    this.assignedSegmentBytes = SEGMENT_HEADER_SIZE; // appends from here on go to the new segment
+    try {
+      await this.rotate(this.nextLsn);
+    } catch (err) {
+      this.fail(err);
+      throw this.failure;
+    } finally {
+      this.flushInProgress = false;
+      if (this.active.length > 0 && !this.failure) this.scheduleFlush();
+    }
+    return true;
   }
 
   /** Flushes and syncs what is buffered, then closes the file and releases the lock. */

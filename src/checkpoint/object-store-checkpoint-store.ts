@@ -1,0 +1,215 @@
+/**
+ * `ObjectStoreCheckpointStore` (the seeds' `ObjectStoreCheckpointer`): checkpoints in an
+ * S3-compatible object store, so machines share them and a new machine can take over.
+ *
+ * Layout under the store's prefix (docs/FORMAT.md, "Object store layout"):
+ *
+ *     checkpoints/checkpoint-<16 digits>/<attemptId>/state.base | state.delta | operators.bin
+ *     checkpoints/checkpoint-<16 digits>/manifest.json
+ *     checkpoints/latest
+ *
+ * Publish order: every data object is uploaded under a fresh attempt id (objects are immutable;
+ * each carries Content-MD5 on the way up and its CRC32C in the manifest) → `manifest.json` is
+ * created with `If-None-Match: *` — the commit point: of two writers racing for one id exactly one
+ * commits, and since each wrote its data under its own attempt id, the loser cannot have damaged
+ * the winner's objects → the `latest` pointer is overwritten (a hint; listing is the fallback).
+ * Data objects without a committed manifest naming their attempt are orphans, removed by
+ * `cleanupOrphans()`.
+ */
+import { randomUUID } from 'node:crypto';
+import { corruption, isTidemarkError, TidemarkError } from '../errors.js';
+import type { CheckpointFileEntry, CheckpointManifest } from '../format/checkpoint-manifest.js';
+import { encodeManifest } from '../format/checkpoint-manifest.js';
+import {
+  CHECKPOINT_LATEST_POINTER_NAME,
+  CHECKPOINT_MANIFEST_NAME,
+  MAX_MANIFEST_BYTES,
+  OBJECT_CHECKPOINTS_PREFIX,
+} from '../format/constants.js';
+import type { ObjectStoreConfig } from '../io/object-store-config.js';
+import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { emitCheckpointStep } from './checkpoint-events.js';
+import {
+  type CheckpointDraft,
+  type CheckpointStore,
+  checkpointFileLimit,
+  checkpointFileName,
+  checkpointName,
+  decodeManifestOf,
+  encodeLatestPointer,
+  type LatestPointer,
+  parseCheckpointName,
+  parseLatestPointer,
+  verifyCheckpointFile,
+} from './checkpoint-store.js';
+
+const LATEST_KEY = `${OBJECT_CHECKPOINTS_PREFIX}/${CHECKPOINT_LATEST_POINTER_NAME}`;
+
+function checkpointPrefix(id: number): string {
+  return `${OBJECT_CHECKPOINTS_PREFIX}/${checkpointName(id)}/`;
+}
+
+function manifestKey(id: number): string {
+  return `${checkpointPrefix(id)}${CHECKPOINT_MANIFEST_NAME}`;
+}
+
+/** Key of a data file: under the manifest's attempt, or (no attempt) beside the manifest. */
+function dataKey(manifest: Pick<CheckpointManifest, 'id' | 'attemptId'>, name: string): string {
+  return manifest.attemptId === undefined
+    ? `${checkpointPrefix(manifest.id)}${name}`
+    : `${checkpointPrefix(manifest.id)}${manifest.attemptId}/${name}`;
+}
+
+/** A {@link CheckpointStore} in an S3-compatible object store. */
+export class ObjectStoreCheckpointStore implements CheckpointStore {
+  readonly storage: S3ObjectStorage;
+  private readonly ownsStorage: boolean;
+
+  /** A store on `storage`, or on a new client for `config` (`TIDEMARK_INVALID_ARGUMENT` when bad). */
+  constructor(storage: S3ObjectStorage | ObjectStoreConfig) {
+    this.ownsStorage = !(storage instanceof S3ObjectStorage);
+    this.storage = storage instanceof S3ObjectStorage ? storage : new S3ObjectStorage(storage);
+  }
+
+  get location(): string {
+    return `${this.storage.url}/${OBJECT_CHECKPOINTS_PREFIX}`;
+  }
+
+  /** Closes the client when this store created it. */
+  close(): void {
+    if (this.ownsStorage) this.storage.destroy();
+  }
+
+  /** Every checkpoint id with any object, and whether its manifest exists. */
+  private async scan(): Promise<Map<number, { manifest: boolean; keys: string[] }>> {
+    const found = new Map<number, { manifest: boolean; keys: string[] }>();
+    for (const o of await this.storage.list(`${OBJECT_CHECKPOINTS_PREFIX}/`)) {
+      const rest = o.key.slice(OBJECT_CHECKPOINTS_PREFIX.length + 1);
+      const slash = rest.indexOf('/');
+      if (slash < 0) continue; // `latest`
+      const id = parseCheckpointName(rest.slice(0, slash));
+      if (id === undefined) continue;
+      let entry = found.get(id);
+      if (!entry) {
+        entry = { manifest: false, keys: [] };
+        found.set(id, entry);
+      }
+      entry.keys.push(o.key);
+      if (rest.slice(slash + 1) === CHECKPOINT_MANIFEST_NAME) entry.manifest = true;
+    }
+    return found;
+  }
+
+  async list(): Promise<number[]> {
+    const ids: number[] = [];
+    for (const [id, e] of await this.scan()) if (e.manifest) ids.push(id);
+    return ids.sort((a, b) => a - b);
+  }
+
+  async nextId(): Promise<number> {
+    let max = 0;
+    for (const id of (await this.scan()).keys()) max = Math.max(max, id);
+    return max + 1;
+  }
+
+  async save(draft: CheckpointDraft): Promise<CheckpointManifest> {
+    const id = draft.manifest.id;
+    if ((await this.storage.head(manifestKey(id))) !== undefined) {
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `checkpoint ${id} already exists in ${this.location}`,
+      );
+    }
+    const attemptId = randomUUID();
+    const files: CheckpointFileEntry[] = [];
+    for (const file of draft.files) {
+      const name = checkpointFileName(file.role);
+      const put = await this.storage.putChunks(dataKey({ id, attemptId }, name), file.chunks, {
+        createOnly: true,
+      });
+      emitCheckpointStep('file-written', id, { file: name, kind: draft.manifest.kind });
+      emitCheckpointStep('file-synced', id, { file: name, kind: draft.manifest.kind });
+      files.push({ name, role: file.role, sizeBytes: put.sizeBytes, crc32c: put.crc32c });
+    }
+    const manifest: CheckpointManifest = {
+      ...draft.manifest,
+      files,
+      sizeBytes: files.reduce((s, f) => s + f.sizeBytes, 0),
+      attemptId,
+    };
+    draft.beforeCommit?.(manifest);
+    await this.storage.put(manifestKey(id), encodeManifest(manifest), { createOnly: true });
+    emitCheckpointStep('manifest-committed', id, { kind: manifest.kind });
+    await this.storage.put(LATEST_KEY, encodeLatestPointer(id));
+    emitCheckpointStep('pointer-updated', id, { kind: manifest.kind });
+    return manifest;
+  }
+
+  async loadManifest(id: number): Promise<CheckpointManifest> {
+    const key = manifestKey(id);
+    const url = this.storage.urlOf(key);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.storage.get(key, MAX_MANIFEST_BYTES);
+    } catch (err) {
+      if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
+        throw new TidemarkError('TIDEMARK_NOT_FOUND', `checkpoint ${id} does not exist in ${this.location}`, {
+          path: url,
+        });
+      if (isTidemarkError(err, 'TIDEMARK_LIMIT'))
+        throw corruption(url, 0, 'manifest larger than any valid one');
+      throw err;
+    }
+    return decodeManifestOf(id, bytes, url);
+  }
+
+  async readFile(manifest: CheckpointManifest, file: CheckpointFileEntry): Promise<Uint8Array> {
+    const key = dataKey(manifest, file.name);
+    const url = this.storage.urlOf(key);
+    const limit = checkpointFileLimit(url, file);
+    return verifyCheckpointFile(url, file, () => this.storage.get(key, limit));
+  }
+
+  async readLatestPointer(): Promise<LatestPointer> {
+    try {
+      return parseLatestPointer(await this.storage.get(LATEST_KEY, 256));
+    } catch (err) {
+      if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND')) return 'missing';
+      if (isTidemarkError(err, 'TIDEMARK_LIMIT') || isTidemarkError(err, 'TIDEMARK_CORRUPTION'))
+        return 'corrupt';
+      throw err;
+    }
+  }
+
+  async remove(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return;
+    const present = await this.scan();
+    for (const id of ids) {
+      const entry = present.get(id);
+      if (!entry) continue;
+      // The manifest goes first: a crash midway leaves an orphan, never half a checkpoint.
+      if (entry.manifest) await this.storage.delete([manifestKey(id)]);
+      await this.storage.delete(entry.keys.filter((k) => k !== manifestKey(id)));
+    }
+  }
+
+  async cleanupOrphans(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const [id, entry] of await this.scan()) {
+      let doomed: string[];
+      if (!entry.manifest) doomed = entry.keys;
+      else {
+        // Data of attempts other than the committed one: a lost race, or a retried save.
+        const manifest = await this.loadManifest(id).catch(() => undefined);
+        if (manifest === undefined) continue; // damaged: left for validation to report
+        const keep = new Set([manifestKey(id), ...manifest.files.map((f) => dataKey(manifest, f.name))]);
+        doomed = entry.keys.filter((k) => !keep.has(k));
+      }
+      if (doomed.length > 0) {
+        await this.storage.delete(doomed);
+        removed.push(...doomed);
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * `restoreFromObjectStore()`: rebuilds a data directory on a machine that has nothing — from the
+ * object store alone. The newest checkpoint whose whole chain validates is copied into
+ * `checkpoints/` (every file checked against its manifest on the way), then the archived WAL
+ * segments from the one holding the checkpoint's LSN onward into `wal/`. The result is an
+ * ordinary data directory: `RecoveryManager` recovers it, with or without the object store.
+ */
+import { loadLatestCheckpoint } from '../checkpoint/checkpoint-chain.js';
+import { type CheckpointDataFile, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
+import { TidemarkError } from '../errors.js';
+import { SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import { decodeSegmentHeader } from '../format/segment-header.js';
+import { FsDirectory } from '../io/fs-directory.js';
+import type { ObjectStoreConfig } from '../io/object-store-config.js';
+import { listSegments } from '../wal/segment-files.js';
+import { segmentFileName } from '../wal/segment-name.js';
+import { archivedSegmentKey, listArchivedSegments } from '../wal/wal-archiver.js';
+import { CHECKPOINT_DIR_NAME, objectStoreOf, WAL_DIR_NAME } from './storage-location.js';
+
+/** Most bytes one archived segment may have. */
+const MAX_SEGMENT_OBJECT_BYTES = 2 ** 32 - 1;
+
+/** What to restore and where. */
+export interface RestoreOptions {
+  /** The object store: `s3://BUCKET/PREFIX` or a config. */
+  from: string | ObjectStoreConfig;
+  /** The local data directory to create (must hold no WAL segment and no checkpoint). */
+  dir: string;
+  /** Called after each object is copied: objects done, objects in all, bytes so far. */
+  onProgress?: (done: number, total: number, bytes: number) => void;
+}
+
+/** What a restore copied. */
+export interface RestoreResult {
+  /** Checkpoint restored (undefined: none valid in the store; the WAL must then start at LSN 1). */
+  checkpointId: number | undefined;
+  /** LSN that checkpoint covers (0 without one). */
+  checkpointLsn: number;
+  /** Checkpoints in the restored chain (its base first). */
+  chain: number[];
+  /** Newer checkpoints passed over because they did not validate, with the reason. */
+  checkpointsSkipped: { id: number; code: string; reason: string }[];
+  /** Archived segments copied, oldest first. */
+  segments: number[];
+  /** Bytes downloaded. */
+  bytes: number;
+  durationMs: number;
+}
+
+/**
+ * Restores `options.dir` from `options.from`. Rejects with `TIDEMARK_INVALID_ARGUMENT` when the
+ * directory already holds WAL segments or checkpoints; `TIDEMARK_DATA_LOSS` when neither a valid
+ * checkpoint nor an archive from LSN 1 is found; `TIDEMARK_CORRUPTION` for damaged objects;
+ * `TIDEMARK_IO` for a store that cannot be reached.
+ */
+export async function restoreFromObjectStore(options: RestoreOptions): Promise<RestoreResult> {
+  const t0 = performance.now();
+  const config = objectStoreOf({ objectStore: options.from });
+  if (config === undefined)
+    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'restore needs an object store');
+  const root = await FsDirectory.open(options.dir);
+  const walDir = await root.subdirectory(WAL_DIR_NAME);
+  const localCheckpoints = new FileSystemCheckpointStore(await root.subdirectory(CHECKPOINT_DIR_NAME));
+  if ((await listSegments(walDir)).length > 0 || (await localCheckpoints.list()).length > 0) {
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `${root.path} already holds a WAL or checkpoints: restore into an empty directory`,
+      { path: root.path },
+    );
+  }
+  const remote = new ObjectStoreCheckpointStore(config);
+  try {
+    const latest = await loadLatestCheckpoint(remote);
+    const chain = latest.checkpoint?.chain ?? [];
+    const checkpointLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
+    const archived = await listArchivedSegments(remote.storage);
+    let bytes = 0;
+    let done = 0;
+    const total = () => chain.length + archived.length;
+
+    for (const id of chain) {
+      const manifest = await remote.loadManifest(id);
+      const files: CheckpointDataFile[] = [];
+      for (const entry of manifest.files) {
+        const data = await remote.readFile(manifest, entry);
+        bytes += data.length;
+        files.push({ role: entry.role, chunks: [data] });
+      }
+      const { files: _files, sizeBytes: _size, attemptId: _attempt, ...rest } = manifest;
+      await localCheckpoints.save({ manifest: rest, files });
+      options.onProgress?.(++done, total(), bytes);
+    }
+
+    // Newest first, until the segment holding the record after the checkpoint.
+    const copied: number[] = [];
+    for (let i = archived.length - 1; i >= 0; i--) {
+      const number = archived[i]!.number;
+      if (copied.length > 0 && copied[copied.length - 1] !== number + 1) {
+        throw new TidemarkError(
+          'TIDEMARK_DATA_LOSS',
+          `the WAL archive in ${remote.storage.url} has no segment ${number + 1}: records are missing between segments ${number} and ${copied[copied.length - 1]}`,
+          { path: remote.storage.urlOf(archivedSegmentKey(number + 1)) },
+        );
+      }
+      const key = archivedSegmentKey(number);
+      const data = await remote.storage.get(key, MAX_SEGMENT_OBJECT_BYTES);
+      const header = data.length >= SEGMENT_HEADER_SIZE ? decodeSegmentHeader(data) : undefined;
+      if (header === undefined || typeof header === 'string' || header.segmentNumber !== number) {
+        throw new TidemarkError(
+          'TIDEMARK_CORRUPTION',
+          `${remote.storage.urlOf(key)} at byte 0: not the header of segment ${number}${typeof header === 'string' ? ` (${header})` : ''}`,
+          { path: remote.storage.urlOf(key), offset: 0 },
+        );
+      }
+      const file = await walDir.open(segmentFileName(number), 'create');
+      try {
+        await file.write(data, 0, data.length, 0);
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
+      bytes += data.length;
+      copied.push(number);
+      options.onProgress?.(++done, total(), bytes);
+      if (header.firstLsn <= checkpointLsn + 1) break;
+    }
+    copied.reverse();
+    return {
+      checkpointId: latest.checkpoint?.manifest.id,
+      checkpointLsn,
+      chain,
+      checkpointsSkipped: latest.skipped.map((s) => ({ id: s.id, code: s.code, reason: s.reason })),
+      segments: copied,
+      bytes,
+      durationMs: performance.now() - t0,
+    };
+  } finally {
+    remote.close();
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * `WalArchiver`: ships sealed WAL segments to object storage, in order, so that a machine lost
+ * entirely loses only the WAL tail that was not yet archived (PostgreSQL's `archive_command`,
+ * etcd's and LiteFS's WAL shipping; beyond the seeds).
+ *
+ * - Only *sealed* segments are archived (every one but the segment being appended to): a sealed
+ *   segment never changes, so its object is immutable. It is uploaded create-only as
+ *   `wal/<segment file name>` with its CRC32C in the metadata.
+ * - The archiver installs a truncation guard on the log: `truncatePrefix` never deletes a segment
+ *   that is not archived, so the archive has no gaps and recovery from it can start at any
+ *   checkpoint still in the store.
+ * - `archiveAll()` (on close) seals the active segment first, so a clean shutdown leaves the
+ *   whole log in the archive.
+ * - The archived position (`wal/archived.json`: newest archived segment and the LSN it ends
+ *   before) is a hint; the listing is the truth.
+ *
+ * Bound on loss (docs/ARCHITECTURE.md): after losing the machine, recovery from the object store
+ * has every record in a segment that was sealed and archived — everything but the active segment
+ * (at most `segmentSizeBytes`) and segments sealed within the last `archiveIntervalMs`.
+ */
+import * as diagnostics from 'node:diagnostics_channel';
+import { isTidemarkError, TidemarkError } from '../errors.js';
+import { OBJECT_WAL_ARCHIVE_PREFIX, SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import { crc32c } from '../format/crc32c.js';
+import { FsDirectory } from '../io/fs-directory.js';
+import type { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { parseSegmentFileName, segmentFileName } from './segment-name.js';
+import type { WriteAheadLog } from './write-ahead-log.js';
+
+/** Key (under the store's prefix) of the archived-position hint. */
+export const WAL_ARCHIVE_POSITION_KEY = `${OBJECT_WAL_ARCHIVE_PREFIX}/archived.json`;
+/** Channel carrying `{ event: 'archived', segment, bytes }` and `{ event: 'failed', error }`. */
+export const WAL_ARCHIVE_CHANNEL = 'tidemark:wal-archive';
+const channel = diagnostics.channel(WAL_ARCHIVE_CHANNEL);
+
+/** Key of an archived segment. */
+export function archivedSegmentKey(segmentNumber: number): string {
+  return `${OBJECT_WAL_ARCHIVE_PREFIX}/${segmentFileName(segmentNumber)}`;
+}
+
+/** Archived segments in an object store, by number (from a listing). */
+export async function listArchivedSegments(
+  storage: S3ObjectStorage,
+): Promise<{ number: number; sizeBytes: number }[]> {
+  const found: { number: number; sizeBytes: number }[] = [];
+  for (const o of await storage.list(`${OBJECT_WAL_ARCHIVE_PREFIX}/`)) {
+    const n = parseSegmentFileName(o.key.slice(OBJECT_WAL_ARCHIVE_PREFIX.length + 1));
+    if (n !== undefined) found.push({ number: n, sizeBytes: o.sizeBytes });
+  }
+  return found.sort((a, b) => a.number - b.number);
+}
+
+/** Counters of an archiver. */
+export interface WalArchiveStats {
+  /** Segments uploaded by this archiver. */
+  segmentsArchived: number;
+  bytesArchived: number;
+  /** Newest segment known to be in the archive (0 when none). */
+  archivedThroughSegment: number;
+  /** The archive holds every record with LSN below this (the first LSN after the newest archived segment; 0 when none). */
+  archivedBeforeLsn: number;
+  /** The last archiving failure, if the latest attempt failed (the next attempt retries). */
+  lastError: TidemarkError | undefined;
+}
+
+/** Ships sealed segments of one open log to object storage. */
+export class WalArchiver {
+  private readonly archived = new Set<number>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly counters: WalArchiveStats = {
+    segmentsArchived: 0,
+    bytesArchived: 0,
+    archivedThroughSegment: 0,
+    archivedBeforeLsn: 0,
+    lastError: undefined,
+  };
+
+  private constructor(
+    readonly storage: S3ObjectStorage,
+    readonly wal: WriteAheadLog,
+  ) {}
+
+  /**
+   * Lists what is archived, seals the active segment when the archive already has it (a log
+   * restored from the archive must not append to an archived segment), and guards truncation.
+   * `archiveIntervalMs` > 0 also archives newly sealed segments on a timer (unref'd).
+   * Rejects `TIDEMARK_CONFLICT` when the archive holds a different segment under a local
+   * segment's number (another writer archives to this prefix), `TIDEMARK_IO`.
+   */
+  static async start(
+    storage: S3ObjectStorage,
+    wal: WriteAheadLog,
+    archiveIntervalMs = 0,
+  ): Promise<WalArchiver> {
+    const archiver = new WalArchiver(storage, wal);
+    const local = new Map(wal.segmentList().map((s) => [s.number, s]));
+    for (const remote of await listArchivedSegments(storage)) {
+      archiver.archived.add(remote.number);
+      const mine = local.get(remote.number);
+      if (mine !== undefined && remote.sizeBytes !== mine.sizeBytes) {
+        throw new TidemarkError(
+          'TIDEMARK_CONFLICT',
+          `${storage.urlOf(archivedSegmentKey(remote.number))} is ${remote.sizeBytes} bytes, the local segment ${mine.sizeBytes}: another writer archives to this prefix`,
+          { path: storage.urlOf(archivedSegmentKey(remote.number)) },
+        );
+      }
+    }
+    const active = wal.segmentList().at(-1)!;
+    if (archiver.archived.has(active.number)) await wal.sealActiveSegment();
+    archiver.refreshPosition();
+    wal.setTruncationGuard((n) => archiver.archived.has(n));
+    if (archiveIntervalMs > 0) {
+      archiver.timer = setInterval(() => {
+        archiver.archiveSealed().catch(() => {}); // recorded in stats().lastError and on the channel
+      }, archiveIntervalMs);
+      archiver.timer.unref();
+    }
+    return archiver;
+  }
+
+  /** Counters. */
+  stats(): WalArchiveStats {
+    return { ...this.counters };
+  }
+
+  /** True when segment `segmentNumber` is in the archive. */
+  isArchived(segmentNumber: number): boolean {
+    return this.archived.has(segmentNumber);
+  }
+
+  /** Uploads every sealed segment not yet archived, oldest first; resolves how many. Calls queue. */
+  archiveSealed(): Promise<number> {
+    const run = this.chain.then(() => this.upload());
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Seals the active segment (when it holds records) and archives everything: the whole log is then in the archive. */
+  archiveAll(): Promise<number> {
+    const run = this.chain.then(async () => {
+      if (!this.wal.failed) await this.wal.sealActiveSegment();
+      return this.upload();
+    });
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Stops the timer and waits for uploads in progress (does not archive more). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.chain;
+  }
+
+  private async upload(): Promise<number> {
+    const segments = this.wal.segmentList();
+    let uploaded = 0;
+    try {
+      for (let i = 0; i < segments.length - 1; i++) {
+        const s = segments[i]!;
+        if (this.archived.has(s.number)) continue;
+        await this.uploadSegment(s.number, s.sizeBytes);
+        this.archived.add(s.number);
+        this.counters.segmentsArchived++;
+        this.counters.bytesArchived += s.sizeBytes;
+        uploaded++;
+        if (channel.hasSubscribers)
+          channel.publish({ event: 'archived', segment: s.number, bytes: s.sizeBytes });
+      }
+      this.refreshPosition();
+      if (uploaded > 0) {
+        const position = {
+          segment: this.counters.archivedThroughSegment,
+          beforeLsn: this.counters.archivedBeforeLsn,
+          updatedAtMs: Date.now(),
+        };
+        await this.storage.put(WAL_ARCHIVE_POSITION_KEY, Buffer.from(`${JSON.stringify(position)}\n`));
+      }
+      this.counters.lastError = undefined;
+      return uploaded;
+    } catch (err) {
+      const e = isTidemarkError(err) ? err : new TidemarkError('TIDEMARK_IO', String(err), { cause: err });
+      this.counters.lastError = e;
+      if (channel.hasSubscribers) channel.publish({ event: 'failed', error: e });
+      throw e;
+    }
+  }
+
+  private async uploadSegment(number: number, sizeBytes: number): Promise<void> {
+    const name = segmentFileName(number);
+    const key = archivedSegmentKey(number);
+    const dir = this.wal.directory;
+    try {
+      if (dir instanceof FsDirectory)
+        await this.storage.putFile(key, `${dir.path}/${name}`, { createOnly: true });
+      else await this.storage.put(key, await dir.readFile(name, sizeBytes), { createOnly: true });
+    } catch (err) {
+      if (!isTidemarkError(err, 'TIDEMARK_CONFLICT')) throw err;
+      // Archived before, by this writer in an earlier life (a crash after the upload): the same bytes?
+      const remote = await this.storage.head(key);
+      const local = await dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE));
+      if (remote?.sizeBytes === local.length && remote.crc32c === crc32c(local)) return;
+      throw err;
+    }
+  }
+
+  private refreshPosition(): void {
+    const segments = this.wal.segmentList();
+    let through = 0;
+    let beforeLsn = 0;
+    for (let i = 0; i < segments.length; i++) {
+      const s = segments[i]!;
+      if (!this.archived.has(s.number)) break;
+      through = s.number;
+      beforeLsn = segments[i + 1]?.firstLsn ?? this.wal.lastLsn + 1;
+    }
+    if (through > 0) {
+      this.counters.archivedThroughSegment = through;
+      this.counters.archivedBeforeLsn = beforeLsn;
+    }
+  }
+}

@@ -1,0 +1,27 @@
+// Runs against the real radosgw started by scripts/run-tests.mjs.
+import { type CheckpointStore, ObjectStoreCheckpointStore } from '../../src/checkpoint/index.ts';
+import { S3ObjectStorage } from '../../src/io/index.ts';
+import { testObjectStore } from '../helpers/s3.ts';
+import { checkpointStoreConformance } from './checkpoint-store-suite.ts';
+
+const PART = 5 * 1024 * 1024;
+const storageOf = (store: CheckpointStore) => (store as ObjectStoreCheckpointStore).storage;
+
+checkpointStoreConformance('object store (radosgw)', {
+  open: async () => new ObjectStoreCheckpointStore(testObjectStore('conformance', { partSizeBytes: PART })),
+  reopen: async (store) => new ObjectStoreCheckpointStore({ ...storageOf(store).config }),
+  overwriteDataFile: async (store, manifest, name, bytes) => {
+    // A raw client: the object is replaced behind the store's back (bit rot, a bad actor).
+    const raw = new S3ObjectStorage({ ...storageOf(store).config });
+    const key = `checkpoints/checkpoint-${String(manifest.id).padStart(16, '0')}/${manifest.attemptId}/${name}`;
+    await raw.put(key, bytes);
+    raw.destroy();
+  },
+  writeLatestPointer: async (store, bytes) => {
+    const storage = storageOf(store);
+    if (bytes === undefined) await storage.delete(['checkpoints/latest']);
+    else await storage.put('checkpoints/latest', bytes);
+  },
+  close: async (store) => (store as ObjectStoreCheckpointStore).close(),
+  largeFileBytes: 12 * 1024 * 1024,
+});
