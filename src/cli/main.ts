@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isTidemarkError } from '../errors.js';
 import { runDemo } from './demo/supervisor.js';
 import { runWorker } from './demo/worker.js';
+import { runRecover } from './recover.js';
 
 function int(name: string, min: number) {
   return (value: string): number => {
@@ -42,6 +43,10 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
         .choices(['ring', 'simple'])
         .default('ring'),
     )
+    .option(
+      '--store <url>',
+      'keep checkpoints and the WAL archive in S3-compatible object storage, s3://BUCKET/PREFIX (the prefix is wiped at start; endpoint and keys from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)',
+    )
     .action(async (o) => {
       const summary = await runDemo(
         {
@@ -54,6 +59,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
           checkpointEveryRows: o.checkpointEvery,
           engine: o.engine,
           cliScript,
+          store: o.store,
         },
         (line) => console.log(line),
       );
@@ -67,15 +73,59 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     .requiredOption('--batch <rows>', '', int('--batch', 1))
     .requiredOption('--checkpoint-every <rows>', '', int('--checkpoint-every', 1))
     .addOption(new Option('--engine <engine>').choices(['ring', 'simple']).default('ring'))
+    .option('--store <url>')
     .action(async (o) => {
       await runWorker({
         dir: o.dir,
         engine: o.engine,
+        store: o.store,
         limit: o.limit,
         batchRows: o.batch,
         checkpointEveryRows: o.checkpointEvery,
       });
       process.disconnect?.();
+    });
+
+  program
+    .command('recover')
+    .description(
+      'recover the state of a data directory and report it; with --from, first restore the directory from object storage alone (latest valid checkpoint + archived WAL segments)',
+    )
+    .requiredOption(
+      '--dir <dir>',
+      'data directory (with --from: created, and must hold no WAL or checkpoint)',
+    )
+    .option(
+      '--from <url>',
+      'restore from S3-compatible object storage, s3://BUCKET/PREFIX (endpoint and keys from the AWS_* settings)',
+    )
+    .option(
+      '--transactional',
+      'apply only committed transactions (what the demo and other committed-batch writers need)',
+      false,
+    )
+    .option('--out <file>', 'write the recovered state as JSON to FILE')
+    .addOption(
+      new Option(
+        '--format <format>',
+        "JSON written by --out: demo (the demo's aggregates), state (keys, base64 values), auto",
+      )
+        .choices(['auto', 'demo', 'state'])
+        .default('auto'),
+    )
+    .option('--json', 'print the report as one JSON object', false)
+    .action(async (o) => {
+      await runRecover(
+        {
+          dir: o.dir,
+          from: o.from,
+          transactional: o.transactional,
+          out: o.out,
+          format: o.format,
+          json: o.json,
+        },
+        (line) => console.log(line),
+      );
     });
 
   try {

@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import cliProgress from 'cli-progress';
 import { TidemarkError } from '../../errors.js';
+import { parseObjectStoreUrl } from '../../io/object-store-config.js';
+import { S3ObjectStorage } from '../../io/s3-object-storage.js';
 import { RecoveryManager } from '../../recovery/recovery-manager.js';
 import { resultFromState } from './aggregates.js';
 import { type DemoResult, flightsRowCount, referenceResult } from './flights.js';
@@ -27,6 +29,8 @@ export interface DemoOptions {
   engine: DemoEngine;
   /** Path of the CLI entry script, run again in the child. */
   cliScript: string;
+  /** `s3://BUCKET/PREFIX`: checkpoints and the WAL archive go there (the prefix is wiped at start). */
+  store?: string | undefined;
 }
 
 export interface DemoSummary {
@@ -59,9 +63,28 @@ function prepareDir(dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
 }
 
+/** Deletes every object under the demo's prefix, so each run starts from nothing. */
+async function prepareObjectStore(url: string, log: (line: string) => void): Promise<void> {
+  const config = parseObjectStoreUrl(url);
+  if (config.prefix === '')
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `${url}: the demo wipes its prefix at start, so give it one of its own (s3://BUCKET/PREFIX)`,
+    );
+  const storage = new S3ObjectStorage(config);
+  try {
+    const objects = await storage.list('');
+    if (objects.length > 0) log(`wiping ${objects.length} objects under ${storage.url} (a previous run)`);
+    await storage.delete(objects.map((o) => o.key));
+  } finally {
+    storage.destroy();
+  }
+}
+
 export async function runDemo(opts: DemoOptions, log: (line: string) => void): Promise<DemoSummary> {
   const dir = path.resolve(opts.dir);
   prepareDir(dir);
+  if (opts.store) await prepareObjectStore(opts.store, log);
   const total = Math.min(opts.limit ?? Number.POSITIVE_INFINITY, await flightsRowCount());
   const random = mulberry32(opts.seed);
   const killAt = Array.from({ length: opts.crashes }, () => Math.floor(random() * total)).sort(
@@ -110,6 +133,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
         String(opts.checkpointEveryRows),
         '--engine',
         opts.engine,
+        ...(opts.store ? ['--store', opts.store] : []),
       ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );
@@ -159,7 +183,11 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   bar?.stop();
   const elapsedS = (performance.now() - t0) / 1000;
 
-  const recovered = await new RecoveryManager({ dir, transactional: true }).recover();
+  const recovered = await new RecoveryManager({
+    dir,
+    transactional: true,
+    objectStore: opts.store,
+  }).recover();
   const rows = recovered.sourceOffsets[SOURCE] ?? 0;
   const result = resultFromState(recovered.state, rows);
   log('computing the reference without crashes…');
@@ -183,6 +211,10 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     `state           ${Object.keys(result.origins).length} origins, ${Object.keys(result.routes).length} routes`,
   );
   if (opts.out) log(`output          ${opts.out}`);
+  if (opts.store) {
+    log(`object store    ${opts.store} (checkpoints and archived WAL segments)`);
+    log(`  on another machine: tidemark recover --from ${opts.store} --dir DIR --transactional --out FILE`);
+  }
   log(
     verified
       ? 'VERIFIED: recovered state equals the crash-free reference'

@@ -47,6 +47,8 @@ export interface WorkerOptions {
   limit: number;
   batchRows: number;
   checkpointEveryRows: number;
+  /** `s3://BUCKET/PREFIX` for checkpoints and the WAL archive, or undefined for local checkpoints. */
+  store?: string | undefined;
 }
 
 /** The source name under which the row offset is committed. */
@@ -74,9 +76,13 @@ interface OpenedDemoStore {
   close(): Promise<void>;
 }
 
-async function openDemoStore(dir: string, engine: DemoEngine): Promise<OpenedDemoStore> {
+async function openDemoStore(
+  dir: string,
+  engine: DemoEngine,
+  objectStore: string | undefined,
+): Promise<OpenedDemoStore> {
   if (engine === 'ring') {
-    const { store, recovered } = await openChangelogAwareStore({ dir, transactional: true });
+    const { store, recovered } = await openChangelogAwareStore({ dir, transactional: true, objectStore });
     return {
       store,
       recovered,
@@ -88,7 +94,7 @@ async function openDemoStore(dir: string, engine: DemoEngine): Promise<OpenedDem
       close: () => store.close(),
     };
   }
-  const opened = await new RecoveryManager({ dir, transactional: true }).open();
+  const opened = await new RecoveryManager({ dir, transactional: true, objectStore }).open();
   return {
     store: opened.store,
     recovered: opened.recovered,
@@ -102,7 +108,7 @@ async function openDemoStore(dir: string, engine: DemoEngine): Promise<OpenedDem
 }
 
 export async function runWorker(opts: WorkerOptions): Promise<void> {
-  const opened = await openDemoStore(opts.dir, opts.engine);
+  const opened = await openDemoStore(opts.dir, opts.engine, opts.store);
   const { store, recovered } = opened;
   const startRow = recovered.sourceOffsets[SOURCE] ?? 0;
   send({
