@@ -8,7 +8,8 @@
  * 4. with WAL archiving, sealed segments are uploaded;
  * 5. only then are WAL segments deleted — and only those below the *oldest retained*
  *    checkpoint (and, with archiving, already archived), so recovery can still fall back to any
- *    retained checkpoint and replay from it, locally or from the archive.
+ *    retained checkpoint and replay from it, locally or from the archive; archived segments
+ *    below that checkpoint are then deleted from the archive too.
  *
  * A crash between any two steps leaves the old or the new checkpoint valid and every
  * acknowledged record recoverable (test/crash/checkpoint-kill-points.test.ts kills at each).
@@ -83,6 +84,12 @@ export class CheckpointPublisher {
         });
       }
       const deletedWalSegments = await wal.truncatePrefix(oldest + 1);
+      if (this.archiver && archiveError === undefined) {
+        // The archive keeps what the retained checkpoints need, like the local WAL.
+        await this.archiver.pruneArchive(oldest + 1).catch((err: unknown) => {
+          archiveError = err as TidemarkError;
+        });
+      }
       emitCheckpointStep('wal-truncated', id, { kind });
       return {
         manifest,

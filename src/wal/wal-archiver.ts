@@ -66,6 +66,10 @@ export interface WalArchiveStats {
 /** Ships sealed segments of one open log to object storage. */
 export class WalArchiver {
   private readonly archived = new Set<number>();
+  /** First LSN of every segment seen locally (an archived segment's records end where the next begins). */
+  private readonly firstLsnOf = new Map<number, number>();
+  /** Every segment up to this number was pruned from the archive (a checkpoint covers it). */
+  private prunedThrough = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private readonly counters: WalArchiveStats = {
@@ -108,8 +112,9 @@ export class WalArchiver {
     }
     const active = wal.segmentList().at(-1)!;
     if (archiver.archived.has(active.number)) await wal.sealActiveSegment();
+    archiver.noteFirstLsns();
     archiver.refreshPosition();
-    wal.setTruncationGuard((n) => archiver.archived.has(n));
+    wal.setTruncationGuard((n) => archiver.archived.has(n) || n <= archiver.prunedThrough);
     if (archiveIntervalMs > 0) {
       archiver.timer = setInterval(() => {
         archiver.archiveSealed().catch(() => {}); // recorded in stats().lastError and on the channel
@@ -146,6 +151,38 @@ export class WalArchiver {
     return run;
   }
 
+  /**
+   * Deletes archived segments whose records all have LSN < `beforeLsn` — what no retained
+   * checkpoint needs (the publisher passes the oldest retained checkpoint's LSN + 1, the same
+   * bound the local truncation uses). Only segments whose successor's first LSN is known (seen
+   * in this log's life) are pruned; older left-overs stay. Resolves how many were deleted.
+   */
+  pruneArchive(beforeLsn: number): Promise<number> {
+    const run = this.chain.then(async () => {
+      this.noteFirstLsns();
+      const doomed: number[] = [];
+      for (const n of [...this.archived].sort((a, b) => a - b)) {
+        const next = this.firstLsnOf.get(n + 1);
+        if (next === undefined || next > beforeLsn) break;
+        doomed.push(n);
+      }
+      if (doomed.length === 0) return 0;
+      await this.storage.delete(doomed.map(archivedSegmentKey));
+      for (const n of doomed) {
+        this.archived.delete(n);
+        this.firstLsnOf.delete(n);
+        if (n > this.prunedThrough) this.prunedThrough = n;
+      }
+      return doomed.length;
+    });
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private noteFirstLsns(): void {
+    for (const s of this.wal.segmentList()) this.firstLsnOf.set(s.number, s.firstLsn);
+  }
+
   /** Stops the timer and waits for uploads in progress (does not archive more). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
@@ -154,6 +191,7 @@ export class WalArchiver {
   }
 
   private async upload(): Promise<number> {
+    this.noteFirstLsns();
     const segments = this.wal.segmentList();
     let uploaded = 0;
     try {

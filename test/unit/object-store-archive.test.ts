@@ -1,9 +1,10 @@
 // WAL archiving, recovery on a fresh machine, and racing writers — on the real radosgw started
 // by scripts/run-tests.mjs.
 import assert from 'node:assert/strict';
+import * as diagnostics from 'node:diagnostics_channel';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { loadCheckpoint, ObjectStoreCheckpointStore } from '../../src/checkpoint/index.ts';
 import { isTidemarkError } from '../../src/errors.ts';
 import { encodeStateFile, MANIFEST_VERSION, PutEncoder, StateFileKind } from '../../src/format/index.ts';
@@ -14,7 +15,12 @@ import {
   restoreFromObjectStore,
   WAL_DIR_NAME,
 } from '../../src/recovery/index.ts';
-import { archivedSegmentKey, listArchivedSegments, WriteAheadLog } from '../../src/wal/index.ts';
+import {
+  archivedSegmentKey,
+  listArchivedSegments,
+  WAL_ARCHIVE_CHANNEL,
+  WriteAheadLog,
+} from '../../src/wal/index.ts';
 import { testObjectStore, urlOf } from '../helpers/s3.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
@@ -52,8 +58,16 @@ test('sealed segments are archived in order, the WAL is truncated only behind th
     objectStore,
     archiveIntervalMs: 0,
     wal: { segmentSizeBytes: 4096 },
+    checkpoint: { maxDeltaRatio: 4 },
   }).open();
   assert.ok(s.archiver, 'archiving is on by default with an object store');
+  const archivedEvents: number[] = [];
+  const onArchive = (m: unknown) => {
+    const msg = m as { event: string; segment: number };
+    if (msg.event === 'archived') archivedEvents.push(msg.segment);
+  };
+  diagnostics.subscribe(WAL_ARCHIVE_CHANNEL, onArchive);
+  after(() => diagnostics.unsubscribe(WAL_ARCHIVE_CHANNEL, onArchive));
   const put = (k: string, v: Buffer) => {
     s.store.put(k, v);
     model.set(k, v);
@@ -67,15 +81,25 @@ test('sealed segments are archived in order, the WAL is truncated only behind th
   assert.equal(first.kind, 'base');
   const archived = s.archiver.stats();
   assert.ok(archived.segmentsArchived >= 5, `${archived.segmentsArchived} segments archived`);
-  const remote = await listArchivedSegments(new S3ObjectStorage(objectStore));
-  const numbers = remote.map((r) => r.number);
+  for (let i = 0; i < 150; i++) put(`extra${i}`, payloadFor(20_000 + i)); // new sealed segments above the checkpoint
+  await s.store.wal.sync();
+  await s.archiver.archiveSealed();
+  const storage = new S3ObjectStorage(objectStore);
+  const numbers = (await listArchivedSegments(storage)).map((r) => r.number);
+  storage.destroy();
+  const sealed = s.store.wal
+    .segmentList()
+    .slice(0, -1)
+    .map((x) => x.number);
+  assert.ok(sealed.length >= 3, `${sealed.length} sealed segments`);
   assert.deepEqual(
     numbers,
-    Array.from({ length: numbers.length }, (_, i) => i + 1),
-    'archived without gaps, from segment 1',
+    sealed,
+    'the archive holds exactly the sealed local segments: no gaps, pruned below the checkpoint like the disk',
   );
+  assert.ok(numbers[0]! > 1, 'segments below the checkpoint left the archive');
   for (const gone of segmentsBefore.filter((n) => !segmentsAfter.includes(n)))
-    assert.ok(numbers.includes(gone), `segment ${gone} left the disk only after it was archived`);
+    assert.ok(archivedEvents.includes(gone), `segment ${gone} left the disk only after it was archived`);
   for (const seg of s.store.wal.segmentList().slice(0, -1))
     assert.ok(s.archiver.isArchived(seg.number), `local sealed segment ${seg.number} is archived`);
   for (let i = 0; i < 30; i++) put(`k${(i * 7) % 150}`, payloadFor(1000 + i));
