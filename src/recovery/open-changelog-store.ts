@@ -31,6 +31,7 @@ import {
   RecoveryManager,
   WAL_DIR_NAME,
 } from './recovery-manager.js';
+import { fetchArchiveIfWalEmpty } from './restore-from-object-store.js';
 import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './ring1-protocol.js';
 import { objectStoreOf, type StorageOptions } from './storage-location.js';
 
@@ -102,7 +103,10 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
   try {
     const transactional = config.transactional ?? false;
     const objectStore = objectStoreOf(config);
+    // A new machine taking over: the archived WAL is fetched before recovery reads it.
+    const segmentsFetched = await fetchArchiveIfWalEmpty(await root.subdirectory(WAL_DIR_NAME), config);
     const recovered = await new RecoveryManager({ dir: root, transactional, objectStore }).recover();
+    recovered.stats.segmentsFetched = segmentsFetched;
     const buffer = StateChangelogBuffer.create(config.ring);
     storeEpoch(buffer, recovered.epoch);
     const data: Ring1WorkerData = {

@@ -13,10 +13,12 @@ import {
   type SkippedCheckpoint,
 } from '../checkpoint/checkpoint-chain.js';
 import type { CheckpointOptions } from '../checkpoint/checkpoint-config.js';
+import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import {
   type CreateCheckpointOptions,
   IncrementalCheckpointManager,
 } from '../checkpoint/incremental-checkpoint-manager.js';
+import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import { TidemarkError } from '../errors.js';
 import type {
   CheckpointExtras,
@@ -30,8 +32,9 @@ import { replayWal, StateReplayer } from '../state/apply-entry.js';
 import { WalStateStore } from '../state/wal-state-store.js';
 import { listSegments, readSegmentHead } from '../wal/segment-files.js';
 import type { TornTail } from '../wal/segment-scanner.js';
-import type { WalArchiver } from '../wal/wal-archiver.js';
+import { listArchivedSegments, type WalArchiver } from '../wal/wal-archiver.js';
 import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
+import { fetchArchiveIfWalEmpty } from './restore-from-object-store.js';
 import {
   objectStoreOf,
   openCheckpointStore,
@@ -77,6 +80,8 @@ export interface RecoveryStats {
   uncommittedDiscarded: number;
   /** Bytes of WAL read. */
   bytesRead: number;
+  /** Archived WAL segments copied from the object store into an empty local WAL (open on a new machine). */
+  segmentsFetched: number;
   /** Torn tail found (read-only recover) or cut (open), if any. */
   tornTail: TornTail | undefined;
   /** Wall time, ms. */
@@ -151,6 +156,7 @@ export class RecoveryManager {
     const walDir = await root.subdirectory(WAL_DIR_NAME);
     const checkpoints = await openCheckpointStore(root, objectStoreOf(this.config));
     try {
+      await requireLocalWalWhenArchived(walDir, checkpoints.store, this.config);
       const latest = await loadLatestCheckpoint(checkpoints.store);
       await requireWalFrom(walDir, latest);
       return await this.replay(walDir, latest);
@@ -169,6 +175,7 @@ export class RecoveryManager {
     const opened: { close(): void }[] = [];
     try {
       const walDir = await root.subdirectory(WAL_DIR_NAME);
+      const segmentsFetched = await fetchArchiveIfWalEmpty(walDir, this.config);
       const checkpointStore = await openCheckpointStore(root, objectStoreOf(this.config));
       opened.push(checkpointStore);
       const store = checkpointStore.store;
@@ -191,6 +198,7 @@ export class RecoveryManager {
         }
         const recovered = await this.replay(walDir, latest);
         recovered.stats.tornTail = wal.repairedTail ?? recovered.stats.tornTail;
+        recovered.stats.segmentsFetched = segmentsFetched;
         archiver = await startWalArchiver(store, wal, this.config);
         const transactional = this.config.transactional ?? false;
         if (transactional && recovered.stats.uncommittedDiscarded > 0) wal.append(ABORT_ENCODER);
@@ -273,11 +281,34 @@ export class RecoveryManager {
         recordsReplayed: read.records,
         uncommittedDiscarded: replayer.pendingCount,
         bytesRead: read.bytesRead,
+        segmentsFetched: 0,
         tornTail: read.tornTail,
         durationMs: performance.now() - t0,
       },
     };
   }
+}
+
+/**
+ * Read-only recovery never copies anything: an empty local WAL in front of a WAL archive that
+ * holds segments would recover only the checkpoint, silently missing the archived records after
+ * it. That is `TIDEMARK_DATA_LOSS`, pointing at `open()` (which fetches the archive) and
+ * `restoreFromObjectStore()`.
+ */
+async function requireLocalWalWhenArchived(
+  walDir: Directory,
+  store: CheckpointStore,
+  options: StorageOptions,
+): Promise<void> {
+  if (!(store instanceof ObjectStoreCheckpointStore) || options.archiveWal === false) return;
+  if ((await listSegments(walDir)).length > 0) return;
+  const archived = await listArchivedSegments(store.storage);
+  if (archived.length === 0) return;
+  throw new TidemarkError(
+    'TIDEMARK_DATA_LOSS',
+    `the local WAL in ${walDir.path} is empty but ${store.storage.url} archives ${archived.length} segment(s): recovering without them would drop their records; open() fetches them, or restore first (restoreFromObjectStore, tidemark recover --from)`,
+    { path: walDir.path },
+  );
 }
 
 /**

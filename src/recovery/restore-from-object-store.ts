@@ -11,15 +11,67 @@ import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoin
 import { TidemarkError } from '../errors.js';
 import { SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
+import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
+import { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
 import { archivedSegmentKey, listArchivedSegments } from '../wal/wal-archiver.js';
-import { CHECKPOINT_DIR_NAME, objectStoreOf, WAL_DIR_NAME } from './storage-location.js';
+import { CHECKPOINT_DIR_NAME, objectStoreOf, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
 
 /** Most bytes one archived segment may have. */
 const MAX_SEGMENT_OBJECT_BYTES = 2 ** 32 - 1;
+
+/**
+ * Copies the archived segments a recovery from LSN `afterLsn` + 1 needs into `walDir`: newest
+ * first, down to the segment holding the record after `afterLsn` (all of them when the archive
+ * starts later). Each object's CRC32C (metadata) and segment header are checked; a gap in the
+ * numbering is `TIDEMARK_DATA_LOSS`. Resolves the segment numbers copied, oldest first.
+ */
+export async function fetchArchivedSegments(
+  storage: S3ObjectStorage,
+  walDir: Directory,
+  afterLsn: number,
+  archived?: readonly { number: number }[],
+  onSegment?: (bytes: number) => void,
+): Promise<{ segments: number[]; bytes: number }> {
+  const list = archived ?? (await listArchivedSegments(storage));
+  const copied: number[] = [];
+  let bytes = 0;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const number = list[i]!.number;
+    if (copied.length > 0 && copied[copied.length - 1] !== number + 1) {
+      throw new TidemarkError(
+        'TIDEMARK_DATA_LOSS',
+        `the WAL archive in ${storage.url} has no segment ${number + 1}: records are missing between segments ${number} and ${copied[copied.length - 1]}`,
+        { path: storage.urlOf(archivedSegmentKey(number + 1)) },
+      );
+    }
+    const key = archivedSegmentKey(number);
+    const data = await storage.get(key, MAX_SEGMENT_OBJECT_BYTES);
+    const header = data.length >= SEGMENT_HEADER_SIZE ? decodeSegmentHeader(data) : undefined;
+    if (header === undefined || typeof header === 'string' || header.segmentNumber !== number) {
+      throw new TidemarkError(
+        'TIDEMARK_CORRUPTION',
+        `${storage.urlOf(key)} at byte 0: not the header of segment ${number}${typeof header === 'string' ? ` (${header})` : ''}`,
+        { path: storage.urlOf(key), offset: 0 },
+      );
+    }
+    const file = await walDir.open(segmentFileName(number), 'create');
+    try {
+      await file.write(data, 0, data.length, 0);
+      await file.datasync();
+    } finally {
+      await file.close();
+    }
+    bytes += data.length;
+    copied.push(number);
+    onSegment?.(data.length);
+    if (header.firstLsn <= afterLsn + 1) break;
+  }
+  return { segments: copied.reverse(), bytes };
+}
 
 /** What to restore and where. */
 export interface RestoreOptions {
@@ -92,40 +144,17 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       options.onProgress?.(++done, total(), bytes);
     }
 
-    // Newest first, until the segment holding the record after the checkpoint.
-    const copied: number[] = [];
-    for (let i = archived.length - 1; i >= 0; i--) {
-      const number = archived[i]!.number;
-      if (copied.length > 0 && copied[copied.length - 1] !== number + 1) {
-        throw new TidemarkError(
-          'TIDEMARK_DATA_LOSS',
-          `the WAL archive in ${remote.storage.url} has no segment ${number + 1}: records are missing between segments ${number} and ${copied[copied.length - 1]}`,
-          { path: remote.storage.urlOf(archivedSegmentKey(number + 1)) },
-        );
-      }
-      const key = archivedSegmentKey(number);
-      const data = await remote.storage.get(key, MAX_SEGMENT_OBJECT_BYTES);
-      const header = data.length >= SEGMENT_HEADER_SIZE ? decodeSegmentHeader(data) : undefined;
-      if (header === undefined || typeof header === 'string' || header.segmentNumber !== number) {
-        throw new TidemarkError(
-          'TIDEMARK_CORRUPTION',
-          `${remote.storage.urlOf(key)} at byte 0: not the header of segment ${number}${typeof header === 'string' ? ` (${header})` : ''}`,
-          { path: remote.storage.urlOf(key), offset: 0 },
-        );
-      }
-      const file = await walDir.open(segmentFileName(number), 'create');
-      try {
-        await file.write(data, 0, data.length, 0);
-        await file.datasync();
-      } finally {
-        await file.close();
-      }
-      bytes += data.length;
-      copied.push(number);
-      options.onProgress?.(++done, total(), bytes);
-      if (header.firstLsn <= checkpointLsn + 1) break;
-    }
-    copied.reverse();
+    const fetched = await fetchArchivedSegments(
+      remote.storage,
+      walDir,
+      checkpointLsn,
+      archived,
+      (segmentBytes) => {
+        bytes += segmentBytes;
+        options.onProgress?.(++done, total(), bytes);
+      },
+    );
+    const copied = fetched.segments;
     return {
       checkpointId: latest.checkpoint?.manifest.id,
       checkpointLsn,
@@ -137,5 +166,23 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
     };
   } finally {
     remote.close();
+  }
+}
+
+/**
+ * A machine taking over from the object store: when `walDir` holds no segment and `options`
+ * name an object store with WAL archiving, copies the whole archive (it is pruned below the
+ * oldest retained checkpoint, so it holds only what recovery may need) into `walDir`. Resolves
+ * the segments copied (0 when the local WAL exists or archiving is off).
+ */
+export async function fetchArchiveIfWalEmpty(walDir: Directory, options: StorageOptions): Promise<number> {
+  const config = objectStoreOf(options);
+  if (config === undefined || options.archiveWal === false) return 0;
+  if ((await listSegments(walDir)).length > 0) return 0;
+  const storage = new S3ObjectStorage(config);
+  try {
+    return (await fetchArchivedSegments(storage, walDir, 0)).segments.length;
+  } finally {
+    storage.destroy();
   }
 }

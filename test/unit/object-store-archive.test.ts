@@ -249,3 +249,41 @@ test('restore refuses a directory that holds data, and an archive with a missing
     },
   );
 });
+
+test('a new machine takes over by opening an empty directory: open() fetches the archived WAL; read-only recover() refuses to drop it', async () => {
+  const objectStore = testObjectStore('takeover');
+  const model = new Map<string, Uint8Array>();
+  const first = await new RecoveryManager({
+    dir: path.join(root, 'takeover-a'),
+    objectStore,
+    archiveIntervalMs: 0,
+    wal: { segmentSizeBytes: 4096 },
+  }).open();
+  for (let i = 0; i < 200; i++) {
+    first.store.put(`k${i % 90}`, payloadFor(i));
+    model.set(`k${i % 90}`, payloadFor(i));
+  }
+  await first.checkpoint();
+  for (let i = 0; i < 120; i++) {
+    first.store.put(`late${i}`, payloadFor(700 + i)); // after the checkpoint: only in the WAL
+    model.set(`late${i}`, payloadFor(700 + i));
+  }
+  await first.close();
+
+  const empty = path.join(root, 'takeover-b');
+  await assert.rejects(new RecoveryManager({ dir: empty, objectStore }).recover(), (err: unknown) => {
+    assert.ok(isTidemarkError(err, 'TIDEMARK_DATA_LOSS'), String(err));
+    assert.match(err.message, /archives \d+ segment/);
+    return true;
+  });
+  const second = await new RecoveryManager({ dir: empty, objectStore, archiveIntervalMs: 0 }).open();
+  assert.ok(second.recovered.stats.segmentsFetched > 0);
+  assert.deepEqual(asText(second.recovered.state), asText(model));
+  second.store.put('on-b', payloadFor(1));
+  model.set('on-b', payloadFor(1));
+  await second.close();
+  const third = path.join(root, 'takeover-c');
+  const { store, recovered } = await openChangelogAwareStore({ dir: third, objectStore });
+  assert.deepEqual(asText(recovered.state), asText(model), 'the pipeline takes over the same way');
+  await store.close();
+});
