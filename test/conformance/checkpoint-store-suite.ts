@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  type CheckpointDraft,
   type CheckpointStore,
   IncrementalCheckpointManager,
   loadCheckpoint,
@@ -16,16 +15,11 @@ import {
   validateCheckpointChain,
 } from '../../src/checkpoint/index.ts';
 import { isTidemarkError } from '../../src/errors.ts';
-import {
-  type CheckpointFileEntry,
-  type CheckpointManifest,
-  encodeStateFile,
-  MANIFEST_VERSION,
-  StateFileKind,
-} from '../../src/format/index.ts';
+import type { CheckpointFileEntry, CheckpointManifest } from '../../src/format/index.ts';
 import { MemoryDirectory } from '../../src/io/index.ts';
 import { replayWal, StateReplayer, WalStateStore } from '../../src/state/index.ts';
 import { WriteAheadLog } from '../../src/wal/index.ts';
+import { baseManifestDraft, baseStateFile } from '../helpers/checkpoint-drafts.ts';
 
 /** How the suite reaches one kind of store. */
 export interface StoreFixture {
@@ -48,45 +42,15 @@ export interface StoreFixture {
   largeFileBytes: number;
 }
 
-type Draft = CheckpointDraft['manifest'];
-
-function draft(id: number, lsn = id * 10): Draft {
-  return {
-    version: MANIFEST_VERSION,
-    id,
-    epoch: id,
-    createdAtMs: 1_700_000_000_000 + id,
-    kind: 'base',
-    parentId: null,
-    baseId: id,
-    chainLength: 0,
-    walPosition: { lsn },
-    perCoreWalPositions: {},
-    sourceOffsets: { src: lsn },
-    connectors: {},
-    operators: {},
-    sinkEpochs: {},
-    sinkCommitStatuses: {},
-    watermark: null,
-    sourceWatermarks: {},
-    state: { keys: 1, entriesWritten: 1, tombstones: 0, baseBytes: 0, deltaBytesSinceBase: 0 },
-  };
-}
-
-function baseFile(entries: [string, string][]): Uint8Array {
-  return encodeStateFile(
-    StateFileKind.Base,
-    entries.length,
-    entries.map(([k, v]) => [k, Buffer.from(v)] as const),
-  );
-}
-
 async function saveBase(
   store: CheckpointStore,
   id: number,
   entries: [string, string][],
 ): Promise<CheckpointManifest> {
-  return store.save({ manifest: draft(id), files: [{ role: 'base', chunks: [baseFile(entries)] }] });
+  return store.save({
+    manifest: baseManifestDraft(id),
+    files: [{ role: 'base', chunks: [baseStateFile(entries)] }],
+  });
 }
 
 async function rejectsWith(p: Promise<unknown>, code: string, pathPart?: string): Promise<void> {
@@ -122,11 +86,11 @@ export function checkpointStoreConformance(name: string, fixture: StoreFixture):
   withStore(
     'a saved checkpoint lists, reads back byte for byte from another handle, and becomes the latest',
     async (store) => {
-      const state = baseFile([['k', 'v']]);
+      const state = baseStateFile([['k', 'v']]);
       const operators = Buffer.from('operator sidecar bytes');
       let seen: CheckpointManifest | undefined;
       const saved = await store.save({
-        manifest: draft(1),
+        manifest: baseManifestDraft(1),
         files: [
           { role: 'base', chunks: [state.subarray(0, 7), state.subarray(7)] },
           {
@@ -175,9 +139,9 @@ export function checkpointStoreConformance(name: string, fixture: StoreFixture):
     async (store) => {
       await saveBase(store, 1, [['k', 'v1']]);
       const failing = store.save({
-        manifest: draft(2),
+        manifest: baseManifestDraft(2),
         files: [
-          { role: 'base', chunks: [baseFile([['k', 'v2']])] },
+          { role: 'base', chunks: [baseStateFile([['k', 'v2']])] },
           {
             role: 'operators',
             chunks: (function* () {
@@ -240,7 +204,7 @@ export function checkpointStoreConformance(name: string, fixture: StoreFixture):
           yield big.subarray(i, i + step);
         }
       })();
-      const m = await store.save({ manifest: draft(1), files: [{ role: 'operators', chunks }] });
+      const m = await store.save({ manifest: baseManifestDraft(1), files: [{ role: 'operators', chunks }] });
       assert.equal(m.files[0]!.sizeBytes, big.length);
       const back = await store.readFile(m, m.files[0]!);
       assert.ok(Buffer.from(back).equals(big), 'bytes differ');

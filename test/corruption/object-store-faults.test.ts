@@ -11,8 +11,8 @@ import {
   validateCheckpointChain,
 } from '../../src/checkpoint/index.ts';
 import { isTidemarkError } from '../../src/errors.ts';
-import { encodeStateFile, MANIFEST_VERSION, StateFileKind } from '../../src/format/index.ts';
 import type { ObjectStoreConfig } from '../../src/io/index.ts';
+import { baseDraft } from '../helpers/checkpoint-drafts.ts';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.ts';
 import { testObjectStore } from '../helpers/s3.ts';
 
@@ -35,34 +35,9 @@ function stores(label: string, overrides: Partial<ObjectStoreConfig> = {}) {
 }
 
 function draft(id: number, entries: number, tag: string): CheckpointDraft {
-  const state = encodeStateFile(
-    StateFileKind.Base,
-    entries,
-    Array.from({ length: entries }, (_, i) => [`key${i}`, Buffer.from(`${tag}-${i}`.repeat(20))] as const),
-  );
-  return {
-    manifest: {
-      version: MANIFEST_VERSION,
-      id,
-      epoch: id,
-      createdAtMs: Date.now(),
-      kind: 'base',
-      parentId: null,
-      baseId: id,
-      chainLength: 0,
-      walPosition: { lsn: id * 100 },
-      perCoreWalPositions: {},
-      sourceOffsets: {},
-      connectors: {},
-      operators: {},
-      sinkEpochs: {},
-      sinkCommitStatuses: {},
-      watermark: null,
-      sourceWatermarks: {},
-      state: { keys: entries, entriesWritten: entries, tombstones: 0, baseBytes: 0, deltaBytesSinceBase: 0 },
-    },
-    files: [{ role: 'base', chunks: [state] }],
-  };
+  const values = Array.from({ length: entries }, (_, i) => [`key${i}`, `${tag}-${i}`.repeat(20)] as const);
+  const d = baseDraft(id, values);
+  return { ...d, manifest: { ...d.manifest, createdAtMs: Date.now() } };
 }
 
 const isWrite = (r: { method: string }) => r.method === 'PUT' || r.method === 'POST';

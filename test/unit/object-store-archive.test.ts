@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { loadCheckpoint, ObjectStoreCheckpointStore } from '../../src/checkpoint/index.ts';
 import { isTidemarkError } from '../../src/errors.ts';
-import { encodeStateFile, MANIFEST_VERSION, PutEncoder, StateFileKind } from '../../src/format/index.ts';
+import { PutEncoder } from '../../src/format/index.ts';
 import { MemoryDirectory, S3ObjectStorage } from '../../src/io/index.ts';
 import {
   openChangelogAwareStore,
@@ -21,6 +21,7 @@ import {
   WAL_ARCHIVE_CHANNEL,
   WriteAheadLog,
 } from '../../src/wal/index.ts';
+import { baseDraft } from '../helpers/checkpoint-drafts.ts';
 import { testObjectStore, urlOf } from '../helpers/s3.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
@@ -170,34 +171,7 @@ test('two writers racing for one checkpoint id: exactly one commits, and the los
   const config = testObjectStore('race');
   const a = new ObjectStoreCheckpointStore(config);
   const b = new ObjectStoreCheckpointStore(config);
-  const draft = (value: string) => ({
-    manifest: {
-      version: MANIFEST_VERSION,
-      id: 1,
-      epoch: 1,
-      createdAtMs: Date.now(),
-      kind: 'base' as const,
-      parentId: null,
-      baseId: 1,
-      chainLength: 0,
-      walPosition: { lsn: 1 },
-      perCoreWalPositions: {},
-      sourceOffsets: {},
-      connectors: {},
-      operators: {},
-      sinkEpochs: {},
-      sinkCommitStatuses: {},
-      watermark: null,
-      sourceWatermarks: {},
-      state: { keys: 1, entriesWritten: 1, tombstones: 0, baseBytes: 0, deltaBytesSinceBase: 0 },
-    },
-    files: [
-      {
-        role: 'base' as const,
-        chunks: [encodeStateFile(StateFileKind.Base, 1, [['k', Buffer.from(value)]])],
-      },
-    ],
-  });
+  const draft = (value: string) => baseDraft(1, [['k', value]]);
   for (let round = 0; round < 3; round++) {
     const results = await Promise.allSettled([a.save(draft(`a${round}`)), b.save(draft(`b${round}`))]);
     const won = results.filter((r) => r.status === 'fulfilled');
