@@ -45,6 +45,14 @@ export const MAX_RECORD_TYPE = 5;
 // ── Caps, checked before allocating ──────────────────────────────────────────────────────────
 /** Largest record payload accepted by writer and reader: 16 MiB. */
 export const MAX_RECORD_PAYLOAD_BYTES = 16 * 1024 * 1024;
+/**
+ * The WAL writer never has more than this many bytes written and not yet made durable: it
+ * fdatasyncs within a large group every this many bytes (with O_DSYNC, no write is larger). A
+ * crash can therefore damage (tear) only the last this-many bytes of a final segment, and the
+ * reader tells a torn write from corruption by it: damage followed by a valid record that starts
+ * this far or farther after it cannot be a torn write (docs/FORMAT.md, "What the reader accepts").
+ */
+export const WAL_SYNC_WINDOW_BYTES = 1024 * 1024;
 /** Largest key, in UTF-8 bytes: 64 KiB. */
 export const MAX_KEY_BYTES = 64 * 1024;
 /** Largest number of sources in one Commit record. */

@@ -2,10 +2,11 @@
  * The segment decoder: walks the records of one segment file held in memory, checking every
  * frame's checksum and that LSNs run on without gaps, and classifies damage (LevelDB's
  * log_reader, etcd's decoder). A bad frame is a *torn tail* only in the final segment and only
- * when no valid frame follows it; anywhere else it is `TIDEMARK_CORRUPTION` with file and offset.
+ * when no valid frame starts `WAL_SYNC_WINDOW_BYTES` or more after it (the most a crash can tear:
+ * the writer never has more unsynced); anywhere else it is `TIDEMARK_CORRUPTION` with file and offset.
  */
 import { corruption, TidemarkError } from '../errors.js';
-import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_SYNC_WINDOW_BYTES } from '../format/constants.js';
 import { type FrameInfo, FrameStatus, peekFrameLsn, readFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 
@@ -59,11 +60,13 @@ export function validFrameFollows(
   from: number,
   end: number,
   minLsn: number | undefined,
+  /** Where the LSNs counted from `minLsn` start (default `from`): bounds the plausible LSNs. */
+  lsnSpanFrom = from,
 ): boolean {
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
   const low = minLsn ?? 0;
   const maxLsn =
-    minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - from) / RECORD_HEADER_SIZE);
+    minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - lsnSpanFrom) / RECORD_HEADER_SIZE);
   for (let p = from; p + RECORD_HEADER_SIZE <= end; p++) {
     const lsn = peekFrameLsn(buf, p);
     if (lsn < low || lsn > maxLsn) continue;
@@ -130,8 +133,14 @@ export function scanSegment(
     if (status !== FrameStatus.Ok) {
       const reason = REASONS[status]!;
       if (!final) throw corruption(path, offset, `${reason} in a sealed segment`);
-      if (validFrameFollows(buf, offset + 1, end, nextLsn)) {
-        throw corruption(path, offset, `${reason}, and valid records follow it (not a torn tail)`);
+      // A torn write spans at most the sync window: a valid record starting farther on was
+      // written after this spot was durable, so this spot is damage, not a torn tail.
+      if (validFrameFollows(buf, offset + WAL_SYNC_WINDOW_BYTES, end, nextLsn, offset)) {
+        throw corruption(
+          path,
+          offset,
+          `${reason}, and valid records follow it more than ${WAL_SYNC_WINDOW_BYTES} bytes later (not a torn write)`,
+        );
       }
       return {
         header,

@@ -21,6 +21,7 @@ import {
   MAX_SEGMENT_SIZE_BYTES,
   RECORD_HEADER_SIZE,
   SEGMENT_HEADER_SIZE,
+  WAL_SYNC_WINDOW_BYTES,
 } from '../format/constants.js';
 import type { PayloadEncoder } from '../format/entry-codec.js';
 import { sealFrame } from '../format/record-frame.js';
@@ -139,6 +140,8 @@ export class WriteAheadLog {
   private failure: TidemarkError | undefined;
   private closed = false;
   private truncationGuard: ((segmentNumber: number) => boolean) | undefined;
+  /** Bytes written to the current segment since its last fdatasync (always ≤ WAL_SYNC_WINDOW_BYTES). */
+  private unsyncedBytes = 0;
 
   private nextLsn: number;
   private durable: number;
@@ -578,17 +581,30 @@ export class WriteAheadLog {
     if (!this.file.dsync) await this.datasync();
   }
 
+  /**
+   * Writes at the end of the current segment, never leaving more than `WAL_SYNC_WINDOW_BYTES`
+   * written and unsynced (a large group is made durable in steps), so a crash can tear only the
+   * last window — which is how the reader tells a torn write from corruption.
+   */
   private async writeAt(buf: Buffer, offset: number, length: number): Promise<void> {
-    const t0 = performance.now();
-    await this.file.write(buf, offset, length, this.fileSize);
-    if (this.file.dsync) this.countSync(performance.now() - t0);
-    this.fileSize += length;
-    this.segments[this.segments.length - 1]!.sizeBytes = this.fileSize;
-    this.statsCounters.bytesWritten += length;
+    while (length > 0) {
+      if (!this.file.dsync && this.unsyncedBytes >= WAL_SYNC_WINDOW_BYTES) await this.datasync();
+      const n = Math.min(length, WAL_SYNC_WINDOW_BYTES - (this.file.dsync ? 0 : this.unsyncedBytes));
+      const t0 = performance.now();
+      await this.file.write(buf, offset, n, this.fileSize);
+      if (this.file.dsync) this.countSync(performance.now() - t0);
+      else this.unsyncedBytes += n;
+      this.fileSize += n;
+      this.segments[this.segments.length - 1]!.sizeBytes = this.fileSize;
+      this.statsCounters.bytesWritten += n;
+      offset += n;
+      length -= n;
+    }
   }
 
   private async datasync(): Promise<void> {
     const t0 = performance.now();
+    this.unsyncedBytes = 0;
     await this.file.datasync();
     this.statsCounters.fdatasyncs++;
     this.countSync(performance.now() - t0);

@@ -79,9 +79,9 @@ test('one flipped bit in a non-final segment is TIDEMARK_CORRUPTION naming the s
   });
 });
 
-test('damage in the final segment with valid records after it is corruption, never a silent truncation', async () => {
+test('damage in the final segment with valid records more than the sync window after it is corruption, never a silent truncation', async () => {
   const dir = tmpDir('mid');
-  await writeLog(dir, 50);
+  await writeLog(dir, 12_000); // about 1.3 MiB: records follow the damage beyond WAL_SYNC_WINDOW_BYTES
   const file = path.join(dir, segmentFileName(1));
   const bytes = fs.readFileSync(file);
   bytes[32 + 25]! ^= 0xff; // inside record 1
@@ -92,6 +92,28 @@ test('damage in the final segment with valid records after it is corruption, nev
     offset: 32,
   });
   assert.equal(fs.readFileSync(file).length, bytes.length, 'nothing was cut');
+});
+
+test('damage with valid records after it, all within the last sync window, is a torn write: cut, and appends go on there', async () => {
+  // A crash can tear an unsynced write sector by sector (a later sector on disk, an earlier one
+  // not): valid records after the damage, yet none of them was ever durable.
+  const dir = tmpDir('torn-window');
+  await writeLog(dir, 12_000);
+  const file = path.join(dir, segmentFileName(1));
+  const bytes = fs.readFileSync(file);
+  const damageAt = bytes.length - 4096;
+  bytes.fill(0, damageAt, damageAt + 512); // one torn sector, valid records after it
+  fs.writeFileSync(file, bytes);
+  const wal = await WriteAheadLog.open(await FsDirectory.open(dir));
+  assert.ok(wal.repairedTail, 'the tail was cut');
+  assert.ok(wal.repairedTail.offset <= damageAt && damageAt - wal.repairedTail.offset < 400);
+  const cutAt = wal.lastLsn;
+  assert.ok(cutAt < 12_000 && cutAt > 11_900, `cut after LSN ${cutAt}`);
+  wal.append(put.set('after', payloadFor(cutAt + 1)));
+  await wal.close();
+  const got = await lsns(dir);
+  assert.equal(got.length, cutAt + 1);
+  assert.equal(got.at(-1), cutAt + 1);
 });
 
 test('a missing segment in the middle is corruption naming the gap', async () => {
