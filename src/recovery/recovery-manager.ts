@@ -31,8 +31,10 @@ import { FsDirectory } from '../io/fs-directory.js';
 import { replayWal, StateReplayer } from '../state/apply-entry.js';
 import { WalStateStore } from '../state/wal-state-store.js';
 import { listSegments, readSegmentHead } from '../wal/segment-files.js';
-import type { TornTail } from '../wal/segment-scanner.js';
+import type { TornTail, WalDamage, WalRecoveryMode } from '../wal/segment-scanner.js';
 import { listArchivedSegments, type WalArchiver } from '../wal/wal-archiver.js';
+import { WalReader } from '../wal/wal-reader.js';
+import { cutWalAt } from '../wal/wal-repair.js';
 import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
 import { fetchArchiveIfWalEmpty } from './restore-from-object-store.js';
 import {
@@ -64,6 +66,14 @@ export interface RecoveryConfig extends StorageOptions {
   maxRetained?: number;
   /** Incremental checkpointing: base/delta, compaction thresholds, retention (see `CheckpointOptions`). */
   checkpoint?: Partial<CheckpointOptions>;
+  /**
+   * What recovery does with damage in the WAL (RocksDB's WAL recovery modes; see
+   * {@link WalRecoveryMode}): `'tolerate-torn-tail'` (default), `'absolute-consistency'`,
+   * `'point-in-time'` (`open()` cuts the log at its first damage), or `'salvage'` (read-only:
+   * `recover()` only; `open()` refuses it with `TIDEMARK_INVALID_ARGUMENT`). What was dropped or
+   * skipped is in `stats.walDamage`.
+   */
+  mode?: WalRecoveryMode;
 }
 
 /** Timings and counts of one recovery. */
@@ -82,6 +92,8 @@ export interface RecoveryStats {
   bytesRead: number;
   /** Archived WAL segments copied from the object store into an empty local WAL (open on a new machine). */
   segmentsFetched: number;
+  /** `point-in-time`: where the log was ended; `salvage`: every damaged range skipped. */
+  walDamage: WalDamage[];
   /** Torn tail found (read-only recover) or cut (open), if any. */
   tornTail: TornTail | undefined;
   /** Wall time, ms. */
@@ -170,6 +182,11 @@ export class RecoveryManager {
    * Throws `TIDEMARK_LOCKED` when another writer has the directory.
    */
   async open(): Promise<OpenedStore> {
+    if (this.config.mode === 'salvage')
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        'salvage recovery is read-only: use recover(), then write what it found into a new directory',
+      );
     const root = await this.root();
     const lock: DirectoryLock = await root.lock();
     const opened: { close(): void }[] = [];
@@ -182,10 +199,19 @@ export class RecoveryManager {
       const latest = await loadLatestCheckpoint(store);
       await requireWalFrom(walDir, latest);
       const ckptLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
+      let cut: WalDamage | undefined;
+      if (this.config.mode === 'point-in-time') {
+        // End the log at its first damage before the writer opens it.
+        cut = (await WalReader.read(walDir, ckptLsn + 1, () => {}, undefined, undefined, 'point-in-time'))
+          .damage[0];
+        if (cut) await cutWalAt(walDir, cut);
+      }
       const wal = await WriteAheadLog.open(walDir, {
         ...this.config.wal,
         lock: false,
         initialLsn: ckptLsn + 1,
+        recoveryMode:
+          this.config.mode === 'absolute-consistency' ? 'absolute-consistency' : 'tolerate-torn-tail',
       });
       let archiver: WalArchiver | undefined;
       try {
@@ -199,6 +225,7 @@ export class RecoveryManager {
         const recovered = await this.replay(walDir, latest);
         recovered.stats.tornTail = wal.repairedTail ?? recovered.stats.tornTail;
         recovered.stats.segmentsFetched = segmentsFetched;
+        if (cut) recovered.stats.walDamage = [cut];
         archiver = await startWalArchiver(store, wal, this.config);
         const transactional = this.config.transactional ?? false;
         if (transactional && recovered.stats.uncommittedDiscarded > 0) wal.append(ABORT_ENCODER);
@@ -264,7 +291,7 @@ export class RecoveryManager {
     const target = replayStartOf(ckpt);
     const fromLsn = target.lsn + 1;
     const replayer = new StateReplayer(target, this.config.transactional ?? false);
-    const read = await replayWal(walDir, replayer, fromLsn);
+    const read = await replayWal(walDir, replayer, fromLsn, undefined, undefined, this.config.mode);
     const transactional = this.config.transactional ?? false;
     return {
       checkpoint: ckpt?.manifest,
@@ -282,6 +309,7 @@ export class RecoveryManager {
         uncommittedDiscarded: replayer.pendingCount,
         bytesRead: read.bytesRead,
         segmentsFetched: 0,
+        walDamage: read.damage,
         tornTail: read.tornTail,
         durationMs: performance.now() - t0,
       },

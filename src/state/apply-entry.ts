@@ -4,6 +4,7 @@
  */
 import { decodeEntry, type SourceOffsets, type WalEntry } from '../format/entry-codec.js';
 import type { Directory } from '../io/directory.js';
+import type { WalRecoveryMode } from '../wal/segment-scanner.js';
 import { type WalPosition, WalReader, type WalReadStats } from '../wal/wal-reader.js';
 
 /** The state being rebuilt by replay. */
@@ -90,6 +91,7 @@ export async function replayWal(
   fromLsn: number,
   untilLsn = Number.POSITIVE_INFINITY,
   from?: WalPosition,
+  mode?: WalRecoveryMode,
 ): Promise<WalReadStats & { lastReplayedLsn: number }> {
   let lastReplayedLsn = fromLsn - 1;
   const path = walDir.path;
@@ -102,6 +104,7 @@ export async function replayWal(
     },
     untilLsn,
     from,
+    mode,
   );
   return { ...read, lastReplayedLsn };
 }

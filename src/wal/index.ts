@@ -1,6 +1,14 @@
 export { listSegments, readSegmentHead, type SegmentHead, walSize } from './segment-files.js';
 export { listSegmentNumbers, parseSegmentFileName, segmentFileName } from './segment-name.js';
-export { type RecordVisitor, type SegmentScan, scanSegment, type TornTail } from './segment-scanner.js';
+export {
+  type RecordVisitor,
+  type SegmentScan,
+  scanSegment,
+  type TornTail,
+  WAL_RECOVERY_MODES,
+  type WalDamage,
+  type WalRecoveryMode,
+} from './segment-scanner.js';
 export {
   archivedSegmentKey,
   listArchivedSegments,
@@ -10,4 +18,5 @@ export {
   type WalArchiveStats,
 } from './wal-archiver.js';
 export { type WalPosition, WalReader, type WalReadStats } from './wal-reader.js';
+export { cutWalAt } from './wal-repair.js';
 export { type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';

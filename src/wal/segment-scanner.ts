@@ -32,6 +32,38 @@ export interface TornTail {
   reason: string;
 }
 
+/**
+ * How recovery treats damage in the WAL (RocksDB's `WALRecoveryMode`):
+ *
+ * - `tolerate-torn-tail` (default): a torn write at the end of the final segment is cut; any
+ *   other damage is `TIDEMARK_CORRUPTION` and nothing is cut;
+ * - `absolute-consistency`: any damage, a torn tail included, is `TIDEMARK_CORRUPTION` (for
+ *   logs known to have been closed cleanly);
+ * - `point-in-time`: the log ends at the first damage, wherever it is; everything after it —
+ *   the rest of that segment and every later segment — is dropped and reported;
+ * - `salvage` (read-only, explicit opt-in): damaged frames are skipped and every intact record
+ *   is kept, LSN gaps and all; what was skipped is reported. The result is not a consistent
+ *   history, only the most that can be read.
+ */
+export type WalRecoveryMode = 'tolerate-torn-tail' | 'absolute-consistency' | 'point-in-time' | 'salvage';
+
+/** Every recovery mode. */
+export const WAL_RECOVERY_MODES: readonly WalRecoveryMode[] = [
+  'tolerate-torn-tail',
+  'absolute-consistency',
+  'point-in-time',
+  'salvage',
+];
+
+/** Damage passed over by `point-in-time` (where the log was ended) or `salvage` (a skipped range). */
+export interface WalDamage {
+  path: string;
+  offset: number;
+  /** Bytes not read as records: to the end of the file (`point-in-time`), or up to the next intact record (`salvage`). */
+  bytesSkipped: number;
+  reason: string;
+}
+
 /** What a scan found. */
 export interface SegmentScan {
   header: SegmentHeader;
@@ -42,6 +74,10 @@ export interface SegmentScan {
   validEnd: number;
   /** Set when the final segment ends in damage that may be cut. */
   tornTail: TornTail | undefined;
+  /** `point-in-time`: set when the scan ended at damage (the log ends here). */
+  stoppedAt?: WalDamage | undefined;
+  /** `salvage`: ranges skipped. */
+  skipped?: WalDamage[] | undefined;
 }
 
 const REASONS: Record<number, string> = {
@@ -109,6 +145,7 @@ export function scanSegment(
   visit?: RecordVisitor,
   expectedFirstLsn?: number,
   resume?: { offset: number; lsn: number },
+  mode: WalRecoveryMode = 'tolerate-torn-tail',
 ): SegmentScan {
   const header = decodeSegmentHeader(buf);
   if (typeof header === 'string') throw headerError(path, header);
@@ -119,7 +156,23 @@ export function scanSegment(
       `header says segment ${header.segmentNumber}, file name says ${expectedNumber}`,
     );
   }
-  if (expectedFirstLsn !== undefined && header.firstLsn !== expectedFirstLsn) {
+  if (expectedFirstLsn !== undefined && header.firstLsn !== expectedFirstLsn && mode !== 'salvage') {
+    if (mode === 'point-in-time') {
+      const stoppedAt = {
+        path,
+        offset: 0,
+        bytesSkipped: buf.length,
+        reason: `segment starts at LSN ${header.firstLsn}, expected ${expectedFirstLsn}`,
+      };
+      return {
+        header,
+        recordCount: 0,
+        lastLsn: expectedFirstLsn - 1,
+        validEnd: 0,
+        tornTail: undefined,
+        stoppedAt,
+      };
+    }
     throw corruption(path, 0, `segment starts at LSN ${header.firstLsn}, expected ${expectedFirstLsn}`);
   }
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
@@ -127,19 +180,62 @@ export function scanSegment(
   let offset = resume?.offset ?? SEGMENT_HEADER_SIZE;
   let nextLsn = resume?.lsn ?? header.firstLsn;
   let count = 0;
+  const skipped: WalDamage[] = [];
   const end = buf.length;
   while (offset < end) {
     const status = readFrame(buf, offset, end, info);
-    if (status !== FrameStatus.Ok) {
-      const reason = REASONS[status]!;
-      if (!final) throw corruption(path, offset, `${reason} in a sealed segment`);
+    const bad =
+      status !== FrameStatus.Ok
+        ? REASONS[status]!
+        : info.lsn !== nextLsn
+          ? lsnProblem(info.lsn, nextLsn)
+          : undefined;
+    if (bad !== undefined) {
+      if (mode === 'salvage') {
+        // A valid frame with a later LSN is kept (a gap); anything else is skipped to the next intact frame.
+        if (status === FrameStatus.Ok && info.lsn > nextLsn) {
+          skipped.push({
+            path,
+            offset,
+            bytesSkipped: 0,
+            reason: `LSNs ${nextLsn}..${info.lsn - 1} are missing`,
+          });
+          nextLsn = info.lsn;
+          continue;
+        }
+        const next = nextValidFrame(buf, offset + 1, end, nextLsn);
+        skipped.push({ path, offset, bytesSkipped: (next ?? end) - offset, reason: bad });
+        if (next === undefined) break;
+        offset = next;
+        continue;
+      }
+      if (mode === 'point-in-time') {
+        const stoppedAt = { path, offset, bytesSkipped: end - offset, reason: bad };
+        return {
+          header,
+          recordCount: count,
+          lastLsn: nextLsn - 1,
+          validEnd: offset,
+          tornTail: undefined,
+          stoppedAt,
+        };
+      }
+      if (status === FrameStatus.Ok)
+        throw corruption(path, offset, `${bad} (hole, duplicate or stale record)`);
+      if (!final) throw corruption(path, offset, `${bad} in a sealed segment`);
+      if (mode === 'absolute-consistency')
+        throw corruption(
+          path,
+          offset,
+          `${bad} at the end of the final segment (absolute-consistency refuses a torn tail)`,
+        );
       // A torn write spans at most the sync window: a valid record starting farther on was
       // written after this spot was durable, so this spot is damage, not a torn tail.
       if (validFrameFollows(buf, offset + WAL_SYNC_WINDOW_BYTES, end, nextLsn, offset)) {
         throw corruption(
           path,
           offset,
-          `${reason}, and valid records follow it more than ${WAL_SYNC_WINDOW_BYTES} bytes later (not a torn write)`,
+          `${bad}, and valid records follow it more than ${WAL_SYNC_WINDOW_BYTES} bytes later (not a torn write)`,
         );
       }
       return {
@@ -147,22 +243,36 @@ export function scanSegment(
         recordCount: count,
         lastLsn: nextLsn - 1,
         validEnd: offset,
-        tornTail: { path, offset, bytesDropped: end - offset, reason },
+        tornTail: { path, offset, bytesDropped: end - offset, reason: bad },
       };
-    }
-    if (info.lsn !== nextLsn) {
-      throw corruption(
-        path,
-        offset,
-        `record has LSN ${info.lsn}, expected ${nextLsn} (hole, duplicate or stale record)`,
-      );
     }
     visit?.(info.lsn, info.type, buf, offset + RECORD_HEADER_SIZE, info.payloadLength, offset);
     offset += RECORD_HEADER_SIZE + info.payloadLength;
     nextLsn++;
     count++;
   }
-  return { header, recordCount: count, lastLsn: nextLsn - 1, validEnd: offset, tornTail: undefined };
+  return {
+    header,
+    recordCount: count,
+    lastLsn: nextLsn - 1,
+    validEnd: offset,
+    tornTail: undefined,
+    skipped: skipped.length > 0 ? skipped : undefined,
+  };
+}
+
+function lsnProblem(lsn: number, expected: number): string {
+  return `record has LSN ${lsn}, expected ${expected}`;
+}
+
+/** Offset of the next intact frame with LSN ≥ `minLsn` in `buf[from, end)`, if any (salvage). */
+function nextValidFrame(buf: Buffer, from: number, end: number, minLsn: number): number | undefined {
+  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
+  for (let p = from; p + RECORD_HEADER_SIZE <= end; p++) {
+    if (peekFrameLsn(buf, p) < minLsn) continue;
+    if (readFrame(buf, p, end, info) === FrameStatus.Ok) return p;
+  }
+  return undefined;
 }
 
 /**

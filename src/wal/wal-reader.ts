@@ -17,6 +17,8 @@ import {
   type RecordVisitor,
   scanSegment,
   type TornTail,
+  type WalDamage,
+  type WalRecoveryMode,
 } from './segment-scanner.js';
 
 /** What a read covered. */
@@ -35,6 +37,8 @@ export interface WalReadStats {
   tornTail: TornTail | undefined;
   /** Where the record after the last one visited starts: pass it as `from` to the next read. */
   endPosition: WalPosition | undefined;
+  /** `point-in-time`: where the log was ended (first entry); `salvage`: every range skipped. */
+  damage: WalDamage[];
 }
 
 /** A record boundary in a WAL: segment number, byte offset in it, and the LSN of the record there. */
@@ -74,6 +78,9 @@ export class WalReader {
    * `from`, a position an earlier read returned as `endPosition` (with `lsn === fromLsn`), starts
    * the scan there instead of at the start of the segment; a position that no longer matches a
    * record boundary with that LSN is ignored.
+   *
+   * `mode` (default `tolerate-torn-tail`) says what damage does; see {@link WalRecoveryMode}.
+   * In `point-in-time` and `salvage` modes damage is reported in `damage` instead of thrown.
    */
   static async read(
     dir: Directory,
@@ -81,6 +88,7 @@ export class WalReader {
     visit: RecordVisitor,
     untilLsn = Number.POSITIVE_INFINITY,
     from?: WalPosition,
+    mode: WalRecoveryMode = 'tolerate-torn-tail',
   ): Promise<WalReadStats> {
     const segments = await segmentHeaders(dir);
     const stats: WalReadStats = {
@@ -91,17 +99,40 @@ export class WalReader {
       lastLsn: fromLsn - 1,
       tornTail: undefined,
       endPosition: undefined,
+      damage: [],
     };
     if (segments.length === 0) return stats;
-    const last = segments.length - 1;
+    let last = segments.length - 1;
     for (let i = 0; i < last; i++) {
       if (segments[i]!.firstLsn === undefined) {
         const path = `${dir.path}/${segments[i]!.name}`;
         const buf = Buffer.from(await dir.readFile(segments[i]!.name, MAX_SEGMENT_FILE_BYTES));
-        const problem = decodeSegmentHeader(buf);
-        throw headerError(path, typeof problem === 'string' ? problem : 'checksum');
+        const decoded = decodeSegmentHeader(buf);
+        const problem = typeof decoded === 'string' ? decoded : 'checksum';
+        if (mode === 'point-in-time' && problem !== 'version') {
+          // The log ends before this segment.
+          stats.damage.push({
+            path,
+            offset: 0,
+            bytesSkipped: buf.length,
+            reason: `segment header: ${problem}; this and ${last - i} later segment(s) dropped`,
+          });
+          last = i - 1;
+          break;
+        }
+        if (mode === 'salvage' && problem !== 'version') {
+          stats.damage.push({
+            path,
+            offset: 0,
+            bytesSkipped: buf.length,
+            reason: `segment header: ${problem}; segment skipped`,
+          });
+          continue;
+        }
+        throw headerError(path, problem);
       }
     }
+    if (last < 0) return stats;
     const firstLsn = segments[0]!.firstLsn;
     stats.firstLsn = firstLsn ?? fromLsn;
     if (firstLsn !== undefined && fromLsn < firstLsn) {
@@ -140,6 +171,7 @@ export class WalReader {
     };
     for (let i = start; i <= last; i++) {
       const seg = segments[i]!;
+      if (mode === 'salvage' && seg.firstLsn === undefined && i < last) continue; // reported above
       segmentNumber = seg.number;
       const path = `${dir.path}/${seg.name}`;
       let buf: Buffer;
@@ -157,6 +189,7 @@ export class WalReader {
         resume !== undefined && i === start ? buf.length - resume.offset + SEGMENT_HEADER_SIZE : buf.length;
       stats.segmentsRead++;
       if (i === last && isTornSegmentHeader(buf, expectedFirst)) {
+        if (mode === 'absolute-consistency') throw headerError(path, 'checksum');
         stats.tornTail = {
           path,
           offset: 0,
@@ -173,10 +206,21 @@ export class WalReader {
         filtered,
         expectedFirst,
         i === start ? resume : undefined,
+        mode,
       );
       stats.lastLsn = scan.lastLsn;
       stats.tornTail = scan.tornTail;
       expectedFirst = scan.lastLsn + 1;
+      if (scan.skipped) stats.damage.push(...scan.skipped);
+      if (scan.stoppedAt) {
+        const dropped = last - i;
+        stats.damage.push(
+          dropped > 0
+            ? { ...scan.stoppedAt, reason: `${scan.stoppedAt.reason}; ${dropped} later segment(s) dropped` }
+            : scan.stoppedAt,
+        );
+        break;
+      }
       if (scan.lastLsn >= untilLsn) {
         if (i < last) stats.tornTail = undefined;
         break;

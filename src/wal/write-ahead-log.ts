@@ -52,6 +52,12 @@ export interface WalOptions {
   syncMethod?: 'o_dsync' | 'fdatasync';
   /** Take the directory's writer lock (default true). Set false only when the caller already holds it. */
   lock?: boolean;
+  /**
+   * What open does with a damaged end of the final segment: `'tolerate-torn-tail'` (default)
+   * cuts a torn write; `'absolute-consistency'` refuses it with `TIDEMARK_CORRUPTION`. (The
+   * other modes of `WalRecoveryMode` are applied by `RecoveryManager` before the log opens.)
+   */
+  recoveryMode?: 'tolerate-torn-tail' | 'absolute-consistency';
 }
 
 /** Counters of a WAL since open. */
@@ -239,6 +245,12 @@ export class WriteAheadLog {
           finalImage = buf;
           break;
         }
+        if (options.recoveryMode === 'absolute-consistency')
+          throw corruption(
+            `${dir.path}/${name}`,
+            0,
+            'segment header never became durable (absolute-consistency refuses a torn tail)',
+          );
         repaired = {
           path: `${dir.path}/${name}`,
           offset: 0,
@@ -267,7 +279,16 @@ export class WriteAheadLog {
         const number = numbers[numbers.length - 1]!;
         const name = segmentFileName(number);
         const path = `${dir.path}/${name}`;
-        const scan = scanSegment(finalImage, path, number, true);
+        const scan = scanSegment(
+          finalImage,
+          path,
+          number,
+          true,
+          undefined,
+          undefined,
+          undefined,
+          options.recoveryMode ?? 'tolerate-torn-tail',
+        );
         const prev = segments[segments.length - 1];
         if (prev && scan.header.firstLsn <= prev.firstLsn) {
           throw corruption(
