@@ -4,7 +4,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isTidemarkError } from '../errors.js';
 import { runDemo } from './demo/supervisor.js';
 import { runWorker } from './demo/worker.js';
+import { runInspect } from './inspect.js';
 import { runRecover } from './recover.js';
+import { runVerify } from './verify.js';
 
 function int(name: string, min: number) {
   return (value: string): number => {
@@ -126,6 +128,30 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
         },
         (line) => console.log(line),
       );
+    });
+
+  program
+    .command('verify')
+    .description(
+      "check every WAL segment and checkpoint of a data directory, read-only: exit 0 when clean, 1 with each problem's code, file and offset when damaged, 2 when it cannot be read",
+    )
+    .argument('<dir>', 'data directory')
+    .option('--store <url>', 'checkpoints are in object storage, s3://BUCKET/PREFIX')
+    .option('--json', 'print the result as one JSON object', false)
+    .action(async (dir, o) => {
+      exitCode = await runVerify({ dir, store: o.store, json: o.json }, (line) => console.log(line));
+    });
+
+  program
+    .command('inspect')
+    .description(
+      'show what a data directory holds: WAL segments (LSN ranges, records by type, sizes), checkpoints (kind, chain, WAL position, files, keys), read-only',
+    )
+    .argument('<dir>', 'data directory')
+    .option('--store <url>', 'checkpoints are in object storage, s3://BUCKET/PREFIX')
+    .option('--json', 'print the whole report as one JSON object', false)
+    .action(async (dir, o) => {
+      exitCode = await runInspect({ dir, store: o.store, json: o.json }, (line) => console.log(line));
     });
 
   try {

@@ -1,4 +1,12 @@
 export {
+  type CheckpointReport,
+  type DataDirectoryProblem,
+  type DataDirectoryReport,
+  type ExamineOptions,
+  examineDataDirectory,
+  type SegmentReport,
+} from './examine-data-directory.js';
+export {
   type ChangelogStoreConfig,
   type OpenedChangelogStore,
   openChangelogAwareStore,

@@ -1,0 +1,55 @@
+/**
+ * `tidemark inspect DIR`: what a data directory holds — segments with their LSN ranges, sizes and
+ * records by type; checkpoints with kind, chain, WAL position, epoch, files and key counts; the
+ * `latest` pointer — read-only. `--json` prints the whole report as one object.
+ */
+import { examineDataDirectory } from '../recovery/examine-data-directory.js';
+import { progressBar, requireDirectory } from './progress.js';
+
+export interface InspectOptions {
+  dir: string;
+  store: string | undefined;
+  json: boolean;
+}
+
+export async function runInspect(opts: InspectOptions, log: (line: string) => void): Promise<number> {
+  requireDirectory(opts.dir);
+  const progress = progressBar('inspect', !opts.json);
+  const report = await examineDataDirectory(opts.dir, {
+    objectStore: opts.store,
+    onProgress: progress.onProgress,
+  });
+  progress.stop();
+  if (opts.json) {
+    log(JSON.stringify(report));
+    return 0;
+  }
+  log(`data directory  ${report.dir}`);
+  log(`WAL             ${report.segments.length} segments, ${report.walBytes.toLocaleString('en-US')} bytes`);
+  for (const s of report.segments) {
+    const types = Object.entries(s.recordsByType)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ');
+    const range = s.firstLsn === undefined ? 'LSN ?' : `LSN ${s.firstLsn}..${s.lastLsn}`;
+    log(
+      `  segment ${String(s.number).padStart(4)}  ${range.padEnd(24)} ${String(s.records).padStart(8)} records  ${s.sizeBytes.toLocaleString('en-US').padStart(14)} B  ${types}${s.tornTail ? `  [torn tail at ${s.tornTail.offset}]` : ''}${s.problem ? `  [${s.problem.code}]` : ''}`,
+    );
+  }
+  log(
+    `checkpoints     ${report.checkpoints.length} in ${report.checkpointLocation}; latest pointer: ${report.latestPointer}`,
+  );
+  for (const c of report.checkpoints) {
+    const m = c.manifest;
+    if (!m) {
+      log(`  checkpoint ${c.id}: manifest unreadable  [${c.problems[0]?.code ?? '?'}]`);
+      continue;
+    }
+    const files = m.files.map((f) => `${f.name} ${f.sizeBytes.toLocaleString('en-US')} B`).join(', ');
+    log(
+      `  checkpoint ${String(c.id).padStart(4)}  ${m.kind.padEnd(5)} chain ${c.chain.join('→') || '?'}  LSN ${m.walPosition.lsn}  epoch ${m.epoch}  ${m.state.keys.toLocaleString('en-US')} keys  ${files}  ${c.valid ? 'valid' : `INVALID [${c.problems[0]?.code}]`}`,
+    );
+  }
+  if (report.problems.length > 0)
+    log(`problems        ${report.problems.length} (run tidemark verify for details)`);
+  return 0;
+}

@@ -1,0 +1,218 @@
+/**
+ * `examineDataDirectory()`: reads a whole data directory without changing it — every WAL segment
+ * (each frame's checksum, LSN continuity between segments, records by type) and every checkpoint
+ * (its whole chain: manifests, files, sizes, checksums, state files) — and reports what it holds
+ * and every problem found, each with its code, file and offset. Behind `tidemark verify` and
+ * `tidemark inspect`. Unlike recovery it does not stop at the first problem.
+ */
+import { type CheckpointProblem, validateCheckpointChain } from '../checkpoint/checkpoint-chain.js';
+import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { isTidemarkError, type TidemarkErrorCode } from '../errors.js';
+import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
+import { MAX_SEGMENT_FILE_BYTES, RecordType } from '../format/constants.js';
+import type { Directory } from '../io/directory.js';
+import { FsDirectory } from '../io/fs-directory.js';
+import { listSegments } from '../wal/segment-files.js';
+import { segmentFileName } from '../wal/segment-name.js';
+import { isTornSegmentHeader, scanSegment, type TornTail } from '../wal/segment-scanner.js';
+import { objectStoreOf, openCheckpointStore, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
+
+/** One problem found, with where it is. */
+export interface DataDirectoryProblem {
+  code: TidemarkErrorCode;
+  path: string | undefined;
+  offset: number | undefined;
+  message: string;
+}
+
+const TYPE_NAMES: Record<number, string> = {
+  [RecordType.Put]: 'put',
+  [RecordType.Delete]: 'delete',
+  [RecordType.Commit]: 'commit',
+  [RecordType.CheckpointMarker]: 'checkpoint',
+  [RecordType.Abort]: 'abort',
+};
+
+/** One WAL segment as found. */
+export interface SegmentReport {
+  number: number;
+  path: string;
+  sizeBytes: number;
+  /** LSN of the first record (from the header), undefined when the header is unreadable. */
+  firstLsn: number | undefined;
+  /** LSN of the last intact record. */
+  lastLsn: number | undefined;
+  records: number;
+  /** Records by type: put, delete, commit, checkpoint, abort. */
+  recordsByType: Record<string, number>;
+  /** Damage at the end of the final segment that opening the log would cut (not a problem). */
+  tornTail: TornTail | undefined;
+  problem: DataDirectoryProblem | undefined;
+}
+
+/** One checkpoint as found. */
+export interface CheckpointReport {
+  id: number;
+  valid: boolean;
+  manifest: CheckpointManifest | undefined;
+  /** Ids from the base to this checkpoint. */
+  chain: number[];
+  bytesChecked: number;
+  problems: CheckpointProblem[];
+}
+
+/** What a data directory holds, and what is wrong with it. */
+export interface DataDirectoryReport {
+  dir: string;
+  /** Where checkpoints are (the local `checkpoints/` or an object store). */
+  checkpointLocation: string;
+  segments: SegmentReport[];
+  walBytes: number;
+  checkpoints: CheckpointReport[];
+  /** What the `latest` pointer names. */
+  latestPointer: number | 'missing' | 'corrupt';
+  /** Every problem, WAL and checkpoints; empty when the directory is clean. */
+  problems: DataDirectoryProblem[];
+}
+
+/** Options of {@link examineDataDirectory}. */
+export interface ExamineOptions extends StorageOptions {
+  /** Called after each segment and checkpoint: items done, items in all. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+function problemOf(err: unknown): DataDirectoryProblem {
+  if (isTidemarkError(err))
+    return { code: err.code, path: err.path, offset: err.offset, message: err.message };
+  throw err;
+}
+
+/**
+ * Examines the data directory `dir` (read-only). Rejects only when it cannot read at all
+ * (`TIDEMARK_IO`, `TIDEMARK_NOT_FOUND`); damage is reported, not thrown.
+ */
+export async function examineDataDirectory(
+  dir: string | Directory,
+  options: ExamineOptions = {},
+): Promise<DataDirectoryReport> {
+  const root = typeof dir === 'string' ? await FsDirectory.open(dir) : dir;
+  const walDir = await root.subdirectory(WAL_DIR_NAME);
+  const checkpoints = await openCheckpointStore(root, objectStoreOf(options));
+  try {
+    const numbers = await listSegments(walDir);
+    const ids = await checkpoints.store.list();
+    const total = numbers.length + ids.length;
+    let done = 0;
+    const report: DataDirectoryReport = {
+      dir: root.path,
+      checkpointLocation: checkpoints.store.location,
+      segments: [],
+      walBytes: 0,
+      checkpoints: [],
+      latestPointer: await checkpoints.store.readLatestPointer(),
+      problems: [],
+    };
+    let expectedFirst: number | undefined;
+    for (let i = 0; i < numbers.length; i++) {
+      const seg = await examineSegment(
+        walDir,
+        numbers[i]!,
+        i === numbers.length - 1,
+        expectedFirst,
+        numbers[i - 1],
+      );
+      report.segments.push(seg);
+      report.walBytes += seg.sizeBytes;
+      if (seg.problem) report.problems.push(seg.problem);
+      expectedFirst = seg.lastLsn === undefined ? undefined : seg.lastLsn + 1;
+      options.onProgress?.(++done, total);
+    }
+    for (const id of ids) {
+      report.checkpoints.push(await examineCheckpoint(checkpoints.store, id));
+      options.onProgress?.(++done, total);
+    }
+    for (const c of report.checkpoints) {
+      for (const p of c.problems)
+        report.problems.push({ code: p.code, path: p.path, offset: p.offset, message: p.message });
+    }
+    return report;
+  } finally {
+    checkpoints.close();
+  }
+}
+
+async function examineSegment(
+  walDir: Directory,
+  number: number,
+  final: boolean,
+  expectedFirst: number | undefined,
+  previousNumber: number | undefined,
+): Promise<SegmentReport> {
+  const name = segmentFileName(number);
+  const path = `${walDir.path}/${name}`;
+  const recordsByType: Record<string, number> = {};
+  const seg: SegmentReport = {
+    number,
+    path,
+    sizeBytes: 0,
+    firstLsn: undefined,
+    lastLsn: undefined,
+    records: 0,
+    recordsByType,
+    tornTail: undefined,
+    problem: undefined,
+  };
+  try {
+    const buf = Buffer.from(await walDir.readFile(name, MAX_SEGMENT_FILE_BYTES));
+    seg.sizeBytes = buf.length;
+    if (previousNumber !== undefined && previousNumber !== number - 1) {
+      seg.problem = {
+        code: 'TIDEMARK_CORRUPTION',
+        path,
+        offset: 0,
+        message: `segment ${number} follows segment ${previousNumber}: segments ${previousNumber + 1}..${number - 1} are missing`,
+      };
+      return seg;
+    }
+    if (final && isTornSegmentHeader(buf, expectedFirst)) {
+      seg.tornTail = {
+        path,
+        offset: 0,
+        bytesDropped: buf.length,
+        reason: 'segment header never became durable',
+      };
+      return seg;
+    }
+    const scan = scanSegment(
+      buf,
+      path,
+      number,
+      final,
+      (_lsn, type) => {
+        const t = TYPE_NAMES[type] ?? `type-${type}`;
+        recordsByType[t] = (recordsByType[t] ?? 0) + 1;
+      },
+      expectedFirst,
+    );
+    seg.firstLsn = scan.header.firstLsn;
+    seg.lastLsn = scan.lastLsn;
+    seg.records = scan.recordCount;
+    seg.tornTail = scan.tornTail;
+  } catch (err) {
+    seg.problem = problemOf(err);
+  }
+  return seg;
+}
+
+async function examineCheckpoint(store: CheckpointStore, id: number): Promise<CheckpointReport> {
+  const validation = await validateCheckpointChain(store, id);
+  const manifest = await store.loadManifest(id).catch(() => undefined);
+  return {
+    id,
+    valid: validation.valid,
+    manifest,
+    chain: validation.chain,
+    bytesChecked: validation.bytesChecked,
+    problems: validation.problems,
+  };
+}
