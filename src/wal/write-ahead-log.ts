@@ -509,10 +509,14 @@ export class WriteAheadLog {
     return true;
   }
 
-  /** Flushes and syncs what is buffered, then closes the file and releases the lock. */
+  /**
+   * Flushes and syncs what is buffered, then closes the file and releases the lock. A log that
+   * failed earlier is closed all the same, and then rejects with that failure (`TIDEMARK_IO`,
+   * `TIDEMARK_NO_SPACE`): an I/O error is never swallowed.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    let err: unknown;
+    let err: unknown = this.failure;
     if (!this.failure) {
       try {
         await this.sync();
