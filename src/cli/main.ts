@@ -116,11 +116,20 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
         .default('auto'),
     )
     .option('--json', 'print the report as one JSON object', false)
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'what to do with damage in the WAL: tolerate-torn-tail (cut a torn write at the end), absolute-consistency (refuse any damage), point-in-time (stop at the first damage), salvage (keep every intact record, report what was skipped)',
+      )
+        .choices(['tolerate-torn-tail', 'absolute-consistency', 'point-in-time', 'salvage'])
+        .default('tolerate-torn-tail'),
+    )
     .action(async (o) => {
       await runRecover(
         {
           dir: o.dir,
           from: o.from,
+          mode: o.mode,
           transactional: o.transactional,
           out: o.out,
           format: o.format,

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import cliProgress from 'cli-progress';
 import { type RecoveredState, RecoveryManager } from '../recovery/recovery-manager.js';
 import { type RestoreResult, restoreFromObjectStore } from '../recovery/restore-from-object-store.js';
+import type { WalRecoveryMode } from '../wal/segment-scanner.js';
 import { resultFromState } from './demo/aggregates.js';
 import { SOURCE } from './demo/worker.js';
 
@@ -16,6 +17,8 @@ export interface RecoverOptions {
   /** `s3://BUCKET/PREFIX` to restore from (the directory must be empty). */
   from: string | undefined;
   transactional: boolean;
+  /** WAL recovery mode (default tolerate-torn-tail). */
+  mode: WalRecoveryMode;
   out: string | undefined;
   /** `demo`: the demo's aggregates; `state`: keys and base64 values; `auto`: demo when the state is the demo's. */
   format: 'auto' | 'demo' | 'state';
@@ -70,7 +73,11 @@ export async function runRecover(opts: RecoverOptions, log: (line: string) => vo
     });
     bar?.stop();
   }
-  const recovered = await new RecoveryManager({ dir: opts.dir, transactional: opts.transactional }).recover();
+  const recovered = await new RecoveryManager({
+    dir: opts.dir,
+    transactional: opts.transactional,
+    mode: opts.mode,
+  }).recover();
   if (opts.out) fs.writeFileSync(opts.out, `${JSON.stringify(stateDocument(recovered, opts.format))}\n`);
   const s = recovered.stats;
   if (opts.json) {
@@ -86,6 +93,7 @@ export async function runRecover(opts: RecoverOptions, log: (line: string) => vo
         epoch: recovered.epoch,
         keys: recovered.state.size,
         sourceOffsets: recovered.sourceOffsets,
+        walDamage: s.walDamage,
         durationMs: s.durationMs,
       }),
     );

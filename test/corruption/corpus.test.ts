@@ -69,7 +69,7 @@ async function readLog(
   }
 }
 
-test('every single-bit flip of a sealed reference segment is detected as TIDEMARK_CORRUPTION, and no record read is garbage', async () => {
+test('every single-bit flip of a sealed reference segment is detected as TIDEMARK_CORRUPTION, and no record read is garbage', async (t) => {
   const { seg1, seg2, records } = await referenceLog();
   let flips = 0;
   for (let byte = 0; byte < seg1.length; byte++) {
@@ -88,9 +88,10 @@ test('every single-bit flip of a sealed reference segment is detected as TIDEMAR
     }
   }
   assert.equal(flips, seg1.length * 8);
+  t.diagnostic(`${flips} flips of a ${seg1.length}-byte sealed segment, all detected`);
 });
 
-test('every single-bit flip of a final reference segment is corruption or a reported torn tail, never garbage or a silent loss', async () => {
+test('every single-bit flip of a final reference segment is corruption or a reported torn tail, never garbage or a silent loss', async (t) => {
   const { seg1, seg2, records } = await referenceLog();
   let torn = 0;
   let refused = 0;
@@ -112,6 +113,9 @@ test('every single-bit flip of a final reference segment is corruption or a repo
   }
   assert.equal(torn + refused, seg2.length * 8);
   assert.ok(torn > 0 && refused >= 0);
+  t.diagnostic(
+    `${torn + refused} flips of a ${seg2.length}-byte final segment: ${refused} refused, ${torn} cut as torn tails`,
+  );
 });
 
 test('the classic damaged shapes: each is refused with its code or cut as a reported torn tail', async () => {
