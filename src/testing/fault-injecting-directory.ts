@@ -122,7 +122,7 @@ export class FaultInjectingDirectory implements Directory {
   private file(name: string): FileNode {
     checkFileName(this.path, name);
     const node = this.node.entries.get(name);
-    if (!node || node.kind !== 'file')
+    if (node?.kind !== 'file')
       throw new TidemarkError('TIDEMARK_NOT_FOUND', `${this.path}/${name} does not exist`, {
         path: `${this.path}/${name}`,
       });
