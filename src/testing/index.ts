@@ -1,4 +1,5 @@
 export { FaultInjectingDirectory } from './fault-injecting-directory.js';
+export { mulberry32 } from './prng.js';
 export {
   CRASH_VARIANTS,
   type CrashOptions,

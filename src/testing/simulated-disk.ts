@@ -19,6 +19,8 @@
  * good, as Linux does after marking the pages clean (PostgreSQL's "fsyncgate").
  */
 
+import { mulberry32 } from './prng.js';
+
 /** What a crash lets through of what was not made durable. */
 export type CrashVariant = 'drop-unsynced' | 'keep-prefix' | 'torn-512' | 'torn-4096';
 
@@ -150,17 +152,6 @@ export class DirNode {
   sync(): void {
     this.durableEntries = new Map(this.entries);
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** An in-memory disk with crash images and fault injection (see the module comment). */

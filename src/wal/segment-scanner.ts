@@ -99,16 +99,26 @@ export function validFrameFollows(
   /** Where the LSNs counted from `minLsn` start (default `from`): bounds the plausible LSNs. */
   lsnSpanFrom = from,
 ): boolean {
-  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
-  const low = minLsn ?? 0;
   const maxLsn =
     minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - lsnSpanFrom) / RECORD_HEADER_SIZE);
+  return nextValidFrame(buf, from, end, minLsn ?? 0, maxLsn) !== undefined;
+}
+
+/** Offset of the first intact frame with an LSN in [minLsn, maxLsn] in `buf[from, end)`, if any. */
+function nextValidFrame(
+  buf: Buffer,
+  from: number,
+  end: number,
+  minLsn: number,
+  maxLsn = Number.MAX_VALUE,
+): number | undefined {
+  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
   for (let p = from; p + RECORD_HEADER_SIZE <= end; p++) {
     const lsn = peekFrameLsn(buf, p);
-    if (lsn < low || lsn > maxLsn) continue;
-    if (readFrame(buf, p, end, info) === FrameStatus.Ok) return true;
+    if (lsn < minLsn || lsn > maxLsn) continue;
+    if (readFrame(buf, p, end, info) === FrameStatus.Ok) return p;
   }
-  return false;
+  return undefined;
 }
 
 /** Throws the right typed error for a header problem. */
@@ -263,16 +273,6 @@ export function scanSegment(
 
 function lsnProblem(lsn: number, expected: number): string {
   return `record has LSN ${lsn}, expected ${expected}`;
-}
-
-/** Offset of the next intact frame with LSN ≥ `minLsn` in `buf[from, end)`, if any (salvage). */
-function nextValidFrame(buf: Buffer, from: number, end: number, minLsn: number): number | undefined {
-  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
-  for (let p = from; p + RECORD_HEADER_SIZE <= end; p++) {
-    if (peekFrameLsn(buf, p) < minLsn) continue;
-    if (readFrame(buf, p, end, info) === FrameStatus.Ok) return p;
-  }
-  return undefined;
 }
 
 /**

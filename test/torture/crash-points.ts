@@ -16,6 +16,7 @@ import {
   CRASH_VARIANTS,
   type CrashVariant,
   FaultInjectingDirectory,
+  mulberry32,
   SimulatedDisk,
 } from '../../src/testing/index.ts';
 
@@ -59,17 +60,6 @@ interface CrashState {
   variant: string;
   acked: number;
   image: SimulatedDisk;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function openOptions(syncMethod: 'o_dsync' | 'fdatasync') {

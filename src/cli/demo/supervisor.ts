@@ -12,9 +12,9 @@ import { TidemarkError } from '../../errors.js';
 import { parseObjectStoreUrl } from '../../io/object-store-config.js';
 import { S3ObjectStorage } from '../../io/s3-object-storage.js';
 import { RecoveryManager } from '../../recovery/recovery-manager.js';
+import { mulberry32 } from '../../testing/prng.js';
 import { resultFromState } from './aggregates.js';
 import { type DemoResult, flightsRowCount, referenceResult } from './flights.js';
-import { mulberry32 } from './prng.js';
 import { type DemoEngine, SOURCE, type WorkerMessage } from './worker.js';
 
 export interface DemoOptions {

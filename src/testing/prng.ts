@@ -1,4 +1,4 @@
-/** mulberry32: a small seeded PRNG so every demo run with the same `--seed` kills at the same rows. */
+/** mulberry32: a small seeded PRNG (uniform in [0, 1)), so a seeded crash test or demo run replays exactly. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
