@@ -44,4 +44,14 @@ export {
   type IncrementalCheckpointStats,
 } from './incremental-checkpoint-manager.js';
 export { ObjectStoreCheckpointStore } from './object-store-checkpoint-store.js';
+export {
+  type CoreCheckpointParticipant,
+  coreConnectorName,
+  PER_CORE_CHECKPOINT_CHANNEL,
+  PER_CORE_CHECKPOINT_STEPS,
+  PerCoreCheckpointCoordinator,
+  type PerCoreCheckpointOptions,
+  type PerCoreCheckpointResult,
+  type PerCoreCheckpointStep,
+} from './per-core-checkpoint-coordinator.js';
 export { validateCheckpoint } from './validate-checkpoint.js';

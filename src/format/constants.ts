@@ -38,9 +38,11 @@ export const RecordType = {
   Commit: 3,
   CheckpointMarker: 4,
   Abort: 5,
+  /** A per-core WAL entry: epoch, core, timestamp and an operation (per-core-entry.ts). */
+  CoreEntry: 6,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
-export const MAX_RECORD_TYPE = 5;
+export const MAX_RECORD_TYPE = 6;
 
 // ── Caps, checked before allocating ──────────────────────────────────────────────────────────
 /** Largest record payload accepted by writer and reader: 16 MiB. */
@@ -73,6 +75,27 @@ export const COMMIT_FLAG_HAS_WATERMARK = 1;
 export const COMMIT_SOURCE_FIXED_SIZE = 2 + 8;
 /** CheckpointMarker: u64 checkpoint id, u64 epoch, u64 covered LSN. */
 export const CHECKPOINT_MARKER_SIZE = 24;
+/**
+ * CoreEntry (per-core WAL): u8 operation, 3 bytes zero, u32 core id, u64 epoch, u64 timestamp
+ * (ns since the Unix epoch), then the operation's body: the payload of a Put, Delete, Commit or
+ * CheckpointMarker record; nothing for an EpochBarrier.
+ */
+export const CORE_ENTRY_HEADER_SIZE = 24;
+export const CORE_ENTRY_OPERATION_OFFSET = 0;
+export const CORE_ENTRY_CORE_ID_OFFSET = 4;
+export const CORE_ENTRY_EPOCH_OFFSET = 8;
+export const CORE_ENTRY_TIMESTAMP_OFFSET = 16;
+/** Operation codes of a CoreEntry (the seed's `WalOperation`). */
+export const CoreOperation = {
+  Put: 1,
+  Delete: 2,
+  Commit: 3,
+  Checkpoint: 4,
+  EpochBarrier: 5,
+} as const;
+export type CoreOperation = (typeof CoreOperation)[keyof typeof CoreOperation];
+/** Most cores a per-core WAL may have. */
+export const MAX_CORES = 1024;
 
 // ── Segment file names ───────────────────────────────────────────────────────────────────────
 /** Segment files are named `wal-` + 16 zero-padded decimal digits + `.log`. */

@@ -26,6 +26,13 @@ export {
   type WalEntry,
 } from './entry-codec.js';
 export {
+  CoreEntryEncoder,
+  comparePerCoreEntries,
+  decodeCoreEntry,
+  type PerCoreWalEntry,
+  type WalOperation,
+} from './per-core-entry.js';
+export {
   type FrameInfo,
   FrameStatus,
   peekFrameLsn,

@@ -12,6 +12,13 @@ export {
   openChangelogAwareStore,
 } from './open-changelog-store.js';
 export {
+  type PerCoreCut,
+  type PerCoreRecoveredState,
+  type PerCoreRecoveryConfig,
+  PerCoreRecoveryManager,
+  recoverPerCore,
+} from './per-core-recovery.js';
+export {
   CHECKPOINT_DIR_NAME,
   type OpenedStore,
   type RecoveredState,

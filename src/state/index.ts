@@ -8,4 +8,5 @@ export {
   type Ring1CheckpointResult,
   type Ring1Link,
 } from './changelog-aware-store.js';
+export { type CoreProgress, PerCoreReplayer, type PerCoreTarget } from './per-core-replayer.js';
 export { WalStateStore, type WalStateStoreInit } from './wal-state-store.js';

@@ -1,3 +1,12 @@
+export { CoreWalWriter, type CoreWalWriterOptions, type NanoClock, wallClockNs } from './core-wal-writer.js';
+export { localParticipant, type PerCoreWalConfig, PerCoreWalManager } from './per-core-wal-manager.js';
+export {
+  coreWalDirName,
+  mergeSegments,
+  type PerCoreReadOptions,
+  PerCoreWalReader,
+  type SegmentStats,
+} from './per-core-wal-reader.js';
 export { listSegments, readSegmentHead, type SegmentHead, walSize } from './segment-files.js';
 export { listSegmentNumbers, parseSegmentFileName, segmentFileName } from './segment-name.js';
 export {

@@ -18,6 +18,8 @@ export type RecordVisitor = (
   payloadStart: number,
   payloadLength: number,
   frameOffset: number,
+  /** Number of the segment the record is in (passed by `WalReader`). */
+  segmentNumber?: number,
 ) => void;
 
 /** Damage cut (or, read-only, found) at the tail of the final segment. */

@@ -167,7 +167,7 @@ export class WalReader {
       endSegment = segmentNumber;
       endOffset = ps + pl;
       endLsn = lsn + 1;
-      visit(lsn, type, buf, ps, pl, fo);
+      visit(lsn, type, buf, ps, pl, fo, segmentNumber);
     };
     for (let i = start; i <= last; i++) {
       const seg = segments[i]!;

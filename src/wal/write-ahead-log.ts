@@ -151,6 +151,9 @@ export class WriteAheadLog {
 
   private nextLsn: number;
   private durable: number;
+  /** Segment and byte offset just after the last durable record. */
+  private durableSegment: number;
+  private durableOffset: number;
   /** Bytes assigned to the newest segment, including records still buffered. */
   private assignedSegmentBytes: number;
   /** Size on disk of the file being appended to. */
@@ -192,6 +195,8 @@ export class WriteAheadLog {
     const tail = segments[segments.length - 1]!;
     this.assignedSegmentBytes = tail.sizeBytes;
     this.fileSize = tail.sizeBytes;
+    this.durableSegment = tail.number;
+    this.durableOffset = tail.sizeBytes;
   }
 
   /**
@@ -335,6 +340,13 @@ export class WriteAheadLog {
   /** Every record with LSN ≤ this is on stable storage. */
   get durableLsn(): number {
     return this.durable;
+  }
+  /**
+   * Where the record after the last durable one starts: segment number, byte offset, and that
+   * record's LSN. Only this position may enter a manifest (per-core WAL checkpoints).
+   */
+  get durablePosition(): { segment: number; offset: number; lsn: number } {
+    return { segment: this.durableSegment, offset: this.durableOffset, lsn: this.durable + 1 };
   }
   /** LSN of the oldest record still in the log. */
   get firstLsn(): number {
@@ -577,6 +589,8 @@ export class WriteAheadLog {
       try {
         await this.writeGroup(group);
         this.durable = this.flushingEndLsn;
+        this.durableSegment = this.segments[this.segments.length - 1]!.number;
+        this.durableOffset = this.fileSize;
         this.statsCounters.groupsCommitted++;
         if (group.records > this.statsCounters.maxGroupRecords)
           this.statsCounters.maxGroupRecords = group.records;

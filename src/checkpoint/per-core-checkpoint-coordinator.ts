@@ -1,0 +1,294 @@
+/**
+ * `PerCoreCheckpointCoordinator` (the seed's): checkpoints a thread-per-core system whose cores
+ * each write their own log, without pausing them and without reading their memory.
+ *
+ * 1. advance the epoch to E and ask every core for an EpochBarrier(E), made durable — each core
+ *    answers with its synced position after the barrier;
+ * 2. replay every core's log from the previous checkpoint up to that position, merged by
+ *    (epoch, timestampNs, coreId, sequence), onto the coordinator's own copy of the state;
+ * 3. write the checkpoint — the state, each core's synced position and committed source
+ *    offsets — and publish it (the manifest is the commit point);
+ * 4. retention, then truncate each core only below what every retained checkpoint covers of it.
+ *
+ * If a core does not answer within `barrierTimeoutMs`, the checkpoint is abandoned with
+ * `TIDEMARK_TIMEOUT`: nothing is published and nothing truncated — no core is ever truncated
+ * past its durable position. Each step is published on `tidemark:per-core-checkpoint`.
+ */
+import * as diagnostics from 'node:diagnostics_channel';
+import { TidemarkError } from '../errors.js';
+import type { CheckpointManifest, ConnectorCheckpoint } from '../format/checkpoint-manifest.js';
+import { MANIFEST_VERSION, StateFileKind } from '../format/constants.js';
+import { encodeStateFileChunks } from '../format/state-file.js';
+import type { Directory } from '../io/directory.js';
+import { PerCoreReplayer, type PerCoreTarget } from '../state/per-core-replayer.js';
+import { mergeSegments, PerCoreWalReader } from '../wal/per-core-wal-reader.js';
+import type { WalPosition } from '../wal/wal-reader.js';
+import { loadLatestCheckpoint, pruneCheckpoints } from './checkpoint-chain.js';
+import type { CheckpointStore } from './checkpoint-store.js';
+
+/** Channel of the coordinator's steps: `{ step, checkpointId, epoch }`. */
+export const PER_CORE_CHECKPOINT_CHANNEL = 'tidemark:per-core-checkpoint';
+const channel = diagnostics.channel(PER_CORE_CHECKPOINT_CHANNEL);
+/** Steps, in order. */
+export const PER_CORE_CHECKPOINT_STEPS = [
+  'begin',
+  'barriers-durable',
+  'replayed',
+  'published',
+  'pruned',
+  'truncated',
+] as const;
+export type PerCoreCheckpointStep = (typeof PER_CORE_CHECKPOINT_STEPS)[number];
+
+function emit(step: PerCoreCheckpointStep, checkpointId: number, epoch: number): void {
+  if (channel.hasSubscribers) channel.publish({ step, checkpointId, epoch });
+}
+
+/** One core, as the coordinator sees it (in this thread, or a proxy to a worker thread). */
+export interface CoreCheckpointParticipant {
+  readonly coreId: number;
+  /** Appends EpochBarrier(`epoch`), makes it durable, resolves the synced position after it. */
+  barrier(epoch: number): Promise<WalPosition>;
+  /** Deletes the core's segments wholly before `position`. */
+  truncateBefore(position: WalPosition): Promise<number>;
+}
+
+/** Options of {@link PerCoreCheckpointCoordinator.open}. */
+export interface PerCoreCheckpointOptions {
+  store: CheckpointStore;
+  /** The WAL root holding `core-<id>/` (read here; written only by the cores). */
+  walRoot: Directory;
+  participants: readonly CoreCheckpointParticipant[];
+  /** Only committed batches enter a checkpoint (per core). Default false. */
+  transactional?: boolean;
+  /** How long a core may take to make its barrier durable. Default 10,000 ms. */
+  barrierTimeoutMs?: number;
+  /** Recoverable checkpoints kept. Default 2. */
+  maxRetained?: number;
+}
+
+/** What one checkpoint did. */
+export interface PerCoreCheckpointResult {
+  id: number;
+  epoch: number;
+  /** Each core's synced position the checkpoint covers. */
+  positions: Record<string, WalPosition>;
+  keys: number;
+  entriesReplayed: number;
+  stateBytes: number;
+  segmentsTruncated: number;
+  durationMs: number;
+}
+
+/** Connector name under which core `coreId`'s committed offsets are kept in a manifest. */
+export function coreConnectorName(coreId: number): string {
+  return `core-${coreId}`;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new TidemarkError('TIDEMARK_TIMEOUT', `${what} did not answer within ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Reads a manifest's per-core progress back: positions and committed offsets by core. */
+export function perCoreProgressOf(manifest: CheckpointManifest | undefined): {
+  positions: Map<number, WalPosition>;
+  target: PerCoreTarget;
+} {
+  const positions = new Map<number, WalPosition>();
+  const target: PerCoreTarget = { state: new Map(), epoch: manifest?.epoch ?? 0, cores: new Map() };
+  if (!manifest) return { positions, target };
+  for (const [id, p] of Object.entries(manifest.perCoreWalPositions)) {
+    const lsn = (p as { lsn?: number }).lsn ?? 1;
+    positions.set(Number(id), { segment: p.segment, offset: p.offset, lsn });
+    const connector = manifest.connectors[coreConnectorName(Number(id))];
+    const sourceOffsets: Record<string, number> = {};
+    for (const [k, v] of Object.entries(connector?.offsets ?? {})) sourceOffsets[k] = Number(v);
+    target.cores.set(Number(id), {
+      sourceOffsets,
+      watermark:
+        connector?.metadata.watermark === undefined ? undefined : Number(connector.metadata.watermark),
+      lastSequence: lsn - 1,
+    });
+  }
+  return { positions, target };
+}
+
+/** Coordinates checkpoints across per-core logs; see the module comment. */
+export class PerCoreCheckpointCoordinator {
+  private busy = false;
+
+  private constructor(
+    private readonly options: Required<Omit<PerCoreCheckpointOptions, 'transactional'>> & {
+      transactional: boolean;
+    },
+    private target: PerCoreTarget,
+    private positions: Map<number, WalPosition>,
+    private epoch: number,
+  ) {}
+
+  /** Loads the latest valid checkpoint as the coordinator's copy. */
+  static async open(options: PerCoreCheckpointOptions): Promise<PerCoreCheckpointCoordinator> {
+    const latest = await loadLatestCheckpoint(options.store);
+    const { positions, target } = perCoreProgressOf(latest.checkpoint?.manifest);
+    if (latest.checkpoint) target.state = latest.checkpoint.state;
+    return new PerCoreCheckpointCoordinator(
+      {
+        store: options.store,
+        walRoot: options.walRoot,
+        participants: options.participants,
+        transactional: options.transactional ?? false,
+        barrierTimeoutMs: options.barrierTimeoutMs ?? 10_000,
+        maxRetained: options.maxRetained ?? 2,
+      },
+      target,
+      positions,
+      target.epoch,
+    );
+  }
+
+  /** Epoch of the last checkpoint (or attempt). */
+  get currentEpoch(): number {
+    return this.epoch;
+  }
+
+  /**
+   * Takes a checkpoint (see the module comment). `epoch`, when given, must be above every epoch
+   * used so far (e.g. one above what recovery found). Rejects `TIDEMARK_TIMEOUT` (a core did not
+   * answer: abandoned), `TIDEMARK_IO` / `TIDEMARK_NO_SPACE` (nothing truncated),
+   * `TIDEMARK_INVALID_ARGUMENT` (one already running).
+   */
+  async checkpoint(epoch = this.epoch + 1): Promise<PerCoreCheckpointResult> {
+    if (this.busy)
+      throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'a per-core checkpoint is already running');
+    if (!Number.isSafeInteger(epoch) || epoch <= this.epoch)
+      throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `epoch ${epoch} is not above ${this.epoch}`);
+    this.busy = true;
+    const t0 = performance.now();
+    const { store, walRoot, participants, barrierTimeoutMs } = this.options;
+    try {
+      this.epoch = epoch;
+      const id = await store.nextId();
+      emit('begin', id, epoch);
+      const synced = await Promise.all(
+        participants.map((p) => withTimeout(p.barrier(epoch), barrierTimeoutMs, `core ${p.coreId}`)),
+      );
+      emit('barriers-durable', id, epoch);
+
+      // Replay onto a copy of the copy: a failed checkpoint leaves the coordinator as it was.
+      const target: PerCoreTarget = {
+        state: new Map(this.target.state),
+        epoch: this.target.epoch,
+        cores: new Map(
+          [...this.target.cores].map(([c, p]) => [c, { ...p, sourceOffsets: { ...p.sourceOffsets } }]),
+        ),
+      };
+      const replayer = new PerCoreReplayer(target, this.options.transactional);
+      const perCore = [];
+      for (let i = 0; i < participants.length; i++) {
+        const coreId = participants[i]!.coreId;
+        const until = synced[i]!;
+        const { entries } = await PerCoreWalReader.read(walRoot, coreId, {
+          from: this.positions.get(coreId),
+          untilSequence: until.lsn - 1,
+        });
+        perCore.push(entries);
+      }
+      const merged = mergeSegments(perCore);
+      for (const e of merged) replayer.apply(e);
+      // Transactional: mutations after a core's last Commit are not in the state; the
+      // checkpoint covers that core only up to its last Commit.
+      const positions: Record<string, WalPosition> = {};
+      for (let i = 0; i < participants.length; i++) positions[participants[i]!.coreId] = synced[i]!;
+      if (this.options.transactional && replayer.pendingCount > 0) {
+        throw new TidemarkError(
+          'TIDEMARK_INVALID_ARGUMENT',
+          'a core has mutations after its last Commit at the barrier: in transactional mode commit before the epoch barrier',
+        );
+      }
+      emit('replayed', id, epoch);
+
+      const state = target.state;
+      const connectors: Record<string, ConnectorCheckpoint> = {};
+      for (const [coreId, p] of target.cores) {
+        connectors[coreConnectorName(coreId)] = {
+          offsets: Object.fromEntries(Object.entries(p.sourceOffsets).map(([k, v]) => [k, String(v)])),
+          epoch,
+          metadata: p.watermark === undefined ? {} : { watermark: String(p.watermark) },
+        };
+      }
+      const manifest = await store.save({
+        manifest: {
+          version: MANIFEST_VERSION,
+          id,
+          epoch,
+          createdAtMs: Date.now(),
+          kind: 'base',
+          parentId: null,
+          baseId: id,
+          chainLength: 0,
+          walPosition: { lsn: 0 },
+          perCoreWalPositions: positions,
+          sourceOffsets: {},
+          connectors,
+          operators: {},
+          sinkEpochs: {},
+          sinkCommitStatuses: {},
+          watermark: null,
+          sourceWatermarks: {},
+          state: {
+            keys: state.size,
+            entriesWritten: state.size,
+            tombstones: 0,
+            baseBytes: 0,
+            deltaBytesSinceBase: 0,
+          },
+        },
+        files: [
+          { role: 'base', chunks: encodeStateFileChunks(StateFileKind.Base, state.size, state.entries()) },
+        ],
+        beforeCommit: (m) => {
+          m.state.baseBytes = m.files[0]!.sizeBytes;
+        },
+      });
+      target.epoch = epoch;
+      this.target = target;
+      this.positions = new Map(Object.entries(positions).map(([c, p]) => [Number(c), p]));
+      emit('published', id, epoch);
+
+      const pruned = await pruneCheckpoints(store, this.options.maxRetained);
+      emit('pruned', id, epoch);
+      let segmentsTruncated = 0;
+      for (const p of participants) {
+        // Below what every retained checkpoint covers of this core.
+        let keep: WalPosition | undefined = positions[p.coreId];
+        for (const m of pruned.retained) {
+          const r = perCoreProgressOf(m).positions.get(p.coreId);
+          if (r === undefined) keep = undefined;
+          else if (keep !== undefined && r.lsn < keep.lsn) keep = r;
+          if (keep === undefined) break;
+        }
+        if (keep) segmentsTruncated += await p.truncateBefore(keep);
+      }
+      emit('truncated', id, epoch);
+      return {
+        id,
+        epoch,
+        positions,
+        keys: state.size,
+        entriesReplayed: merged.length,
+        stateBytes: manifest.sizeBytes,
+        segmentsTruncated,
+        durationMs: performance.now() - t0,
+      };
+    } finally {
+      this.busy = false;
+    }
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * `recoverPerCore()` / `PerCoreRecoveryManager` (the seed's `recover_per_core`,
+ * `PerCoreRecoveredState`, `SegmentStats`): the latest valid checkpoint, then every core's log
+ * from the position the manifest recorded for it, merged by (epoch, timestampNs, coreId,
+ * sequence) and applied — Commit records (source offsets, watermarks) honoured per core.
+ *
+ * Damage in one core's log while the others go further:
+ * - default (`tolerate-torn-tail`): a typed error naming the core, file and offset;
+ * - `point-in-time`: every core is cut at the last epoch all cores hold intact — each damaged
+ *   core's entries stop at its damage, and the cut is the highest epoch every damaged core has
+ *   complete (it has read past the barrier that ends it); entries of later epochs are dropped on
+ *   every core and reported. `open()` then cuts the logs there (at the barrier of the first
+ *   dropped epoch) before the writers reopen.
+ */
+import { loadLatestCheckpoint, type SkippedCheckpoint } from '../checkpoint/checkpoint-chain.js';
+import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { perCoreProgressOf } from '../checkpoint/per-core-checkpoint-coordinator.js';
+import type { PerCoreWalEntry } from '../format/per-core-entry.js';
+import type { Directory } from '../io/directory.js';
+import type { CoreProgress } from '../state/per-core-replayer.js';
+import { PerCoreReplayer } from '../state/per-core-replayer.js';
+import { CoreWalWriter, type CoreWalWriterOptions } from '../wal/core-wal-writer.js';
+import {
+  coreWalDirName,
+  mergeSegments,
+  PerCoreWalReader,
+  type SegmentStats,
+} from '../wal/per-core-wal-reader.js';
+import { segmentFileName } from '../wal/segment-name.js';
+import { cutWalAt } from '../wal/wal-repair.js';
+
+/** What to recover. */
+export interface PerCoreRecoveryConfig {
+  /** The WAL root holding `core-<id>/`. */
+  walRoot: Directory;
+  store: CheckpointStore;
+  cores: number;
+  transactional?: boolean;
+  /** `tolerate-torn-tail` (default) or `point-in-time` (see the module comment). */
+  mode?: 'tolerate-torn-tail' | 'point-in-time';
+}
+
+/** What a point-in-time cut dropped. */
+export interface PerCoreCut {
+  /** Entries with an epoch above this were dropped on every core. */
+  epoch: number;
+  /** Entries dropped, by core. */
+  droppedByCore: Record<string, number>;
+  /** Where each core's log is to be cut (the barrier of the first dropped epoch, or the damage). */
+  cutAt: Record<string, { path: string; offset: number } | undefined>;
+}
+
+/** The seed's `PerCoreRecoveredState`. */
+export interface PerCoreRecoveredState {
+  state: Map<string, Uint8Array>;
+  /** Highest epoch recovered (checkpoint or log): writers resume at `epoch + 1`. */
+  epoch: number;
+  /** Per core: committed source offsets, watermark, last sequence. */
+  cores: Map<number, CoreProgress>;
+  checkpointId: number | undefined;
+  checkpointsSkipped: SkippedCheckpoint[];
+  /** Per core: records, bytes, torn bytes, damage, duration. */
+  segmentStats: SegmentStats[];
+  /** Mutations discarded because their core never committed them. */
+  uncommittedDiscarded: number;
+  cut: PerCoreCut | undefined;
+  durationMs: number;
+}
+
+/** Recovers per-core state, read-only; see the module comment. */
+export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<PerCoreRecoveredState> {
+  const t0 = performance.now();
+  const latest = await loadLatestCheckpoint(config.store);
+  const { positions, target } = perCoreProgressOf(latest.checkpoint?.manifest);
+  if (latest.checkpoint) target.state = latest.checkpoint.state;
+  const mode = config.mode ?? 'tolerate-torn-tail';
+  const perCore: PerCoreWalEntry[][] = [];
+  const stats: SegmentStats[] = [];
+  for (let c = 0; c < config.cores; c++) {
+    const read = await PerCoreWalReader.read(config.walRoot, c, { from: positions.get(c), mode });
+    perCore.push(read.entries);
+    stats.push(read.stats);
+  }
+  let cut: PerCoreCut | undefined;
+  const damaged = stats.filter((s) => s.damage.length > 0);
+  if (mode === 'point-in-time' && damaged.length > 0) {
+    // A damaged core holds epoch e complete when it read the barrier of epoch e + 1.
+    let cutEpoch = Number.MAX_SAFE_INTEGER;
+    for (const s of damaged) {
+      const entries = perCore[s.coreId]!;
+      let complete = target.epoch;
+      for (const e of entries)
+        if (e.operation.type === 'epoch-barrier') complete = Math.max(complete, e.epoch - 1);
+      cutEpoch = Math.min(cutEpoch, complete);
+    }
+    const droppedByCore: Record<string, number> = {};
+    const cutAt: PerCoreCut['cutAt'] = {};
+    for (let c = 0; c < config.cores; c++) {
+      const entries = perCore[c]!;
+      const keep = entries.filter((e) => e.epoch <= cutEpoch);
+      droppedByCore[c] = entries.length - keep.length;
+      perCore[c] = keep;
+      const barrier = stats[c]!.barriers.get(cutEpoch + 1);
+      const dir = `${config.walRoot.path}/${coreWalDirName(c)}`;
+      if (barrier && barrier.segment > 0)
+        cutAt[c] = { path: `${dir}/${segmentFileName(barrier.segment)}`, offset: barrier.offset };
+      else cutAt[c] = stats[c]!.damage[0];
+    }
+    cut = { epoch: cutEpoch, droppedByCore, cutAt };
+  }
+  const replayer = new PerCoreReplayer(target, config.transactional ?? false);
+  for (const e of mergeSegments(perCore)) replayer.apply(e);
+  return {
+    state: target.state,
+    epoch: target.epoch,
+    cores: target.cores,
+    checkpointId: latest.checkpoint?.manifest.id,
+    checkpointsSkipped: latest.skipped,
+    segmentStats: stats,
+    uncommittedDiscarded: replayer.pendingCount,
+    cut,
+    durationMs: performance.now() - t0,
+  };
+}
+
+/** Recovery, then writers for every core at an epoch above anything recovered. */
+export class PerCoreRecoveryManager {
+  constructor(readonly config: PerCoreRecoveryConfig) {}
+
+  /** Read-only recovery (see {@link recoverPerCore}). */
+  recover(): Promise<PerCoreRecoveredState> {
+    return recoverPerCore(this.config);
+  }
+
+  /**
+   * Recovers; in `point-in-time` mode cuts every core's log at the cut; then opens each core's
+   * writer at epoch `recovered.epoch + 1` (so epochs survive restarts and never repeat).
+   */
+  async open(
+    options: Omit<CoreWalWriterOptions, 'epoch'> = {},
+  ): Promise<{ recovered: PerCoreRecoveredState; writers: CoreWalWriter[] }> {
+    const recovered = await recoverPerCore(this.config);
+    if (recovered.cut) {
+      for (let c = 0; c < this.config.cores; c++) {
+        const at = recovered.cut.cutAt[c];
+        if (!at) continue;
+        const dir = await this.config.walRoot.subdirectory(coreWalDirName(c));
+        await cutWalAt(dir, {
+          path: at.path,
+          offset: at.offset,
+          bytesSkipped: 0,
+          reason: 'point-in-time cut',
+        });
+      }
+    }
+    const writers: CoreWalWriter[] = [];
+    try {
+      for (let c = 0; c < this.config.cores; c++)
+        writers.push(
+          await CoreWalWriter.open(this.config.walRoot, c, { ...options, epoch: recovered.epoch + 1 }),
+        );
+    } catch (err) {
+      await Promise.allSettled(writers.map((w) => w.close()));
+      throw err;
+    }
+    return { recovered, writers };
+  }
+}

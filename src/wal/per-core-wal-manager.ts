@@ -1,0 +1,125 @@
+/**
+ * `PerCoreWalManager` and `PerCoreWalConfig` (the seed's): the per-core logs of a data
+ * directory's WAL root — one `CoreWalWriter` per core, `wal/core-<id>/` each. In a
+ * thread-per-core process each worker thread opens only its own writer
+ * (`CoreWalWriter.open(walRoot, coreId)`); the manager opens all of them in one thread (tests,
+ * tools, and single-threaded use).
+ */
+import { TidemarkError } from '../errors.js';
+import { MAX_CORES } from '../format/constants.js';
+import type { PerCoreWalEntry } from '../format/per-core-entry.js';
+import type { Directory } from '../io/directory.js';
+import { FsDirectory } from '../io/fs-directory.js';
+import { CoreWalWriter, type NanoClock } from './core-wal-writer.js';
+import { mergeSegments, PerCoreWalReader } from './per-core-wal-reader.js';
+import type { WalPosition } from './wal-reader.js';
+import type { WalOptions } from './write-ahead-log.js';
+
+/** Where and how the per-core logs are (the seed's `PerCoreWalConfig`). */
+export interface PerCoreWalConfig {
+  /** The WAL root (a path or a Directory) holding `core-<id>/`. */
+  dir: string | Directory;
+  /** Number of cores, 1..1024. */
+  cores: number;
+  wal?: Omit<WalOptions, 'lock'>;
+  clock?: NanoClock;
+  /** Epoch every writer starts at: one above anything recovered (`PerCoreRecoveredState.epoch + 1`). */
+  epoch?: number;
+}
+
+/** Opens and holds every core's writer. */
+export class PerCoreWalManager {
+  private constructor(
+    readonly walRoot: Directory,
+    private readonly writers: CoreWalWriter[],
+  ) {}
+
+  /** Opens every core's log (cutting torn tails). Throws `TIDEMARK_INVALID_ARGUMENT` for a bad core count. */
+  static async open(config: PerCoreWalConfig): Promise<PerCoreWalManager> {
+    if (!Number.isInteger(config.cores) || config.cores < 1 || config.cores > MAX_CORES)
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `cores must be in [1, ${MAX_CORES}], got ${config.cores}`,
+      );
+    const root = typeof config.dir === 'string' ? await FsDirectory.open(config.dir) : config.dir;
+    const writers: CoreWalWriter[] = [];
+    try {
+      for (let c = 0; c < config.cores; c++) {
+        writers.push(
+          await CoreWalWriter.open(root, c, {
+            ...(config.wal ? { wal: config.wal } : {}),
+            ...(config.clock ? { clock: config.clock } : {}),
+            ...(config.epoch === undefined ? {} : { epoch: config.epoch }),
+          }),
+        );
+      }
+    } catch (err) {
+      await Promise.allSettled(writers.map((w) => w.close()));
+      throw err;
+    }
+    return new PerCoreWalManager(root, writers);
+  }
+
+  get cores(): number {
+    return this.writers.length;
+  }
+
+  /** Core `coreId`'s writer (`TIDEMARK_INVALID_ARGUMENT` when out of range). */
+  writer(coreId: number): CoreWalWriter {
+    const w = this.writers[coreId];
+    if (!w)
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `no core ${coreId} (cores: ${this.writers.length})`,
+      );
+    return w;
+  }
+
+  /** Syncs every core. */
+  async syncAll(): Promise<void> {
+    await Promise.all(this.writers.map((w) => w.sync()));
+  }
+
+  /**
+   * Every core's entries (from `from[coreId]` when given), merged by (epoch, timestampNs,
+   * coreId, sequence).
+   */
+  async mergeSegments(from: ReadonlyMap<number, WalPosition> = new Map()): Promise<PerCoreWalEntry[]> {
+    const perCore: PerCoreWalEntry[][] = [];
+    for (const w of this.writers) {
+      perCore.push(
+        (await PerCoreWalReader.read(this.walRoot, w.coreId, { from: from.get(w.coreId) })).entries,
+      );
+    }
+    return mergeSegments(perCore);
+  }
+
+  async close(): Promise<void> {
+    const results = await Promise.allSettled(this.writers.map((w) => w.close()));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+}
+
+/**
+ * A checkpoint participant for a writer in this thread: barrier = append EpochBarrier, make it
+ * durable, and answer the synced position right after it.
+ */
+export function localParticipant(writer: CoreWalWriter): {
+  coreId: number;
+  barrier(epoch: number): Promise<WalPosition>;
+  truncateBefore(position: WalPosition): Promise<number>;
+} {
+  return {
+    coreId: writer.coreId,
+    async barrier(epoch) {
+      const seq = writer.appendEpochBarrier(epoch);
+      await writer.flushed(seq);
+      const p = writer.syncedPosition;
+      // More became durable meanwhile: no byte position is known for seq + 1. Segment 0 never
+      // exists, so readers find the record by its LSN.
+      return p.lsn === seq + 1 ? p : { segment: 0, offset: 0, lsn: seq + 1 };
+    },
+    truncateBefore: (position) => writer.truncateBefore(position),
+  };
+}
