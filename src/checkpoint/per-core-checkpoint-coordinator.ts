@@ -65,6 +65,12 @@ export interface PerCoreCheckpointOptions {
   barrierTimeoutMs?: number;
   /** Recoverable checkpoints kept. Default 2. */
   maxRetained?: number;
+  /**
+   * The epoch the cores' writers are at (after `PerCoreRecoveryManager.open()`:
+   * `recovered.epoch + 1`); the next checkpoint's barrier starts the epoch after it. Default:
+   * the latest checkpoint's epoch.
+   */
+  epoch?: number;
 }
 
 /** What one checkpoint did. */
@@ -146,10 +152,11 @@ export class PerCoreCheckpointCoordinator {
         transactional: options.transactional ?? false,
         barrierTimeoutMs: options.barrierTimeoutMs ?? 10_000,
         maxRetained: options.maxRetained ?? 2,
+        epoch: options.epoch ?? target.epoch,
       },
       target,
       positions,
-      target.epoch,
+      Math.max(target.epoch, options.epoch ?? 0),
     );
   }
 
