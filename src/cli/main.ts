@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isTidemarkError } from '../errors.js';
+import { runCoresIngest } from './demo/cores-ingest.js';
 import { runDemo } from './demo/supervisor.js';
 import { runWorker } from './demo/worker.js';
 import { runInspect } from './inspect.js';
@@ -46,6 +47,11 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
         .default('ring'),
     )
     .option(
+      '--cores <n>',
+      'thread-per-core ingest: airports partitioned across N worker threads, each with its own state and WAL, checkpoints coordinated by epoch barriers',
+      int('--cores', 1),
+    )
+    .option(
       '--store <url>',
       'keep checkpoints and the WAL archive in S3-compatible object storage, s3://BUCKET/PREFIX (the prefix is wiped at start; endpoint and keys from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)',
     )
@@ -62,6 +68,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
           engine: o.engine,
           cliScript,
           store: o.store,
+          cores: o.cores,
         },
         (line) => console.log(line),
       );
@@ -76,7 +83,19 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     .requiredOption('--checkpoint-every <rows>', '', int('--checkpoint-every', 1))
     .addOption(new Option('--engine <engine>').choices(['ring', 'simple']).default('ring'))
     .option('--store <url>')
+    .option('--cores <n>', '', int('--cores', 1))
     .action(async (o) => {
+      if (o.cores) {
+        await runCoresIngest({
+          dir: o.dir,
+          cores: o.cores,
+          limit: o.limit,
+          batchRows: o.batch,
+          checkpointEveryRows: o.checkpointEvery,
+        });
+        process.disconnect?.();
+        return;
+      }
       await runWorker({
         dir: o.dir,
         engine: o.engine,

@@ -7,8 +7,7 @@
  * on-disk format is the same: either store can open what the other wrote.
  */
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ChangelogDrainerOptions } from '../changelog/changelog-drainer.js';
 import { publishFailure, storeEpoch } from '../changelog/ring-status.js';
 import {
@@ -25,6 +24,7 @@ import {
   type Ring1Link,
 } from '../state/changelog-aware-store.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
+import { startModuleWorker } from './module-worker.js';
 import {
   CHECKPOINT_DIR_NAME,
   type RecoveredState,
@@ -70,18 +70,9 @@ export interface OpenedChangelogStore {
   recovered: RecoveredState;
 }
 
-/**
- * Starts the Ring 1 worker. From compiled JavaScript it is `ring1-worker.js`; when tidemark runs
- * from its TypeScript sources (its own tests, through tsx) the worker registers tsx first,
- * since Node 20 workers do not inherit the `--import` loader hooks.
- */
+/** Starts the Ring 1 worker (`ring1-worker.js`, or `.ts` under tsx). */
 function startWorker(workerData: Ring1WorkerData): Worker {
-  const self = fileURLToPath(import.meta.url);
-  const url = new URL(`./ring1-worker${path.extname(self)}`, import.meta.url);
-  const options = { workerData, name: 'tidemark-ring1' };
-  if (path.extname(self) !== '.ts') return new Worker(url, options);
-  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(bootstrap, { ...options, eval: true });
+  return startModuleWorker(import.meta.url, 'ring1-worker', { workerData, name: 'tidemark-ring1' });
 }
 
 function fromWire(e: WireError): TidemarkError {

@@ -8,10 +8,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import cliProgress from 'cli-progress';
+import { FileSystemCheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { TidemarkError } from '../../errors.js';
+import { FsDirectory } from '../../io/fs-directory.js';
 import { parseObjectStoreUrl } from '../../io/object-store-config.js';
 import { S3ObjectStorage } from '../../io/s3-object-storage.js';
+import { recoverPerCore } from '../../recovery/per-core-recovery.js';
 import { RecoveryManager } from '../../recovery/recovery-manager.js';
+import { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from '../../recovery/storage-location.js';
 import { mulberry32 } from '../../testing/prng.js';
 import { resultFromState } from './aggregates.js';
 import { type DemoResult, flightsRowCount, referenceResult } from './flights.js';
@@ -31,6 +35,8 @@ export interface DemoOptions {
   cliScript: string;
   /** `s3://BUCKET/PREFIX`: checkpoints and the WAL archive go there (the prefix is wiped at start). */
   store?: string | undefined;
+  /** Thread-per-core ingest with this many cores (each its own state and log); undefined: one WAL. */
+  cores?: number | undefined;
 }
 
 export interface DemoSummary {
@@ -81,6 +87,23 @@ async function prepareObjectStore(url: string, log: (line: string) => void): Pro
   }
 }
 
+/** State of a per-core demo directory: every core's log merged onto the latest checkpoint. */
+async function recoverCores(
+  dir: string,
+  cores: number,
+): Promise<{ state: Map<string, Uint8Array>; rows: number }> {
+  const r = await recoverPerCore({
+    walRoot: await FsDirectory.open(path.join(dir, WAL_DIR_NAME)),
+    store: new FileSystemCheckpointStore(await FsDirectory.open(path.join(dir, CHECKPOINT_DIR_NAME))),
+    cores,
+    transactional: true,
+  });
+  const rows = Math.min(
+    ...Array.from({ length: cores }, (_, c) => r.cores.get(c)?.sourceOffsets[SOURCE] ?? 0),
+  );
+  return { state: r.state, rows };
+}
+
 export async function runDemo(opts: DemoOptions, log: (line: string) => void): Promise<DemoSummary> {
   const dir = path.resolve(opts.dir);
   prepareDir(dir);
@@ -91,7 +114,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     (a, b) => a - b,
   );
   log(
-    `tidemark demo: ${total.toLocaleString('en-US')} flights → ${dir}; ${opts.crashes} SIGKILLs at rows ${killAt.join(', ') || '-'} (seed ${opts.seed}, engine ${opts.engine})`,
+    `tidemark demo: ${total.toLocaleString('en-US')} flights → ${dir}; ${opts.crashes} SIGKILLs at rows ${killAt.join(', ') || '-'} (seed ${opts.seed}, ${opts.cores ? `${opts.cores} cores, one WAL each` : `engine ${opts.engine}`})`,
   );
 
   const bar = process.stdout.isTTY
@@ -134,6 +157,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
         '--engine',
         opts.engine,
         ...(opts.store ? ['--store', opts.store] : []),
+        ...(opts.cores ? ['--cores', String(opts.cores)] : []),
       ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );
@@ -183,13 +207,13 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   bar?.stop();
   const elapsedS = (performance.now() - t0) / 1000;
 
-  const recovered = await new RecoveryManager({
-    dir,
-    transactional: true,
-    objectStore: opts.store,
-  }).recover();
-  const rows = recovered.sourceOffsets[SOURCE] ?? 0;
-  const result = resultFromState(recovered.state, rows);
+  const { state, rows } = opts.cores
+    ? await recoverCores(dir, opts.cores)
+    : await (async () => {
+        const r = await new RecoveryManager({ dir, transactional: true, objectStore: opts.store }).recover();
+        return { state: r.state, rows: r.sourceOffsets[SOURCE] ?? 0 };
+      })();
+  const result = resultFromState(state, rows);
   log('computing the reference without crashes…');
   const reference = await referenceResult(total);
   const verified = isDeepStrictEqual(result, reference);

@@ -1,0 +1,113 @@
+/**
+ * A core of the demo's per-core ingest (`--cores N`): a worker thread with its own state (its
+ * partition of the airports) and its own log (`CoreWalWriter`, `wal/core-<id>/`). It folds each
+ * batch it is sent, commits the batch's end row with it, and reports it durable; between
+ * batches it answers the checkpoint coordinator's epoch barriers and truncations.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { isTidemarkError } from '../../errors.js';
+import { FsDirectory } from '../../io/fs-directory.js';
+import { CoreWalWriter } from '../../wal/core-wal-writer.js';
+import {
+  decodeCount,
+  decodeOrigin,
+  encodeCount,
+  encodeOrigin,
+  ORIGIN_PREFIX,
+  ROUTE_PREFIX,
+} from './aggregates.js';
+import type { CoreWorkerData, FromCore, ToCore } from './core-protocol.js';
+import { SOURCE } from './worker.js';
+
+const port = parentPort!;
+const data = workerData as CoreWorkerData;
+const post = (m: FromCore) => port.postMessage(m);
+const state = new Map<string, Uint8Array>(data.state);
+let committedRow = data.committedRow;
+
+const writer = await CoreWalWriter.open(await FsDirectory.open(data.walRoot), data.coreId, {
+  epoch: data.epoch,
+});
+
+function put(key: string, value: Uint8Array): void {
+  state.set(key, value);
+  writer.appendPut(key, value);
+}
+
+function fold(m: Extract<ToCore, { type: 'batch' }>): void {
+  const originDelta = new Map<string, [number, number, number]>();
+  const routeDelta = new Map<string, number>();
+  for (let i = 0; i < m.origins.length; i++) {
+    const delay = m.delays[i]!;
+    const o = originDelta.get(m.origins[i]!);
+    if (o) {
+      o[0]++;
+      o[1] += delay;
+      if (delay > o[2]) o[2] = delay;
+    } else originDelta.set(m.origins[i]!, [1, delay, delay]);
+    const route = `${m.origins[i]}-${m.destinations[i]}`;
+    routeDelta.set(route, (routeDelta.get(route) ?? 0) + 1);
+  }
+  for (const [origin, [count, sum, max]] of originDelta) {
+    const key = ORIGIN_PREFIX + origin;
+    const old = state.get(key);
+    if (old) {
+      const [c, s, x] = decodeOrigin(old);
+      put(key, encodeOrigin(c + count, s + sum, Math.max(x, max)));
+    } else put(key, encodeOrigin(count, sum, max));
+  }
+  for (const [route, count] of routeDelta) {
+    const key = ROUTE_PREFIX + route;
+    const old = state.get(key);
+    put(key, encodeCount((old ? decodeCount(old) : 0) + count));
+  }
+}
+
+function fail(err: unknown): void {
+  post({
+    type: 'failed',
+    code: isTidemarkError(err) ? err.code : 'TIDEMARK_BUG',
+    message: err instanceof Error ? err.message : String(err),
+  });
+}
+
+port.on('message', (m: ToCore) => {
+  try {
+    if (m.type === 'batch') {
+      if (m.rowEnd <= committedRow) {
+        // Committed before a crash: exactly once means it is not applied again.
+        post({ type: 'durable', rowEnd: m.rowEnd, walBytes: 0, syncs: 0 });
+        return;
+      }
+      fold(m);
+      const seq = writer.appendCommit({ [SOURCE]: m.rowEnd });
+      committedRow = m.rowEnd;
+      writer.flushed(seq).then(() => {
+        const s = writer.stats();
+        post({ type: 'durable', rowEnd: m.rowEnd, walBytes: s.bytesWritten, syncs: s.syncs });
+      }, fail);
+    } else if (m.type === 'barrier') {
+      const seq = writer.appendEpochBarrier(m.epoch);
+      writer.flushed(seq).then(() => {
+        const p = writer.syncedPosition;
+        post({
+          type: 'barrier-done',
+          requestId: m.requestId,
+          position: p.lsn === seq + 1 ? p : { segment: 0, offset: 0, lsn: seq + 1 },
+        });
+      }, fail);
+    } else if (m.type === 'truncate') {
+      writer
+        .truncateBefore(m.position)
+        .then((segments) => post({ type: 'truncated', requestId: m.requestId, segments }), fail);
+    } else if (m.type === 'close') {
+      writer.close().then(() => {
+        post({ type: 'closed' });
+        port.close();
+      }, fail);
+    }
+  } catch (err) {
+    fail(err);
+  }
+});
+post({ type: 'ready' });

@@ -1,0 +1,255 @@
+/**
+ * The demo's ingest process with `--cores N` (thread-per-core): N core threads, each with its own
+ * state and its own log; this thread reads the flights, sends each core its airports' rows of
+ * every batch, and coordinates checkpoints (epoch barrier → merged replay → publish → truncate).
+ * A batch is durable once every core has made its share durable; each core commits the batch's
+ * end row with its share, so after a crash every core resumes exactly where it committed.
+ */
+import * as path from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { FileSystemCheckpointStore } from '../../checkpoint/checkpoint-store.js';
+import {
+  type CoreCheckpointParticipant,
+  PerCoreCheckpointCoordinator,
+} from '../../checkpoint/per-core-checkpoint-coordinator.js';
+import { TidemarkError, type TidemarkErrorCode } from '../../errors.js';
+import { FsDirectory } from '../../io/fs-directory.js';
+import { startModuleWorker } from '../../recovery/module-worker.js';
+import { recoverPerCore } from '../../recovery/per-core-recovery.js';
+import { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from '../../recovery/storage-location.js';
+import type { WalPosition } from '../../wal/wal-reader.js';
+import { ORIGIN_PREFIX, ROUTE_PREFIX } from './aggregates.js';
+import { type CoreWorkerData, coreOf, type FromCore, type ToCore } from './core-protocol.js';
+import { readFlights } from './flights.js';
+import { SOURCE, type WorkerMessage } from './worker.js';
+
+export interface CoresIngestOptions {
+  dir: string;
+  cores: number;
+  limit: number;
+  batchRows: number;
+  checkpointEveryRows: number;
+}
+
+/** Batches a core may have in flight before the reader waits. */
+const MAX_IN_FLIGHT = 4;
+
+function send(msg: WorkerMessage): void {
+  process.send?.(msg);
+}
+
+/** The partition of `key` (`o:<origin>` or `r:<origin>-<dest>`). */
+function coreOfKey(key: string, cores: number): number {
+  const rest = key.startsWith(ORIGIN_PREFIX)
+    ? key.slice(ORIGIN_PREFIX.length)
+    : key.slice(ROUTE_PREFIX.length).split('-')[0]!;
+  return coreOf(rest, cores);
+}
+
+/** A core thread and what is outstanding with it. */
+class CoreHandle implements CoreCheckpointParticipant {
+  durableRow: number;
+  inFlight = 0;
+  walBytes = 0;
+  syncs = 0;
+  private nextRequest = 1;
+  private readonly requests = new Map<
+    number,
+    { resolve: (v: never) => void; reject: (e: unknown) => void }
+  >();
+  private waiters: (() => void)[] = [];
+  failure: TidemarkError | undefined;
+  private closed: (() => void) | undefined;
+
+  constructor(
+    readonly coreId: number,
+    readonly worker: Worker,
+    committedRow: number,
+  ) {
+    this.durableRow = committedRow;
+    worker.on('message', (m: FromCore) => this.onMessage(m));
+    worker.on('error', (err) =>
+      this.fail(new TidemarkError('TIDEMARK_BUG', `core ${coreId} crashed: ${err.message}`)),
+    );
+  }
+
+  private fail(err: TidemarkError): void {
+    this.failure ??= err;
+    for (const r of this.requests.values()) r.reject(err);
+    this.requests.clear();
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  private onMessage(m: FromCore): void {
+    if (m.type === 'durable') {
+      this.durableRow = Math.max(this.durableRow, m.rowEnd);
+      this.inFlight--;
+      if (m.walBytes > 0) this.walBytes = m.walBytes;
+      if (m.syncs > 0) this.syncs = m.syncs;
+      this.wake();
+    } else if (m.type === 'barrier-done' || m.type === 'truncated') {
+      const r = this.requests.get(m.requestId);
+      this.requests.delete(m.requestId);
+      r?.resolve((m.type === 'barrier-done' ? m.position : m.segments) as never);
+    } else if (m.type === 'failed') {
+      this.fail(new TidemarkError(m.code as TidemarkErrorCode, `core ${this.coreId}: ${m.message}`));
+    } else if (m.type === 'closed') this.closed?.();
+  }
+
+  post(m: ToCore): void {
+    if (this.failure) throw this.failure;
+    this.worker.postMessage(m);
+  }
+
+  /** Resolves once fewer than `max` batches are in flight. */
+  async room(max: number): Promise<void> {
+    while (this.inFlight >= max) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private request<T>(make: (requestId: number) => ToCore): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const requestId = this.nextRequest++;
+      this.requests.set(requestId, { resolve: resolve as (v: never) => void, reject });
+      try {
+        this.post(make(requestId));
+      } catch (err) {
+        this.requests.delete(requestId);
+        reject(err);
+      }
+    });
+  }
+
+  barrier(epoch: number): Promise<WalPosition> {
+    return this.request((requestId) => ({ type: 'barrier', requestId, epoch }));
+  }
+
+  truncateBefore(position: WalPosition): Promise<number> {
+    return this.request((requestId) => ({ type: 'truncate', requestId, position }));
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.closed = resolve;
+      this.worker.postMessage({ type: 'close' } satisfies ToCore);
+    });
+  }
+}
+
+export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
+  const walRoot = await FsDirectory.open(path.join(opts.dir, WAL_DIR_NAME));
+  const store = new FileSystemCheckpointStore(
+    await FsDirectory.open(path.join(opts.dir, CHECKPOINT_DIR_NAME)),
+  );
+  const lock = await (await FsDirectory.open(opts.dir)).lock();
+  const recovered = await recoverPerCore({ walRoot, store, cores: opts.cores, transactional: true });
+  const committed = (c: number) => recovered.cores.get(c)?.sourceOffsets[SOURCE] ?? 0;
+  const startRow = Math.min(...Array.from({ length: opts.cores }, (_, c) => committed(c)));
+  send({
+    type: 'recovered',
+    rows: startRow,
+    recoveryMs: recovered.durationMs,
+    recordsReplayed: recovered.segmentStats.reduce((n, s) => n + s.records, 0),
+    checkpointId: recovered.checkpointId,
+  });
+  const partitions: [string, Uint8Array][][] = Array.from({ length: opts.cores }, () => []);
+  for (const [k, v] of recovered.state) partitions[coreOfKey(k, opts.cores)]!.push([k, v]);
+  const cores = Array.from({ length: opts.cores }, (_, coreId) => {
+    const workerData: CoreWorkerData = {
+      walRoot: walRoot.path,
+      coreId,
+      epoch: recovered.epoch + 1,
+      state: partitions[coreId]!,
+      committedRow: committed(coreId),
+    };
+    return new CoreHandle(
+      coreId,
+      startModuleWorker(import.meta.url, 'core-worker', { workerData, name: `tidemark-core-${coreId}` }),
+      committed(coreId),
+    );
+  });
+  await Promise.all(cores.map((c) => new Promise<void>((r) => c.worker.once('message', () => r()))));
+  const coordinator = await PerCoreCheckpointCoordinator.open({
+    store,
+    walRoot,
+    participants: cores,
+    transactional: true,
+    epoch: recovered.epoch + 1,
+  });
+  let checkpoints = 0;
+  let checkpointing: Promise<unknown> | undefined;
+  let lastCheckpointRow = startRow;
+  const durableRow = () => Math.min(...cores.map((c) => c.durableRow));
+  const progress = (rows: number) => {
+    send({
+      type: 'progress',
+      rows,
+      durableRows: durableRow(),
+      walBytes: cores.reduce((n, c) => n + c.walBytes, 0),
+      syncs: cores.reduce((n, c) => n + c.syncs, 0),
+      checkpoints,
+      deltas: 0,
+    });
+  };
+
+  let rows = startRow;
+  await readFlights(startRow, opts.limit, async (firstRow, _dates, delays, origins, destinations) => {
+    for (let b = 0; b < origins.length; b += opts.batchRows) {
+      const end = Math.min(origins.length, b + opts.batchRows);
+      const shares = cores.map(() => ({
+        origins: [] as string[],
+        destinations: [] as string[],
+        delays: [] as number[],
+      }));
+      for (let i = b; i < end; i++) {
+        const share = shares[coreOf(origins[i]!, opts.cores)]!;
+        share.origins.push(origins[i]!);
+        share.destinations.push(destinations[i]!);
+        share.delays.push(Number(delays[i]));
+      }
+      rows = firstRow + end;
+      for (const core of cores) {
+        await core.room(MAX_IN_FLIGHT);
+        core.inFlight++;
+        core.post({ type: 'batch', rowEnd: rows, ...shares[core.coreId]! });
+      }
+      if (rows - lastCheckpointRow >= opts.checkpointEveryRows && !checkpointing) {
+        lastCheckpointRow = rows;
+        checkpointing = coordinator.checkpoint().then(
+          () => {
+            checkpoints++;
+            checkpointing = undefined;
+          },
+          (err) => {
+            checkpointing = undefined;
+            throw err;
+          },
+        );
+        checkpointing.catch(() => {}); // surfaced below when awaited
+      }
+      progress(rows);
+    }
+  });
+  for (const core of cores) await core.room(1);
+  if (checkpointing) await checkpointing;
+  progress(rows);
+  await Promise.all(cores.map((c) => c.close()));
+  await lock.release();
+  send({
+    type: 'done',
+    rows,
+    walBytes: cores.reduce((n, c) => n + c.walBytes, 0),
+    syncs: cores.reduce((n, c) => n + c.syncs, 0),
+    checkpoints,
+    deltas: 0,
+  });
+}
