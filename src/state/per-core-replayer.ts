@@ -69,7 +69,10 @@ export class PerCoreReplayer {
     core.lastSequence = e.sequence;
     const op = e.operation;
     if (op.type === 'put' || op.type === 'delete') {
-      if (!this.transactional) return this.mutate(e);
+      if (!this.transactional) {
+        this.mutate(e);
+        return;
+      }
       let list = this.pending.get(e.coreId);
       if (!list) {
         list = [];
