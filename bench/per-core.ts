@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTsWorker } from '../test/helpers/ts-worker.ts';
+import { rawDurableRecordsPerSecond } from './helpers/raw-baseline.ts';
 
 const json = process.argv.includes('--json');
 const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? 3);
@@ -47,18 +48,7 @@ async function cores(n: number): Promise<number> {
 }
 
 function raw(): number {
-  const file = path.join(base, `raw-${seq++}`);
-  const fd = fs.openSync(file, 'w');
-  const buf = Buffer.alloc(RECORD * GROUP, 7);
-  const t0 = performance.now();
-  for (let g = 0; g < GROUPS; g++) {
-    fs.writeSync(fd, buf);
-    fs.fdatasyncSync(fd);
-  }
-  const s = (performance.now() - t0) / 1000;
-  fs.closeSync(fd);
-  fs.rmSync(file);
-  return (GROUPS * GROUP) / s;
+  return rawDurableRecordsPerSecond(path.join(base, `raw-${seq++}`), RECORD, GROUP, GROUPS);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

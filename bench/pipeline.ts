@@ -26,6 +26,7 @@ import { StateChangelogBuffer } from '../src/changelog/index.ts';
 import { RECORD_HEADER_SIZE } from '../src/format/index.ts';
 import { openChangelogAwareStore } from '../src/recovery/index.ts';
 import { startTsWorker } from '../test/helpers/ts-worker.ts';
+import { rawDurableRecordsPerSecond } from './helpers/raw-baseline.ts';
 
 const json = process.argv.includes('--json');
 const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? 3);
@@ -155,17 +156,7 @@ const GROUP = 512;
 const GROUPS = 60;
 
 function rawBaseline(): number {
-  const file = fresh('raw');
-  const fd = fs.openSync(file, 'w');
-  const buf = Buffer.alloc(RECORD_BYTES * GROUP, 7);
-  const t0 = performance.now();
-  for (let g = 0; g < GROUPS; g++) {
-    fs.writeSync(fd, buf);
-    fs.fdatasyncSync(fd);
-  }
-  const s = (performance.now() - t0) / 1000;
-  fs.closeSync(fd);
-  return (GROUPS * GROUP) / s;
+  return rawDurableRecordsPerSecond(fresh('raw'), RECORD_BYTES, GROUP, GROUPS);
 }
 
 async function pipelineThroughput(): Promise<number> {

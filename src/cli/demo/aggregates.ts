@@ -38,3 +38,52 @@ export function resultFromState(state: Iterable<[string, Uint8Array]>, rows: num
   }
   return canonicalResult(result);
 }
+
+/** The store operations a fold needs. */
+export interface FoldTarget {
+  get(key: string): Uint8Array | undefined;
+  put(key: string, value: Uint8Array): unknown;
+}
+
+const originDelta = new Map<string, [number, number, number]>();
+const routeDelta = new Map<string, number>();
+
+/**
+ * Folds flights [from, to) of the columns into the aggregates of `target`: per origin count,
+ * delay sum and maximum; per route a count. One put per touched key.
+ */
+export function foldFlights(
+  origins: readonly string[],
+  destinations: readonly string[],
+  delays: readonly (number | bigint)[],
+  from: number,
+  to: number,
+  target: FoldTarget,
+): void {
+  originDelta.clear();
+  routeDelta.clear();
+  for (let i = from; i < to; i++) {
+    const delay = Number(delays[i]);
+    const o = originDelta.get(origins[i]!);
+    if (o) {
+      o[0]++;
+      o[1] += delay;
+      if (delay > o[2]) o[2] = delay;
+    } else originDelta.set(origins[i]!, [1, delay, delay]);
+    const route = `${origins[i]}-${destinations[i]}`;
+    routeDelta.set(route, (routeDelta.get(route) ?? 0) + 1);
+  }
+  for (const [origin, [count, sum, max]] of originDelta) {
+    const key = ORIGIN_PREFIX + origin;
+    const old = target.get(key);
+    if (old) {
+      const [c, s, m] = decodeOrigin(old);
+      target.put(key, encodeOrigin(c + count, s + sum, Math.max(m, max)));
+    } else target.put(key, encodeOrigin(count, sum, max));
+  }
+  for (const [route, count] of routeDelta) {
+    const key = ROUTE_PREFIX + route;
+    const old = target.get(key);
+    target.put(key, encodeCount((old ? decodeCount(old) : 0) + count));
+  }
+}

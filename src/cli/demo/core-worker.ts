@@ -8,14 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isTidemarkError } from '../../errors.js';
 import { FsDirectory } from '../../io/fs-directory.js';
 import { CoreWalWriter } from '../../wal/core-wal-writer.js';
-import {
-  decodeCount,
-  decodeOrigin,
-  encodeCount,
-  encodeOrigin,
-  ORIGIN_PREFIX,
-  ROUTE_PREFIX,
-} from './aggregates.js';
+import { foldFlights } from './aggregates.js';
 import type { CoreWorkerData, FromCore, ToCore } from './core-protocol.js';
 import { SOURCE } from './worker.js';
 
@@ -34,35 +27,6 @@ function put(key: string, value: Uint8Array): void {
   writer.appendPut(key, value);
 }
 
-function fold(m: Extract<ToCore, { type: 'batch' }>): void {
-  const originDelta = new Map<string, [number, number, number]>();
-  const routeDelta = new Map<string, number>();
-  for (let i = 0; i < m.origins.length; i++) {
-    const delay = m.delays[i]!;
-    const o = originDelta.get(m.origins[i]!);
-    if (o) {
-      o[0]++;
-      o[1] += delay;
-      if (delay > o[2]) o[2] = delay;
-    } else originDelta.set(m.origins[i]!, [1, delay, delay]);
-    const route = `${m.origins[i]}-${m.destinations[i]}`;
-    routeDelta.set(route, (routeDelta.get(route) ?? 0) + 1);
-  }
-  for (const [origin, [count, sum, max]] of originDelta) {
-    const key = ORIGIN_PREFIX + origin;
-    const old = state.get(key);
-    if (old) {
-      const [c, s, x] = decodeOrigin(old);
-      put(key, encodeOrigin(c + count, s + sum, Math.max(x, max)));
-    } else put(key, encodeOrigin(count, sum, max));
-  }
-  for (const [route, count] of routeDelta) {
-    const key = ROUTE_PREFIX + route;
-    const old = state.get(key);
-    put(key, encodeCount((old ? decodeCount(old) : 0) + count));
-  }
-}
-
 function fail(err: unknown): void {
   post({
     type: 'failed',
@@ -79,7 +43,10 @@ port.on('message', (m: ToCore) => {
         post({ type: 'durable', rowEnd: m.rowEnd, walBytes: 0, syncs: 0 });
         return;
       }
-      fold(m);
+      foldFlights(m.origins, m.destinations, m.delays, 0, m.origins.length, {
+        get: (k) => state.get(k),
+        put,
+      });
       const seq = writer.appendCommit({ [SOURCE]: m.rowEnd });
       committedRow = m.rowEnd;
       writer.flushed(seq).then(() => {

@@ -7,14 +7,7 @@ import type { IncrementalCheckpointMetadata } from '../../format/checkpoint-mani
 import type { SourceOffsets } from '../../format/entry-codec.js';
 import { openChangelogAwareStore } from '../../recovery/open-changelog-store.js';
 import { type RecoveredState, RecoveryManager } from '../../recovery/recovery-manager.js';
-import {
-  decodeCount,
-  decodeOrigin,
-  encodeCount,
-  encodeOrigin,
-  ORIGIN_PREFIX,
-  ROUTE_PREFIX,
-} from './aggregates.js';
+import { foldFlights } from './aggregates.js';
 import { readFlights } from './flights.js';
 
 /** Messages from worker to supervisor (over the IPC channel). */
@@ -125,38 +118,10 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   let pendingCommitLsn = 0;
   let durableRows = startRow;
   let pendingRows = startRow;
-  const originDelta = new Map<string, [number, number, number]>();
-  const routeDelta = new Map<string, number>();
-
   await readFlights(startRow, opts.limit, async (firstRow, dates, delays, origins, destinations) => {
     for (let b = 0; b < origins.length; b += opts.batchRows) {
       const end = Math.min(origins.length, b + opts.batchRows);
-      originDelta.clear();
-      routeDelta.clear();
-      for (let i = b; i < end; i++) {
-        const delay = Number(delays[i]);
-        const o = originDelta.get(origins[i]!);
-        if (o) {
-          o[0]++;
-          o[1] += delay;
-          if (delay > o[2]) o[2] = delay;
-        } else originDelta.set(origins[i]!, [1, delay, delay]);
-        const route = `${origins[i]}-${destinations[i]}`;
-        routeDelta.set(route, (routeDelta.get(route) ?? 0) + 1);
-      }
-      for (const [origin, [count, sum, max]] of originDelta) {
-        const key = ORIGIN_PREFIX + origin;
-        const old = store.get(key);
-        if (old) {
-          const [c, s, m] = decodeOrigin(old);
-          store.put(key, encodeOrigin(c + count, s + sum, Math.max(m, max)));
-        } else store.put(key, encodeOrigin(count, sum, max));
-      }
-      for (const [route, count] of routeDelta) {
-        const key = ROUTE_PREFIX + route;
-        const old = store.get(key);
-        store.put(key, encodeCount((old ? decodeCount(old) : 0) + count));
-      }
+      foldFlights(origins, destinations, delays, b, end, store);
       const rows = firstRow + end;
       const lsn = store.commit({ [SOURCE]: rows }, dates[end - 1]!.getTime());
       // Pipeline: keep at most one batch in flight behind the one being built.
