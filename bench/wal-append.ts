@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { crc32c, crc32cJs, PutEncoder } from '../src/format/index.ts';
 import { FsDirectory } from '../src/io/index.ts';
 import { WriteAheadLog } from '../src/wal/index.ts';
+import { rawDurableRecordsPerSecond } from './helpers/raw-baseline.ts';
 
 const json = process.argv.includes('--json');
 const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? 5);
@@ -30,19 +31,7 @@ function groupsFor(k: number): number {
 }
 
 function raw(size: number, k: number): number {
-  const file = path.join(base, `raw-${seq++}`);
-  const fd = fs.openSync(file, 'w');
-  const buf = Buffer.alloc(size * k, 7);
-  const groups = groupsFor(k);
-  const t0 = performance.now();
-  for (let g = 0; g < groups; g++) {
-    fs.writeSync(fd, buf);
-    fs.fdatasyncSync(fd);
-  }
-  const s = (performance.now() - t0) / 1000;
-  fs.closeSync(fd);
-  fs.rmSync(file);
-  return (groups * k) / s;
+  return rawDurableRecordsPerSecond(path.join(base, `raw-${seq++}`), size, k, groupsFor(k));
 }
 
 /**

@@ -194,6 +194,15 @@ export function scanSegment(
   let count = 0;
   const skipped: WalDamage[] = [];
   const end = buf.length;
+  /** The scan's result, ending at `validEnd` (closes over the counters as they are then). */
+  const endedAt = (validEnd: number, extra: Partial<SegmentScan> = {}): SegmentScan => ({
+    header,
+    recordCount: count,
+    lastLsn: nextLsn - 1,
+    validEnd,
+    tornTail: undefined,
+    ...extra,
+  });
   while (offset < end) {
     const status = readFrame(buf, offset, end, info);
     const bad =
@@ -221,17 +230,8 @@ export function scanSegment(
         offset = next;
         continue;
       }
-      if (mode === 'point-in-time') {
-        const stoppedAt = { path, offset, bytesSkipped: end - offset, reason: bad };
-        return {
-          header,
-          recordCount: count,
-          lastLsn: nextLsn - 1,
-          validEnd: offset,
-          tornTail: undefined,
-          stoppedAt,
-        };
-      }
+      if (mode === 'point-in-time')
+        return endedAt(offset, { stoppedAt: { path, offset, bytesSkipped: end - offset, reason: bad } });
       if (status === FrameStatus.Ok)
         throw corruption(path, offset, `${bad} (hole, duplicate or stale record)`);
       if (!final) throw corruption(path, offset, `${bad} in a sealed segment`);
@@ -250,27 +250,14 @@ export function scanSegment(
           `${bad}, and valid records follow it more than ${WAL_SYNC_WINDOW_BYTES} bytes later (not a torn write)`,
         );
       }
-      return {
-        header,
-        recordCount: count,
-        lastLsn: nextLsn - 1,
-        validEnd: offset,
-        tornTail: { path, offset, bytesDropped: end - offset, reason: bad },
-      };
+      return endedAt(offset, { tornTail: { path, offset, bytesDropped: end - offset, reason: bad } });
     }
     visit?.(info.lsn, info.type, buf, offset + RECORD_HEADER_SIZE, info.payloadLength, offset);
     offset += RECORD_HEADER_SIZE + info.payloadLength;
     nextLsn++;
     count++;
   }
-  return {
-    header,
-    recordCount: count,
-    lastLsn: nextLsn - 1,
-    validEnd: offset,
-    tornTail: undefined,
-    skipped: skipped.length > 0 ? skipped : undefined,
-  };
+  return endedAt(offset, { skipped: skipped.length > 0 ? skipped : undefined });
 }
 
 function lsnProblem(lsn: number, expected: number): string {
