@@ -166,6 +166,19 @@ export class CoreWalWriter {
     );
   }
 
+  /**
+   * A checkpoint barrier: appends EpochBarrier(`epoch`), waits until it is durable, and resolves
+   * the synced position right after it — what a coordinator may put in a manifest. When more
+   * became durable meanwhile no byte position is known for the next record, so the position
+   * names segment 0 (which never exists) and readers find the record by its LSN.
+   */
+  async barrier(epoch: number): Promise<WalPosition> {
+    const seq = this.appendEpochBarrier(epoch);
+    await this.wal.flushed(seq);
+    const p = this.wal.durablePosition;
+    return p.lsn === seq + 1 ? p : { segment: 0, offset: 0, lsn: seq + 1 };
+  }
+
   flushed(sequence: number): Promise<void> {
     return this.wal.flushed(sequence);
   }

@@ -101,10 +101,7 @@ export class PerCoreWalManager {
   }
 }
 
-/**
- * A checkpoint participant for a writer in this thread: barrier = append EpochBarrier, make it
- * durable, and answer the synced position right after it.
- */
+/** A checkpoint participant for a writer in this thread (see {@link CoreWalWriter.barrier}). */
 export function localParticipant(writer: CoreWalWriter): {
   coreId: number;
   barrier(epoch: number): Promise<WalPosition>;
@@ -112,14 +109,7 @@ export function localParticipant(writer: CoreWalWriter): {
 } {
   return {
     coreId: writer.coreId,
-    async barrier(epoch) {
-      const seq = writer.appendEpochBarrier(epoch);
-      await writer.flushed(seq);
-      const p = writer.syncedPosition;
-      // More became durable meanwhile: no byte position is known for seq + 1. Segment 0 never
-      // exists, so readers find the record by its LSN.
-      return p.lsn === seq + 1 ? p : { segment: 0, offset: 0, lsn: seq + 1 };
-    },
+    barrier: (epoch) => writer.barrier(epoch),
     truncateBefore: (position) => writer.truncateBefore(position),
   };
 }

@@ -54,15 +54,9 @@ port.on('message', (m: ToCore) => {
         post({ type: 'durable', rowEnd: m.rowEnd, walBytes: s.bytesWritten, syncs: s.syncs });
       }, fail);
     } else if (m.type === 'barrier') {
-      const seq = writer.appendEpochBarrier(m.epoch);
-      writer.flushed(seq).then(() => {
-        const p = writer.syncedPosition;
-        post({
-          type: 'barrier-done',
-          requestId: m.requestId,
-          position: p.lsn === seq + 1 ? p : { segment: 0, offset: 0, lsn: seq + 1 },
-        });
-      }, fail);
+      writer
+        .barrier(m.epoch)
+        .then((position) => post({ type: 'barrier-done', requestId: m.requestId, position }), fail);
     } else if (m.type === 'truncate') {
       writer
         .truncateBefore(m.position)
