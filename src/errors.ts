@@ -33,6 +33,8 @@ export interface TidemarkErrorDetails {
   offset?: number;
   /** The underlying error (for `TIDEMARK_IO`, the node:fs error with its errno `code`). */
   cause?: unknown;
+  /** For `TIDEMARK_INVALID_ARGUMENT` and `TIDEMARK_LIMIT`: the argument or option at fault (`wal.groupCommitBytes`, `put(value)`). */
+  argument?: string;
 }
 
 /** The one error class tidemark throws. Switch on `code`, never on `message`. */
@@ -41,12 +43,15 @@ export class TidemarkError extends Error {
   readonly code: TidemarkErrorCode;
   readonly path: string | undefined;
   readonly offset: number | undefined;
+  /** The argument or option at fault, for `TIDEMARK_INVALID_ARGUMENT` and `TIDEMARK_LIMIT`. */
+  readonly argument: string | undefined;
 
   constructor(code: TidemarkErrorCode, message: string, details: TidemarkErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.path = details.path;
     this.offset = details.offset;
+    this.argument = details.argument;
   }
 }
 

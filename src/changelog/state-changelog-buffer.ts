@@ -230,7 +230,11 @@ export class StateChangelogBuffer {
    * {@link maxPayloadBytes}.
    */
   pushPut(key: string, value: Uint8Array, epoch: number): boolean {
-    const bound = PUT_KEY_LENGTH_SIZE + key.length * 3 + value.length;
+    let bound = PUT_KEY_LENGTH_SIZE + key.length * 3 + value.length;
+    // The cheap bound (3 UTF-8 bytes per UTF-16 unit) may overshoot the cap for a put that fits:
+    // then reserve the exact size, so the cap the store checks at the call is the cap applied here.
+    if (bound > this.arenaBytes >>> 2)
+      bound = PUT_KEY_LENGTH_SIZE + Buffer.byteLength(key, 'utf8') + value.length;
     const at = this.reserve(bound);
     if (at < 0) return false;
     const arena = this.arena;
@@ -267,7 +271,9 @@ export class StateChangelogBuffer {
 
   /** Pushes a Delete of `key`. Same contract as {@link pushPut}. */
   pushDelete(key: string, epoch: number): boolean {
-    const at = this.reserve(key.length * 3);
+    let bound = key.length * 3;
+    if (bound > this.arenaBytes >>> 2) bound = Buffer.byteLength(key, 'utf8');
+    const at = this.reserve(bound);
     if (at < 0) return false;
     const off = at & this.arenaMask;
     const keyBytes = key.length === 0 ? 0 : this.arena.write(key, off, 'utf8');

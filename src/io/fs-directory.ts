@@ -108,6 +108,25 @@ export class FsDirectory implements Directory {
   private constructor(readonly path: string) {}
 
   /** Opens (creating when missing, with an fsync of each created parent) the directory at `dirPath`. */
+  /**
+   * Opens a directory that must already exist, creating nothing (read-only recovery of a
+   * mistyped path must not leave directories behind). Throws `TIDEMARK_NOT_FOUND` when it is
+   * missing or not a directory.
+   */
+  static async openExisting(dirPath: string): Promise<FsDirectory> {
+    const abs = path.resolve(dirPath);
+    let isDir = false;
+    try {
+      isDir = fs.statSync(abs).isDirectory();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('stat', abs, err);
+    }
+    if (!isDir) {
+      throw new TidemarkError('TIDEMARK_NOT_FOUND', `${abs} is not an existing directory`, { path: abs });
+    }
+    return new FsDirectory(abs);
+  }
+
   static async open(dirPath: string): Promise<FsDirectory> {
     const abs = path.resolve(dirPath);
     try {

@@ -24,6 +24,7 @@ import {
   type Ring1Link,
 } from '../state/changelog-aware-store.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
+import { checkChangelogStoreConfig } from './config-validation.js';
 import { startModuleWorker } from './module-worker.js';
 import {
   CHECKPOINT_DIR_NAME,
@@ -88,6 +89,7 @@ function fromWire(e: WireError): TidemarkError {
  * `TIDEMARK_IO`, `TIDEMARK_INVALID_ARGUMENT`.
  */
 export async function openChangelogAwareStore(config: ChangelogStoreConfig): Promise<OpenedChangelogStore> {
+  checkChangelogStoreConfig(config);
   const root = await FsDirectory.open(config.dir);
   const lock = await root.lock();
   let worker: Worker | undefined;
@@ -191,6 +193,8 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
     const link: Ring1Link = {
       checkpoint(extras) {
         if (workerFailure) return Promise.reject(workerFailure);
+        if (closing || exited)
+          return Promise.reject(new TidemarkError('TIDEMARK_CLOSED', 'the store is closed or closing'));
         return new Promise((resolve, reject) => {
           const requestId = nextRequest++;
           requests.set(requestId, { resolve, reject });
@@ -209,6 +213,10 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
             });
             await w.terminate();
           }
+          // A checkpoint request the worker never answered (it closed first) settles here.
+          const closedErr = new TidemarkError('TIDEMARK_CLOSED', 'the store closed before Ring 1 answered');
+          for (const r of requests.values()) r.reject(closedErr);
+          requests.clear();
           await lock.release();
           if (error) throw fromWire(error);
         })();
@@ -234,7 +242,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       {
         transactional,
         ...(config.backpressure ? { backpressure: config.backpressure } : {}),
-        ...(config.maxQueuedBytes ? { maxQueuedBytes: config.maxQueuedBytes } : {}),
+        ...(config.maxQueuedBytes !== undefined ? { maxQueuedBytes: config.maxQueuedBytes } : {}),
       },
     );
     // A discarded uncommitted tail is fenced by an Abort, so no later commit can revive it.

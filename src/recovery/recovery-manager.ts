@@ -36,6 +36,7 @@ import { listArchivedSegments, type WalArchiver } from '../wal/wal-archiver.js';
 import { WalReader } from '../wal/wal-reader.js';
 import { cutWalAt } from '../wal/wal-repair.js';
 import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
+import { checkRecoveryConfig } from './config-validation.js';
 import { fetchArchiveIfWalEmpty } from './restore-from-object-store.js';
 import {
   objectStoreOf,
@@ -141,11 +142,16 @@ export interface OpenedStore {
 
 /** Recovers state from a data directory. */
 export class RecoveryManager {
-  constructor(readonly config: RecoveryConfig) {}
+  /** Checks every option (throws `TIDEMARK_INVALID_ARGUMENT` naming it) before anything is touched. */
+  constructor(readonly config: RecoveryConfig) {
+    checkRecoveryConfig(config);
+  }
 
-  private async root(): Promise<Directory> {
+  /** The data directory; read-only recovery creates nothing (a missing path is `TIDEMARK_NOT_FOUND`). */
+  private async root(create: boolean): Promise<Directory> {
     const d = this.config.dir;
-    return typeof d === 'string' ? FsDirectory.open(d) : d;
+    if (typeof d !== 'string') return d;
+    return create ? FsDirectory.open(d) : FsDirectory.openExisting(d);
   }
 
   /**
@@ -164,7 +170,7 @@ export class RecoveryManager {
    * also `TIDEMARK_CORRUPTION`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`.
    */
   async recoverLatestValidated(): Promise<RecoveredState> {
-    const root = await this.root();
+    const root = await this.root(false);
     const walDir = await root.subdirectory(WAL_DIR_NAME);
     const checkpoints = await openCheckpointStore(root, objectStoreOf(this.config));
     try {
@@ -187,7 +193,7 @@ export class RecoveryManager {
         'TIDEMARK_INVALID_ARGUMENT',
         'salvage recovery is read-only: use recover(), then write what it found into a new directory',
       );
-    const root = await this.root();
+    const root = await this.root(true);
     const lock: DirectoryLock = await root.lock();
     const opened: { close(): void }[] = [];
     try {
@@ -244,35 +250,49 @@ export class RecoveryManager {
           options: { maxRetained: this.config.maxRetained, ...this.config.checkpoint },
         });
         await checkpoints.cleanupOrphans();
-        let closed = false;
+        let closing: Promise<void> | undefined;
+        let inFlight: Promise<IncrementalCheckpointMetadata> | undefined;
         const walArchiver = archiver;
         return {
           store: stateStore,
           recovered,
           checkpoints,
           archiver,
-          checkpoint: (extras, options) =>
-            checkpoints.createCheckpoint(stateStore.advanceEpoch(), extras, options),
-          close: async () => {
-            if (closed) return;
-            closed = true;
-            let archiveError: unknown;
-            try {
-              await checkpoints.idle();
-              if (walArchiver) {
-                await walArchiver.archiveAll().catch((err: unknown) => {
-                  archiveError = err;
-                });
-                await walArchiver.stop();
-              }
-              await wal.close();
-            } finally {
-              checkpointStore.close();
-              await lock.release();
-            }
-            if (archiveError !== undefined) throw archiveError;
+          // One at a time, as the changelog-aware store does: a call while one runs joins it,
+          // unless it brings extras or options of its own (then it runs next, in order).
+          checkpoint: (extras, options) => {
+            if (closing) return Promise.reject(closedError(walDir.path));
+            if (inFlight && extras === undefined && options === undefined) return inFlight;
+            const run = checkpoints.createCheckpoint(stateStore.advanceEpoch(), extras, options);
+            inFlight = run;
+            const clear = () => {
+              if (inFlight === run) inFlight = undefined;
+            };
+            run.then(clear, clear);
+            return run;
+          },
+          close: () => {
+            closing ??= closeOnce();
+            return closing;
           },
         };
+        async function closeOnce(): Promise<void> {
+          let archiveError: unknown;
+          try {
+            await checkpoints.idle();
+            if (walArchiver) {
+              await walArchiver.archiveAll().catch((err: unknown) => {
+                archiveError = err;
+              });
+              await walArchiver.stop();
+            }
+            await wal.close();
+          } finally {
+            checkpointStore.close();
+            await lock.release();
+          }
+          if (archiveError !== undefined) throw archiveError;
+        }
       } catch (err) {
         await archiver?.stop();
         await wal.close().catch(() => {});
@@ -359,4 +379,8 @@ async function requireWalFrom(walDir: Directory, latest: LatestCheckpoint): Prom
       { path: walDir.path },
     );
   }
+}
+
+function closedError(path: string): TidemarkError {
+  return new TidemarkError('TIDEMARK_CLOSED', `the store on ${path} is closed`, { path });
 }

@@ -22,6 +22,7 @@ import type { StateChangelogBuffer } from '../changelog/state-changelog-buffer.j
 import { TidemarkError } from '../errors.js';
 import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import {
+  MAX_RECORD_PAYLOAD_BYTES,
   RING_FLUSH_REQUEST_WORD,
   RING_TAIL_WORD,
   RingStat,
@@ -29,6 +30,15 @@ import {
   StateOp,
 } from '../format/constants.js';
 import { ABORT_ENCODER, CommitEncoder, type SourceOffsets } from '../format/entry-codec.js';
+import {
+  checkCommit,
+  checkKey,
+  checkPosition,
+  checkValue,
+  enumOption,
+  integerOption,
+  invalidArgument,
+} from '../validation.js';
 
 /** A named backpressure policy for a full ring. */
 export type BackpressurePolicy = 'wait' | 'throw';
@@ -54,7 +64,7 @@ export type Ring1CheckpointResult = IncrementalCheckpointMetadata;
 export interface ChangelogAwareStoreOptions {
   /** Policy for a full ring. Default `'wait'`. */
   backpressure?: BackpressurePolicy;
-  /** In `'wait'` mode, bytes that may queue in Ring 0 behind a full ring. Default 16 MiB. */
+  /** In `'wait'` mode, bytes that may queue in Ring 0 behind a full ring: an integer ≥ 0. Default 16 MiB. */
   maxQueuedBytes?: number;
   transactional?: boolean;
 }
@@ -118,7 +128,12 @@ export class ChangelogAwareStore {
   private queuedBytes = 0;
   private pumping = false;
   private watching = false;
-  private writableWaiters: (() => void)[] = [];
+  private writableWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  /** Largest put payload (4 + key + value bytes): the WAL's record cap, or a quarter of the arena if smaller. */
+  private readonly maxPutPayloadBytes: number;
+  private closePromise: Promise<void> | undefined;
+  /** A failure found in Ring 0 itself (an entry the ring refused after it was queued: a bug). */
+  private localFailure: TidemarkError | undefined;
   private readonly wakeEntries: number;
   private readonly wakeBytes: number;
   private lastSequence = 0;
@@ -146,15 +161,14 @@ export class ChangelogAwareStore {
     init: Omit<ChangelogAwareStoreInit, 'state'>,
     options: ChangelogAwareStoreOptions = {},
   ) {
-    this.policy = options.backpressure ?? 'wait';
-    if (this.policy !== 'wait' && this.policy !== 'throw') {
-      throw new TidemarkError(
-        'TIDEMARK_INVALID_ARGUMENT',
-        `backpressure must be 'wait' or 'throw', got ${this.policy}`,
-      );
-    }
-    this.maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024;
+    this.policy = enumOption('backpressure', options.backpressure, ['wait', 'throw'], 'wait');
+    this.maxQueuedBytes = integerOption('maxQueuedBytes', options.maxQueuedBytes, {
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      fallback: 16 * 1024 * 1024,
+    });
     this.transactional = options.transactional ?? false;
+    this.maxPutPayloadBytes = Math.min(MAX_RECORD_PAYLOAD_BYTES, buffer.maxPayloadBytes);
     this.offsets = { ...init.sourceOffsets };
     this.currentWatermark = init.watermark;
     this.lastSequence = buffer.nextSequence - 1;
@@ -230,10 +244,16 @@ export class ChangelogAwareStore {
 
   /**
    * Applies `key = value` in memory and pushes it to the changelog. Returns its changelog
-   * sequence. The store keeps `value` (do not mutate it). Throws `TIDEMARK_CLOSED`, Ring 1's
-   * failure (`TIDEMARK_IO`, `TIDEMARK_NO_SPACE`), `TIDEMARK_LIMIT`, `TIDEMARK_BACKPRESSURE`.
+   * sequence. `key` is a well-formed string; `value` a `Uint8Array` or `Buffer`, kept by
+   * reference (do not mutate it). Checked before anything changes: `TIDEMARK_INVALID_ARGUMENT`
+   * (a non-string or ill-formed key, a value that is not a Uint8Array), `TIDEMARK_LIMIT` (key
+   * over 64 KiB, or 4 + key + value bytes over 16 MiB or over a quarter of `ring.arenaBytes`).
+   * Also throws `TIDEMARK_CLOSED`, Ring 1's failure (`TIDEMARK_IO`, `TIDEMARK_NO_SPACE`) and
+   * `TIDEMARK_BACKPRESSURE`.
    */
   put(key: string, value: Uint8Array): number {
+    checkKey('put(key)', key);
+    checkValue('put(value)', key, value, this.maxPutPayloadBytes);
     this.checkWritable();
     const epoch = loadEpoch(this.buffer);
     if (this.queue.length > 0 || !this.buffer.pushPut(key, value, epoch)) {
@@ -249,6 +269,17 @@ export class ChangelogAwareStore {
 
   /** Removes `key` in memory and pushes the Delete. Same contract as {@link put}. */
   delete(key: string): number {
+    checkKey('delete(key)', key);
+    if (
+      key.length * 3 > this.buffer.maxPayloadBytes &&
+      Buffer.byteLength(key) > this.buffer.maxPayloadBytes
+    ) {
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `delete(key): a key of ${Buffer.byteLength(key)} bytes is over a quarter of the ring's arena (${this.buffer.maxPayloadBytes})`,
+        { argument: 'delete(key)' },
+      );
+    }
     this.checkWritable();
     const epoch = loadEpoch(this.buffer);
     if (this.queue.length > 0 || !this.buffer.pushDelete(key, epoch)) {
@@ -265,13 +296,23 @@ export class ChangelogAwareStore {
   /**
    * Pushes a Commit with the sources' offsets and the watermark (event time, ms): they become
    * durable in the same WAL record, in order, with every mutation before them. Returns the
-   * commit's changelog sequence; `await store.flushed(sequence)` for durability.
+   * commit's changelog sequence; `await store.flushed(sequence)` for durability. Offsets are
+   * non-negative safe integers, the watermark a safe integer: anything else is
+   * `TIDEMARK_INVALID_ARGUMENT`, thrown before anything changes.
    */
   commit(sourceOffsets: SourceOffsets, watermark?: number): number {
+    checkCommit('commit', sourceOffsets, watermark);
     this.checkWritable();
     const merged = { ...this.offsets, ...sourceOffsets };
     const epoch = loadEpoch(this.buffer);
     const encoder = new CommitEncoder(epoch, merged, watermark ?? this.currentWatermark);
+    if (encoder.byteLength > this.buffer.maxPayloadBytes) {
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `commit: a commit record of ${encoder.byteLength} bytes is over a quarter of the ring's arena (${this.buffer.maxPayloadBytes})`,
+        { argument: 'commit(sourceOffsets)' },
+      );
+    }
     if (this.queue.length > 0 || !this.buffer.pushEncoded(StateOp.Commit, encoder, epoch)) {
       this.full(StateOp.Commit, '', undefined, encoder, epoch, encoder.byteLength);
     } else {
@@ -287,21 +328,35 @@ export class ChangelogAwareStore {
 
   // ── durability ─────────────────────────────────────────────────────────────────────────────
 
-  /** Resolves once every entry with sequence ≤ `sequence` is durable. Rejects with the store's failure. */
+  /**
+   * Resolves once every entry with sequence ≤ `sequence` is durable. Rejects with the store's
+   * failure (or `TIDEMARK_CLOSED`), and with `TIDEMARK_INVALID_ARGUMENT` for a sequence that is
+   * not a non-negative safe integer or was never returned.
+   */
   flushed(sequence: number): Promise<void> {
+    try {
+      checkPosition('flushed(sequence)', sequence);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (sequence > this.lastSequence) {
       return Promise.reject(
         new TidemarkError(
           'TIDEMARK_INVALID_ARGUMENT',
           `flushed(${sequence}): no entry past sequence ${this.lastSequence} was pushed`,
+          { argument: 'flushed(sequence)' },
         ),
       );
     }
     return this.watermarkWaiters.wait(sequence);
   }
 
-  /** Asks Ring 1 to commit its group now (no delay) and resolves once everything pushed so far is durable. */
+  /**
+   * Asks Ring 1 to commit its group now (no delay) and resolves once everything pushed so far is
+   * durable. Rejects with the store's failure, or `TIDEMARK_CLOSED` once closed.
+   */
   durable(): Promise<void> {
+    if (this.closedError) return Promise.reject(this.failure() ?? this.closedError);
     if (this.lastSequence <= this.watermarkWaiters.current) return Promise.resolve();
     Atomics.add(this.buffer.control, RING_FLUSH_REQUEST_WORD, 1);
     return this.flushed(this.lastSequence);
@@ -312,9 +367,11 @@ export class ChangelogAwareStore {
     if (this.queue.length === 0 && (this.policy === 'wait' || this.ringHasRoom())) {
       return Promise.resolve();
     }
-    return new Promise((resolve) => {
-      this.writableWaiters.push(resolve);
-      if (!this.pumping) void this.pump();
+    const failed = this.failure();
+    if (failed) return Promise.reject(failed);
+    return new Promise((resolve, reject) => {
+      this.writableWaiters.push({ resolve, reject });
+      if (!this.pumping) this.startPump();
     });
   }
 
@@ -328,6 +385,14 @@ export class ChangelogAwareStore {
    * failed checkpoint deletes no WAL.
    */
   checkpoint(extras?: CheckpointExtras): Promise<Ring1CheckpointResult> {
+    if (this.closing) {
+      return Promise.reject(
+        this.failure() ?? new TidemarkError('TIDEMARK_CLOSED', 'the store is closed or closing'),
+      );
+    }
+    if (extras !== undefined && (extras === null || typeof extras !== 'object' || Array.isArray(extras))) {
+      return Promise.reject(invalidArgument('checkpoint(extras)', extras, 'an object or undefined'));
+    }
     if (this.checkpointInFlight && extras === undefined) return this.checkpointInFlight;
     const run = (async () => {
       await this.durable();
@@ -365,11 +430,16 @@ export class ChangelogAwareStore {
 
   /**
    * Moves what is queued into the ring, waits until it is durable, stops Ring 1 (which syncs and
-   * closes the WAL) and releases the directory. Later calls are no-ops. Rejects with a failure
-   * that prevented the final sync.
+   * closes the WAL) and releases the directory. Memoized: every call returns the same promise.
+   * Rejects with a failure that prevented the final sync. Afterwards every mutation throws, and
+   * `durable()`/`checkpoint()` reject, with `TIDEMARK_CLOSED` (or the failure).
    */
-  async close(): Promise<void> {
-    if (this.closing) return;
+  close(): Promise<void> {
+    this.closePromise ??= this.closeOnce();
+    return this.closePromise;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closing = true;
     let err: unknown;
     try {
@@ -388,10 +458,11 @@ export class ChangelogAwareStore {
     }
     this.closedError = new TidemarkError('TIDEMARK_CLOSED', 'the store is closed');
     this.watermarkWaiters.rejectAll(this.failure());
+    this.settleWritableWaiters();
     if (err) throw err;
   }
 
-  /** Appends an Abort so a discarded uncommitted tail can never be revived (used by recovery). */
+  /** @internal Appends an Abort so a discarded uncommitted tail can never be revived (used by recovery). */
   pushAbort(): void {
     const epoch = loadEpoch(this.buffer);
     if (!this.buffer.pushEncoded(StateOp.Abort, ABORT_ENCODER, epoch)) {
@@ -404,7 +475,7 @@ export class ChangelogAwareStore {
 
   private failure(): TidemarkError | undefined {
     if (loadRingState(this.buffer) === RingState.Failed) return loadRingFailure(this.buffer);
-    return this.ring1.failure() ?? this.closedError;
+    return this.localFailure ?? this.ring1.failure() ?? this.closedError;
   }
 
   private checkWritable(): void {
@@ -454,7 +525,32 @@ export class ChangelogAwareStore {
     this.queuedBytes += bytes;
     this.counters.entriesQueued++;
     this.wake();
-    if (!this.pumping) void this.pump();
+    if (!this.pumping) this.startPump();
+  }
+
+  /** Starts the pump; it never rejects (a failure inside it fails the store and settles every waiter). */
+  private startPump(): void {
+    this.pump().catch((err: unknown) => {
+      this.localFailure ??=
+        err instanceof TidemarkError
+          ? err
+          : new TidemarkError('TIDEMARK_BUG', `Ring 0 pump failed: ${String(err)}`, { cause: err });
+      this.queue.length = 0;
+      this.queuedBytes = 0;
+      this.watermarkWaiters.rejectAll(this.localFailure);
+      this.settleWritableWaiters();
+    });
+  }
+
+  /** Settles `writable()` waiters: rejected with the store's failure, if any, else resolved. */
+  private settleWritableWaiters(): void {
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    const failed = this.failure();
+    for (const w of waiters) {
+      if (failed) w.reject(failed);
+      else w.resolve();
+    }
   }
 
   /** Moves queued entries into the ring as Ring 1 frees space; resolves `writable()` waiters. */
@@ -489,9 +585,7 @@ export class ChangelogAwareStore {
     } finally {
       this.pumping = false;
       this.ring1.setActive(this.watching);
-      const waiters = this.writableWaiters;
-      this.writableWaiters = [];
-      for (const w of waiters) w();
+      this.settleWritableWaiters();
     }
   }
 }

@@ -8,7 +8,10 @@
  * transaction only when its Commit record is present, which is what makes a source resume exactly
  * once (state and offsets move together).
  */
+
+import { TidemarkError } from '../errors.js';
 import { CommitEncoder, DeleteEncoder, PutEncoder, type SourceOffsets } from '../format/entry-codec.js';
+import { checkCommit, checkKey, checkPosition, checkValue } from '../validation.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 
 /** What a store starts from (normally the output of recovery). */
@@ -80,8 +83,15 @@ export class WalStateStore {
     return this.lastCommit;
   }
 
-  /** Logs, then applies, `key = value`. Returns the record's LSN. The store keeps `value` (do not mutate it). */
+  /**
+   * Logs, then applies, `key = value`. Returns the record's LSN. `key` is a well-formed string,
+   * `value` a `Uint8Array` or `Buffer` kept by reference (do not mutate it). Checked before
+   * anything is logged: `TIDEMARK_INVALID_ARGUMENT`, `TIDEMARK_LIMIT` (key over 64 KiB, put over
+   * 16 MiB). Also throws the WAL's `TIDEMARK_CLOSED`, failure or `TIDEMARK_BACKPRESSURE`.
+   */
   put(key: string, value: Uint8Array): number {
+    checkKey('put(key)', key);
+    checkValue('put(value)', key, value);
     const lsn = this.wal.append(this.putEncoder.set(key, value));
     this.state.set(key, value);
     this.uncommitted++;
@@ -90,6 +100,7 @@ export class WalStateStore {
 
   /** Logs, then applies, the removal of `key`. Returns the record's LSN. */
   delete(key: string): number {
+    checkKey('delete(key)', key);
     const lsn = this.wal.append(this.deleteEncoder.set(key));
     this.state.delete(key);
     this.uncommitted++;
@@ -99,9 +110,11 @@ export class WalStateStore {
   /**
    * Appends a Commit record with the sources' offsets and the watermark (event time, ms), making
    * them durable together with every mutation before it. Returns the Commit record's LSN;
-   * `await store.flushed(lsn)` for durability.
+   * `await store.flushed(lsn)` for durability. Offsets are non-negative safe integers, the
+   * watermark a safe integer: anything else is `TIDEMARK_INVALID_ARGUMENT`, before anything is logged.
    */
   commit(sourceOffsets: SourceOffsets, watermark?: number): number {
+    checkCommit('commit', sourceOffsets, watermark);
     const merged = { ...this.offsets, ...sourceOffsets };
     const lsn = this.wal.append(
       new CommitEncoder(this.currentEpoch, merged, watermark ?? this.currentWatermark),
@@ -113,13 +126,33 @@ export class WalStateStore {
     return lsn;
   }
 
-  /** Resolves when the record at `lsn` (and all before it) is durable. */
+  /**
+   * Resolves when the record at `lsn` (and all before it) is durable. Rejects with
+   * `TIDEMARK_INVALID_ARGUMENT` for an LSN that is not a non-negative safe integer or was never
+   * appended, and with the WAL's failure.
+   */
   flushed(lsn: number): Promise<void> {
+    try {
+      checkPosition('flushed(lsn)', lsn);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.wal.flushed(lsn);
   }
 
-  /** Resolves when everything appended so far is durable (forces the group out now). */
+  /**
+   * Resolves when everything appended so far is durable (forces the group out now). Rejects with
+   * the WAL's failure, or `TIDEMARK_CLOSED` once the store is closed.
+   */
   durable(): Promise<void> {
+    if (this.wal.isClosed) {
+      return Promise.reject(
+        this.wal.failed ??
+          new TidemarkError('TIDEMARK_CLOSED', `the store on ${this.wal.directory.path} is closed`, {
+            path: this.wal.directory.path,
+          }),
+      );
+    }
     return this.wal.sync();
   }
 

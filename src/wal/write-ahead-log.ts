@@ -356,6 +356,10 @@ export class WriteAheadLog {
   get failed(): TidemarkError | undefined {
     return this.failure;
   }
+  /** True once {@link close} has been called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   /**
    * Frames `encoder`'s payload into the current group and returns the record's LSN. The record
