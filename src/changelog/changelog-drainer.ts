@@ -5,7 +5,7 @@
  * watermark (changelog sequence + WAL LSN) in shared memory, where Ring 0 awaits it with
  * `Atomics.waitAsync`.
  *
- * Wake-up strategy (PERF-NOTES: waking a sleeping thread costs ~70 µs here, a busy peer
+ * Wake-up strategy (measured here: waking a sleeping thread costs ~70 µs here, a busy peer
  * 0.2–0.5 µs): when the ring is empty the drainer first spins for `spinMicros`, then sleeps on
  * the head word for at most `idleSleepMs`. Ring 0 wakes it early only when work piles up or when
  * someone awaits durability, so `push()` itself never makes a syscall.
@@ -132,7 +132,7 @@ export class ChangelogDrainer {
     try {
       for (;;) {
         if (this.failure !== undefined) return;
-        // A pass takes at most a quarter group, so groups stay near groupCommitBytes (PERF-NOTES:
+        // A pass takes at most a quarter group, so groups stay near groupCommitBytes (measured:
         // 64 KiB–1 MiB per write+fdatasync is the sweet spot; 4 MiB groups are slower).
         const n = buffer.drain(this.appendVisitor, this.maxBatchEntries, this.wal.groupCommitBytes >>> 2);
         if (n > 0) {

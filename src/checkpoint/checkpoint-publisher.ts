@@ -1,6 +1,6 @@
 /**
  * `CheckpointPublisher`: publishes a checkpoint in the crash-safe order of the `durability`
- * crate's `publish` module (../shared/seeds/004_c20cf77c8e800154.txt):
+ * crate's `publish` module (LaminarDB):
  *
  * 1. the state's records are durable in the WAL, then the checkpoint is durable in the store;
  * 2. a CheckpointMarker record is appended to the WAL and made durable;

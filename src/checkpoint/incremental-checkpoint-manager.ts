@@ -1,6 +1,6 @@
 /**
- * `IncrementalCheckpointManager` (seed: ../shared/seeds/000_ca870ffbff343b73.txt,
- * 001_00d578c09f63be83.txt): checkpoints whose cost follows the keys changed, not the state size.
+ * `IncrementalCheckpointManager` (seed: LaminarDB's `laminar-storage` incremental checkpoints):
+ * checkpoints whose cost follows the keys changed, not the state size.
  *
  * The manager keeps its *own* copy of the state, advanced by replaying the WAL from its last
  * checkpoint (the seeds' `wal.replay(last_ckpt..now) → state.apply_batch() →

@@ -1,6 +1,6 @@
 /**
  * `CheckpointManifest`: what a checkpoint is — the seeds' `checkpoint_manifest`
- * (../shared/seeds/003_d6cb7d33da078e1a.txt: `CheckpointManifest`, `ConnectorCheckpoint`,
+ * (LaminarDB's `laminar-storage` checkpoint manifest: `CheckpointManifest`, `ConnectorCheckpoint`,
  * `OperatorCheckpoint`), grown with the incremental chain (kind, parent, base, chain length).
  *
  * Stored as JSON with a CRC32C over its own canonical text, so a flipped bit that still parses is

@@ -2,7 +2,7 @@
  * CRC-32C (Castagnoli), as used by RocksDB, LevelDB and ext4. Check value:
  * CRC-32C("123456789") = 0xE3069283.
  *
- * Chosen by measurement (../shared/PERF-NOTES.md, re-measured by `npm run bench`): native code
+ * Chosen by measurement (re-measured by `npm run bench`): native code
  * wins on long inputs (@node-rs/crc32, prebuilt N-API with SIMD: ~5.5 GB/s, no compiler needed at
  * install) but its per-call overhead loses on short ones, where a pure-JS slice-by-8 table is
  * faster. So inputs shorter than {@link NATIVE_THRESHOLD_BYTES} use JS, longer ones native.

@@ -1,6 +1,6 @@
 /**
  * Per-core WAL entries (the seed's `PerCoreWalEntry` / `WalOperation`,
- * ../shared/seeds/002_c41de1bb7aa4498c.txt): a `CoreEntry` record wraps an ordinary entry with
+ * LaminarDB's `laminar-storage` per-core WAL): a `CoreEntry` record wraps an ordinary entry with
  * what orders it across cores — epoch, core id, timestamp — and the record's LSN in that core's
  * log is its `sequence`. Layout in docs/FORMAT.md ("Per-core WAL").
  */

@@ -225,8 +225,9 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
       if (rows - lastCheckpointRow >= opts.checkpointEveryRows && !checkpointing) {
         lastCheckpointRow = rows;
         checkpointing = coordinator.checkpoint().then(
-          () => {
+          (r) => {
             checkpoints++;
+            send({ type: 'checkpointed', id: r.id, kind: 'base' });
             checkpointing = undefined;
           },
           (err) => {

@@ -29,7 +29,9 @@ export type WorkerMessage =
       /** Of the checkpoints, how many were deltas (the rest bases). */
       deltas: number;
     }
-  | { type: 'done'; rows: number; walBytes: number; syncs: number; checkpoints: number; deltas: number };
+  | { type: 'done'; rows: number; walBytes: number; syncs: number; checkpoints: number; deltas: number }
+  /** Sent the moment a checkpoint is published, so a worker killed right after still has it counted. */
+  | { type: 'checkpointed'; id: number; kind: 'base' | 'delta' };
 
 /** Which store the demo drives: the Ring 0 / Ring 1 pipeline, or the simple synchronous WAL store. */
 export type DemoEngine = 'ring' | 'simple';
@@ -135,11 +137,19 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
         // The pipeline checkpoints in Ring 1 while ingest goes on; the simple store pauses for it.
         checkpointRunning = true;
         lastCheckpointRow = rows;
-        const done = opened.checkpoint().then((meta) => {
-          checkpoints++;
-          if (meta.kind === 'delta') deltas++;
-          checkpointRunning = false;
-        });
+        const done = opened.checkpoint().then(
+          (meta) => {
+            checkpoints++;
+            if (meta.kind === 'delta') deltas++;
+            checkpointRunning = false;
+            send({ type: 'checkpointed', id: meta.id, kind: meta.kind });
+          },
+          (err: unknown) => {
+            // A failed checkpoint deletes no WAL and the store goes on; the next one retries.
+            checkpointRunning = false;
+            process.stderr.write(`checkpoint failed: ${String(err)}\n`);
+          },
+        );
         if (opts.engine === 'simple') await done;
       }
       const s = opened.walStats();
