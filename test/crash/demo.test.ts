@@ -40,6 +40,17 @@ test('tidemark demo survives SIGKILLs and its --out equals an independent fold o
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /VERIFIED/);
   assert.match(r.stdout, /crashes\s+3 SIGKILLs/);
+  // The summary reports the checkpoint recovery really used and the WAL really on disk, never
+  // "0 checkpoints" while one was used (checkpoints every 40k rows of 200k: there are some).
+  assert.match(r.stdout, /checkpoints\s+final recovery started from checkpoint \d+/);
+  const onDisk = /WAL on disk\s+([\d,]+) bytes in (\d+) segment files/.exec(r.stdout);
+  assert.ok(onDisk, r.stdout);
+  const walDir = path.join(dir, 'data', 'wal');
+  const actual = fs
+    .readdirSync(walDir)
+    .filter((f) => /^wal-\d+\.log$/.test(f))
+    .reduce((n, f) => n + fs.statSync(path.join(walDir, f)).size, 0);
+  assert.equal(Number(onDisk[1]!.replaceAll(',', '')), actual);
   const got = JSON.parse(fs.readFileSync(out, 'utf8'));
 
   // Independent computation: row objects, no batching, no store.
