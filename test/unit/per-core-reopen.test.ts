@@ -7,6 +7,7 @@ import {
   PER_CORE_CHECKPOINT_CHANNEL,
   PerCoreCheckpointCoordinator,
 } from '../../src/checkpoint/index.ts';
+import { isTidemarkError, TidemarkError } from '../../src/errors.ts';
 import { FsDirectory, MemoryDirectory } from '../../src/io/index.ts';
 import { recoverPerCore } from '../../src/recovery/index.ts';
 import {
@@ -181,5 +182,44 @@ test('the coordinator makes a checkpoint marker durable in every core before it 
     const { entries } = await PerCoreWalReader.read(walRoot, c, { from: cp.positions[c] });
     assert.ok(entries.some((e) => e.operation.type === 'checkpoint' && e.operation.checkpointId === cp.id));
   }
+  await m.close();
+});
+
+test('a core whose checkpoint marker cannot be made durable leaves every core untruncated, though the checkpoint stays published', async () => {
+  const walRoot = new MemoryDirectory();
+  const store = new FileSystemCheckpointStore(new MemoryDirectory());
+  const m = await PerCoreWalManager.open({ dir: walRoot, cores: 2, wal: { segmentSizeBytes: 4096 } });
+  let truncations = 0;
+  const participants = [0, 1].map((c) => {
+    const p = localParticipant(m.writer(c));
+    return {
+      ...p,
+      markCheckpoint: async (options: Parameters<typeof p.markCheckpoint>[0]) => {
+        if (c === 1) throw new TidemarkError('TIDEMARK_IO', 'core 1: marker write failed');
+        return p.markCheckpoint(options);
+      },
+      truncateBefore: async (position: Parameters<typeof p.truncateBefore>[0]) => {
+        truncations++;
+        return p.truncateBefore(position);
+      },
+    };
+  });
+  const coordinator = await PerCoreCheckpointCoordinator.open({
+    store,
+    walRoot,
+    participants,
+    maxRetained: 1,
+  });
+  for (let c = 0; c < 2; c++)
+    for (let i = 0; i < 60; i++) m.writer(c).appendPut(`c${c}-${i}`, v('z'.repeat(50)));
+  await m.syncAll();
+  const segmentsBefore = [0, 1].map((c) => m.writer(c).wal.segmentList().length);
+  await assert.rejects(coordinator.checkpoint(), (e: unknown) => isTidemarkError(e, 'TIDEMARK_IO'));
+  assert.equal(truncations, 0);
+  assert.deepEqual(
+    [0, 1].map((c) => m.writer(c).wal.segmentList().length),
+    segmentsBefore,
+  );
+  assert.equal((await store.list()).length, 1, 'the checkpoint itself was published');
   await m.close();
 });
