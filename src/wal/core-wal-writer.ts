@@ -35,7 +35,10 @@ export const wallClockNs: NanoClock = () => BigInt(Date.now()) * 1_000_000n;
 export interface CoreWalWriterOptions {
   wal?: Omit<WalOptions, 'lock'>;
   clock?: NanoClock;
-  /** Epoch to start at (at least one above anything recovered). Default: the last epoch in the log. */
+  /**
+   * Epoch to start at (at least one above anything recovered; `TIDEMARK_INVALID_ARGUMENT` when
+   * below the newest entry's). Default: the epoch of the newest entry in the log, 0 when empty.
+   */
   epoch?: number;
 }
 
