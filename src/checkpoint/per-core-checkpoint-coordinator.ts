@@ -8,11 +8,16 @@
  *    (epoch, timestampNs, coreId, sequence), onto the coordinator's own copy of the state;
  * 3. write the checkpoint — the state, each core's synced position and committed source
  *    offsets — and publish it (the manifest is the commit point);
- * 4. retention, then truncate each core only below what every retained checkpoint covers of it.
+ * 4. append a "checkpoint committed" marker to every core's log and wait until every one is
+ *    durable (the publish order of PostgreSQL's checkpoint record and of this project's single
+ *    WAL: checkpoint durable → marker durable → only then delete WAL);
+ * 5. retention, then truncate each core only below what every retained checkpoint covers of it.
  *
  * If a core does not answer within `barrierTimeoutMs`, the checkpoint is abandoned with
  * `TIDEMARK_TIMEOUT`: nothing is published and nothing truncated — no core is ever truncated
- * past its durable position. Each step is published on `tidemark:per-core-checkpoint`.
+ * past its durable position. If a marker cannot be made durable (or does not come within
+ * `barrierTimeoutMs`) the checkpoint stays published but no core is truncated. Each step is
+ * published on `tidemark:per-core-checkpoint`.
  */
 import * as diagnostics from 'node:diagnostics_channel';
 import { TidemarkError } from '../errors.js';
@@ -35,6 +40,7 @@ export const PER_CORE_CHECKPOINT_STEPS = [
   'barriers-durable',
   'replayed',
   'published',
+  'markers-durable',
   'pruned',
   'truncated',
 ] as const;
@@ -49,6 +55,12 @@ export interface CoreCheckpointParticipant {
   readonly coreId: number;
   /** Appends EpochBarrier(`epoch`), makes it durable, resolves the synced position after it. */
   barrier(epoch: number): Promise<WalPosition>;
+  /**
+   * Appends a Checkpoint marker for `checkpointId` covering the core up to `position` (the
+   * position its barrier answered) and resolves once it is durable
+   * (see `CoreWalWriter.markCheckpoint`). Called only after the checkpoint is published.
+   */
+  markCheckpoint(options: { checkpointId: number; position: WalPosition }): Promise<number>;
   /** Deletes the core's segments wholly before `position`. */
   truncateBefore(position: WalPosition): Promise<number>;
 }
@@ -268,6 +280,19 @@ export class PerCoreCheckpointCoordinator {
       this.target = target;
       this.positions = new Map(Object.entries(positions).map(([c, p]) => [Number(c), p]));
       emit('published', id, epoch);
+
+      // Every core's marker durable before any core loses a segment: a kill in between leaves
+      // every log whole, and after truncation each log still holds an entry of this epoch.
+      await Promise.all(
+        participants.map((p) =>
+          withTimeout(
+            p.markCheckpoint({ checkpointId: id, position: positions[p.coreId]! }),
+            barrierTimeoutMs,
+            `core ${p.coreId} (checkpoint marker)`,
+          ),
+        ),
+      );
+      emit('markers-durable', id, epoch);
 
       const pruned = await pruneCheckpoints(store, this.options.maxRetained);
       emit('pruned', id, epoch);

@@ -23,7 +23,12 @@ export type WalOperation =
   | { type: 'put'; key: string; value: Uint8Array }
   | { type: 'delete'; key: string }
   | { type: 'commit'; sourceOffsets: SourceOffsets; watermark: number | undefined }
-  | { type: 'checkpoint'; checkpointId: number }
+  | {
+      type: 'checkpoint';
+      checkpointId: number;
+      /** The checkpoint holds this core's entries up to this sequence. */
+      coveredSequence: number;
+    }
   | { type: 'epoch-barrier' };
 
 /** One entry of a per-core WAL (the seed's `PerCoreWalEntry`). */
@@ -115,7 +120,8 @@ export function decodeCoreEntry(
     else if (e.type === 'delete') operation = { type: 'delete', key: e.key };
     else if (e.type === 'commit')
       operation = { type: 'commit', sourceOffsets: e.sourceOffsets, watermark: e.watermark };
-    else if (e.type === 'checkpoint') operation = { type: 'checkpoint', checkpointId: e.checkpointId };
+    else if (e.type === 'checkpoint')
+      operation = { type: 'checkpoint', checkpointId: e.checkpointId, coveredSequence: e.lsn };
     else throw corruption(path, frameOffset, 'core entry wraps an abort');
   }
   return { epoch, sequence, coreId, timestampNs, operation };

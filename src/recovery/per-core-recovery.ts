@@ -28,6 +28,7 @@ import {
 } from '../wal/per-core-wal-reader.js';
 import { segmentFileName } from '../wal/segment-name.js';
 import { cutWalAt } from '../wal/wal-repair.js';
+import { requirePerCoreWalCoverage } from './per-core-wal-coverage.js';
 
 /** What to recover. */
 export interface PerCoreRecoveryConfig {
@@ -67,7 +68,11 @@ export interface PerCoreRecoveredState {
   durationMs: number;
 }
 
-/** Recovers per-core state, read-only; see the module comment. */
+/**
+ * Recovers per-core state, read-only; see the module comment. Throws `TIDEMARK_CORRUPTION`
+ * (core, file, offset), and `TIDEMARK_DATA_LOSS` when a core's log no longer reaches back to the
+ * checkpoint's position for it, ends before it, or is missing (see `requirePerCoreWalCoverage`).
+ */
 export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<PerCoreRecoveredState> {
   const t0 = performance.now();
   const latest = await loadLatestCheckpoint(config.store);
@@ -81,6 +86,14 @@ export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<Per
     perCore.push(read.entries);
     stats.push(read.stats);
   }
+  await requirePerCoreWalCoverage({
+    walRoot: config.walRoot,
+    cores: config.cores,
+    checkpointId: latest.checkpoint?.manifest.id,
+    positions,
+    skipped: latest.skipped,
+    stats,
+  });
   let cut: PerCoreCut | undefined;
   const damaged = stats.filter((s) => s.damage.length > 0);
   if (mode === 'point-in-time' && damaged.length > 0) {

@@ -11,7 +11,7 @@
  * - Sequences are the log's LSNs: they never repeat, across restarts too.
  */
 import { TidemarkError } from '../errors.js';
-import { CoreOperation } from '../format/constants.js';
+import { CoreOperation, SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import {
   CheckpointMarkerEncoder,
   CommitEncoder,
@@ -35,8 +35,44 @@ export const wallClockNs: NanoClock = () => BigInt(Date.now()) * 1_000_000n;
 export interface CoreWalWriterOptions {
   wal?: Omit<WalOptions, 'lock'>;
   clock?: NanoClock;
-  /** Epoch to start at (at least one above anything recovered). Default: the last epoch in the log. */
+  /**
+   * Epoch to start at (at least one above anything recovered; `TIDEMARK_INVALID_ARGUMENT` when
+   * below the newest entry's). Default: the epoch of the newest entry in the log, 0 when empty.
+   */
   epoch?: number;
+}
+
+/**
+ * The epoch and timestamp of the newest entry in the log (0 and 0n when it holds none).
+ *
+ * The newest entry is the one to continue from: a writer never writes an epoch below one already
+ * in its log (barriers only move up, and a reopened writer starts at least here) and its
+ * timestamps strictly increase, so the newest entry carries the highest of both. It is looked
+ * for in the segment that holds the newest LSN, not in the final segment: after a rotation or a
+ * seal (or a crash between creating the next segment and writing to it) the final segment holds
+ * no entry, and restarting at epoch 0 would sort every new write before older writes of higher
+ * epochs in the merge. Only that one segment is read (plus the empty ones after it).
+ * `truncateBefore` never deletes that segment, so the entry survives truncation too.
+ */
+async function newestEntryOf(
+  walRoot: Directory,
+  coreId: number,
+  wal: WriteAheadLog,
+): Promise<{ epoch: number; lastTs: bigint }> {
+  let epoch = 0;
+  let lastTs = 0n;
+  const segments = wal.segmentList();
+  let holder: (typeof segments)[number] | undefined;
+  for (const s of segments) if (s.firstLsn <= wal.lastLsn) holder = s;
+  if (holder === undefined) return { epoch, lastTs };
+  const { entries } = await PerCoreWalReader.read(walRoot, coreId, {
+    from: { segment: holder.number, offset: SEGMENT_HEADER_SIZE, lsn: holder.firstLsn },
+  });
+  for (const e of entries) {
+    if (e.epoch > epoch) epoch = e.epoch;
+    if (e.timestampNs > lastTs) lastTs = e.timestampNs;
+  }
+  return { epoch, lastTs };
 }
 
 /** One core's WAL writer; owned by one thread. */
@@ -71,20 +107,7 @@ export class CoreWalWriter {
     const dir = await walRoot.subdirectory(coreWalDirName(coreId));
     const wal = await WriteAheadLog.open(dir, { ...options.wal });
     try {
-      // The newest entry gives the epoch and timestamp to continue from.
-      let epoch = 0;
-      let lastTs = 0n;
-      const segments = wal.segmentList();
-      const last = segments[segments.length - 1]!;
-      if (wal.lastLsn >= last.firstLsn) {
-        const { entries } = await PerCoreWalReader.read(walRoot, coreId, {
-          from: { segment: last.number, offset: 32, lsn: last.firstLsn },
-        });
-        for (const e of entries) {
-          if (e.epoch > epoch) epoch = e.epoch;
-          if (e.timestampNs > lastTs) lastTs = e.timestampNs;
-        }
-      }
+      const { epoch, lastTs } = await newestEntryOf(walRoot, coreId, wal);
       const start = options.epoch ?? epoch;
       if (!Number.isSafeInteger(start) || start < epoch)
         throw new TidemarkError(
@@ -142,12 +165,43 @@ export class CoreWalWriter {
     );
   }
 
-  /** Marks that checkpoint `checkpointId` covers this core's log up to here. */
-  appendCheckpoint(checkpointId: number): number {
-    const inner = new CheckpointMarkerEncoder(checkpointId, this.currentEpoch, this.wal.lastLsn);
+  /**
+   * Appends a Checkpoint marker: checkpoint `checkpointId` holds this core's entries up to
+   * sequence `options.coveredSequence` (default: the last one appended). Returns its sequence.
+   * Throws `TIDEMARK_INVALID_ARGUMENT` (nothing appended) for an id that is not a positive safe
+   * integer or a covered sequence outside [0, last sequence appended].
+   */
+  appendCheckpoint(checkpointId: number, options: { coveredSequence?: number } = {}): number {
+    const covered = options.coveredSequence ?? this.wal.lastLsn;
+    if (!Number.isSafeInteger(checkpointId) || checkpointId < 1)
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `core ${this.coreId}: checkpoint id must be a positive safe integer, got ${checkpointId}`,
+      );
+    if (!Number.isSafeInteger(covered) || covered < 0 || covered > this.wal.lastLsn)
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `core ${this.coreId}: covered sequence ${covered} is outside [0, ${this.wal.lastLsn}]`,
+      );
+    const inner = new CheckpointMarkerEncoder(checkpointId, this.currentEpoch, covered);
     return this.wal.append(
       this.encoder.set(CoreOperation.Checkpoint, this.currentEpoch, this.nextTimestamp(), inner),
     );
+  }
+
+  /**
+   * The "checkpoint committed" step of a coordinated checkpoint, run once the checkpoint is
+   * durable and before any of its cores is truncated: appends a Checkpoint marker for
+   * `checkpointId` covering this core up to (not including) `position`, and resolves its
+   * sequence once it is durable. The marker is what keeps the checkpoint's epoch in the retained
+   * log after truncation deletes the segment holding the barrier. Throws as
+   * {@link appendCheckpoint}; rejects `TIDEMARK_IO` / `TIDEMARK_NO_SPACE` when it cannot be
+   * made durable.
+   */
+  async markCheckpoint(options: { checkpointId: number; position: WalPosition }): Promise<number> {
+    const seq = this.appendCheckpoint(options.checkpointId, { coveredSequence: options.position.lsn - 1 });
+    await this.wal.flushed(seq);
+    return seq;
   }
 
   /**
@@ -188,9 +242,14 @@ export class CoreWalWriter {
     return this.wal.sync();
   }
 
-  /** Deletes the segments wholly before `position` (a position every retained checkpoint covers). */
+  /**
+   * Deletes the segments wholly before `position` (a position every retained checkpoint covers).
+   * The segment holding the newest durable entry is always kept, whatever `position` says: a
+   * reopened writer takes its epoch, timestamp and next sequence from it, so a log truncated down
+   * to an empty segment would restart at epoch 0. Resolves the number of segments deleted.
+   */
   truncateBefore(position: WalPosition): Promise<number> {
-    return this.wal.truncatePrefix(position.lsn);
+    return this.wal.truncatePrefix(Math.min(position.lsn, this.wal.durableLsn));
   }
 
   stats(): WalStats {

@@ -105,11 +105,13 @@ export class PerCoreWalManager {
 export function localParticipant(writer: CoreWalWriter): {
   coreId: number;
   barrier(epoch: number): Promise<WalPosition>;
+  markCheckpoint(options: { checkpointId: number; position: WalPosition }): Promise<number>;
   truncateBefore(position: WalPosition): Promise<number>;
 } {
   return {
     coreId: writer.coreId,
     barrier: (epoch) => writer.barrier(epoch),
+    markCheckpoint: (options) => writer.markCheckpoint(options),
     truncateBefore: (position) => writer.truncateBefore(position),
   };
 }

@@ -28,6 +28,11 @@ export interface SegmentStats {
   durationMs: number;
   /** Where the record after the last one read starts (resume a later read there). */
   endPosition: WalPosition | undefined;
+  /**
+   * Sequence of the last intact entry of the log (not only of those read): below `from.lsn - 1`
+   * when the log ends before `from`. `from.lsn - 1` (or 0) when the log has no segment at all.
+   */
+  lastSequence: number;
   /** Where each EpochBarrier read is, by the epoch it starts (a consistent cut point). */
   barriers: Map<number, WalPosition>;
 }
@@ -101,6 +106,7 @@ export class PerCoreWalReader {
           damage: read.damage,
           durationMs: performance.now() - t0,
           endPosition: read.endPosition,
+          lastSequence: read.lastLsn,
           barriers,
         },
       };

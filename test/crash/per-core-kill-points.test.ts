@@ -1,5 +1,7 @@
-// SIGKILL at every step of a per-core coordinated checkpoint: the old or the new checkpoint is
-// valid, nothing acknowledged is lost on any core, and the system carries on.
+// SIGKILL at every step of a per-core coordinated checkpoint (the "checkpoint committed" markers
+// included): the old or the new checkpoint is valid, nothing acknowledged is lost on any core,
+// a marker exists exactly from its step on, a core reopens at the checkpoint's epoch or above,
+// and the system carries on.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -7,13 +9,15 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   FileSystemCheckpointStore,
+  loadLatestCheckpoint,
   PER_CORE_CHECKPOINT_STEPS,
   PerCoreCheckpointCoordinator,
   validateCheckpointChain,
 } from '../../src/checkpoint/index.ts';
+import { perCoreProgressOf } from '../../src/checkpoint/per-core-checkpoint-coordinator.ts';
 import { FsDirectory } from '../../src/io/index.ts';
 import { PerCoreRecoveryManager } from '../../src/recovery/index.ts';
-import { localParticipant } from '../../src/wal/index.ts';
+import { CoreWalWriter, localParticipant, PerCoreWalReader } from '../../src/wal/index.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const CHILD = fileURLToPath(new URL('../helpers/per-core-kill-child.ts', import.meta.url));
@@ -54,6 +58,31 @@ for (const step of PER_CORE_CHECKPOINT_STEPS) {
       published ? 2 : 1,
       'the new checkpoint exactly when its manifest was committed',
     );
+
+    // The "checkpoint committed" marker: durable in every core's log from its step on, and
+    // never written before the checkpoint is published.
+    const marked =
+      PER_CORE_CHECKPOINT_STEPS.indexOf(step) >= PER_CORE_CHECKPOINT_STEPS.indexOf('markers-durable');
+    const latest = (await loadLatestCheckpoint(store)).checkpoint!.manifest;
+    const latestEpoch = latest.epoch;
+    const { positions } = perCoreProgressOf(latest);
+    for (const core of [0, 1]) {
+      const { entries } = await PerCoreWalReader.read(walRoot, core, { from: positions.get(core) });
+      const markers = entries.flatMap((e) =>
+        e.operation.type === 'checkpoint' ? [e.operation.checkpointId] : [],
+      );
+      if (marked) assert.ok(markers.includes(2), `core ${core} holds the marker of checkpoint 2`);
+      if (!published)
+        assert.ok(!markers.includes(2), `core ${core}: no marker before the checkpoint is published`);
+      // A core reopened on its own (no epoch given) resumes at least at the latest checkpoint's
+      // epoch, whatever truncation deleted.
+      const w = await CoreWalWriter.open(walRoot, core);
+      assert.ok(
+        w.epoch >= latestEpoch,
+        `core ${core} reopens at epoch ${w.epoch}, checkpoint has ${latestEpoch}`,
+      );
+      await w.close();
+    }
 
     const { recovered, writers } = await new PerCoreRecoveryManager({
       walRoot,

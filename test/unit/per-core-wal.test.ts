@@ -156,6 +156,9 @@ test('a core that does not answer the barrier in time: the checkpoint is abandon
   const stuck = {
     coreId: 1,
     barrier: () => new Promise<never>(() => {}),
+    markCheckpoint: async () => {
+      throw new Error('must not be called');
+    },
     truncateBefore: async () => {
       throw new Error('must not be called');
     },

@@ -25,6 +25,7 @@ export interface CoreBatch {
 export type ToCore =
   | CoreBatch
   | { type: 'barrier'; requestId: number; epoch: number }
+  | { type: 'mark-checkpoint'; requestId: number; checkpointId: number; position: WalPosition }
   | { type: 'truncate'; requestId: number; position: WalPosition }
   | { type: 'close' };
 
@@ -32,6 +33,7 @@ export type FromCore =
   | { type: 'ready' }
   | { type: 'durable'; rowEnd: number; walBytes: number; syncs: number }
   | { type: 'barrier-done'; requestId: number; position: WalPosition }
+  | { type: 'checkpoint-marked'; requestId: number; sequence: number }
   | { type: 'truncated'; requestId: number; segments: number }
   | { type: 'failed'; code: string; message: string }
   | { type: 'closed' };

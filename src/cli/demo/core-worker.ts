@@ -2,7 +2,8 @@
  * A core of the demo's per-core ingest (`--cores N`): a worker thread with its own state (its
  * partition of the airports) and its own log (`CoreWalWriter`, `wal/core-<id>/`). It folds each
  * batch it is sent, commits the batch's end row with it, and reports it durable; between
- * batches it answers the checkpoint coordinator's epoch barriers and truncations.
+ * batches it answers the checkpoint coordinator's epoch barriers, checkpoint markers and
+ * truncations.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isTidemarkError } from '../../errors.js';
@@ -57,6 +58,10 @@ port.on('message', (m: ToCore) => {
       writer
         .barrier(m.epoch)
         .then((position) => post({ type: 'barrier-done', requestId: m.requestId, position }), fail);
+    } else if (m.type === 'mark-checkpoint') {
+      writer
+        .markCheckpoint({ checkpointId: m.checkpointId, position: m.position })
+        .then((sequence) => post({ type: 'checkpoint-marked', requestId: m.requestId, sequence }), fail);
     } else if (m.type === 'truncate') {
       writer
         .truncateBefore(m.position)

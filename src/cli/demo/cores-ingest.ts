@@ -93,10 +93,12 @@ class CoreHandle implements CoreCheckpointParticipant {
       if (m.walBytes > 0) this.walBytes = m.walBytes;
       if (m.syncs > 0) this.syncs = m.syncs;
       this.wake();
-    } else if (m.type === 'barrier-done' || m.type === 'truncated') {
+    } else if (m.type === 'barrier-done' || m.type === 'checkpoint-marked' || m.type === 'truncated') {
       const r = this.requests.get(m.requestId);
       this.requests.delete(m.requestId);
-      r?.resolve((m.type === 'barrier-done' ? m.position : m.segments) as never);
+      const answer =
+        m.type === 'barrier-done' ? m.position : m.type === 'truncated' ? m.segments : m.sequence;
+      r?.resolve(answer as never);
     } else if (m.type === 'failed') {
       this.fail(new TidemarkError(m.code as TidemarkErrorCode, `core ${this.coreId}: ${m.message}`));
     } else if (m.type === 'closed') this.closed?.();
@@ -131,6 +133,10 @@ class CoreHandle implements CoreCheckpointParticipant {
 
   barrier(epoch: number): Promise<WalPosition> {
     return this.request((requestId) => ({ type: 'barrier', requestId, epoch }));
+  }
+
+  markCheckpoint(options: { checkpointId: number; position: WalPosition }): Promise<number> {
+    return this.request((requestId) => ({ type: 'mark-checkpoint', requestId, ...options }));
   }
 
   truncateBefore(position: WalPosition): Promise<number> {
