@@ -6,6 +6,7 @@
  * A data directory holds `LOCK`, `wal/` (segments) and `checkpoints/`.
  */
 
+import * as path from 'node:path';
 import {
   type LatestCheckpoint,
   loadLatestCheckpoint,
@@ -19,7 +20,7 @@ import {
   IncrementalCheckpointManager,
 } from '../checkpoint/incremental-checkpoint-manager.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
-import { TidemarkError } from '../errors.js';
+import { isTidemarkError, TidemarkError } from '../errors.js';
 import type {
   CheckpointExtras,
   CheckpointManifest,
@@ -28,6 +29,7 @@ import type {
 import { ABORT_ENCODER, type SourceOffsets } from '../format/entry-codec.js';
 import type { Directory, DirectoryLock } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
+import { MemoryDirectory } from '../io/memory-directory.js';
 import { replayWal, StateReplayer } from '../state/apply-entry.js';
 import { WalStateStore } from '../state/wal-state-store.js';
 import { listSegments, readSegmentHead } from '../wal/segment-files.js';
@@ -147,6 +149,21 @@ export class RecoveryManager {
     checkRecoveryConfig(config);
   }
 
+  /**
+   * The data directory for read-only recovery, which creates nothing: a missing path is
+   * `TIDEMARK_NOT_FOUND` — unless checkpoints live in an object store, where a missing local
+   * directory is an empty one (recovery then reads the store, and refuses to drop an archived
+   * WAL it cannot read locally).
+   */
+  private async readOnlyRoot(): Promise<Directory> {
+    try {
+      return await this.root(false);
+    } catch (err) {
+      if (!isTidemarkError(err, 'TIDEMARK_NOT_FOUND') || objectStoreOf(this.config) === undefined) throw err;
+      return new MemoryDirectory(path.resolve(this.config.dir as string));
+    }
+  }
+
   /** The data directory; read-only recovery creates nothing (a missing path is `TIDEMARK_NOT_FOUND`). */
   private async root(create: boolean): Promise<Directory> {
     const d = this.config.dir;
@@ -170,7 +187,7 @@ export class RecoveryManager {
    * also `TIDEMARK_CORRUPTION`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`.
    */
   async recoverLatestValidated(): Promise<RecoveredState> {
-    const root = await this.root(false);
+    const root = await this.readOnlyRoot();
     const walDir = await root.subdirectory(WAL_DIR_NAME);
     const checkpoints = await openCheckpointStore(root, objectStoreOf(this.config));
     try {
