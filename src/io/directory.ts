@@ -85,10 +85,31 @@ export interface Directory {
    */
   removeSubdirectory(name: string): Promise<void>;
   /**
-   * Takes the exclusive writer lock on this directory. A second lock, from this process or
-   * another, fails at once with `TIDEMARK_LOCKED`.
+   * Takes the exclusive writer lock of the data directory this directory belongs to (see
+   * {@link lockLevelsUp}): a `wal/` directory and its `core-<n>/` logs share the lock of the
+   * directory that holds them, so one data directory has one lock however it is opened. A second
+   * lock, from this thread, another thread or another process, fails at once with
+   * `TIDEMARK_LOCKED`.
    */
   lock(): Promise<DirectoryLock>;
+}
+
+/** A per-core log directory inside a WAL root (`core-<n>`). */
+const CORE_DIR_NAME = /^core-\d+$/;
+/** The WAL directory of a data directory. */
+const WAL_DIR_NAME = 'wal';
+
+/**
+ * How many levels above a directory its lock lives, given the names on its path (last = its
+ * own). A `core-<n>` directory is part of the per-core WAL root above it, and a `wal` directory
+ * is part of the data directory above it — so `d/wal/core-3`, `d/wal` and `d` all lock `d`.
+ * The top of the path (a root, or an in-memory directory with no parent) is never passed.
+ */
+export function lockLevelsUp(names: readonly string[]): number {
+  let i = names.length - 1;
+  if (i > 0 && CORE_DIR_NAME.test(names[i]!)) i--;
+  while (i > 0 && names[i] === WAL_DIR_NAME) i--;
+  return names.length - 1 - i;
 }
 
 /** Rejects names that could escape the directory. */

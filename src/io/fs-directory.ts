@@ -12,6 +12,7 @@ import {
   type Directory,
   type DirectoryFile,
   type DirectoryLock,
+  lockLevelsUp,
   type OpenMode,
   type OpenOptions,
 } from './directory.js';
@@ -277,8 +278,15 @@ export class FsDirectory implements Directory {
   }
 
   async lock(): Promise<DirectoryLock> {
-    const lock = acquireFsLock(this.path);
-    await syncDirectory(this.path);
+    let target: string;
+    try {
+      target = fs.realpathSync(this.path);
+    } catch (err) {
+      throw ioError('realpath', this.path, err);
+    }
+    for (let up = lockLevelsUp(target.split(path.sep)); up > 0; up--) target = path.dirname(target);
+    const lock = acquireFsLock(target);
+    await syncDirectory(target);
     return lock;
   }
 }

@@ -9,6 +9,7 @@ import {
   type Directory,
   type DirectoryFile,
   type DirectoryLock,
+  lockLevelsUp,
   type OpenMode,
 } from './directory.js';
 
@@ -81,6 +82,8 @@ export class MemoryDirectory implements Directory {
   private readonly files = new Map<string, MemoryNode>();
   private readonly children = new Map<string, MemoryDirectory>();
   private locked = false;
+  /** The directory this one was made by (`subdirectory`), for finding the lock's owner. */
+  private parent: MemoryDirectory | undefined;
 
   constructor(readonly path = 'memory:') {}
 
@@ -136,6 +139,7 @@ export class MemoryDirectory implements Directory {
     let child = this.children.get(name);
     if (!child) {
       child = new MemoryDirectory(`${this.path}/${name}`);
+      child.parent = this;
       this.children.set(name, child);
     }
     return child;
@@ -151,15 +155,20 @@ export class MemoryDirectory implements Directory {
   }
 
   async lock(): Promise<DirectoryLock> {
-    if (this.locked) {
-      throw new TidemarkError('TIDEMARK_LOCKED', `${this.path} is locked by another writer`, {
-        path: this.path,
+    // The lock lives on the data directory this one belongs to (see `lockLevelsUp`).
+    const chain: MemoryDirectory[] = [];
+    for (let d: MemoryDirectory | undefined = this; d; d = d.parent) chain.unshift(d);
+    const names = chain.map((d, i) => (i === 0 ? d.path : d.path.slice(d.path.lastIndexOf('/') + 1)));
+    const owner = chain[chain.length - 1 - lockLevelsUp(names)]!;
+    if (owner.locked) {
+      throw new TidemarkError('TIDEMARK_LOCKED', `${owner.path} is locked by another writer`, {
+        path: owner.path,
       });
     }
-    this.locked = true;
+    owner.locked = true;
     return {
       release: async () => {
-        this.locked = false;
+        owner.locked = false;
       },
     };
   }

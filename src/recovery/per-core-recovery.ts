@@ -17,6 +17,7 @@ import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { perCoreProgressOf } from '../checkpoint/per-core-checkpoint-coordinator.js';
 import type { PerCoreWalEntry } from '../format/per-core-entry.js';
 import type { Directory } from '../io/directory.js';
+import { shareLock } from '../io/shared-lock.js';
 import type { CoreProgress } from '../state/per-core-replayer.js';
 import { PerCoreReplayer } from '../state/per-core-replayer.js';
 import { CoreWalWriter, type CoreWalWriterOptions } from '../wal/core-wal-writer.js';
@@ -150,8 +151,30 @@ export class PerCoreRecoveryManager {
    * writer at epoch `recovered.epoch + 1` (so epochs survive restarts and never repeat).
    */
   async open(
-    options: Omit<CoreWalWriterOptions, 'epoch'> = {},
+    options: Omit<CoreWalWriterOptions, 'epoch' | 'lock'> = {},
   ): Promise<{ recovered: PerCoreRecoveredState; writers: CoreWalWriter[] }> {
+    // The data directory's lock, before anything is cut; the writers share it (last close frees it).
+    const shares = shareLock(await this.config.walRoot.lock(), this.config.cores);
+    const writers: CoreWalWriter[] = [];
+    try {
+      const recovered = await this.recoverAndCut();
+      for (let c = 0; c < this.config.cores; c++)
+        writers.push(
+          await CoreWalWriter.open(this.config.walRoot, c, {
+            ...options,
+            lock: shares[c]!,
+            epoch: recovered.epoch + 1,
+          }),
+        );
+      return { recovered, writers };
+    } catch (err) {
+      await Promise.allSettled(writers.map((w) => w.close()));
+      await Promise.allSettled(shares.slice(writers.length).map((s) => s.release()));
+      throw err;
+    }
+  }
+
+  private async recoverAndCut(): Promise<PerCoreRecoveredState> {
     const recovered = await recoverPerCore(this.config);
     if (recovered.cut) {
       for (let c = 0; c < this.config.cores; c++) {
@@ -166,16 +189,6 @@ export class PerCoreRecoveryManager {
         });
       }
     }
-    const writers: CoreWalWriter[] = [];
-    try {
-      for (let c = 0; c < this.config.cores; c++)
-        writers.push(
-          await CoreWalWriter.open(this.config.walRoot, c, { ...options, epoch: recovered.epoch + 1 }),
-        );
-    } catch (err) {
-      await Promise.allSettled(writers.map((w) => w.close()));
-      throw err;
-    }
-    return { recovered, writers };
+    return recovered;
   }
 }

@@ -24,6 +24,27 @@ import { CHECKPOINT_DIR_NAME, objectStoreOf, type StorageOptions, WAL_DIR_NAME }
 const MAX_SEGMENT_OBJECT_BYTES = 2 ** 32 - 1;
 
 /**
+ * Marker file in `wal/` while a restore copies into a data directory. It is made durable before
+ * the first object is copied and removed only after the last one is durable — the intent record
+ * of a journal (SQLite's hot journal): found on the next open, it says the WAL and checkpoints
+ * there are a partial copy, which is discarded and the restore started again, never used.
+ */
+export const RESTORE_MARKER = 'RESTORING';
+
+async function beginRestore(walDir: Directory): Promise<void> {
+  await walDir.writeFileAtomic(RESTORE_MARKER, new TextEncoder().encode(`${new Date().toISOString()}\n`));
+}
+
+async function endRestore(walDir: Directory): Promise<void> {
+  await walDir.remove([RESTORE_MARKER]);
+}
+
+/** Removes what an interrupted restore copied into `walDir` (segments first, the marker last). */
+async function discardSegments(walDir: Directory): Promise<void> {
+  await walDir.remove((await listSegments(walDir)).map(segmentFileName));
+}
+
+/**
  * Copies the archived segments a recovery from LSN `afterLsn` + 1 needs into `walDir`: newest
  * first, down to the segment holding the record after `afterLsn` (all of them when the archive
  * starts later). Each object's CRC32C (metadata) and segment header are checked; a gap in the
@@ -101,8 +122,10 @@ export interface RestoreResult {
 }
 
 /**
- * Restores `options.dir` from `options.from`. Rejects with `TIDEMARK_INVALID_ARGUMENT` when the
- * directory already holds WAL segments or checkpoints; `TIDEMARK_DATA_LOSS` when neither a valid
+ * Restores `options.dir` from `options.from`, under the directory's lock (`TIDEMARK_LOCKED` when
+ * another writer has it). A restore killed midway (its marker is still in `wal/`) is discarded
+ * and started again. Rejects with `TIDEMARK_INVALID_ARGUMENT` when the directory already holds
+ * WAL segments or checkpoints; `TIDEMARK_DATA_LOSS` when neither a valid
  * checkpoint nor an archive from LSN 1 is found; `TIDEMARK_CORRUPTION` for damaged objects;
  * `TIDEMARK_IO` for a store that cannot be reached.
  */
@@ -112,17 +135,29 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
   if (config === undefined)
     throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'restore needs an object store');
   const root = await FsDirectory.open(options.dir);
-  const walDir = await root.subdirectory(WAL_DIR_NAME);
-  const localCheckpoints = new FileSystemCheckpointStore(await root.subdirectory(CHECKPOINT_DIR_NAME));
-  if ((await listSegments(walDir)).length > 0 || (await localCheckpoints.list()).length > 0) {
-    throw new TidemarkError(
-      'TIDEMARK_INVALID_ARGUMENT',
-      `${root.path} already holds a WAL or checkpoints: restore into an empty directory`,
-      { path: root.path },
-    );
-  }
-  const remote = new ObjectStoreCheckpointStore(config);
+  // The restore writes the data directory: it is its writer, under its lock.
+  const lock = await root.lock();
+  let remote: ObjectStoreCheckpointStore | undefined;
   try {
+    const walDir = await root.subdirectory(WAL_DIR_NAME);
+    if (await walDir.exists(RESTORE_MARKER)) {
+      // A restore killed midway: what it copied is partial; start again from nothing.
+      await root.removeSubdirectory(CHECKPOINT_DIR_NAME);
+      await discardSegments(walDir);
+    }
+    const localCheckpoints = new FileSystemCheckpointStore(await root.subdirectory(CHECKPOINT_DIR_NAME));
+    if (
+      !(await walDir.exists(RESTORE_MARKER)) &&
+      ((await listSegments(walDir)).length > 0 || (await localCheckpoints.list()).length > 0)
+    ) {
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `${root.path} already holds a WAL or checkpoints: restore into an empty directory`,
+        { path: root.path },
+      );
+    }
+    await beginRestore(walDir);
+    remote = new ObjectStoreCheckpointStore(config);
     const latest = await loadLatestCheckpoint(remote);
     const chain = latest.checkpoint?.chain ?? [];
     const checkpointLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
@@ -155,6 +190,7 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       },
     );
     const copied = fetched.segments;
+    await endRestore(walDir);
     return {
       checkpointId: latest.checkpoint?.manifest.id,
       checkpointLsn,
@@ -165,7 +201,8 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       durationMs: performance.now() - t0,
     };
   } finally {
-    remote.close();
+    remote?.close();
+    await lock.release();
   }
 }
 
@@ -173,15 +210,30 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
  * A machine taking over from the object store: when `walDir` holds no segment and `options`
  * name an object store with WAL archiving, copies the whole archive (it is pruned below the
  * oldest retained checkpoint, so it holds only what recovery may need) into `walDir`. Resolves
- * the segments copied (0 when the local WAL exists or archiving is off).
+ * the segments copied (0 when the local WAL exists or archiving is off). The copy is marked
+ * ({@link RESTORE_MARKER}) until it is whole and durable: a copy killed midway is discarded and
+ * fetched again on the next call, and without the object store that next call rejects with
+ * `TIDEMARK_DATA_LOSS` rather than recover from a partial WAL. The caller holds the lock.
  */
 export async function fetchArchiveIfWalEmpty(walDir: Directory, options: StorageOptions): Promise<number> {
   const config = objectStoreOf(options);
-  if (config === undefined || options.archiveWal === false) return 0;
-  if ((await listSegments(walDir)).length > 0) return 0;
+  const interrupted = await walDir.exists(RESTORE_MARKER);
+  if (config === undefined || options.archiveWal === false) {
+    if (!interrupted) return 0;
+    throw new TidemarkError(
+      'TIDEMARK_DATA_LOSS',
+      `${walDir.path} holds a partial copy of the WAL archive (a restore from the object store was interrupted, ${RESTORE_MARKER} is there): open it with its object store and WAL archiving to restart the restore`,
+      { path: walDir.path },
+    );
+  }
+  if (interrupted) await discardSegments(walDir);
+  else if ((await listSegments(walDir)).length > 0) return 0;
   const storage = new S3ObjectStorage(config);
   try {
-    return (await fetchArchivedSegments(storage, walDir, 0)).segments.length;
+    await beginRestore(walDir);
+    const copied = (await fetchArchivedSegments(storage, walDir, 0)).segments.length;
+    await endRestore(walDir);
+    return copied;
   } finally {
     storage.destroy();
   }

@@ -15,6 +15,7 @@ import {
   type Directory,
   type DirectoryFile,
   type DirectoryLock,
+  lockLevelsUp,
   type OpenMode,
   type OpenOptions,
 } from '../io/directory.js';
@@ -222,14 +223,23 @@ export class FaultInjectingDirectory implements Directory {
   }
 
   async lock(): Promise<DirectoryLock> {
-    if (this.node.locked)
+    // The lock lives on the data directory this one belongs to (see `lockLevelsUp`).
+    const names = this.path.split('/');
+    let owner: DirNode = this.disk.root;
+    for (const name of names.slice(1, names.length - lockLevelsUp(names))) {
+      const next = owner.entries.get(name);
+      if (next?.kind !== 'dir')
+        throw new TidemarkError('TIDEMARK_IO', `${this.path} is gone`, { path: this.path });
+      owner = next;
+    }
+    if (owner.locked)
       throw new TidemarkError('TIDEMARK_LOCKED', `${this.path} is locked by another writer`, {
         path: this.path,
       });
-    this.node.locked = true;
+    owner.locked = true;
     return {
       release: async () => {
-        this.node.locked = false;
+        owner.locked = false;
       },
     };
   }

@@ -20,7 +20,7 @@ import {
   type SourceOffsets,
 } from '../format/entry-codec.js';
 import { CoreEntryEncoder } from '../format/per-core-entry.js';
-import type { Directory } from '../io/directory.js';
+import type { Directory, DirectoryLock } from '../io/directory.js';
 import { coreWalDirName, PerCoreWalReader } from './per-core-wal-reader.js';
 import type { WalPosition } from './wal-reader.js';
 import { type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';
@@ -34,6 +34,14 @@ export const wallClockNs: NanoClock = () => BigInt(Date.now()) * 1_000_000n;
 /** Options of {@link CoreWalWriter.open}. */
 export interface CoreWalWriterOptions {
   wal?: Omit<WalOptions, 'lock'>;
+  /**
+   * The data directory's lock (every core of a data directory shares one; see
+   * `Directory.lock`): `true` (default) takes it, so this writer is the directory's only one;
+   * `false` when this process already holds it for the writer's whole life (a core's worker
+   * thread, started by the thread that took it); a held `DirectoryLock` handle is released
+   * when the writer closes (see `shareLock`).
+   */
+  lock?: boolean | DirectoryLock;
   clock?: NanoClock;
   /**
    * Epoch to start at (at least one above anything recovered; `TIDEMARK_INVALID_ARGUMENT` when
@@ -96,8 +104,8 @@ export class CoreWalWriter {
   }
 
   /**
-   * Opens (recovering: a torn tail is cut) the log of core `coreId` under `walRoot`, taking that
-   * core directory's lock. Throws `TIDEMARK_LOCKED`, `TIDEMARK_CORRUPTION`, `TIDEMARK_IO`.
+   * Opens (recovering: a torn tail is cut) the log of core `coreId` under `walRoot`, taking the
+   * data directory's lock unless `options.lock` says otherwise. Throws `TIDEMARK_LOCKED`, `TIDEMARK_CORRUPTION`, `TIDEMARK_IO`.
    */
   static async open(
     walRoot: Directory,
@@ -105,7 +113,7 @@ export class CoreWalWriter {
     options: CoreWalWriterOptions = {},
   ): Promise<CoreWalWriter> {
     const dir = await walRoot.subdirectory(coreWalDirName(coreId));
-    const wal = await WriteAheadLog.open(dir, { ...options.wal });
+    const wal = await WriteAheadLog.open(dir, { ...options.wal, lock: options.lock ?? true });
     try {
       const { epoch, lastTs } = await newestEntryOf(walRoot, coreId, wal);
       const start = options.epoch ?? epoch;

@@ -10,6 +10,7 @@ import { MAX_CORES } from '../format/constants.js';
 import type { PerCoreWalEntry } from '../format/per-core-entry.js';
 import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
+import { shareLock } from '../io/shared-lock.js';
 import { CoreWalWriter, type NanoClock } from './core-wal-writer.js';
 import { mergeSegments, PerCoreWalReader } from './per-core-wal-reader.js';
 import type { WalPosition } from './wal-reader.js';
@@ -34,7 +35,11 @@ export class PerCoreWalManager {
     private readonly writers: CoreWalWriter[],
   ) {}
 
-  /** Opens every core's log (cutting torn tails). Throws `TIDEMARK_INVALID_ARGUMENT` for a bad core count. */
+  /**
+   * Takes the data directory's lock and opens every core's log (cutting torn tails). Throws
+   * `TIDEMARK_INVALID_ARGUMENT` for a bad core count, `TIDEMARK_LOCKED` when another writer has
+   * the data directory.
+   */
   static async open(config: PerCoreWalConfig): Promise<PerCoreWalManager> {
     if (!Number.isInteger(config.cores) || config.cores < 1 || config.cores > MAX_CORES)
       throw new TidemarkError(
@@ -42,11 +47,14 @@ export class PerCoreWalManager {
         `cores must be in [1, ${MAX_CORES}], got ${config.cores}`,
       );
     const root = typeof config.dir === 'string' ? await FsDirectory.open(config.dir) : config.dir;
+    // One lock for the data directory, shared by every core's writer: the last to close frees it.
+    const shares = shareLock(await root.lock(), config.cores);
     const writers: CoreWalWriter[] = [];
     try {
       for (let c = 0; c < config.cores; c++) {
         writers.push(
           await CoreWalWriter.open(root, c, {
+            lock: shares[c]!,
             ...(config.wal ? { wal: config.wal } : {}),
             ...(config.clock ? { clock: config.clock } : {}),
             ...(config.epoch === undefined ? {} : { epoch: config.epoch }),
@@ -55,6 +63,7 @@ export class PerCoreWalManager {
       }
     } catch (err) {
       await Promise.allSettled(writers.map((w) => w.close()));
+      await Promise.allSettled(shares.slice(writers.length).map((s) => s.release()));
       throw err;
     }
     return new PerCoreWalManager(root, writers);

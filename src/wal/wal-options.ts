@@ -4,7 +4,7 @@
  * `WriteAheadLog.open` applies the same ranges.
  */
 import { MAX_SEGMENT_SIZE_BYTES } from '../format/constants.js';
-import { booleanOption, checkOptionsObject, enumOption, integerOption } from '../validation.js';
+import { checkOptionsObject, enumOption, integerOption, invalidArgument } from '../validation.js';
 import type { WalOptions } from './write-ahead-log.js';
 
 /**
@@ -40,7 +40,16 @@ export function checkWalOptions(argument: string, options: WalOptions | undefine
     fallback: 1,
   });
   enumOption(`${argument}.syncMethod`, options.syncMethod, ['o_dsync', 'fdatasync'], 'o_dsync');
-  booleanOption(`${argument}.lock`, options.lock, true);
+  const lock = options.lock as unknown;
+  if (
+    lock !== undefined &&
+    typeof lock !== 'boolean' &&
+    (lock === null ||
+      typeof lock !== 'object' ||
+      typeof (lock as { release?: unknown }).release !== 'function')
+  ) {
+    throw invalidArgument(`${argument}.lock`, lock, 'a boolean or a held DirectoryLock');
+  }
   enumOption(
     `${argument}.recoveryMode`,
     options.recoveryMode,

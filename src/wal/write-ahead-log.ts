@@ -50,8 +50,12 @@ export interface WalOptions {
    * chosen by `npm run bench` (docs/ARCHITECTURE.md).
    */
   syncMethod?: 'o_dsync' | 'fdatasync';
-  /** Take the directory's writer lock (default true). Set false only when the caller already holds it. */
-  lock?: boolean;
+  /**
+   * The data directory's writer lock (see `Directory.lock`): `true` (default) takes it; `false`
+   * when the caller (or, for a worker thread, the thread that started it) holds it for this
+   * log's whole life; a held `DirectoryLock` is handed to the log, which releases it on close.
+   */
+  lock?: boolean | DirectoryLock;
   /**
    * What open does with a damaged end of the final segment: `'tolerate-torn-tail'` (default)
    * cuts a torn write; `'absolute-consistency'` refuses it with `TIDEMARK_CORRUPTION`. (The
@@ -233,7 +237,8 @@ export class WriteAheadLog {
       );
     }
     const dsync = syncMethod === 'o_dsync';
-    const lock = options.lock === false ? undefined : await dir.lock();
+    const lock =
+      options.lock === false ? undefined : typeof options.lock === 'object' ? options.lock : await dir.lock();
     try {
       const numbers = await listSegments(dir);
       let repaired: TornTail | undefined;

@@ -19,7 +19,9 @@ const post = (m: FromCore) => port.postMessage(m);
 const state = new Map<string, Uint8Array>(data.state);
 let committedRow = data.committedRow;
 
+// The ingest thread that started this one holds the data directory's lock for all cores.
 const writer = await CoreWalWriter.open(await FsDirectory.open(data.walRoot), data.coreId, {
+  lock: false,
   epoch: data.epoch,
 });
 
