@@ -91,7 +91,6 @@ test('verify never says OK where recovery refuses: its verdict equals recover() 
     const copy = tmpDir('verify-open');
     fs.cpSync(dir, copy, { recursive: true });
     const opened = await outcome(async () => (await new RecoveryManager({ dir: copy }).open()).close());
-    if (process.env.SHOW) console.log(name, recovered, exit);
     assert.equal(opened, recovered, `${name}: open() and recover() agree`);
     assert.equal(
       report.recovery.ok ? 'ok' : report.recovery.code,
