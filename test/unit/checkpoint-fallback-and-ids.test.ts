@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { checkpointName, resolveCheckpointOptions } from '../../src/checkpoint/index.ts';
 import { encodeManifest } from '../../src/format/checkpoint-manifest.ts';
+import { STATE_FILE_VERSION, STATE_FILE_VERSION_OFFSET } from '../../src/format/constants.ts';
+import { crc32c, maskCrc32c } from '../../src/format/crc32c.ts';
 import { CHECKPOINT_DIR_NAME, openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
 import { asText } from '../helpers/checkpointed-dir.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -150,4 +152,31 @@ test('stray and half-written files in checkpoints/ do not block open, and half-w
   const { store, recovered } = await openChangelogAwareStore({ dir });
   assert.deepEqual(asText(recovered.state), { a: '1' });
   await store.close();
+});
+
+test('a newer state-file version is TIDEMARK_UNSUPPORTED_VERSION naming the file, never a fallback to an older checkpoint', async () => {
+  const dir = tmpDir('newer-state');
+  const s = await new RecoveryManager({ dir, checkpoint: { incremental: false } }).open();
+  s.store.put('a', Buffer.from('1'));
+  await s.checkpoint();
+  s.store.put('b', Buffer.from('2'));
+  await s.checkpoint();
+  await s.close();
+  // Checkpoint 2's base rewritten as a (valid) newer-version file, its manifest updated to match.
+  const cdir = path.join(dir, CHECKPOINT_DIR_NAME, checkpointName(2));
+  const file = path.join(cdir, 'state.base');
+  const b = fs.readFileSync(file);
+  b.writeUInt16LE(STATE_FILE_VERSION + 1, STATE_FILE_VERSION_OFFSET);
+  b.writeUInt32LE(maskCrc32c(crc32c(b, 0, b.length - 4)), b.length - 4);
+  fs.writeFileSync(file, b);
+  const mfile = path.join(cdir, 'manifest.json');
+  const m = JSON.parse(fs.readFileSync(mfile, 'utf8'));
+  delete m.crc32c;
+  m.files[0].crc32c = crc32c(b);
+  fs.writeFileSync(mfile, encodeManifest(m));
+  await assert.rejects(new RecoveryManager({ dir }).recover(), {
+    code: 'TIDEMARK_UNSUPPORTED_VERSION',
+    path: file,
+  });
+  await assert.rejects(openChangelogAwareStore({ dir }), { code: 'TIDEMARK_UNSUPPORTED_VERSION' });
 });
