@@ -96,7 +96,16 @@ export async function verifyCheckpointFile(
         `file is longer than the ${file.sizeBytes} bytes the manifest says`,
       );
     if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
-      throw corruption(path, 0, 'file named by the manifest is missing');
+      // `cause` is the underlying error itself (node:fs ENOENT, or the store's), one level deep.
+      throw new TidemarkError(
+        'TIDEMARK_CORRUPTION',
+        `${path} at byte 0: file named by the manifest is missing`,
+        {
+          path,
+          offset: 0,
+          cause: err.cause ?? err,
+        },
+      );
     throw err;
   }
   if (bytes.length !== file.sizeBytes)

@@ -2,10 +2,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { checkpointName, resolveCheckpointOptions } from '../../src/checkpoint/index.ts';
+import {
+  checkpointName,
+  FileSystemCheckpointStore,
+  resolveCheckpointOptions,
+} from '../../src/checkpoint/index.ts';
 import { encodeManifest } from '../../src/format/checkpoint-manifest.ts';
 import { STATE_FILE_VERSION, STATE_FILE_VERSION_OFFSET } from '../../src/format/constants.ts';
 import { crc32c, maskCrc32c } from '../../src/format/crc32c.ts';
+import { FsDirectory } from '../../src/io/index.ts';
 import { CHECKPOINT_DIR_NAME, openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
 import { asText } from '../helpers/checkpointed-dir.ts';
 import { tmpDir } from '../helpers/tmp.ts';
@@ -179,4 +184,20 @@ test('a newer state-file version is TIDEMARK_UNSUPPORTED_VERSION naming the file
     path: file,
   });
   await assert.rejects(openChangelogAwareStore({ dir }), { code: 'TIDEMARK_UNSUPPORTED_VERSION' });
+});
+
+test('a state file the manifest names but the disk lacks is corruption whose cause is the node:fs error itself', async () => {
+  const dir = tmpDir('missing-file');
+  const s = await new RecoveryManager({ dir }).open();
+  s.store.put('a', Buffer.from('1'));
+  await s.checkpoint();
+  await s.close();
+  const file = path.join(dir, CHECKPOINT_DIR_NAME, checkpointName(1), 'state.base');
+  fs.rmSync(file);
+  const store = new FileSystemCheckpointStore(await FsDirectory.open(path.join(dir, CHECKPOINT_DIR_NAME)));
+  const m = await store.loadManifest(1);
+  const err = await store.readFile(m, m.files[0]!).catch((e: unknown) => e);
+  assert.equal((err as { code?: string }).code, 'TIDEMARK_CORRUPTION');
+  assert.equal((err as { path?: string }).path, file);
+  assert.equal(((err as Error).cause as { code?: string }).code, 'ENOENT');
 });
