@@ -150,7 +150,10 @@ export async function loadCheckpoint(store: CheckpointStore, id: number): Promis
   return { manifest, state, operators, chain: chain.map((m) => m.id), bytesRead: bytesRead + bytes };
 }
 
-/** The newest checkpoint whose whole chain loads, falling back past broken ones (I/O errors are thrown). */
+/**
+ * The newest checkpoint whose whole chain loads, falling back past broken ones. I/O errors and
+ * `TIDEMARK_UNSUPPORTED_VERSION` (a manifest or state file of a newer version) are thrown.
+ */
 export async function loadLatestCheckpoint(store: CheckpointStore): Promise<LatestCheckpoint> {
   const ids = await store.list();
   const said = await store.readLatestPointer();
@@ -163,7 +166,14 @@ export async function loadLatestCheckpoint(store: CheckpointStore): Promise<Late
       if (pointer === 'ok' && said !== id) pointer = 'stale';
       return { checkpoint, skipped, pointer };
     } catch (err) {
-      if (!isTidemarkError(err) || err.code === 'TIDEMARK_IO' || err.code === 'TIDEMARK_NO_SPACE') throw err;
+      // A newer format is not damage: falling back past it would silently drop what it holds.
+      if (
+        !isTidemarkError(err) ||
+        err.code === 'TIDEMARK_IO' ||
+        err.code === 'TIDEMARK_NO_SPACE' ||
+        err.code === 'TIDEMARK_UNSUPPORTED_VERSION'
+      )
+        throw err;
       skipped.push({ id, code: err.code, reason: err.message });
     }
   }
@@ -261,21 +271,50 @@ export async function validateCheckpointChain(
   return result;
 }
 
+/** What retention keeps (see {@link planRetention}). */
+export interface RetentionPolicy {
+  /** Recoverable checkpoints kept, newest first, with every checkpoint their chains need. ≥ 1. */
+  maxRetained: number;
+  /**
+   * Distinct bases kept at least (a checkpoint of each older chain is retained until this many
+   * bases are), so one damaged base falls back to an older chain plus WAL. ≥ 1. Default 2.
+   */
+  minRetainedBases?: number;
+}
+
+/** Default of {@link RetentionPolicy.minRetainedBases}. */
+export const DEFAULT_MIN_RETAINED_BASES = 2;
+
 /**
  * What retention keeps: the newest `maxRetained` checkpoints whose manifests form a whole chain,
- * plus every checkpoint those chains need. Everything else is deleted. Only manifests are read
- * (cheap); a data file damaged since it was written is found by loading or validating.
+ * then older ones until `minRetainedBases` distinct bases are among the chains kept (so one
+ * damaged file never leaves recovery without a fallback), plus every checkpoint those chains
+ * need. Everything else is deleted. A number is `{ maxRetained }`. Only manifests are read
+ * (cheap); a data file damaged since it was written is found by loading or validating. Throws
+ * `TIDEMARK_INVALID_ARGUMENT` for a bad policy.
  */
 export async function planRetention(
   store: CheckpointStore,
-  maxRetained: number,
+  policy: number | RetentionPolicy,
 ): Promise<{ retained: CheckpointManifest[]; keep: Set<number>; remove: number[] }> {
+  const { maxRetained, minRetainedBases = DEFAULT_MIN_RETAINED_BASES } =
+    typeof policy === 'number' ? { maxRetained: policy } : policy;
   if (!Number.isInteger(maxRetained) || maxRetained < 1)
     throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `maxRetained must be ≥ 1, got ${maxRetained}`);
+  if (!Number.isInteger(minRetainedBases) || minRetainedBases < 1)
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `minRetainedBases must be ≥ 1, got ${minRetainedBases}`,
+    );
   const ids = await store.list();
   const retained: CheckpointManifest[] = [];
   const keep = new Set<number>();
-  for (let i = ids.length - 1; i >= 0 && retained.length < maxRetained; i--) {
+  const bases = new Set<number>();
+  for (
+    let i = ids.length - 1;
+    i >= 0 && (retained.length < maxRetained || bases.size < minRetainedBases);
+    i--
+  ) {
     let chain: CheckpointManifest[];
     try {
       chain = await loadChainManifests(store, ids[i]!);
@@ -283,7 +322,11 @@ export async function planRetention(
       if (!isTidemarkError(err) || err.code === 'TIDEMARK_IO') throw err;
       continue;
     }
-    retained.push(chain[chain.length - 1]!);
+    const head = chain[chain.length - 1]!;
+    // Past maxRetained, only a checkpoint of a base not kept yet adds a fallback.
+    if (retained.length >= maxRetained && bases.has(head.baseId)) continue;
+    retained.push(head);
+    bases.add(head.baseId);
     for (const m of chain) keep.add(m.id);
   }
   return { retained, keep, remove: ids.filter((id) => !keep.has(id)) };
@@ -292,9 +335,9 @@ export async function planRetention(
 /** Applies {@link planRetention}: deletes what is not kept; returns the retained manifests, newest first. */
 export async function pruneCheckpoints(
   store: CheckpointStore,
-  maxRetained: number,
+  policy: number | RetentionPolicy,
 ): Promise<{ retained: CheckpointManifest[]; removed: number[] }> {
-  const plan = await planRetention(store, maxRetained);
+  const plan = await planRetention(store, policy);
   await store.remove(plan.remove);
   return { retained: plan.retained, removed: plan.remove };
 }

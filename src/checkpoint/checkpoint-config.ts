@@ -11,6 +11,13 @@ export interface CheckpointOptions {
   incremental: boolean;
   /** Recoverable checkpoints kept (with every checkpoint their chains need); the WAL is kept back to the oldest. Default 2. */
   maxRetained: number;
+  /**
+   * Distinct bases kept at least: beyond `maxRetained`, the newest checkpoint of each older chain
+   * is kept (and the WAL back to it) until this many bases are, so one damaged base falls back to
+   * an older checkpoint plus WAL instead of `TIDEMARK_DATA_LOSS`. Default 2; 1 keeps only what
+   * `maxRetained` needs.
+   */
+  minRetainedBases: number;
   /** Compaction threshold: after this many deltas on one base, the next checkpoint is a base. Default 8. */
   maxChainLength: number;
   /**
@@ -30,6 +37,7 @@ export interface CheckpointOptions {
 export const DEFAULT_CHECKPOINT_OPTIONS: Readonly<CheckpointOptions> = Object.freeze({
   incremental: true,
   maxRetained: 2,
+  minRetainedBases: 2,
   maxChainLength: 8,
   maxDeltaRatio: 0.5,
   intervalMs: 0,
@@ -52,6 +60,7 @@ export function resolveCheckpointOptions(partial: Partial<CheckpointOptions> = {
   if (typeof o.incremental !== 'boolean') throw invalid('incremental', o.incremental, 'a boolean');
   const ints: [keyof CheckpointOptions, number][] = [
     ['maxRetained', 1],
+    ['minRetainedBases', 1],
     ['maxChainLength', 1],
     ['intervalMs', 0],
     ['walSizeThresholdBytes', 0],
@@ -97,6 +106,10 @@ export class CheckpointConfig {
   /** See {@link CheckpointOptions.maxRetained}. */
   withMaxRetained(maxRetained: number): CheckpointConfig {
     return this.with({ maxRetained });
+  }
+  /** See {@link CheckpointOptions.minRetainedBases}. */
+  withMinRetainedBases(minRetainedBases: number): CheckpointConfig {
+    return this.with({ minRetainedBases });
   }
   /** See {@link CheckpointOptions.incremental}. */
   withIncremental(incremental: boolean): CheckpointConfig {

@@ -19,7 +19,7 @@ import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
 import { CheckpointMarkerEncoder } from '../format/entry-codec.js';
 import type { WalArchiver } from '../wal/wal-archiver.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
-import { pruneCheckpoints } from './checkpoint-chain.js';
+import { pruneCheckpoints, type RetentionPolicy } from './checkpoint-chain.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
 import type { CheckpointDraft, CheckpointStore } from './checkpoint-store.js';
 
@@ -46,10 +46,13 @@ export interface PublishResult {
 export class CheckpointPublisher {
   private busy = false;
 
-  /** `maxRetained` (default 2): recoverable checkpoints kept; the WAL is kept back to the oldest of them. */
+  /**
+   * `retention` (default `{ maxRetained: 2, minRetainedBases: 2 }`; a number is `maxRetained`):
+   * recoverable checkpoints kept (see `planRetention`); the WAL is kept back to the oldest of them.
+   */
   constructor(
     readonly store: CheckpointStore,
-    readonly maxRetained = 2,
+    readonly retention: number | RetentionPolicy = 2,
     /** With WAL archiving: sealed segments are archived before the WAL is truncated. */
     readonly archiver?: WalArchiver,
   ) {}
@@ -71,7 +74,7 @@ export class CheckpointPublisher {
       const walMarkerLsn = wal.append(new CheckpointMarkerEncoder(id, epoch, manifest.walPosition.lsn));
       await wal.flushed(walMarkerLsn);
       emitCheckpointStep('wal-marker-durable', id, { kind });
-      const pruned = await pruneCheckpoints(this.store, this.maxRetained);
+      const pruned = await pruneCheckpoints(this.store, this.retention);
       emitCheckpointStep('pruned', id, { kind });
       const oldest = pruned.retained.reduce(
         (min, m) => Math.min(min, m.walPosition.lsn),

@@ -23,6 +23,7 @@ import {
   CHECKPOINT_BASE_FILE_NAME,
   CHECKPOINT_DELTA_FILE_NAME,
   CHECKPOINT_DIR_PREFIX,
+  CHECKPOINT_HIGHEST_ID_NAME,
   CHECKPOINT_ID_DIGITS,
   CHECKPOINT_LATEST_POINTER_NAME,
   CHECKPOINT_MANIFEST_NAME,
@@ -41,8 +42,11 @@ export function checkpointName(id: number): string {
   return `${CHECKPOINT_DIR_PREFIX}${String(id).padStart(CHECKPOINT_ID_DIGITS, '0')}`;
 }
 const CHECKPOINT_RE = new RegExp(`^${CHECKPOINT_DIR_PREFIX}(\\d{${CHECKPOINT_ID_DIGITS}})$`);
-/** Files of the retired flat layout (manifest major version 1). */
-const FLAT_V1_RE = new RegExp(`^${CHECKPOINT_DIR_PREFIX}\\d{${CHECKPOINT_ID_DIGITS}}\\.manifest\\.json$`);
+/**
+ * Files of the retired flat layout (manifest major version 1): `checkpoint-N.manifest.json` and
+ * `checkpoint-N.state` side by side, N written with any number of digits.
+ */
+const FLAT_V1_RE = new RegExp(`^${CHECKPOINT_DIR_PREFIX}\\d+\\.(manifest\\.json|state)$`);
 
 /** Parses a checkpoint directory name; undefined when it is not one. */
 export function parseCheckpointName(name: string): number | undefined {
@@ -92,7 +96,16 @@ export async function verifyCheckpointFile(
         `file is longer than the ${file.sizeBytes} bytes the manifest says`,
       );
     if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
-      throw corruption(path, 0, 'file named by the manifest is missing');
+      // `cause` is the underlying error itself (node:fs ENOENT, or the store's), one level deep.
+      throw new TidemarkError(
+        'TIDEMARK_CORRUPTION',
+        `${path} at byte 0: file named by the manifest is missing`,
+        {
+          path,
+          offset: 0,
+          cause: err.cause ?? err,
+        },
+      );
     throw err;
   }
   if (bytes.length !== file.sizeBytes)
@@ -124,6 +137,31 @@ export function decodeManifestOf(id: number, bytes: Uint8Array, path: string): C
   return manifest;
 }
 
+/**
+ * The id floor: the highest of `ids`, the `latest` pointer and the burned id (`highest-id`), 0
+ * when none. The next id is one above it, so an id is never handed out twice — not even one of
+ * a half-written checkpoint that was removed. Unreadable pointers count as absent.
+ */
+export function highestIdOf(ids: Iterable<number>, latest: LatestPointer, burned: LatestPointer): number {
+  let max = 0;
+  for (const id of ids) max = Math.max(max, id);
+  if (typeof latest === 'number') max = Math.max(max, latest);
+  if (typeof burned === 'number') max = Math.max(max, burned);
+  return max;
+}
+
+/** Reads a pointer-shaped file (`latest`, `highest-id`) through `read`: its id, `missing` or `corrupt`. */
+export async function readPointer(read: () => Promise<Uint8Array>): Promise<LatestPointer> {
+  try {
+    return parseLatestPointer(await read());
+  } catch (err) {
+    if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND')) return 'missing';
+    if (isTidemarkError(err, 'TIDEMARK_LIMIT') || isTidemarkError(err, 'TIDEMARK_CORRUPTION'))
+      return 'corrupt';
+    throw err;
+  }
+}
+
 /** A data file to write: its role and its bytes, as chunks (sync or async). */
 export interface CheckpointDataFile {
   role: CheckpointFileEntry['role'];
@@ -150,7 +188,10 @@ export interface CheckpointStore {
   readonly location: string;
   /** Ids of checkpoints whose manifest exists (valid or not), ascending. */
   list(): Promise<number[]>;
-  /** Id the next checkpoint should use: one above every id present, complete or not. */
+  /**
+   * Id the next checkpoint should use: one above every id present (complete or not), the
+   * `latest` pointer and every id burned by `cleanupOrphans` — ids never repeat.
+   */
   nextId(): Promise<number>;
   /**
    * Publishes a checkpoint durably and atomically; returns the manifest as written (with `files`
@@ -166,7 +207,10 @@ export interface CheckpointStore {
   readLatestPointer(): Promise<LatestPointer>;
   /** Deletes checkpoints: each manifest first, so a crash midway leaves an orphan, never half a checkpoint. */
   remove(ids: readonly number[]): Promise<void>;
-  /** Removes half-written checkpoints (no manifest) and temporary files; returns what it removed. */
+  /**
+   * Removes half-written checkpoints (no manifest) and temporary files; returns what it removed.
+   * The highest removed id is first made durable as burned (`highest-id`), so it is never reused.
+   */
   cleanupOrphans(): Promise<string[]>;
 }
 
@@ -210,9 +254,8 @@ export class FileSystemCheckpointStore implements CheckpointStore {
   }
 
   async nextId(): Promise<number> {
-    let max = 0;
-    for (const id of (await this.directories()).keys()) max = Math.max(max, id);
-    return max + 1;
+    const burned = await readPointer(() => this.dir.readFile(CHECKPOINT_HIGHEST_ID_NAME, 256));
+    return highestIdOf((await this.directories()).keys(), await this.readLatestPointer(), burned) + 1;
   }
 
   async save(draft: CheckpointDraft): Promise<CheckpointManifest> {
@@ -291,13 +334,7 @@ export class FileSystemCheckpointStore implements CheckpointStore {
   }
 
   async readLatestPointer(): Promise<LatestPointer> {
-    try {
-      return parseLatestPointer(await this.dir.readFile(CHECKPOINT_LATEST_POINTER_NAME, 256));
-    } catch (err) {
-      if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND')) return 'missing';
-      if (isTidemarkError(err, 'TIDEMARK_LIMIT')) return 'corrupt';
-      throw err;
-    }
+    return readPointer(() => this.dir.readFile(CHECKPOINT_LATEST_POINTER_NAME, 256));
   }
 
   async remove(ids: readonly number[]): Promise<void> {
@@ -309,11 +346,42 @@ export class FileSystemCheckpointStore implements CheckpointStore {
     }
   }
 
+  /**
+   * Names in the checkpoint directory that are none of its own (checkpoint directories, their
+   * data files and manifest, `latest`, `highest-id`), relative to it. Half-written files
+   * (`*.tmp`) are included: `cleanupOrphans` removes them. Recovery ignores every one of them;
+   * `verify` reports them as warnings.
+   */
+  async strays(): Promise<string[]> {
+    const own = new Set([CHECKPOINT_LATEST_POINTER_NAME, CHECKPOINT_HIGHEST_ID_NAME]);
+    const dirs = await this.directories();
+    const dirNames = new Set(dirs.values());
+    const found: string[] = [];
+    for (const name of await this.dir.list())
+      if (!own.has(name) && !dirNames.has(name) && !FLAT_V1_RE.test(name)) found.push(name);
+    for (const name of await this.dir.listSubdirectories()) if (!dirNames.has(name)) found.push(`${name}/`);
+    const dataFiles = new Set([CHECKPOINT_MANIFEST_NAME, ...Object.values(KNOWN_FILES).map((f) => f.name)]);
+    for (const name of dirs.values()) {
+      for (const file of await (await this.dir.subdirectory(name)).list())
+        if (!dataFiles.has(file)) found.push(`${name}/${file}`);
+    }
+    return found.sort();
+  }
+
   async cleanupOrphans(): Promise<string[]> {
     const removed: string[] = [];
-    for (const [, name] of await this.directories()) {
+    const directories = await this.directories();
+    const orphans: number[] = [];
+    for (const [id, name] of directories)
+      if (!(await (await this.dir.subdirectory(name)).exists(CHECKPOINT_MANIFEST_NAME))) orphans.push(id);
+    if (orphans.length > 0) {
+      // Burn the orphans' ids durably before they disappear: ids never repeat.
+      const floor = await this.nextId();
+      await this.dir.writeFileAtomic(CHECKPOINT_HIGHEST_ID_NAME, encodeLatestPointer(floor - 1));
+    }
+    for (const [id, name] of directories) {
       const sub = await this.dir.subdirectory(name);
-      if (!(await sub.exists(CHECKPOINT_MANIFEST_NAME))) {
+      if (orphans.includes(id)) {
         await this.dir.removeSubdirectory(name);
         removed.push(name);
       } else {

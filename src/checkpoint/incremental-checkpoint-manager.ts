@@ -107,7 +107,11 @@ export class IncrementalCheckpointManager {
     this.store = init.store;
     this.wal = init.wal;
     this.transactional = init.transactional ?? false;
-    this.publisher = new CheckpointPublisher(init.store, this.options.maxRetained, init.archiver);
+    this.publisher = new CheckpointPublisher(
+      init.store,
+      { maxRetained: this.options.maxRetained, minRetainedBases: this.options.minRetainedBases },
+      init.archiver,
+    );
   }
 
   /** A manager on the local directory `config.checkpointDir` for `wal`. */

@@ -21,6 +21,7 @@ import { corruption, isTidemarkError, TidemarkError } from '../errors.js';
 import type { CheckpointFileEntry, CheckpointManifest } from '../format/checkpoint-manifest.js';
 import { encodeManifest } from '../format/checkpoint-manifest.js';
 import {
+  CHECKPOINT_HIGHEST_ID_NAME,
   CHECKPOINT_LATEST_POINTER_NAME,
   CHECKPOINT_MANIFEST_NAME,
   MAX_MANIFEST_BYTES,
@@ -37,13 +38,15 @@ import {
   checkpointName,
   decodeManifestOf,
   encodeLatestPointer,
+  highestIdOf,
   type LatestPointer,
   parseCheckpointName,
-  parseLatestPointer,
+  readPointer,
   verifyCheckpointFile,
 } from './checkpoint-store.js';
 
 const LATEST_KEY = `${OBJECT_CHECKPOINTS_PREFIX}/${CHECKPOINT_LATEST_POINTER_NAME}`;
+const HIGHEST_ID_KEY = `${OBJECT_CHECKPOINTS_PREFIX}/${CHECKPOINT_HIGHEST_ID_NAME}`;
 
 function checkpointPrefix(id: number): string {
   return `${OBJECT_CHECKPOINTS_PREFIX}/${checkpointName(id)}/`;
@@ -107,9 +110,8 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
   }
 
   async nextId(): Promise<number> {
-    let max = 0;
-    for (const id of (await this.scan()).keys()) max = Math.max(max, id);
-    return max + 1;
+    const burned = await readPointer(() => this.storage.get(HIGHEST_ID_KEY, 256));
+    return highestIdOf((await this.scan()).keys(), await this.readLatestPointer(), burned) + 1;
   }
 
   async save(draft: CheckpointDraft): Promise<CheckpointManifest> {
@@ -171,14 +173,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
   }
 
   async readLatestPointer(): Promise<LatestPointer> {
-    try {
-      return parseLatestPointer(await this.storage.get(LATEST_KEY, 256));
-    } catch (err) {
-      if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND')) return 'missing';
-      if (isTidemarkError(err, 'TIDEMARK_LIMIT') || isTidemarkError(err, 'TIDEMARK_CORRUPTION'))
-        return 'corrupt';
-      throw err;
-    }
+    return readPointer(() => this.storage.get(LATEST_KEY, 256));
   }
 
   async remove(ids: readonly number[]): Promise<void> {
@@ -195,7 +190,13 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
 
   async cleanupOrphans(): Promise<string[]> {
     const removed: string[] = [];
-    for (const [id, entry] of await this.scan()) {
+    const found = await this.scan();
+    if ([...found.values()].some((e) => !e.manifest)) {
+      // Burn the orphans' ids before their objects disappear: ids never repeat.
+      const floor = await this.nextId();
+      await this.storage.put(HIGHEST_ID_KEY, encodeLatestPointer(floor - 1));
+    }
+    for (const [id, entry] of found) {
       let doomed: string[];
       if (!entry.manifest) doomed = entry.keys;
       else {

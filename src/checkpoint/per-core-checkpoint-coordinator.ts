@@ -28,7 +28,7 @@ import type { Directory } from '../io/directory.js';
 import { PerCoreReplayer, type PerCoreTarget } from '../state/per-core-replayer.js';
 import { mergeSegments, PerCoreWalReader } from '../wal/per-core-wal-reader.js';
 import type { WalPosition } from '../wal/wal-reader.js';
-import { loadLatestCheckpoint, pruneCheckpoints } from './checkpoint-chain.js';
+import { DEFAULT_MIN_RETAINED_BASES, loadLatestCheckpoint, pruneCheckpoints } from './checkpoint-chain.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 
 /** Channel of the coordinator's steps: `{ step, checkpointId, epoch }`. */
@@ -77,6 +77,8 @@ export interface PerCoreCheckpointOptions {
   barrierTimeoutMs?: number;
   /** Recoverable checkpoints kept. Default 2. */
   maxRetained?: number;
+  /** Distinct bases kept at least, so one damaged checkpoint has a fallback (see `RetentionPolicy`). Default 2. */
+  minRetainedBases?: number;
   /**
    * The epoch the cores' writers are at (after `PerCoreRecoveryManager.open()`:
    * `recovered.epoch + 1`); the next checkpoint's barrier starts the epoch after it. Default:
@@ -164,6 +166,7 @@ export class PerCoreCheckpointCoordinator {
         transactional: options.transactional ?? false,
         barrierTimeoutMs: options.barrierTimeoutMs ?? 10_000,
         maxRetained: options.maxRetained ?? 2,
+        minRetainedBases: options.minRetainedBases ?? DEFAULT_MIN_RETAINED_BASES,
         epoch: options.epoch ?? target.epoch,
       },
       target,
@@ -294,7 +297,10 @@ export class PerCoreCheckpointCoordinator {
       );
       emit('markers-durable', id, epoch);
 
-      const pruned = await pruneCheckpoints(store, this.options.maxRetained);
+      const pruned = await pruneCheckpoints(store, {
+        maxRetained: this.options.maxRetained,
+        minRetainedBases: this.options.minRetainedBases,
+      });
       emit('pruned', id, epoch);
       let segmentsTruncated = 0;
       for (const p of participants) {

@@ -144,6 +144,11 @@ export const CHECKPOINT_DELTA_FILE_NAME = 'state.delta';
 export const CHECKPOINT_OPERATORS_FILE_NAME = 'operators.bin';
 /** Next to the checkpoints: the pointer file naming the newest one. */
 export const CHECKPOINT_LATEST_POINTER_NAME = 'latest';
+/**
+ * Next to the checkpoints: the highest id ever handed out whose checkpoint may no longer exist
+ * (a half-written one, burned before it is removed), so ids never repeat.
+ */
+export const CHECKPOINT_HIGHEST_ID_NAME = 'highest-id';
 /** Object stores: key prefix (under the store's prefix) of the checkpoints. */
 export const OBJECT_CHECKPOINTS_PREFIX = 'checkpoints';
 /** Object stores: key prefix (under the store's prefix) of archived WAL segments. */

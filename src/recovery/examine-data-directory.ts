@@ -3,18 +3,21 @@
  * (each frame's checksum, LSN continuity between segments, records by type) and every checkpoint
  * (its whole chain: manifests, files, sizes, checksums, state files) — and reports what it holds
  * and every problem found, each with its code, file and offset. Behind `tidemark verify` and
- * `tidemark inspect`. Unlike recovery it does not stop at the first problem.
+ * `tidemark inspect`. Unlike recovery it does not stop at the first problem — and then it runs
+ * recovery itself (read-only `RecoveryManager.recover()`, the same code `open()` runs), so that
+ * whenever recovery would refuse or lose data, the report says so with recovery's own error:
+ * verify can never call a directory clean that recovery refuses.
  */
 import { type CheckpointProblem, validateCheckpointChain } from '../checkpoint/checkpoint-chain.js';
-import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { type CheckpointStore, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { isTidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
 import { MAX_SEGMENT_FILE_BYTES, RecordType } from '../format/constants.js';
 import type { Directory } from '../io/directory.js';
-import { FsDirectory } from '../io/fs-directory.js';
-import { listSegments } from '../wal/segment-files.js';
-import { segmentFileName } from '../wal/segment-name.js';
+import { FsDirectory, TEMP_SUFFIX } from '../io/fs-directory.js';
+import { listSegmentNumbers, segmentFileName } from '../wal/segment-name.js';
 import { isTornSegmentHeader, scanSegment, type TornTail } from '../wal/segment-scanner.js';
+import { RecoveryManager } from './recovery-manager.js';
 import { objectStoreOf, openCheckpointStore, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
 
 /** One problem found, with where it is. */
@@ -71,9 +74,29 @@ export interface DataDirectoryReport {
   checkpoints: CheckpointReport[];
   /** What the `latest` pointer names. */
   latestPointer: number | 'missing' | 'corrupt';
-  /** Every problem, WAL and checkpoints; empty when the directory is clean. */
+  /**
+   * Every problem, WAL and checkpoints, and recovery's own refusal if it refuses; empty when the
+   * directory is clean.
+   */
   problems: DataDirectoryProblem[];
+  /** Things that do not stop recovery: stray names in the checkpoint directory (ignored by it). */
+  warnings: DataDirectoryProblem[];
+  /** What read-only recovery (`recover()`) made of the directory. */
+  recovery: RecoveryVerdict;
 }
+
+/** The outcome of running recovery on the directory: where it would start, or why it refuses. */
+export type RecoveryVerdict =
+  | {
+      ok: true;
+      /** Checkpoint recovery starts from (undefined: from an empty state). */
+      checkpointId: number | undefined;
+      /** Newer checkpoints it passes over as invalid. */
+      checkpointsSkipped: number[];
+      /** LSN of the last record it would apply. */
+      lsn: number;
+    }
+  | ({ ok: false } & DataDirectoryProblem);
 
 /** Options of {@link examineDataDirectory}. */
 export interface ExamineOptions extends StorageOptions {
@@ -99,8 +122,14 @@ export async function examineDataDirectory(
   const walDir = await root.subdirectory(WAL_DIR_NAME);
   const checkpoints = await openCheckpointStore(root, objectStoreOf(options));
   try {
-    const numbers = await listSegments(walDir);
-    const ids = await checkpoints.store.list();
+    // Not listSegments: a gap is reported per segment below instead of stopping the whole report.
+    const numbers = listSegmentNumbers(await walDir.list());
+    // A store that cannot even be listed (the retired flat layout) is a problem to report.
+    let listError: DataDirectoryProblem | undefined;
+    const ids = await checkpoints.store.list().catch((err: unknown) => {
+      listError = problemOf(err);
+      return [] as number[];
+    });
     const total = numbers.length + ids.length;
     let done = 0;
     const report: DataDirectoryReport = {
@@ -111,7 +140,21 @@ export async function examineDataDirectory(
       checkpoints: [],
       latestPointer: await checkpoints.store.readLatestPointer(),
       problems: [],
+      warnings: [],
+      recovery: { ok: true, checkpointId: undefined, checkpointsSkipped: [], lsn: 0 },
     };
+    if (listError) report.problems.push(listError);
+    if (checkpoints.store instanceof FileSystemCheckpointStore) {
+      for (const name of await checkpoints.store.strays())
+        report.warnings.push({
+          code: 'TIDEMARK_CORRUPTION',
+          path: `${checkpoints.store.location}/${name}`,
+          offset: undefined,
+          message: name.endsWith(TEMP_SUFFIX)
+            ? 'half-written file: ignored by recovery, removed when the directory is opened'
+            : 'not a checkpoint file: ignored by recovery',
+        });
+    }
     let expectedFirst: number | undefined;
     for (let i = 0; i < numbers.length; i++) {
       const seg = await examineSegment(
@@ -135,9 +178,29 @@ export async function examineDataDirectory(
       for (const p of c.problems)
         report.problems.push({ code: p.code, path: p.path, offset: p.offset, message: p.message });
     }
+    report.recovery = await recoveryVerdict(root, options);
+    if (!report.recovery.ok) {
+      const { ok: _ok, ...problem } = report.recovery;
+      report.problems.push({ ...problem, message: `recovery refuses: ${problem.message}` });
+    }
     return report;
   } finally {
     checkpoints.close();
+  }
+}
+
+/** Runs read-only recovery (the very code `open()` runs) and says how it ends. */
+async function recoveryVerdict(root: Directory, options: StorageOptions): Promise<RecoveryVerdict> {
+  try {
+    const r = await new RecoveryManager({ ...options, dir: root }).recover();
+    return {
+      ok: true,
+      checkpointId: r.stats.checkpointId,
+      checkpointsSkipped: r.stats.checkpointsSkipped.map((c) => c.id),
+      lsn: r.lsn,
+    };
+  } catch (err) {
+    return { ok: false, ...problemOf(err) };
   }
 }
 

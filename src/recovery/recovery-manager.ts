@@ -35,6 +35,7 @@ import { WalStateStore } from '../state/wal-state-store.js';
 import { listSegments, readSegmentHead } from '../wal/segment-files.js';
 import type { TornTail, WalDamage, WalRecoveryMode } from '../wal/segment-scanner.js';
 import { listArchivedSegments, type WalArchiver } from '../wal/wal-archiver.js';
+import { checkWalHistory } from '../wal/wal-history.js';
 import { WalReader } from '../wal/wal-reader.js';
 import { cutWalAt } from '../wal/wal-repair.js';
 import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
@@ -194,7 +195,10 @@ export class RecoveryManager {
       await requireLocalWalWhenArchived(walDir, checkpoints.store, this.config);
       const latest = await loadLatestCheckpoint(checkpoints.store);
       await requireWalFrom(walDir, latest);
-      return await this.replay(walDir, latest);
+      const historyDamage = await checkHistory(walDir, latest, this.config.mode);
+      const recovered = await this.replay(walDir, latest);
+      recovered.stats.walDamage.unshift(...historyDamage);
+      return recovered;
     } finally {
       checkpoints.close();
     }
@@ -221,6 +225,7 @@ export class RecoveryManager {
       const store = checkpointStore.store;
       const latest = await loadLatestCheckpoint(store);
       await requireWalFrom(walDir, latest);
+      const historyDamage = await checkHistory(walDir, latest, this.config.mode);
       const ckptLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
       let cut: WalDamage | undefined;
       if (this.config.mode === 'point-in-time') {
@@ -249,6 +254,7 @@ export class RecoveryManager {
         recovered.stats.tornTail = wal.repairedTail ?? recovered.stats.tornTail;
         recovered.stats.segmentsFetched = segmentsFetched;
         if (cut) recovered.stats.walDamage = [cut];
+        recovered.stats.walDamage.unshift(...historyDamage);
         archiver = await startWalArchiver(store, wal, this.config);
         const transactional = this.config.transactional ?? false;
         if (transactional && recovered.stats.uncommittedDiscarded > 0) wal.append(ABORT_ENCODER);
@@ -329,6 +335,13 @@ export class RecoveryManager {
     const fromLsn = target.lsn + 1;
     const replayer = new StateReplayer(target, this.config.transactional ?? false);
     const read = await replayWal(walDir, replayer, fromLsn, undefined, undefined, this.config.mode);
+    if (read.lastLsn < target.lsn) {
+      throw new TidemarkError(
+        'TIDEMARK_DATA_LOSS',
+        `WAL in ${walDir.path} ends at LSN ${read.lastLsn}, before checkpoint ${ckpt?.manifest.id} (LSN ${target.lsn}): the records after it are lost`,
+        { path: walDir.path },
+      );
+    }
     const transactional = this.config.transactional ?? false;
     return {
       checkpoint: ckpt?.manifest,
@@ -352,6 +365,20 @@ export class RecoveryManager {
       },
     };
   }
+}
+
+/**
+ * The WAL checks recovery makes before replaying (see {@link checkWalHistory}): no missing
+ * segment, no vanished WAL behind a checkpoint, an intact retained history. Damage in the
+ * history is refused, except in the modes that accept losing damaged records, which report it.
+ */
+function checkHistory(walDir: Directory, latest: LatestCheckpoint, mode: WalRecoveryMode | undefined) {
+  return checkWalHistory({
+    dir: walDir,
+    checkpointLsn: latest.checkpoint?.manifest.walPosition.lsn ?? 0,
+    checkpointId: latest.checkpoint?.manifest.id,
+    reportHistoryDamage: mode === 'salvage' || mode === 'point-in-time',
+  });
 }
 
 /**

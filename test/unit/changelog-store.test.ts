@@ -83,7 +83,8 @@ test('a Ring 1 checkpoint replays the WAL onto its own copy, truncates covered s
   const ckptIds = await new FileSystemCheckpointStore(
     await FsDirectory.open(path.join(dir, CHECKPOINT_DIR_NAME)),
   ).list();
-  assert.deepEqual(ckptIds, [3]);
+  // maxRetained 1 keeps checkpoint 3; minRetainedBases (default 2) keeps base 2 as its fallback.
+  assert.deepEqual(ckptIds, [2, 3]);
   await store.durable();
   await store.close();
 

@@ -71,7 +71,11 @@ test('a delta writes only the keys changed since its parent, tombstones included
 
 test('past maxChainLength deltas the next checkpoint is a fresh base (compaction), and the old chain is pruned', async () => {
   const dir = new MemoryDirectory();
-  const s = await new RecoveryManager({ dir, maxRetained: 1, checkpoint: { maxChainLength: 2 } }).open();
+  const s = await new RecoveryManager({
+    dir,
+    maxRetained: 1,
+    checkpoint: { maxChainLength: 2, minRetainedBases: 1 },
+  }).open();
   for (let i = 0; i < 100; i++) s.store.put(`k${i}`, v('x'));
   const kinds: string[] = [];
   for (let round = 0; round < 7; round++) {
@@ -117,7 +121,11 @@ test('incremental: false writes a base every time', async () => {
 
 test('retention keeps maxRetained recoverable checkpoints and every base and delta their chains need', async () => {
   const dir = new MemoryDirectory();
-  const s = await new RecoveryManager({ dir, maxRetained: 2, checkpoint: { maxChainLength: 3 } }).open();
+  const s = await new RecoveryManager({
+    dir,
+    maxRetained: 2,
+    checkpoint: { maxChainLength: 3, minRetainedBases: 1 },
+  }).open();
   for (let i = 0; i < 50; i++) s.store.put(`k${i}`, v('x'));
   const store = await checkpointStore(dir);
   const lists: number[][] = [];
@@ -143,11 +151,13 @@ test('cleanupOrphans removes half-written checkpoint directories and temporary f
   await ck.writeFileAtomic('latest.tmp', v('x'));
   const removed = await s.checkpoints.cleanupOrphans();
   assert.deepEqual(removed.sort(), [checkpointName(9), 'latest.tmp']);
+  assert.equal(await (await checkpointStore(dir)).nextId(), 10, 'the removed orphan id is burned');
   assert.deepEqual(await (await checkpointStore(dir)).list(), [1]);
-  // A half-written directory still counts for the next id, so ids never repeat.
+  // A half-written directory still counts for the next id, and so does a removed one (9 was
+  // burned before it was removed), so ids never repeat.
   await ck.subdirectory(checkpointName(5));
   s.store.put('b', v('2'));
-  assert.equal((await s.checkpoint()).id, 6);
+  assert.equal((await s.checkpoint()).id, 10);
   await s.close();
 });
 

@@ -103,6 +103,7 @@ test('a coordinated checkpoint holds every core up to its barrier; recovery = ch
     participants,
     transactional: true,
     maxRetained: 1,
+    minRetainedBases: 1, // only the newest checkpoint: truncation follows it
   });
   const model = new Map<string, string>();
   let batch = 0;
