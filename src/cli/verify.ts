@@ -1,7 +1,8 @@
 /**
  * `tidemark verify DIR`: checks every WAL segment and every checkpoint of a data directory
- * without changing anything. Exit 0 when clean (a torn tail that opening would cut is reported
- * but is not damage), 1 when damage is found — each problem printed with its code, file and
+ * without changing anything. Exit 0 when clean (a torn tail that opening would cut, and files in
+ * `wal/` that are not part of the log, are reported but are not damage; `.broken` copies of cut
+ * bytes are not mentioned), 1 when damage is found — each problem printed with its code, file and
  * offset — and 2 when the directory cannot be read at all.
  */
 import { examineDataDirectory } from '../recovery/examine-data-directory.js';
@@ -31,6 +32,8 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
         segments: report.segments.length,
         checkpoints: report.checkpoints.length,
         tornTails: report.segments.filter((s) => s.tornTail).map((s) => s.tornTail),
+        cleanShutdown: report.cleanShutdown,
+        warnings: report.warnings,
         problems: report.problems,
       }),
     );
@@ -45,6 +48,11 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
       log(
         `torn tail       ${s.tornTail.path} at byte ${s.tornTail.offset} (${s.tornTail.bytesDropped} bytes; cut when the log is opened): ${s.tornTail.reason}`,
       );
+  if (report.cleanShutdown)
+    log(
+      `closed cleanly   at LSN ${report.cleanShutdown.lsn} (segment ${report.cleanShutdown.segment}, ${report.cleanShutdown.endOffset} bytes)`,
+    );
+  for (const w of report.warnings) log(`warning         ${w.path}: ${w.message}`);
   for (const p of report.problems)
     log(
       `${p.code} ${p.path ?? report.dir}${p.offset === undefined ? '' : ` at byte ${p.offset}`}: ${p.message}`,

@@ -9,11 +9,13 @@ import { type CheckpointProblem, validateCheckpointChain } from '../checkpoint/c
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { isTidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
-import { MAX_SEGMENT_FILE_BYTES, RecordType } from '../format/constants.js';
+import type { CleanShutdownMarker } from '../format/clean-shutdown.js';
+import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, RecordType } from '../format/constants.js';
 import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
+import { cleanShutdownShortfall, readCleanMarker } from '../wal/clean-marker.js';
 import { listSegments } from '../wal/segment-files.js';
-import { segmentFileName } from '../wal/segment-name.js';
+import { classifyWalFileName, segmentFileName } from '../wal/segment-name.js';
 import { isTornSegmentHeader, scanSegment, type TornTail } from '../wal/segment-scanner.js';
 import { objectStoreOf, openCheckpointStore, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
 
@@ -31,7 +33,14 @@ const TYPE_NAMES: Record<number, string> = {
   [RecordType.Commit]: 'commit',
   [RecordType.CheckpointMarker]: 'checkpoint',
   [RecordType.Abort]: 'abort',
+  [RecordType.CleanShutdown]: 'clean-shutdown',
 };
+
+/** Something worth a look that is not damage: the log works without it. */
+export interface DataDirectoryWarning {
+  path: string;
+  message: string;
+}
 
 /** One WAL segment as found. */
 export interface SegmentReport {
@@ -43,8 +52,10 @@ export interface SegmentReport {
   /** LSN of the last intact record. */
   lastLsn: number | undefined;
   records: number;
-  /** Records by type: put, delete, commit, checkpoint, abort. */
+  /** Records by type: put, delete, commit, checkpoint, abort, clean-shutdown. */
   recordsByType: Record<string, number>;
+  /** Offset just after the last intact record (0 when the header is unreadable). */
+  endOffset: number;
   /** Damage at the end of the final segment that opening the log would cut (not a problem). */
   tornTail: TornTail | undefined;
   problem: DataDirectoryProblem | undefined;
@@ -73,6 +84,15 @@ export interface DataDirectoryReport {
   latestPointer: number | 'missing' | 'corrupt';
   /** Every problem, WAL and checkpoints; empty when the directory is clean. */
   problems: DataDirectoryProblem[];
+  /**
+   * Files in `wal/` that are not part of the log and not known to it (not a segment, a `.broken`
+   * copy, `CLEAN` or `LOCK`): ignored by the log, reported so an operator can look. Not damage.
+   */
+  warnings: DataDirectoryWarning[];
+  /** Copies of bytes a repair cut off (`<segment>.broken`), by file name. */
+  brokenFiles: string[];
+  /** What the clean-shutdown marker `wal/CLEAN` says, when there is one that decodes. */
+  cleanShutdown: CleanShutdownMarker | undefined;
 }
 
 /** Options of {@link examineDataDirectory}. */
@@ -99,6 +119,7 @@ export async function examineDataDirectory(
   const walDir = await root.subdirectory(WAL_DIR_NAME);
   const checkpoints = await openCheckpointStore(root, objectStoreOf(options));
   try {
+    const walFiles = (await walDir.list()).sort();
     const numbers = await listSegments(walDir);
     const ids = await checkpoints.store.list();
     const total = numbers.length + ids.length;
@@ -111,7 +132,21 @@ export async function examineDataDirectory(
       checkpoints: [],
       latestPointer: await checkpoints.store.readLatestPointer(),
       problems: [],
+      warnings: [],
+      brokenFiles: walFiles.filter((f) => classifyWalFileName(f) === 'broken'),
+      cleanShutdown: undefined,
     };
+    for (const f of walFiles)
+      if (classifyWalFileName(f) === 'stray')
+        report.warnings.push({
+          path: `${walDir.path}/${f}`,
+          message: 'not a WAL segment (a segment is named wal-<16 digits>.log): ignored by the log',
+        });
+    try {
+      report.cleanShutdown = await readCleanMarker(walDir);
+    } catch (err) {
+      report.problems.push(problemOf(err));
+    }
     let expectedFirst: number | undefined;
     for (let i = 0; i < numbers.length; i++) {
       const seg = await examineSegment(
@@ -126,6 +161,24 @@ export async function examineDataDirectory(
       if (seg.problem) report.problems.push(seg.problem);
       expectedFirst = seg.lastLsn === undefined ? undefined : seg.lastLsn + 1;
       options.onProgress?.(++done, total);
+    }
+    // The same check as opening the log: a cleanly closed log must still reach where it ended.
+    const marker = report.cleanShutdown;
+    const final = report.segments[report.segments.length - 1];
+    if (marker && (final === undefined || final.problem === undefined)) {
+      const short = cleanShutdownShortfall(
+        marker,
+        final === undefined
+          ? { segment: undefined, path: walDir.path, lastLsn: 0, endOffset: 0 }
+          : {
+              segment: final.number,
+              path: final.path,
+              lastLsn: final.lastLsn ?? report.segments[report.segments.length - 2]?.lastLsn ?? 0,
+              endOffset: final.endOffset,
+            },
+        `${walDir.path}/${CLEAN_MARKER_FILE_NAME}`,
+      );
+      if (short) report.problems.push(problemOf(short));
     }
     for (const id of ids) {
       report.checkpoints.push(await examineCheckpoint(checkpoints.store, id));
@@ -159,6 +212,7 @@ async function examineSegment(
     lastLsn: undefined,
     records: 0,
     recordsByType,
+    endOffset: 0,
     tornTail: undefined,
     problem: undefined,
   };
@@ -197,6 +251,7 @@ async function examineSegment(
     seg.firstLsn = scan.header.firstLsn;
     seg.lastLsn = scan.lastLsn;
     seg.records = scan.recordCount;
+    seg.endOffset = scan.validEnd;
     seg.tornTail = scan.tornTail;
   } catch (err) {
     seg.problem = problemOf(err);

@@ -69,7 +69,8 @@ export class CoreWalWriter {
     options: CoreWalWriterOptions = {},
   ): Promise<CoreWalWriter> {
     const dir = await walRoot.subdirectory(coreWalDirName(coreId));
-    const wal = await WriteAheadLog.open(dir, { ...options.wal });
+    // No CleanShutdown record: a core log's LSNs are its entry sequences, every record a CoreEntry.
+    const wal = await WriteAheadLog.open(dir, { ...options.wal, cleanShutdown: false });
     try {
       // The newest entry gives the epoch and timestamp to continue from.
       let epoch = 0;
