@@ -14,8 +14,7 @@ import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, RecordType } from '../f
 import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import { cleanShutdownShortfall, readCleanMarker } from '../wal/clean-marker.js';
-import { listSegments } from '../wal/segment-files.js';
-import { classifyWalFileName, segmentFileName } from '../wal/segment-name.js';
+import { classifyWalFileName, listSegmentNumbers, segmentFileName } from '../wal/segment-name.js';
 import { isTornSegmentHeader, scanSegment, type TornTail } from '../wal/segment-scanner.js';
 import { objectStoreOf, openCheckpointStore, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
 
@@ -120,7 +119,8 @@ export async function examineDataDirectory(
   const checkpoints = await openCheckpointStore(root, objectStoreOf(options));
   try {
     const walFiles = (await walDir.list()).sort();
-    const numbers = await listSegments(walDir);
+    // Not listSegments(): a gap is reported per segment below, like any other damage, not thrown.
+    const numbers = listSegmentNumbers(walFiles);
     const ids = await checkpoints.store.list();
     const total = numbers.length + ids.length;
     let done = 0;

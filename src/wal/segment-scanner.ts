@@ -274,9 +274,18 @@ export function scanSegment(
           nextLsn = info.lsn;
           continue;
         }
+        // One entry per skipped range: where it starts in this file, how many bytes, and which
+        // LSNs went with it (the next intact frame's LSN says), never a second entry at its end.
         const next = nextValidFrame(buf, offset + 1, end, nextLsn);
-        skipped.push({ path, offset, bytesSkipped: (next ?? end) - offset, reason: bad });
+        const resumeLsn = next === undefined ? nextLsn : peekFrameLsn(buf, next);
+        skipped.push({
+          path,
+          offset,
+          bytesSkipped: (next ?? end) - offset,
+          reason: resumeLsn > nextLsn ? `${bad}; LSNs ${nextLsn}..${resumeLsn - 1} are missing` : bad,
+        });
         if (next === undefined) break;
+        nextLsn = resumeLsn;
         offset = next;
         continue;
       }

@@ -210,3 +210,18 @@ test('walSize(dir) reads from the directory what an open WAL reports from memory
   assert.equal(await walSize(dir), wal.walSize());
   await wal.close();
 });
+
+test('flushed(undefined | NaN | -1 | 1.5) rejects with TIDEMARK_INVALID_ARGUMENT and leaves every other waiter alone', async () => {
+  const dir = new MemoryDirectory();
+  const wal = await WriteAheadLog.open(dir, { groupCommitDelayMs: 0 });
+  const first = wal.flushed(wal.append(put.set('a', Buffer.from('1'))));
+  for (const bad of [undefined, Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY, '3'] as unknown as number[])
+    await assert.rejects(wal.flushed(bad), { code: 'TIDEMARK_INVALID_ARGUMENT' }, String(bad));
+  await first;
+  // On an idle log too: nothing parks on a group that never flushes.
+  await assert.rejects(wal.flushed(Number.NaN), { code: 'TIDEMARK_INVALID_ARGUMENT' });
+  const later = wal.flushed(wal.append(put.set('b', Buffer.from('2'))));
+  await later;
+  assert.equal(wal.durableLsn, 2);
+  await wal.close();
+});
