@@ -46,6 +46,9 @@ test('a cleanly closed log whose final segment lost its last 100 records is refu
   assert.equal(last.type, RecordType.CleanShutdown, 'close() ended the log with a CleanShutdown record');
   assert.equal(last.lsn, RECORDS + 1);
   assert.ok(fs.existsSync(path.join(wal, CLEAN_MARKER_FILE_NAME)));
+  const intact = await examineDataDirectory(dir);
+  assert.equal(intact.segments.at(-1)!.recordsByType['clean-shutdown'], 1, 'inspect counts it');
+  assert.deepEqual(intact.cleanShutdown?.lsn, RECORDS + 1);
   // Cut the final segment at the start of the 100th record from the end (a clean frame boundary:
   // without the marker this would be indistinguishable from a shorter log).
   const cutFrame = frames[frames.length - 101]!;
