@@ -35,6 +35,12 @@ export async function runInspect(opts: InspectOptions, log: (line: string) => vo
       `  segment ${String(s.number).padStart(4)}  ${range.padEnd(24)} ${String(s.records).padStart(8)} records  ${s.sizeBytes.toLocaleString('en-US').padStart(14)} B  ${types}${s.tornTail ? `  [torn tail at ${s.tornTail.offset}]` : ''}${s.problem ? `  [${s.problem.code}]` : ''}`,
     );
   }
+  if (report.cleanShutdown)
+    log(
+      `closed cleanly  at LSN ${report.cleanShutdown.lsn} (segment ${report.cleanShutdown.segment}, ${report.cleanShutdown.endOffset} bytes)`,
+    );
+  for (const f of report.brokenFiles) log(`  broken copy   ${f} (bytes a repair cut off)`);
+  for (const w of report.warnings) log(`  warning       ${w.path}: ${w.message}`);
   log(
     `checkpoints     ${report.checkpoints.length} in ${report.checkpointLocation}; latest pointer: ${report.latestPointer}`,
   );

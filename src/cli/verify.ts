@@ -1,10 +1,11 @@
 /**
  * `tidemark verify DIR`: checks every WAL segment and every checkpoint of a data directory
- * without changing anything. Exit 0 when clean (a torn tail that opening would cut is reported
- * but is not damage), 1 when damage is found — each problem printed with its code, file and
- * offset — and 2 when the directory cannot be read at all. Whenever recovery (`open()`) would
- * refuse the directory, that is one of the problems, with recovery's own code: verify never
- * says OK where recovery fails. Stray names in the checkpoint directory are warnings.
+ * without changing anything. Exit 0 when clean (a torn tail that opening would cut, and files
+ * that are not part of the log or the checkpoints, are reported but are not damage; `.broken`
+ * copies of cut bytes are not mentioned), 1 when damage is found — each problem printed with its
+ * code, file and offset — and 2 when the directory cannot be read at all. Whenever recovery
+ * (`open()`) would refuse the directory, that is one of the problems, with recovery's own code:
+ * verify never says OK where recovery fails.
  */
 import { examineDataDirectory } from '../recovery/examine-data-directory.js';
 import { progressBar, requireDirectory } from './progress.js';
@@ -33,8 +34,9 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
         segments: report.segments.length,
         checkpoints: report.checkpoints.length,
         tornTails: report.segments.filter((s) => s.tornTail).map((s) => s.tornTail),
-        problems: report.problems,
+        cleanShutdown: report.cleanShutdown,
         warnings: report.warnings,
+        problems: report.problems,
         recovery: report.recovery,
       }),
     );
@@ -49,7 +51,11 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
       log(
         `torn tail       ${s.tornTail.path} at byte ${s.tornTail.offset} (${s.tornTail.bytesDropped} bytes; cut when the log is opened): ${s.tornTail.reason}`,
       );
-  for (const w of report.warnings) log(`warning ${w.path ?? report.dir}: ${w.message}`);
+  if (report.cleanShutdown)
+    log(
+      `closed cleanly   at LSN ${report.cleanShutdown.lsn} (segment ${report.cleanShutdown.segment}, ${report.cleanShutdown.endOffset} bytes)`,
+    );
+  for (const w of report.warnings) log(`warning         ${w.path}: ${w.message}`);
   for (const p of report.problems)
     log(
       `${p.code} ${p.path ?? report.dir}${p.offset === undefined ? '' : ` at byte ${p.offset}`}: ${p.message}`,

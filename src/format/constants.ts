@@ -5,8 +5,14 @@
  * little-endian.
  */
 
-/** Version of the WAL segment format written by this build; newer versions are refused. */
-export const WAL_FORMAT_VERSION = 1;
+/**
+ * Version of the WAL segment format written by this build; newer versions are refused. Version 2
+ * added the CleanShutdown record (type 7): a build that knows only version 1 would read that
+ * record as damage and could cut acknowledged records after it, so it must refuse such segments.
+ */
+export const WAL_FORMAT_VERSION = 2;
+/** Oldest WAL segment format version still read (version 1: no CleanShutdown record). */
+export const MIN_WAL_FORMAT_VERSION = 1;
 
 // ── Segment header (32 bytes, at offset 0 of every segment file) ─────────────────────────────
 /** "TMWL" as bytes T M W L, read as a little-endian u32. */
@@ -40,9 +46,14 @@ export const RecordType = {
   Abort: 5,
   /** A per-core WAL entry: epoch, core, timestamp and an operation (per-core-entry.ts). */
   CoreEntry: 6,
+  /**
+   * Written by `close()` as the log's last record (segment format version 2 on): the log was
+   * closed cleanly here. Replay ignores it. The same facts go to the side file `CLEAN`.
+   */
+  CleanShutdown: 7,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
-export const MAX_RECORD_TYPE = 6;
+export const MAX_RECORD_TYPE = 7;
 
 // ── Caps, checked before allocating ──────────────────────────────────────────────────────────
 /** Largest record payload accepted by writer and reader: 16 MiB. */
@@ -76,6 +87,11 @@ export const COMMIT_SOURCE_FIXED_SIZE = 2 + 8;
 /** CheckpointMarker: u64 checkpoint id, u64 epoch, u64 covered LSN. */
 export const CHECKPOINT_MARKER_SIZE = 24;
 /**
+ * CleanShutdown: u64 LSN of the last record before it, u64 segment number, u64 byte offset of
+ * this record's frame in that segment (where the segment ended before it).
+ */
+export const CLEAN_SHUTDOWN_RECORD_SIZE = 24;
+/**
  * CoreEntry (per-core WAL): u8 operation, 3 bytes zero, u32 core id, u64 epoch, u64 timestamp
  * (ns since the Unix epoch), then the operation's body: the payload of a Put, Delete, Commit or
  * CheckpointMarker record; nothing for an EpochBarrier.
@@ -102,6 +118,30 @@ export const MAX_CORES = 1024;
 export const SEGMENT_FILE_PREFIX = 'wal-';
 export const SEGMENT_FILE_SUFFIX = '.log';
 export const SEGMENT_NUMBER_DIGITS = 16;
+/**
+ * Bytes a repair cut off (a torn tail, a point-in-time cut, a segment whose header never became
+ * durable) are first kept in `<segment file name>.broken` (etcd's `wal/*.broken`), or
+ * `<segment file name>.<n>.broken` when that name is taken. Never read as a segment.
+ */
+export const BROKEN_FILE_SUFFIX = '.broken';
+
+// ── Clean-shutdown marker (`wal/CLEAN`, written atomically by a clean close) ──────────────────
+// It says where the log ended when it was closed cleanly, and it survives a truncation of the
+// log that would also cut the CleanShutdown record: a log shorter than it says is data loss.
+// Opening the log for writing removes it (then fsyncs the directory) before anything is appended.
+export const CLEAN_MARKER_FILE_NAME = 'CLEAN';
+/** "TMCS" as bytes T M C S, read as a little-endian u32. */
+export const CLEAN_MARKER_MAGIC = 0x53434d54;
+export const CLEAN_MARKER_VERSION = 1;
+export const CLEAN_MARKER_SIZE = 40;
+export const CLEAN_MARKER_MAGIC_OFFSET = 0; // u32
+export const CLEAN_MARKER_VERSION_OFFSET = 4; // u16
+export const CLEAN_MARKER_SIZE_OFFSET = 6; // u16, = CLEAN_MARKER_SIZE
+export const CLEAN_MARKER_SEGMENT_OFFSET = 8; // u64, number of the segment the log ends in
+export const CLEAN_MARKER_LSN_OFFSET = 16; // u64, LSN of the log's last record (the CleanShutdown record)
+export const CLEAN_MARKER_END_OFFSET = 24; // u64, size of that segment in bytes at close
+export const CLEAN_MARKER_RESERVED_OFFSET = 32; // u32, zero
+export const CLEAN_MARKER_CRC_OFFSET = 36; // u32, CRC32C of bytes [0, 36)
 
 // ── Checkpoint state files (see checkpoint/state-file.ts) ───────────────────────────────────
 // A checkpoint's key/value data is one file: a *base* (the whole state) or a *delta* (the puts

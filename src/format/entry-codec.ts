@@ -1,11 +1,13 @@
 /**
- * The entry codec: the payloads of Put, Delete, Commit, CheckpointMarker and Abort records.
+ * The entry codec: the payloads of Put, Delete, Commit, CheckpointMarker and Abort records (and
+ * the decoder of CleanShutdown, whose encoder is in clean-shutdown.ts).
  * Encoders write straight into the WAL's group buffer (no intermediate allocation); the decoder
  * checks every length against its cap and against the payload before it allocates anything.
  */
 import { corruption, TidemarkError } from '../errors.js';
 import {
   CHECKPOINT_MARKER_SIZE,
+  CLEAN_SHUTDOWN_RECORD_SIZE,
   COMMIT_FIXED_SIZE,
   COMMIT_FLAG_HAS_WATERMARK,
   COMMIT_SOURCE_FIXED_SIZE,
@@ -27,7 +29,9 @@ export type WalEntry =
   | { type: 'delete'; key: string }
   | { type: 'commit'; epoch: number; sourceOffsets: SourceOffsets; watermark: number | undefined }
   | { type: 'checkpoint'; checkpointId: number; epoch: number; lsn: number }
-  | { type: 'abort' };
+  | { type: 'abort' }
+  /** The log was closed cleanly after `lastLsn`; this record sits at `offset` of segment `segment`. Replay ignores it. */
+  | { type: 'clean-shutdown'; lastLsn: number; segment: number; offset: number };
 
 /** Something that can write a record payload of a known size into a buffer. */
 export interface PayloadEncoder {
@@ -280,6 +284,14 @@ export function decodeEntry(
     case RecordType.Abort:
       if (length !== 0) throw malformed(path, offset, 'abort with a payload');
       return { type: 'abort' };
+    case RecordType.CleanShutdown:
+      if (length !== CLEAN_SHUTDOWN_RECORD_SIZE) throw malformed(path, offset, 'clean-shutdown record size');
+      return {
+        type: 'clean-shutdown',
+        lastLsn: readU64(buf, start),
+        segment: readU64(buf, start + 8),
+        offset: readU64(buf, start + 16),
+      };
     default:
       throw malformed(path, offset, `unknown record type ${type}`);
   }

@@ -12,6 +12,12 @@ export {
   type PerCoreWalPosition,
   type SinkCommitStatus,
 } from './checkpoint-manifest.js';
+export {
+  CleanShutdownEncoder,
+  type CleanShutdownMarker,
+  decodeCleanMarker,
+  encodeCleanMarker,
+} from './clean-shutdown.js';
 export * from './constants.js';
 export { crc32c, crc32cJs, maskCrc32c, NATIVE_THRESHOLD_BYTES, unmaskCrc32c } from './crc32c.js';
 export {

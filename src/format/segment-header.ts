@@ -1,6 +1,7 @@
 /** Encoder and decoder of the 32-byte WAL segment header (layout in constants.ts, docs/FORMAT.md). */
 
 import {
+  MIN_WAL_FORMAT_VERSION,
   SEGMENT_FIRST_LSN_OFFSET,
   SEGMENT_HEADER_CRC_OFFSET,
   SEGMENT_HEADER_SIZE,
@@ -42,7 +43,8 @@ export type SegmentHeaderProblem = 'short' | 'checksum' | 'magic' | 'version';
 /**
  * Decodes the header at the start of `buf`. Returns the problem instead of throwing, so the
  * caller can tell a torn header (possible only in the newest segment) from corruption.
- * A header with a valid checksum but a newer version is reported as `version`.
+ * A header with a valid checksum but a version outside [MIN_WAL_FORMAT_VERSION,
+ * WAL_FORMAT_VERSION] is reported as `version`.
  */
 export function decodeSegmentHeader(buf: Uint8Array): SegmentHeader | SegmentHeaderProblem {
   if (buf.length < SEGMENT_HEADER_SIZE) return 'short';
@@ -53,7 +55,8 @@ export function decodeSegmentHeader(buf: Uint8Array): SegmentHeader | SegmentHea
   if (view.getUint32(SEGMENT_MAGIC_OFFSET, true) !== SEGMENT_MAGIC) return 'magic';
   const version = view.getUint16(SEGMENT_VERSION_OFFSET, true);
   if (
-    version !== WAL_FORMAT_VERSION ||
+    version < MIN_WAL_FORMAT_VERSION ||
+    version > WAL_FORMAT_VERSION ||
     view.getUint16(SEGMENT_HEADER_SIZE_OFFSET, true) !== SEGMENT_HEADER_SIZE
   ) {
     return 'version';

@@ -12,10 +12,12 @@ import { type CheckpointProblem, validateCheckpointChain } from '../checkpoint/c
 import { type CheckpointStore, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { isTidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
-import { MAX_SEGMENT_FILE_BYTES, RecordType } from '../format/constants.js';
+import type { CleanShutdownMarker } from '../format/clean-shutdown.js';
+import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, RecordType } from '../format/constants.js';
 import type { Directory } from '../io/directory.js';
 import { FsDirectory, TEMP_SUFFIX } from '../io/fs-directory.js';
-import { listSegmentNumbers, segmentFileName } from '../wal/segment-name.js';
+import { cleanShutdownShortfall, readCleanMarker } from '../wal/clean-marker.js';
+import { classifyWalFileName, listSegmentNumbers, segmentFileName } from '../wal/segment-name.js';
 import { isTornSegmentHeader, scanSegment, type TornTail } from '../wal/segment-scanner.js';
 import { RecoveryManager } from './recovery-manager.js';
 import { objectStoreOf, openCheckpointStore, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
@@ -34,7 +36,14 @@ const TYPE_NAMES: Record<number, string> = {
   [RecordType.Commit]: 'commit',
   [RecordType.CheckpointMarker]: 'checkpoint',
   [RecordType.Abort]: 'abort',
+  [RecordType.CleanShutdown]: 'clean-shutdown',
 };
+
+/** Something worth a look that is not damage: the log works without it. */
+export interface DataDirectoryWarning {
+  path: string;
+  message: string;
+}
 
 /** One WAL segment as found. */
 export interface SegmentReport {
@@ -46,8 +55,10 @@ export interface SegmentReport {
   /** LSN of the last intact record. */
   lastLsn: number | undefined;
   records: number;
-  /** Records by type: put, delete, commit, checkpoint, abort. */
+  /** Records by type: put, delete, commit, checkpoint, abort, clean-shutdown. */
   recordsByType: Record<string, number>;
+  /** Offset just after the last intact record (0 when the header is unreadable). */
+  endOffset: number;
   /** Damage at the end of the final segment that opening the log would cut (not a problem). */
   tornTail: TornTail | undefined;
   problem: DataDirectoryProblem | undefined;
@@ -79,10 +90,18 @@ export interface DataDirectoryReport {
    * directory is clean.
    */
   problems: DataDirectoryProblem[];
-  /** Things that do not stop recovery: stray names in the checkpoint directory (ignored by it). */
-  warnings: DataDirectoryProblem[];
+  /**
+   * Things that do not stop recovery, for an operator to look at: files in `wal/` that are not
+   * part of the log (not a segment, a `.broken` copy, `CLEAN` or `LOCK`) and stray names in the
+   * checkpoint directory, both ignored by recovery.
+   */
+  warnings: DataDirectoryWarning[];
   /** What read-only recovery (`recover()`) made of the directory. */
   recovery: RecoveryVerdict;
+  /** Copies of bytes a repair cut off (`<segment>.broken`), by file name. */
+  brokenFiles: string[];
+  /** What the clean-shutdown marker `wal/CLEAN` says, when there is one that decodes. */
+  cleanShutdown: CleanShutdownMarker | undefined;
 }
 
 /** The outcome of running recovery on the directory: where it would start, or why it refuses. */
@@ -122,8 +141,9 @@ export async function examineDataDirectory(
   const walDir = await root.subdirectory(WAL_DIR_NAME);
   const checkpoints = await openCheckpointStore(root, objectStoreOf(options));
   try {
-    // Not listSegments: a gap is reported per segment below instead of stopping the whole report.
-    const numbers = listSegmentNumbers(await walDir.list());
+    const walFiles = (await walDir.list()).sort();
+    // Not listSegments(): a gap is reported per segment below, like any other damage, not thrown.
+    const numbers = listSegmentNumbers(walFiles);
     // A store that cannot even be listed (the retired flat layout) is a problem to report.
     let listError: DataDirectoryProblem | undefined;
     const ids = await checkpoints.store.list().catch((err: unknown) => {
@@ -142,18 +162,29 @@ export async function examineDataDirectory(
       problems: [],
       warnings: [],
       recovery: { ok: true, checkpointId: undefined, checkpointsSkipped: [], lsn: 0 },
+      brokenFiles: walFiles.filter((f) => classifyWalFileName(f) === 'broken'),
+      cleanShutdown: undefined,
     };
     if (listError) report.problems.push(listError);
     if (checkpoints.store instanceof FileSystemCheckpointStore) {
       for (const name of await checkpoints.store.strays())
         report.warnings.push({
-          code: 'TIDEMARK_CORRUPTION',
           path: `${checkpoints.store.location}/${name}`,
-          offset: undefined,
           message: name.endsWith(TEMP_SUFFIX)
             ? 'half-written file: ignored by recovery, removed when the directory is opened'
             : 'not a checkpoint file: ignored by recovery',
         });
+    }
+    for (const f of walFiles)
+      if (classifyWalFileName(f) === 'stray')
+        report.warnings.push({
+          path: `${walDir.path}/${f}`,
+          message: 'not a WAL segment (a segment is named wal-<16 digits>.log): ignored by the log',
+        });
+    try {
+      report.cleanShutdown = await readCleanMarker(walDir);
+    } catch (err) {
+      report.problems.push(problemOf(err));
     }
     let expectedFirst: number | undefined;
     for (let i = 0; i < numbers.length; i++) {
@@ -169,6 +200,24 @@ export async function examineDataDirectory(
       if (seg.problem) report.problems.push(seg.problem);
       expectedFirst = seg.lastLsn === undefined ? undefined : seg.lastLsn + 1;
       options.onProgress?.(++done, total);
+    }
+    // The same check as opening the log: a cleanly closed log must still reach where it ended.
+    const marker = report.cleanShutdown;
+    const final = report.segments[report.segments.length - 1];
+    if (marker && (final === undefined || final.problem === undefined)) {
+      const short = cleanShutdownShortfall(
+        marker,
+        final === undefined
+          ? { segment: undefined, path: walDir.path, lastLsn: 0, endOffset: 0 }
+          : {
+              segment: final.number,
+              path: final.path,
+              lastLsn: final.lastLsn ?? report.segments[report.segments.length - 2]?.lastLsn ?? 0,
+              endOffset: final.endOffset,
+            },
+        `${walDir.path}/${CLEAN_MARKER_FILE_NAME}`,
+      );
+      if (short) report.problems.push(problemOf(short));
     }
     for (const id of ids) {
       report.checkpoints.push(await examineCheckpoint(checkpoints.store, id));
@@ -222,6 +271,7 @@ async function examineSegment(
     lastLsn: undefined,
     records: 0,
     recordsByType,
+    endOffset: 0,
     tornTail: undefined,
     problem: undefined,
   };
@@ -260,6 +310,7 @@ async function examineSegment(
     seg.firstLsn = scan.header.firstLsn;
     seg.lastLsn = scan.lastLsn;
     seg.records = scan.recordCount;
+    seg.endOffset = scan.validEnd;
     seg.tornTail = scan.tornTail;
   } catch (err) {
     seg.problem = problemOf(err);

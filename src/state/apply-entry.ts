@@ -60,6 +60,9 @@ export class StateReplayer {
       case 'checkpoint':
         if (entry.epoch > this.target.epoch) this.target.epoch = entry.epoch;
         return;
+      case 'clean-shutdown':
+        // Only says the log was closed cleanly here: no state, and no effect on a pending transaction.
+        return;
     }
   }
 

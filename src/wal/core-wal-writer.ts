@@ -113,7 +113,12 @@ export class CoreWalWriter {
     options: CoreWalWriterOptions = {},
   ): Promise<CoreWalWriter> {
     const dir = await walRoot.subdirectory(coreWalDirName(coreId));
-    const wal = await WriteAheadLog.open(dir, { ...options.wal, lock: options.lock ?? true });
+    // No CleanShutdown record: a core log's LSNs are its entry sequences, every record a CoreEntry.
+    const wal = await WriteAheadLog.open(dir, {
+      ...options.wal,
+      lock: options.lock ?? true,
+      cleanShutdown: false,
+    });
     try {
       const { epoch, lastTs } = await newestEntryOf(walRoot, coreId, wal);
       const start = options.epoch ?? epoch;

@@ -1,3 +1,5 @@
+export { saveBrokenCopy } from './broken-copy.js';
+export { readCleanMarker } from './clean-marker.js';
 export { CoreWalWriter, type CoreWalWriterOptions, type NanoClock, wallClockNs } from './core-wal-writer.js';
 export { localParticipant, type PerCoreWalConfig, PerCoreWalManager } from './per-core-wal-manager.js';
 export {
@@ -8,12 +10,20 @@ export {
   type SegmentStats,
 } from './per-core-wal-reader.js';
 export { listSegments, readSegmentHead, type SegmentHead, walSize } from './segment-files.js';
-export { listSegmentNumbers, parseSegmentFileName, segmentFileName } from './segment-name.js';
+export {
+  brokenFileName,
+  classifyWalFileName,
+  listSegmentNumbers,
+  parseSegmentFileName,
+  segmentFileName,
+  type WalFileKind,
+} from './segment-name.js';
 export {
   type RecordVisitor,
   type SegmentScan,
   scanSegment,
   type TornTail,
+  tornWriteRuledOut,
   WAL_RECOVERY_MODES,
   type WalDamage,
   type WalRecoveryMode,

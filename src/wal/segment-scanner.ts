@@ -2,11 +2,17 @@
  * The segment decoder: walks the records of one segment file held in memory, checking every
  * frame's checksum and that LSNs run on without gaps, and classifies damage (LevelDB's
  * log_reader, etcd's decoder). A bad frame is a *torn tail* only in the final segment and only
- * when no valid frame starts `WAL_SYNC_WINDOW_BYTES` or more after it (the most a crash can tear:
- * the writer never has more unsynced); anywhere else it is `TIDEMARK_CORRUPTION` with file and offset.
+ * when every valid frame after it lies within the sync window of it (see {@link tornWriteRuledOut});
+ * anywhere else it is `TIDEMARK_CORRUPTION` with file and offset.
  */
 import { corruption, TidemarkError } from '../errors.js';
-import { RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_SYNC_WINDOW_BYTES } from '../format/constants.js';
+import {
+  MAX_RECORD_PAYLOAD_BYTES,
+  RECORD_HEADER_SIZE,
+  RECORD_LENGTH_OFFSET,
+  SEGMENT_HEADER_SIZE,
+  WAL_SYNC_WINDOW_BYTES,
+} from '../format/constants.js';
 import { type FrameInfo, FrameStatus, peekFrameLsn, readFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 
@@ -106,21 +112,65 @@ export function validFrameFollows(
   return nextValidFrame(buf, from, end, minLsn ?? 0, maxLsn) !== undefined;
 }
 
-/** Offset of the first intact frame with an LSN in [minLsn, maxLsn] in `buf[from, end)`, if any. */
+/**
+ * Offset of the first intact frame with an LSN in [minLsn, maxLsn] in `buf[from, end)`, if any;
+ * only frames starting before `startBefore` (default: anywhere) are considered.
+ */
 function nextValidFrame(
   buf: Buffer,
   from: number,
   end: number,
   minLsn: number,
   maxLsn = Number.MAX_VALUE,
+  startBefore = end,
 ): number | undefined {
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
-  for (let p = from; p + RECORD_HEADER_SIZE <= end; p++) {
+  const last = Math.min(end - RECORD_HEADER_SIZE, startBefore - 1);
+  for (let p = from; p <= last; p++) {
     const lsn = peekFrameLsn(buf, p);
     if (lsn < minLsn || lsn > maxLsn) continue;
     if (readFrame(buf, p, end, info) === FrameStatus.Ok) return p;
   }
   return undefined;
+}
+
+/**
+ * Whether the damage at `offset` (the first bad frame of a final segment) cannot be a torn
+ * write; returns the offset of a valid frame that proves it, or undefined when it may be one.
+ *
+ * The writer never has more than `WAL_SYNC_WINDOW_BYTES` (W) written and not yet durable: every
+ * byte before some point S is durable, and a crash can damage only [S, S + W). The bad frame
+ * holds a damaged byte, so S lies before its true end; and every valid frame after it was written
+ * in that same last window (had it been durable, so would the bad frame before it), so it starts
+ * before S + W. Two cases cover where S can be:
+ *
+ * - the bad frame's header was not durable (S ≤ offset + H − 1, H = `RECORD_HEADER_SIZE`; its
+ *   length field may then be anything): later valid frames start before offset + H + W;
+ * - the header was durable, so its declared length is the one the writer wrote and the frame
+ *   spanned S (a frame larger than W is synced in W steps): later valid frames start at or after
+ *   its declared end E (nothing starts inside a frame) and before E + W.
+ *
+ * So it is a torn write only if no valid frame starts at or after offset + H + W, or — when the
+ * declared length is within the cap — none starts inside (offset, E) or at or after E + W. A huge
+ * (but capped) declared length therefore cannot pull a far-away valid frame "into the window":
+ * that frame would lie inside the bad frame, which the second case rules out.
+ */
+export function tornWriteRuledOut(
+  buf: Buffer,
+  offset: number,
+  end: number,
+  nextLsn: number,
+): number | undefined {
+  const maxLsn = nextLsn + Math.ceil((end - offset) / RECORD_HEADER_SIZE);
+  const far = nextValidFrame(buf, offset + RECORD_HEADER_SIZE + WAL_SYNC_WINDOW_BYTES, end, nextLsn, maxLsn);
+  if (far === undefined) return undefined;
+  if (end - offset < RECORD_HEADER_SIZE) return far;
+  const length = buf.readUInt32LE(offset + RECORD_LENGTH_OFFSET);
+  if (length > MAX_RECORD_PAYLOAD_BYTES) return far; // the header cannot have been durable
+  const declaredEnd = offset + RECORD_HEADER_SIZE + length;
+  const inside = nextValidFrame(buf, offset + 1, end, nextLsn, maxLsn, declaredEnd);
+  if (inside !== undefined) return inside;
+  return nextValidFrame(buf, declaredEnd + WAL_SYNC_WINDOW_BYTES, end, nextLsn, maxLsn);
 }
 
 /** Throws the right typed error for a header problem. */
@@ -224,9 +274,18 @@ export function scanSegment(
           nextLsn = info.lsn;
           continue;
         }
+        // One entry per skipped range: where it starts in this file, how many bytes, and which
+        // LSNs went with it (the next intact frame's LSN says), never a second entry at its end.
         const next = nextValidFrame(buf, offset + 1, end, nextLsn);
-        skipped.push({ path, offset, bytesSkipped: (next ?? end) - offset, reason: bad });
+        const resumeLsn = next === undefined ? nextLsn : peekFrameLsn(buf, next);
+        skipped.push({
+          path,
+          offset,
+          bytesSkipped: (next ?? end) - offset,
+          reason: resumeLsn > nextLsn ? `${bad}; LSNs ${nextLsn}..${resumeLsn - 1} are missing` : bad,
+        });
         if (next === undefined) break;
+        nextLsn = resumeLsn;
         offset = next;
         continue;
       }
@@ -241,13 +300,14 @@ export function scanSegment(
           offset,
           `${bad} at the end of the final segment (absolute-consistency refuses a torn tail)`,
         );
-      // A torn write spans at most the sync window: a valid record starting farther on was
-      // written after this spot was durable, so this spot is damage, not a torn tail.
-      if (validFrameFollows(buf, offset + WAL_SYNC_WINDOW_BYTES, end, nextLsn, offset)) {
+      // A torn write spans at most the sync window: a valid record beyond it (measured from the
+      // bad frame's start and from its declared end) proves this spot was durable: damage.
+      const evidence = tornWriteRuledOut(buf, offset, end, nextLsn);
+      if (evidence !== undefined) {
         throw corruption(
           path,
           offset,
-          `${bad}, and valid records follow it more than ${WAL_SYNC_WINDOW_BYTES} bytes later (not a torn write)`,
+          `${bad}, and a valid record at offset ${evidence} follows it outside the ${WAL_SYNC_WINDOW_BYTES}-byte sync window (not a torn write)`,
         );
       }
       return endedAt(offset, { tornTail: { path, offset, bytesDropped: end - offset, reason: bad } });

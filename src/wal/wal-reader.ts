@@ -4,11 +4,13 @@
  * ended, every frame's checksum, and that damage appears only as a torn tail of the final segment.
  */
 
-import { TidemarkError } from '../errors.js';
-import { MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import { isTidemarkError, TidemarkError } from '../errors.js';
+import type { CleanShutdownMarker } from '../format/clean-shutdown.js';
+import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { type FrameInfo, FrameStatus, readFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
+import { cleanShutdownShortfall, type LogEnd, readCleanMarker } from './clean-marker.js';
 import { listSegments, readSegmentHead } from './segment-files.js';
 import { segmentFileName } from './segment-name.js';
 import {
@@ -81,6 +83,11 @@ export class WalReader {
    *
    * `mode` (default `tolerate-torn-tail`) says what damage does; see {@link WalRecoveryMode}.
    * In `point-in-time` and `salvage` modes damage is reported in `damage` instead of thrown.
+   *
+   * A log closed cleanly (its marker `CLEAN` is there) that ends before the point the marker
+   * names is `TIDEMARK_DATA_LOSS` naming the missing LSNs — in `point-in-time` and `salvage` a
+   * reported damage entry at the log's end instead (checked when the read reaches the final
+   * segment, i.e. not when `untilLsn` stops it in an earlier one).
    */
   static async read(
     dir: Directory,
@@ -101,7 +108,34 @@ export class WalReader {
       endPosition: undefined,
       damage: [],
     };
-    if (segments.length === 0) return stats;
+    const markerPath = `${dir.path}/${CLEAN_MARKER_FILE_NAME}`;
+    let marker: CleanShutdownMarker | undefined;
+    let markerError: TidemarkError | undefined;
+    try {
+      marker = await readCleanMarker(dir);
+    } catch (err) {
+      if (!isTidemarkError(err) || (mode !== 'point-in-time' && mode !== 'salvage')) throw err;
+      markerError = err;
+    }
+    /** Checks the log's end against the marker (see above); called once the read reached it. */
+    const checkEnd = (end: LogEnd): void => {
+      const problem =
+        markerError ?? (marker === undefined ? undefined : cleanShutdownShortfall(marker, end, markerPath));
+      if (problem === undefined) return;
+      if (mode !== 'point-in-time' && mode !== 'salvage') throw problem;
+      // Point-in-time: only when nothing else ended the log first (the first damage is where it is cut).
+      if (mode === 'salvage' || stats.damage.length === 0)
+        stats.damage.push({
+          path: end.path,
+          offset: end.segment === undefined ? 0 : end.endOffset,
+          bytesSkipped: 0,
+          reason: problem.message,
+        });
+    };
+    if (segments.length === 0) {
+      checkEnd({ segment: undefined, path: dir.path, lastLsn: fromLsn - 1, endOffset: 0 });
+      return stats;
+    }
     let last = segments.length - 1;
     for (let i = 0; i < last; i++) {
       if (segments[i]!.firstLsn === undefined) {
@@ -189,6 +223,7 @@ export class WalReader {
         resume !== undefined && i === start ? buf.length - resume.offset + SEGMENT_HEADER_SIZE : buf.length;
       stats.segmentsRead++;
       if (i === last && isTornSegmentHeader(buf, expectedFirst)) {
+        checkEnd({ segment: seg.number, path, lastLsn: stats.lastLsn, endOffset: 0 });
         if (mode === 'absolute-consistency') throw headerError(path, 'checksum');
         stats.tornTail = {
           path,
@@ -212,6 +247,8 @@ export class WalReader {
       stats.tornTail = scan.tornTail;
       expectedFirst = scan.lastLsn + 1;
       if (scan.skipped) stats.damage.push(...scan.skipped);
+      if (i === last && !scan.stoppedAt)
+        checkEnd({ segment: seg.number, path, lastLsn: scan.lastLsn, endOffset: scan.validEnd });
       if (scan.stoppedAt) {
         const dropped = last - i;
         stats.damage.push(

@@ -10,23 +10,39 @@
  * - Segments rotate by size; rotation fdatasyncs the sealed segment, creates the next one and
  *   fsyncs the directory before the group is acknowledged.
  * - On open, a torn tail of the final segment is cut (then fdatasync) and appends continue at
- *   exactly that offset; damage anywhere else is `TIDEMARK_CORRUPTION`.
+ *   exactly that offset; damage anywhere else is `TIDEMARK_CORRUPTION`. What a repair cuts off is
+ *   first kept in `<segment>.broken` (broken-copy.ts).
+ * - `close()` appends a CleanShutdown record and writes the marker `CLEAN` (clean-marker.ts); a
+ *   log found shorter than the marker says is `TIDEMARK_DATA_LOSS`, not a torn tail. Open removes
+ *   the marker (one directory fsync per open) before anything can be appended.
  * - A failed write or fdatasync is final (PostgreSQL's fsyncgate lesson): every waiter is
  *   rejected, nothing is retried, and the log refuses further appends.
  */
 import { corruption, ioError, TidemarkError } from '../errors.js';
+import { CleanShutdownEncoder } from '../format/clean-shutdown.js';
 import {
+  CLEAN_MARKER_FILE_NAME as CLEAN_MARKER_NAME,
+  CLEAN_SHUTDOWN_RECORD_SIZE,
   MAX_RECORD_PAYLOAD_BYTES,
   MAX_SEGMENT_FILE_BYTES,
   MAX_SEGMENT_SIZE_BYTES,
   RECORD_HEADER_SIZE,
   SEGMENT_HEADER_SIZE,
+  WAL_FORMAT_VERSION,
   WAL_SYNC_WINDOW_BYTES,
 } from '../format/constants.js';
 import type { PayloadEncoder } from '../format/entry-codec.js';
 import { sealFrame } from '../format/record-frame.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory, DirectoryFile, DirectoryLock } from '../io/directory.js';
+import { saveBrokenCopy } from './broken-copy.js';
+import {
+  cleanShutdownHeaderLoss,
+  cleanShutdownShortfall,
+  readCleanMarker,
+  removeCleanMarker,
+  writeCleanMarker,
+} from './clean-marker.js';
 import { listSegments, readSegmentHead } from './segment-files.js';
 import { segmentFileName } from './segment-name.js';
 import { headerError, isTornSegmentHeader, scanSegment, type TornTail } from './segment-scanner.js';
@@ -62,6 +78,13 @@ export interface WalOptions {
    * other modes of `WalRecoveryMode` are applied by `RecoveryManager` before the log opens.)
    */
   recoveryMode?: 'tolerate-torn-tail' | 'absolute-consistency';
+  /**
+   * Whether `close()` marks the log as cleanly closed: a CleanShutdown record (in segments of
+   * format version 2) and the marker file `CLEAN`. Default true. The per-core WAL turns it off
+   * (its LSNs are entry sequences, so it takes no record it did not write). Opening checks and
+   * removes an existing marker either way.
+   */
+  cleanShutdown?: boolean;
 }
 
 /** Counters of a WAL since open. */
@@ -140,6 +163,7 @@ export class WriteAheadLog {
   private readonly groupCommitDelayMs: number;
   private readonly maxBufferedBytes: number;
   private readonly dsync: boolean;
+  private readonly cleanShutdown: boolean;
 
   private active: GroupBuffer;
   private flushing: GroupBuffer;
@@ -152,6 +176,8 @@ export class WriteAheadLog {
   private truncationGuard: ((segmentNumber: number) => boolean) | undefined;
   /** Bytes written to the current segment since its last fdatasync (always ≤ WAL_SYNC_WINDOW_BYTES). */
   private unsyncedBytes = 0;
+  /** Format version of the segment being appended to (a version 1 segment takes no CleanShutdown record). */
+  private activeVersion: number;
 
   private nextLsn: number;
   private durable: number;
@@ -183,9 +209,14 @@ export class WriteAheadLog {
     /** Damage cut from the final segment when the log was opened, if any. */
     readonly repairedTail: TornTail | undefined,
     options: Required<
-      Pick<WalOptions, 'segmentSizeBytes' | 'groupCommitBytes' | 'groupCommitDelayMs' | 'maxBufferedBytes'>
-    > & { dsync: boolean },
+      Pick<
+        WalOptions,
+        'segmentSizeBytes' | 'groupCommitBytes' | 'groupCommitDelayMs' | 'maxBufferedBytes' | 'cleanShutdown'
+      >
+    > & { dsync: boolean; activeVersion: number },
   ) {
+    this.cleanShutdown = options.cleanShutdown;
+    this.activeVersion = options.activeVersion;
     this.segmentSizeBytes = options.segmentSizeBytes;
     this.groupCommitBytes = options.groupCommitBytes;
     this.groupCommitDelayMs = options.groupCommitDelayMs;
@@ -206,7 +237,8 @@ export class WriteAheadLog {
   /**
    * Opens (or creates) the log in `dir`, taking the directory's writer lock.
    * Throws `TIDEMARK_LOCKED`, `TIDEMARK_CORRUPTION`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`,
-   * `TIDEMARK_INVALID_ARGUMENT`.
+   * `TIDEMARK_INVALID_ARGUMENT`, and `TIDEMARK_DATA_LOSS` when the log was closed cleanly but now
+   * ends before the point its marker `CLEAN` names (nothing is cut or removed then).
    */
   static async open(dir: Directory, options: WalOptions = {}): Promise<WriteAheadLog> {
     const segmentSizeBytes = positiveInt(
@@ -237,10 +269,25 @@ export class WriteAheadLog {
       );
     }
     const dsync = syncMethod === 'o_dsync';
+    const cleanShutdown = options.cleanShutdown ?? true;
+    if (typeof cleanShutdown !== 'boolean')
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `cleanShutdown must be a boolean, got ${cleanShutdown}`,
+      );
     const lock =
       options.lock === false ? undefined : typeof options.lock === 'object' ? options.lock : await dir.lock();
     try {
+      // Checked before anything is repaired: a cleanly closed log that is now short is refused whole.
+      const marker = await readCleanMarker(dir);
+      const markerPath = `${dir.path}/${CLEAN_MARKER_NAME}`;
       const numbers = await listSegments(dir);
+      if (marker && numbers.length === 0)
+        throw cleanShutdownShortfall(
+          marker,
+          { segment: undefined, path: dir.path, lastLsn: 0, endOffset: 0 },
+          markerPath,
+        );
       let repaired: TornTail | undefined;
       // A final segment whose header never became durable (crash during rotation) holds nothing
       // acknowledged: drop it. If it was the only one, a fresh segment of that number replaces it.
@@ -255,6 +302,9 @@ export class WriteAheadLog {
           finalImage = buf;
           break;
         }
+        // The marker was written after its segment's header was durable: that header cannot be torn.
+        if (marker && marker.segment >= number)
+          throw cleanShutdownHeaderLoss(marker, `${dir.path}/${name}`, markerPath);
         if (options.recoveryMode === 'absolute-consistency')
           throw corruption(
             `${dir.path}/${name}`,
@@ -267,6 +317,7 @@ export class WriteAheadLog {
           bytesDropped: buf.length,
           reason: 'segment header never became durable',
         };
+        if (buf.length > 0) await saveBrokenCopy(dir, name, buf);
         await dir.remove([name]);
         numbers.pop();
         if (numbers.length === 0) replaceNumber = number;
@@ -279,7 +330,15 @@ export class WriteAheadLog {
       }
       let file: DirectoryFile;
       let lastLsn: number;
+      let activeVersion = WAL_FORMAT_VERSION;
       if (finalImage === undefined) {
+        // Every segment is gone or never had a durable header: a marker says records were there.
+        if (marker)
+          throw cleanShutdownShortfall(
+            marker,
+            { segment: undefined, path: dir.path, lastLsn: 0, endOffset: 0 },
+            markerPath,
+          )!;
         const number = replaceNumber ?? 1;
         const created = await createSegment(dir, number, initialLsn, dsync);
         file = created.file;
@@ -307,6 +366,18 @@ export class WriteAheadLog {
             `segment starts at LSN ${scan.header.firstLsn}, not after segment ${prev.number}`,
           );
         }
+        if (marker) {
+          const short = cleanShutdownShortfall(
+            marker,
+            { segment: number, path, lastLsn: scan.lastLsn, endOffset: scan.validEnd },
+            markerPath,
+          );
+          if (short) throw short;
+          // From here on the log may change: the marker must be gone (durably) before it does.
+          await removeCleanMarker(dir);
+        }
+        activeVersion = scan.header.version;
+        if (scan.tornTail) await saveBrokenCopy(dir, name, finalImage.subarray(scan.validEnd));
         file = await dir.open(name, 'write', { dsync });
         if (scan.tornTail) {
           repaired = scan.tornTail;
@@ -327,6 +398,8 @@ export class WriteAheadLog {
         groupCommitDelayMs,
         maxBufferedBytes,
         dsync,
+        cleanShutdown,
+        activeVersion,
       });
     } catch (err) {
       await lock?.release();
@@ -419,9 +492,21 @@ export class WriteAheadLog {
 
   /**
    * Resolves once every record with LSN ≤ `lsn` is durable. Rejects with the log's failure
-   * (`TIDEMARK_IO` / `TIDEMARK_NO_SPACE`), or `TIDEMARK_INVALID_ARGUMENT` for an LSN never appended.
+   * (`TIDEMARK_IO` / `TIDEMARK_NO_SPACE`), or `TIDEMARK_INVALID_ARGUMENT` for an LSN never
+   * appended or one that is not a non-negative safe integer (`undefined`, NaN, -1, 1.5), without
+   * touching any other waiter.
    */
   flushed(lsn: number): Promise<void> {
+    // Validated first: a NaN compares false with everything and would park a waiter on a group
+    // that may never be flushed.
+    if (!Number.isSafeInteger(lsn) || lsn < 0) {
+      return Promise.reject(
+        new TidemarkError(
+          'TIDEMARK_INVALID_ARGUMENT',
+          `flushed(lsn): lsn must be a non-negative safe integer, got ${String(lsn)}`,
+        ),
+      );
+    }
     if (lsn <= this.durable) return Promise.resolve();
     if (this.failure) return Promise.reject(this.failure);
     if (lsn >= this.nextLsn) {
@@ -531,8 +616,10 @@ export class WriteAheadLog {
   }
 
   /**
-   * Flushes and syncs what is buffered, then closes the file and releases the lock. A log that
-   * failed earlier is closed all the same, and then rejects with that failure (`TIDEMARK_IO`,
+   * Flushes and syncs what is buffered, marks the log as cleanly closed (unless the option
+   * `cleanShutdown` is false: a CleanShutdown record, made durable, then the marker file `CLEAN`,
+   * written atomically), then closes the file and releases the lock. A log that failed earlier
+   * is closed all the same, unmarked, and then rejects with that failure (`TIDEMARK_IO`,
    * `TIDEMARK_NO_SPACE`): an I/O error is never swallowed.
    */
   async close(): Promise<void> {
@@ -541,6 +628,7 @@ export class WriteAheadLog {
     if (!this.failure) {
       try {
         await this.sync();
+        if (this.cleanShutdown) await this.markClean();
       } catch (e) {
         err = e;
       }
@@ -553,6 +641,32 @@ export class WriteAheadLog {
   }
 
   // ── internals ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The clean-shutdown record, then the marker. A crash before the marker is durable leaves an
+   * unmarked log (treated as a crash: a torn tail may be cut); the marker never names a point the
+   * log does not durably reach.
+   */
+  private async markClean(): Promise<void> {
+    if (this.activeVersion >= 2) {
+      const frameLength = RECORD_HEADER_SIZE + CLEAN_SHUTDOWN_RECORD_SIZE;
+      const current = this.segments[this.segments.length - 1]!;
+      // The same rotation rule as append(): the record may start the next segment.
+      const rotates =
+        this.assignedSegmentBytes + frameLength > this.segmentSizeBytes &&
+        this.assignedSegmentBytes > SEGMENT_HEADER_SIZE;
+      this.append(
+        new CleanShutdownEncoder(
+          this.lastLsn,
+          rotates ? current.number + 1 : current.number,
+          rotates ? SEGMENT_HEADER_SIZE : this.assignedSegmentBytes,
+        ),
+      );
+      await this.sync();
+    }
+    const tail = this.segments[this.segments.length - 1]!;
+    await writeCleanMarker(this.dir, { segment: tail.number, lsn: this.lastLsn, endOffset: this.fileSize });
+  }
 
   private grow(group: GroupBuffer, frameLength: number): void {
     const need = group.length + frameLength;
@@ -672,6 +786,7 @@ export class WriteAheadLog {
     const created = await createSegment(this.dir, number, firstLsn, this.dsync);
     this.file = created.file;
     this.fileSize = SEGMENT_HEADER_SIZE;
+    this.activeVersion = WAL_FORMAT_VERSION;
     this.segments.push({ number, firstLsn, sizeBytes: SEGMENT_HEADER_SIZE });
     this.statsCounters.segmentsCreated++;
     this.statsCounters.bytesWritten += SEGMENT_HEADER_SIZE;

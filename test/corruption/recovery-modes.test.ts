@@ -52,8 +52,8 @@ test('tolerate-torn-tail (default) keeps everything before a torn write at the e
   assert.equal(r.stats.tornTail?.bytesDropped, 700);
   const opened = await new RecoveryManager({ dir }).open();
   assert.equal(opened.recovered.stats.tornTail?.offset, bytes.length);
-  await opened.close();
   assert.equal(fs.statSync(last).size, bytes.length, 'open cut exactly the torn bytes');
+  await opened.close();
   assert.equal((await recoverWith(dir, 'absolute-consistency')).state.size, RECORDS, 'clean after the cut');
 });
 

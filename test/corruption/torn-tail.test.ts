@@ -9,8 +9,12 @@ import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
 const put = new PutEncoder();
 
+/** A log as a crashed writer leaves it: every record durable, no clean-shutdown record or marker. */
 async function writeLog(dirPath: string, records: number, segmentSizeBytes = 64 * 1024 * 1024) {
-  const wal = await WriteAheadLog.open(await FsDirectory.open(dirPath), { segmentSizeBytes });
+  const wal = await WriteAheadLog.open(await FsDirectory.open(dirPath), {
+    segmentSizeBytes,
+    cleanShutdown: false,
+  });
   for (let lsn = 1; lsn <= records; lsn++) wal.append(put.set(`k${lsn}`, payloadFor(lsn)));
   await wal.close();
 }
@@ -19,6 +23,7 @@ async function lsns(dirPath: string): Promise<number[]> {
   const out: number[] = [];
   await WalReader.read(await FsDirectory.open(dirPath), 1, (lsn, type, buf, s, n) => {
     const e = decodeEntry(type, buf, s, n, 'x', 0);
+    if (e.type === 'clean-shutdown') return;
     assert.ok(e.type === 'put' && Buffer.from(e.value).equals(payloadFor(lsn)), `record ${lsn} intact`);
     out.push(lsn);
   });

@@ -56,7 +56,13 @@ test('verify on a clean demo directory exits 0; inspect lists its segments and c
 
 test('verify finds a flipped bit in a WAL segment: exit 1 with TIDEMARK_CORRUPTION, the file and the offset', () => {
   const wal = path.join(data, 'wal');
-  const segment = path.join(wal, fs.readdirSync(wal).sort()[0]!);
+  const segment = path.join(
+    wal,
+    fs
+      .readdirSync(wal)
+      .filter((n) => n.endsWith('.log'))
+      .sort()[0]!,
+  );
   withDamage(segment, 1000, () => {
     const v = cli('verify', data);
     assert.equal(v.status, 1, v.stdout + v.stderr);

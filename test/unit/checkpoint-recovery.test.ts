@@ -31,7 +31,7 @@ test('recovery = latest checkpoint + WAL replay, with source offsets and waterma
 
   const b = await new RecoveryManager({ dir }).recover();
   assert.equal(b.stats.checkpointId, first.id);
-  assert.equal(b.stats.recordsReplayed, 53); // marker + 50 puts + delete + commit
+  assert.equal(b.stats.recordsReplayed, 54); // marker + 50 puts + delete + commit + clean-shutdown
   assert.deepEqual(b.sourceOffsets, { src: 150 });
   assert.equal(b.watermark, 2000);
   assert.equal(b.state.size, 99);

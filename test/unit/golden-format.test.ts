@@ -1,4 +1,4 @@
-// Golden files pin the on-disk formats (WAL v1, checkpoints v2) (docs/FORMAT.md): the writer must produce these exact
+// Golden files pin the on-disk formats (WAL v2, checkpoints v2; WAL v1 still read) (docs/FORMAT.md): the writer must produce these exact
 // bytes and the reader must decode them. A change that alters them is a format change: bump the
 // version. Regenerate only deliberately, with TIDEMARK_UPDATE_GOLDEN=1.
 import assert from 'node:assert/strict';
@@ -11,9 +11,11 @@ import {
   ABORT_ENCODER,
   type CheckpointManifest,
   CheckpointMarkerEncoder,
+  CLEAN_MARKER_FILE_NAME,
   CommitEncoder,
   crc32c,
   DeleteEncoder,
+  decodeCleanMarker,
   decodeEntry,
   decodeManifest,
   decodeStateFile,
@@ -26,38 +28,86 @@ import { FsDirectory, MemoryDirectory } from '../../src/io/index.ts';
 import { segmentFileName, WalReader, WriteAheadLog } from '../../src/wal/index.ts';
 
 const DIR = fileURLToPath(new URL('../fixtures/golden-v1/', import.meta.url));
+/** WAL format version 2: the v1 records plus the CleanShutdown record, and the `CLEAN` marker. */
+const DIR_WAL2 = fileURLToPath(new URL('../fixtures/golden-wal-v2/', import.meta.url));
 const UPDATE = process.env.TIDEMARK_UPDATE_GOLDEN === '1';
 
-function golden(name: string, bytes: Uint8Array): Buffer {
-  if (UPDATE) fs.writeFileSync(DIR + name, bytes);
-  return fs.readFileSync(DIR + name);
+function goldenWal(name: string, bytes: Uint8Array): Buffer {
+  if (UPDATE) {
+    fs.mkdirSync(DIR_WAL2, { recursive: true });
+    fs.writeFileSync(DIR_WAL2 + name, bytes);
+  }
+  return fs.readFileSync(DIR_WAL2 + name);
 }
 
-test('the WAL writer produces the golden v1 segment byte for byte and the reader decodes it', async () => {
-  const dir = new MemoryDirectory();
-  const wal = await WriteAheadLog.open(dir);
+/** The records of the golden segments; the v2 writer ends the log with a CleanShutdown record. */
+function appendGoldenRecords(wal: WriteAheadLog): void {
   wal.append(new PutEncoder().set('o:ATL', Buffer.from([1, 2, 3])));
   wal.append(new DeleteEncoder().set('o:SAV'));
   wal.append(new CommitEncoder(1, { flights: 2 }, 978307260000));
   wal.append(new CheckpointMarkerEncoder(1, 1, 3));
   wal.append(ABORT_ENCODER);
-  await wal.close();
-  const bytes = await dir.readFile(segmentFileName(1), 1 << 20);
-  assert.deepEqual(Buffer.from(bytes), golden(segmentFileName(1), bytes));
+}
 
-  const fixtureDir = new MemoryDirectory();
-  await fixtureDir.writeFileAtomic(segmentFileName(1), fs.readFileSync(DIR + segmentFileName(1)));
+const GOLDEN_ENTRIES = [
+  [1, { type: 'put', key: 'o:ATL', value: Buffer.from([1, 2, 3]) }],
+  [2, { type: 'delete', key: 'o:SAV' }],
+  [3, { type: 'commit', epoch: 1, sourceOffsets: { flights: 2 }, watermark: 978307260000 }],
+  [4, { type: 'checkpoint', checkpointId: 1, epoch: 1, lsn: 3 }],
+  [5, { type: 'abort' }],
+];
+
+async function readEntries(dir: MemoryDirectory): Promise<unknown[]> {
   const entries: unknown[] = [];
-  await WalReader.read(fixtureDir, 1, (lsn, type, buf, s, n) =>
+  await WalReader.read(dir, 1, (lsn, type, buf, s, n) =>
     entries.push([lsn, decodeEntry(type, buf, s, n, 'golden', 0)]),
   );
-  assert.deepEqual(entries, [
-    [1, { type: 'put', key: 'o:ATL', value: Buffer.from([1, 2, 3]) }],
-    [2, { type: 'delete', key: 'o:SAV' }],
-    [3, { type: 'commit', epoch: 1, sourceOffsets: { flights: 2 }, watermark: 978307260000 }],
-    [4, { type: 'checkpoint', checkpointId: 1, epoch: 1, lsn: 3 }],
-    [5, { type: 'abort' }],
+  return entries;
+}
+
+test('a golden v1 segment (written before the clean-shutdown record existed) still reads, and a writer continues it', async () => {
+  const fixtureDir = new MemoryDirectory();
+  await fixtureDir.writeFileAtomic(segmentFileName(1), fs.readFileSync(DIR + segmentFileName(1)));
+  assert.deepEqual(await readEntries(fixtureDir), GOLDEN_ENTRIES);
+  // A version 1 segment takes no CleanShutdown record (a v1 reader would take it for damage):
+  // close() writes only the marker; the next segment the writer starts is version 2.
+  const wal = await WriteAheadLog.open(fixtureDir);
+  assert.equal(wal.lastLsn, 5);
+  wal.append(new PutEncoder().set('o:BOS', Buffer.from([7])));
+  await wal.close();
+  assert.deepEqual(decodeCleanMarker(await fixtureDir.readFile(CLEAN_MARKER_FILE_NAME, 64), 'CLEAN'), {
+    segment: 1,
+    lsn: 6,
+    endOffset: fs.statSync(DIR + segmentFileName(1)).size + 20 + 4 + 5 + 1,
+  });
+  const again = await WriteAheadLog.open(fixtureDir);
+  assert.equal(again.lastLsn, 6);
+  await again.close();
+});
+
+test('the WAL writer produces the golden v2 segment (ending in a clean-shutdown record) and CLEAN marker byte for byte', async () => {
+  const dir = new MemoryDirectory();
+  const wal = await WriteAheadLog.open(dir);
+  appendGoldenRecords(wal);
+  await wal.close();
+  const bytes = await dir.readFile(segmentFileName(1), 1 << 20);
+  assert.deepEqual(Buffer.from(bytes), goldenWal(segmentFileName(1), bytes));
+  const marker = await dir.readFile(CLEAN_MARKER_FILE_NAME, 64);
+  assert.deepEqual(Buffer.from(marker), goldenWal(CLEAN_MARKER_FILE_NAME, marker));
+
+  const fixtureDir = new MemoryDirectory();
+  for (const name of [segmentFileName(1), CLEAN_MARKER_FILE_NAME])
+    await fixtureDir.writeFileAtomic(name, fs.readFileSync(DIR_WAL2 + name));
+  const v2Size = fs.statSync(DIR_WAL2 + segmentFileName(1)).size;
+  assert.deepEqual(await readEntries(fixtureDir), [
+    ...GOLDEN_ENTRIES,
+    [6, { type: 'clean-shutdown', lastLsn: 5, segment: 1, offset: v2Size - 44 }],
   ]);
+  assert.deepEqual(decodeCleanMarker(fs.readFileSync(DIR_WAL2 + CLEAN_MARKER_FILE_NAME), 'CLEAN'), {
+    segment: 1,
+    lsn: 6,
+    endOffset: v2Size,
+  });
 });
 
 test('a version 1 state file (the flat layout) still reads as a base; a version 1 manifest is refused', () => {

@@ -12,6 +12,7 @@ async function readAll(dir: Parameters<typeof WalReader.read>[0], from = 1) {
   const out: { lsn: number; key: string; value: Buffer }[] = [];
   await WalReader.read(dir, from, (lsn, type, buf, start, len) => {
     const e = decodeEntry(type, buf, start, len, 'x', 0);
+    if (e.type === 'clean-shutdown') return; // close() ends the log with one
     assert.equal(e.type, 'put');
     if (e.type === 'put') out.push({ lsn, key: e.key, value: Buffer.from(e.value) });
   });
@@ -139,7 +140,7 @@ test('deletes and puts interleave in LSN order', async () => {
   await WalReader.read(dir, 1, (_l, type, buf, s, n) =>
     types.push(decodeEntry(type, buf, s, n, 'x', 0).type),
   );
-  assert.deepEqual(types, ['put', 'delete']);
+  assert.deepEqual(types, ['put', 'delete', 'clean-shutdown']);
 });
 
 for (const syncMethod of ['o_dsync', 'fdatasync'] as const) {
@@ -207,5 +208,20 @@ test('walSize(dir) reads from the directory what an open WAL reports from memory
   await wal.sync();
   assert.ok(wal.walSize() > 4096);
   assert.equal(await walSize(dir), wal.walSize());
+  await wal.close();
+});
+
+test('flushed(undefined | NaN | -1 | 1.5) rejects with TIDEMARK_INVALID_ARGUMENT and leaves every other waiter alone', async () => {
+  const dir = new MemoryDirectory();
+  const wal = await WriteAheadLog.open(dir, { groupCommitDelayMs: 0 });
+  const first = wal.flushed(wal.append(put.set('a', Buffer.from('1'))));
+  for (const bad of [undefined, Number.NaN, -1, 1.5, Number.POSITIVE_INFINITY, '3'] as unknown as number[])
+    await assert.rejects(wal.flushed(bad), { code: 'TIDEMARK_INVALID_ARGUMENT' }, String(bad));
+  await first;
+  // On an idle log too: nothing parks on a group that never flushes.
+  await assert.rejects(wal.flushed(Number.NaN), { code: 'TIDEMARK_INVALID_ARGUMENT' });
+  const later = wal.flushed(wal.append(put.set('b', Buffer.from('2'))));
+  await later;
+  assert.equal(wal.durableLsn, 2);
   await wal.close();
 });
