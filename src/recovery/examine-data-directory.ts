@@ -230,7 +230,11 @@ export async function examineDataDirectory(
     report.recovery = await recoveryVerdict(root, options);
     if (!report.recovery.ok) {
       const { ok: _ok, ...problem } = report.recovery;
-      report.problems.push({ ...problem, message: `recovery refuses: ${problem.message}` });
+      // Recovery's refusal is one more problem unless the scan above already found that same one.
+      const known = report.problems.some(
+        (p) => p.code === problem.code && p.path === problem.path && p.offset === problem.offset,
+      );
+      if (!known) report.problems.push({ ...problem, message: `recovery refuses: ${problem.message}` });
     }
     return report;
   } finally {

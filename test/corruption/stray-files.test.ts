@@ -54,7 +54,7 @@ test('files in wal/ that only look like segments are ignored by open and recover
   );
 });
 
-test('a real gap in the segment numbers is still TIDEMARK_CORRUPTION naming the segment after it', async () => {
+test('a real gap in the segment numbers is refused as TIDEMARK_DATA_LOSS naming the segment after it, and verify reports it', async () => {
   const { dir, wal } = await dataDir('stray-gap');
   const segments = fs
     .readdirSync(wal)
@@ -63,11 +63,11 @@ test('a real gap in the segment numbers is still TIDEMARK_CORRUPTION naming the 
   assert.ok(segments.length >= 4);
   fs.rmSync(path.join(wal, segments[2]!));
   await assert.rejects(new RecoveryManager({ dir }).open(), {
-    code: 'TIDEMARK_CORRUPTION',
+    code: 'TIDEMARK_DATA_LOSS',
     path: path.join(wal, segments[3]!),
   });
   const report = await examineDataDirectory(dir);
-  assert.ok(report.problems.some((p) => p.code === 'TIDEMARK_CORRUPTION'));
+  assert.ok(report.problems.some((p) => p.code === 'TIDEMARK_DATA_LOSS'));
 });
 
 test('salvage names the exact file, first byte and length of each skipped range in a hand-made damaged segment', async () => {

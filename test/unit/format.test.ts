@@ -13,6 +13,7 @@ import {
   RECORD_HEADER_SIZE,
   readFrame,
   sealFrame,
+  WAL_FORMAT_VERSION,
 } from '../../src/format/index.ts';
 
 function frame(enc: PayloadEncoder, lsn: number): Buffer {
@@ -32,7 +33,11 @@ function roundTrip(enc: PayloadEncoder, lsn = 7) {
 
 test('segment headers round-trip and a flipped bit is caught', () => {
   const h = encodeSegmentHeader(42, 1_000_000_007);
-  assert.deepEqual(decodeSegmentHeader(h), { version: 1, segmentNumber: 42, firstLsn: 1_000_000_007 });
+  assert.deepEqual(decodeSegmentHeader(h), {
+    version: WAL_FORMAT_VERSION,
+    segmentNumber: 42,
+    firstLsn: 1_000_000_007,
+  });
   h[9]! ^= 1;
   assert.equal(decodeSegmentHeader(h), 'checksum');
   assert.equal(decodeSegmentHeader(h.subarray(0, 10)), 'short');
