@@ -173,6 +173,9 @@ export class WriteAheadLog {
   private immediate: NodeJS.Immediate | undefined;
   private failure: TidemarkError | undefined;
   private closed = false;
+  /** Set when close() starts: appends are refused from then on, except close's own record. */
+  private closing: Promise<void> | undefined;
+  private appendingCleanRecord = false;
   private truncationGuard: ((segmentNumber: number) => boolean) | undefined;
   /** Bytes written to the current segment since its last fdatasync (always ≤ WAL_SYNC_WINDOW_BYTES). */
   private unsyncedBytes = 0;
@@ -447,7 +450,7 @@ export class WriteAheadLog {
    */
   append(encoder: PayloadEncoder): number {
     if (this.failure) throw this.failure;
-    if (this.closed)
+    if (this.closed || (this.closing !== undefined && !this.appendingCleanRecord))
       throw new TidemarkError('TIDEMARK_CLOSED', `WAL in ${this.dir.path} is closed`, {
         path: this.dir.path,
       });
@@ -622,8 +625,12 @@ export class WriteAheadLog {
    * is closed all the same, unmarked, and then rejects with that failure (`TIDEMARK_IO`,
    * `TIDEMARK_NO_SPACE`): an I/O error is never swallowed.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     let err: unknown = this.failure;
     if (!this.failure) {
       try {
@@ -655,13 +662,18 @@ export class WriteAheadLog {
       const rotates =
         this.assignedSegmentBytes + frameLength > this.segmentSizeBytes &&
         this.assignedSegmentBytes > SEGMENT_HEADER_SIZE;
-      this.append(
-        new CleanShutdownEncoder(
-          this.lastLsn,
-          rotates ? current.number + 1 : current.number,
-          rotates ? SEGMENT_HEADER_SIZE : this.assignedSegmentBytes,
-        ),
-      );
+      this.appendingCleanRecord = true;
+      try {
+        this.append(
+          new CleanShutdownEncoder(
+            this.lastLsn,
+            rotates ? current.number + 1 : current.number,
+            rotates ? SEGMENT_HEADER_SIZE : this.assignedSegmentBytes,
+          ),
+        );
+      } finally {
+        this.appendingCleanRecord = false;
+      }
       await this.sync();
     }
     const tail = this.segments[this.segments.length - 1]!;

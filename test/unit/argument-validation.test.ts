@@ -5,7 +5,10 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MAX_RECORD_PAYLOAD_BYTES } from '../../src/format/constants.ts';
+import { PutEncoder } from '../../src/format/entry-codec.ts';
+import { FsDirectory } from '../../src/io/index.ts';
 import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { WriteAheadLog } from '../../src/wal/index.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -225,4 +228,19 @@ test('a program run with node --input-type=module -e can open a changelog-aware 
   assert.equal(r.stderr, '');
   assert.equal(r.stdout.trim(), 'ok');
   assert.equal(r.status, 0);
+});
+
+test('WriteAheadLog.close() is memoized and refuses appends once it has started, so no record is accepted and then written to a closed file', async () => {
+  const dir = tmpDir('validate-wal-close');
+  const log = await WriteAheadLog.open(await FsDirectory.open(dir));
+  const put = new PutEncoder();
+  const first = log.append(put.set('a', v('1')));
+  const c1 = log.close();
+  assert.equal(log.close(), c1, 'the same promise');
+  await new Promise((r) => setImmediate(r));
+  assert.throws(() => log.append(put.set('b', v('2'))), { code: 'TIDEMARK_CLOSED' });
+  await c1;
+  const reopened = await WriteAheadLog.open(await FsDirectory.open(dir));
+  assert.ok(reopened.lastLsn >= first);
+  await reopened.close();
 });
