@@ -176,7 +176,7 @@ export function checkPosition(argument: string, value: unknown): number {
 
 /**
  * The arguments of `commit(sourceOffsets, watermark)`: a plain object of at most
- * `MAX_COMMIT_SOURCES` well-formed names (≤ `MAX_SOURCE_NAME_BYTES` UTF-8 bytes) mapped to
+ * `MAX_COMMIT_SOURCES` well-formed names (≤ `MAX_SOURCE_NAME_BYTES` UTF-8 bytes, not `__proto__`) mapped to
  * non-negative safe integers, and an optional safe-integer watermark (event time, ms).
  */
 export function checkCommit(argument: string, sourceOffsets: unknown, watermark: unknown): void {
@@ -192,6 +192,12 @@ export function checkCommit(argument: string, sourceOffsets: unknown, watermark:
     );
   }
   for (const name of names) {
+    // `__proto__` is refused: it survives the call (an own property made by Object.fromEntries or
+    // JSON.parse) but not replay, where assigning it to a plain object sets the prototype instead,
+    // so its offset would be acknowledged and then silently lost.
+    if (name === '__proto__') {
+      throw invalidArgument(`${argument}(sourceOffsets)`, name, 'a source name other than "__proto__"');
+    }
     if (!name.isWellFormed() || Buffer.byteLength(name, 'utf8') > MAX_SOURCE_NAME_BYTES) {
       throw invalidArgument(
         `${argument}(sourceOffsets)`,

@@ -1,0 +1,30 @@
+// Bugs the API fuzzer (test/property/api-fuzz.property.test.ts) found, each minimized to the
+// calls that show it.
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { tmpDir } from '../helpers/tmp.ts';
+
+test('a commit naming a source "__proto__" is refused at the call instead of acknowledged and then lost by recovery', async () => {
+  const base = tmpDir('fuzz-proto-source');
+  // Object.fromEntries (like JSON.parse) makes `__proto__` an own property, so it reaches the WAL.
+  const offsets = Object.fromEntries([['__proto__', 5]]) as Record<string, number>;
+
+  const simpleDir = path.join(base, 'simple');
+  const simple = await new RecoveryManager({ dir: simpleDir }).open();
+  simple.store.commit({ src: 1 });
+  const lsn = simple.store.wal.lastLsn;
+  assert.throws(() => simple.store.commit(offsets, 0), { code: 'TIDEMARK_INVALID_ARGUMENT' });
+  assert.equal(simple.store.wal.lastLsn, lsn, 'nothing was logged for the refused commit');
+  assert.deepEqual({ ...simple.store.sourceOffsets }, { src: 1 });
+  await simple.close();
+  const r = await new RecoveryManager({ dir: simpleDir }).recover();
+  assert.deepEqual({ ...r.sourceOffsets }, { src: 1 }, 'recovery gives the offsets the store reported');
+
+  const { store } = await openChangelogAwareStore({ dir: path.join(base, 'ring') });
+  const seq = store.lastSequenceNumber;
+  assert.throws(() => store.commit(offsets, 0), { code: 'TIDEMARK_INVALID_ARGUMENT' });
+  assert.equal(store.lastSequenceNumber, seq, 'no sequence handed out for the refused commit');
+  await store.close();
+});
