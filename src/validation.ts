@@ -108,6 +108,18 @@ export function checkOptionsObject(argument: string, value: unknown): void {
   }
 }
 
+/**
+ * The `extras` of a checkpoint (connectors, operators, sinks, watermarks): `undefined` (carry the
+ * previous ones forward) or a plain object. `null`, an array or a number would otherwise be
+ * spread into `{}` and silently clear what the last checkpoint carried.
+ */
+export function checkCheckpointExtras(argument: string, value: unknown): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidArgument(argument, value, 'an object or undefined');
+  }
+}
+
 /** A non-empty path string without NUL bytes (`''` would silently mean the working directory). */
 export function checkPath(argument: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.includes('\0')) {

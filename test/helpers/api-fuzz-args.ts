@@ -133,6 +133,9 @@ export function makeValue(d: ValueDesc): unknown {
 
 export type OffsetsDesc =
   | { entries: [string, OffsetValueDesc][] }
+  | 'many'
+  | 'wide'
+  | 'long-name'
   | 'null'
   | 'undefined'
   | 'array'
@@ -163,6 +166,7 @@ export const offsetsArb: fc.Arbitrary<OffsetsDesc> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constantFrom<OffsetsDesc>('null', 'undefined', 'array', 'number', 'string') },
+  { weight: 1, arbitrary: fc.constantFrom<OffsetsDesc>('many', 'wide', 'long-name') },
 );
 
 export type WatermarkDesc = number | 'undefined' | 'nan' | 'infinity' | 'fraction' | 'string' | 'null';
@@ -195,7 +199,17 @@ export function makeOffsets(d: OffsetsDesc): unknown {
     // Object.fromEntries defines own properties, `__proto__` included.
     return Object.fromEntries(d.entries.map(([name, v]) => [name, offsetValue(v)]));
   }
-  return { null: null, undefined: undefined, array: [1, 2], number: 5, string: 'src' }[d];
+  const sources = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`s${i}`, i]));
+  return {
+    many: sources(4097),
+    wide: sources(60),
+    'long-name': { ['n'.repeat(1025)]: 1 },
+    null: null,
+    undefined: undefined,
+    array: [1, 2],
+    number: 5,
+    string: 'src',
+  }[d];
 }
 
 export function makeWatermark(d: WatermarkDesc): unknown {
@@ -296,8 +310,11 @@ export function commitVerdict(offsets: unknown, watermark: unknown): Verdict {
   if (offsets === null || typeof offsets !== 'object' || Array.isArray(offsets)) {
     return 'TIDEMARK_INVALID_ARGUMENT';
   }
+  if (Object.keys(offsets).length > 4096) return 'TIDEMARK_LIMIT';
   for (const [name, v] of Object.entries(offsets)) {
-    if (!name.isWellFormed() || name === '__proto__') return 'TIDEMARK_INVALID_ARGUMENT';
+    if (!name.isWellFormed() || name === '__proto__' || Buffer.byteLength(name) > 1024) {
+      return 'TIDEMARK_INVALID_ARGUMENT';
+    }
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return 'TIDEMARK_INVALID_ARGUMENT';
   }
   if (watermark !== undefined && (typeof watermark !== 'number' || !Number.isSafeInteger(watermark))) {
@@ -308,4 +325,54 @@ export function commitVerdict(offsets: unknown, watermark: unknown): Verdict {
 
 export function positionValid(p: unknown, last: number): boolean {
   return typeof p === 'number' && Number.isSafeInteger(p) && p >= 0 && p <= last;
+}
+
+// ── checkpoint extras ────────────────────────────────────────────────────────────────────────
+
+export type ExtrasDesc =
+  | 'undefined'
+  | 'empty'
+  | 'operators'
+  | 'null'
+  | 'number'
+  | 'array'
+  | 'string-operator'
+  | 'negative-sink-epoch'
+  | 'nan-watermark';
+
+export const extrasArb: fc.Arbitrary<ExtrasDesc> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant<ExtrasDesc>('undefined') },
+  { weight: 2, arbitrary: fc.constantFrom<ExtrasDesc>('empty', 'operators') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<ExtrasDesc>(
+      'null',
+      'number',
+      'array',
+      'string-operator',
+      'negative-sink-epoch',
+      'nan-watermark',
+    ),
+  },
+);
+
+export function makeExtras(d: ExtrasDesc): unknown {
+  return {
+    undefined: undefined,
+    empty: {},
+    operators: { window: Buffer.from('op-state') },
+    null: null,
+    number: 5,
+    array: [],
+    'string-operator': { operators: { window: 'not bytes' } },
+    'negative-sink-epoch': { sinkEpochs: { sink: -1 } },
+    'nan-watermark': { sourceWatermarks: { src: Number.NaN } },
+  }[d];
+}
+
+/** `refused`: must be refused; `accepted`: must work; `either`: wrong inside, may be refused. */
+export function extrasVerdict(d: ExtrasDesc): 'refused' | 'accepted' | 'either' {
+  if (d === 'undefined' || d === 'empty' || d === 'operators') return 'accepted';
+  if (d === 'null' || d === 'number' || d === 'array') return 'refused';
+  return 'either';
 }

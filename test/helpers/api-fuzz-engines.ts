@@ -1,6 +1,7 @@
 // One face for both stores, so the API fuzzer (test/property/api-fuzz.property.test.ts) drives the
 // simple store (RecoveryManager.open) and the changelog-aware store (openChangelogAwareStore)
 // through the same calls. Arguments are `unknown` on purpose: the fuzzer passes wrong types.
+import type { CheckpointExtras } from '../../src/format/checkpoint-manifest.ts';
 import type { RecoveredState } from '../../src/recovery/index.ts';
 import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
 
@@ -16,6 +17,9 @@ export interface OpenSpec {
   backpressure: 'wait' | 'throw';
   /** Changelog store only: bytes Ring 0 may queue behind a full ring (undefined: the default). */
   maxQueuedBytes: number | undefined;
+  /** 4 KiB WAL segments (rotation, truncation after checkpoints); on the changelog store also
+   *  Ring 1's own checkpoints every 8 KiB of WAL. */
+  smallSegments: boolean;
 }
 
 /** The calls the fuzzer makes, the same on both stores. */
@@ -29,7 +33,7 @@ export interface FuzzHandle {
   commit(offsets: unknown, watermark: unknown): number;
   flushed(position: unknown): Promise<void>;
   durable(): Promise<void>;
-  checkpoint(): Promise<unknown>;
+  checkpoint(extras?: unknown): Promise<unknown>;
   writable(): Promise<void>;
   close(): Promise<void>;
   /** Position (LSN or changelog sequence) of the last entry handed out. */
@@ -42,10 +46,15 @@ export interface FuzzHandle {
 }
 
 const SMALL_RING = { capacityEntries: 16, arenaBytes: 4096 };
+const SMALL_WAL = { segmentSizeBytes: 4096 };
 
 export async function openHandle(spec: OpenSpec): Promise<FuzzHandle> {
   if (spec.kind === 'simple') {
-    const opened = await new RecoveryManager({ dir: spec.dir, transactional: spec.transactional }).open();
+    const opened = await new RecoveryManager({
+      dir: spec.dir,
+      transactional: spec.transactional,
+      ...(spec.smallSegments ? { wal: SMALL_WAL } : {}),
+    }).open();
     const s = opened.store;
     return {
       kind: 'simple',
@@ -56,7 +65,7 @@ export async function openHandle(spec: OpenSpec): Promise<FuzzHandle> {
       commit: (o, w) => s.commit(o as Record<string, number>, w as number),
       flushed: (p) => s.flushed(p as number),
       durable: () => s.durable(),
-      checkpoint: () => opened.checkpoint(),
+      checkpoint: (x) => opened.checkpoint(x as CheckpointExtras),
       writable: () => Promise.resolve(),
       close: () => opened.close(),
       get lastPosition() {
@@ -81,6 +90,7 @@ export async function openHandle(spec: OpenSpec): Promise<FuzzHandle> {
     backpressure: spec.backpressure,
     ...(spec.smallRing ? { ring: SMALL_RING } : {}),
     ...(spec.maxQueuedBytes !== undefined ? { maxQueuedBytes: spec.maxQueuedBytes } : {}),
+    ...(spec.smallSegments ? { wal: SMALL_WAL, checkpointWalBytes: 8192 } : {}),
   });
   return {
     kind: 'changelog',
@@ -91,7 +101,7 @@ export async function openHandle(spec: OpenSpec): Promise<FuzzHandle> {
     commit: (o, w) => s.commit(o as Record<string, number>, w as number),
     flushed: (p) => s.flushed(p as number),
     durable: () => s.durable(),
-    checkpoint: () => s.checkpoint(),
+    checkpoint: (x) => s.checkpoint(x as CheckpointExtras),
     writable: () => s.writable(),
     close: () => s.close(),
     get lastPosition() {

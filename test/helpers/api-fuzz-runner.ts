@@ -9,8 +9,11 @@ import { examineDataDirectory } from '../../src/recovery/examine-data-directory.
 import { type RecoveredState, RecoveryManager } from '../../src/recovery/index.ts';
 import {
   commitVerdict,
+  type ExtrasDesc,
+  extrasVerdict,
   type KeyDesc,
   keyVerdict,
+  makeExtras,
   makeKey,
   makeOffsets,
   makePosition,
@@ -32,7 +35,7 @@ export type SimpleOp =
   | { t: 'commit'; offsets: OffsetsDesc; watermark: WatermarkDesc }
   | { t: 'flushed'; pos: PositionDesc }
   | { t: 'durable' }
-  | { t: 'checkpoint' }
+  | { t: 'checkpoint'; extras: ExtrasDesc }
   | { t: 'writable' }
   | { t: 'close'; twice: boolean };
 
@@ -74,6 +77,9 @@ export function within<T>(p: Promise<T>, what: string, ms = SETTLE_MS): Promise<
   return Promise.race([p, bound]).finally(() => clearTimeout(timer));
 }
 
+/** Codes seen, across every run of the file (printed at the end: what the fuzzer reached). */
+export const codesSeen: Partial<Record<TidemarkErrorCode, number>> = {};
+
 function checkError(err: unknown, allowed: readonly TidemarkErrorCode[], what: string): TidemarkErrorCode {
   if (!(err instanceof TidemarkError)) {
     assert.fail(`${what}: threw something that is not a TidemarkError: ${String(err)}`);
@@ -83,6 +89,7 @@ function checkError(err: unknown, allowed: readonly TidemarkErrorCode[], what: s
       `${what}: ${err.code} (${err.message}); this call may only give ${allowed.join(', ') || 'success'}`,
     );
   }
+  codesSeen[err.code] = (codesSeen[err.code] ?? 0) + 1;
   return err.code;
 }
 
@@ -372,8 +379,13 @@ export class FuzzRun {
         return;
       }
       case 'checkpoint': {
-        const ok = await this.settle('checkpoint()', this.h.checkpoint(), this.closedCodes());
-        if (ok && this.closeDone) assert.fail('checkpoint() resolved on a closed store');
+        const verdict = extrasVerdict(op.extras);
+        const what = `checkpoint(${op.extras})`;
+        const codes = this.closedCodes();
+        if (verdict !== 'accepted') codes.push('TIDEMARK_INVALID_ARGUMENT');
+        const ok = await this.settle(what, this.h.checkpoint(makeExtras(op.extras)), codes);
+        if (ok && this.closeDone) assert.fail(`${what} resolved on a closed store`);
+        if (ok && verdict === 'refused') assert.fail(`${what} resolved, but must be refused`);
         return;
       }
       case 'writable':
@@ -396,7 +408,12 @@ export class FuzzRun {
         this.stats.reopens++;
         return this.open(op.other === (this.h.kind === 'simple') ? 'changelog' : 'simple');
       case 'race': {
-        const first: SimpleOp = op.first === 'close' ? { t: 'close', twice: false } : { t: op.first };
+        const first: SimpleOp =
+          op.first === 'close'
+            ? { t: 'close', twice: false }
+            : op.first === 'checkpoint'
+              ? { t: 'checkpoint', extras: 'undefined' }
+              : { t: 'durable' };
         const a = this.runSimple(first);
         if (op.delay === 'microtask') await Promise.resolve();
         else if (op.delay === 'macrotask') await new Promise((r) => setImmediate(r));

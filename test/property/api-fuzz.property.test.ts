@@ -16,8 +16,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { keyArb, offsetsArb, positionArb, valueArb, watermarkArb } from '../helpers/api-fuzz-args.ts';
-import { FuzzRun, type Op, type Sequence, type SimpleOp } from '../helpers/api-fuzz-runner.ts';
+import {
+  extrasArb,
+  keyArb,
+  offsetsArb,
+  positionArb,
+  valueArb,
+  watermarkArb,
+} from '../helpers/api-fuzz-args.ts';
+import { codesSeen, FuzzRun, type Op, type Sequence, type SimpleOp } from '../helpers/api-fuzz-runner.ts';
 
 const seed = Number(process.env.TIDEMARK_FUZZ_SEED ?? Date.now() % 2 ** 31);
 const runs = Number(process.env.TIDEMARK_FUZZ_RUNS ?? 2000);
@@ -32,7 +39,7 @@ const simpleOpArb: fc.Arbitrary<SimpleOp> = fc.oneof(
   },
   { weight: 5, arbitrary: fc.record({ t: fc.constant('flushed' as const), pos: positionArb }) },
   { weight: 2, arbitrary: fc.constant({ t: 'durable' as const }) },
-  { weight: 1, arbitrary: fc.constant({ t: 'checkpoint' as const }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('checkpoint' as const), extras: extrasArb }) },
   { weight: 1, arbitrary: fc.constant({ t: 'writable' as const }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('close' as const), twice: fc.boolean() }) },
 );
@@ -68,6 +75,7 @@ function sequenceArb(
       smallRing: fc.boolean(),
       backpressure: fc.constantFrom('wait' as const, 'throw' as const),
       maxQueuedBytes: fc.constantFrom(undefined, 1024),
+      smallSegments: fc.boolean(),
     }),
     ops: fc.array(opArb, { minLength, maxLength, size: 'max' }),
   });
@@ -127,7 +135,7 @@ test(`random call sequences with valid and invalid arguments on the simple store
     }),
     { seed, numRuns: runs, includeErrorInReport: true },
   );
-  console.log(`# ${JSON.stringify(t)}`);
+  console.log(`# ${JSON.stringify(t)}, errors by code ${JSON.stringify(codesSeen)}`);
   assert.ok(t.accepted > 0 && t.refused > 0 && t.reopens > 0, 'both outcomes and reopens were exercised');
 });
 
@@ -141,5 +149,5 @@ test(`random call sequences on the changelog-aware store, reopened by either sto
     }),
     { seed, numRuns: changelogRuns, includeErrorInReport: true },
   );
-  console.log(`# ${JSON.stringify(t)}`);
+  console.log(`# ${JSON.stringify(t)}, errors by code ${JSON.stringify(codesSeen)}`);
 });

@@ -28,3 +28,19 @@ test('a commit naming a source "__proto__" is refused at the call instead of ack
   assert.equal(store.lastSequenceNumber, seq, 'no sequence handed out for the refused commit');
   await store.close();
 });
+
+test('checkpoint(null), checkpoint(5) and checkpoint([]) on the simple store are refused instead of silently clearing the carried extras', async () => {
+  const dir = tmpDir('fuzz-checkpoint-extras');
+  const opened = await new RecoveryManager({ dir }).open();
+  opened.store.put('a', Buffer.from('1'));
+  const first = await opened.checkpoint({ sinkEpochs: { sink: 3 } });
+  for (const bad of [null, 5, [], 'x']) {
+    await assert.rejects(opened.checkpoint(bad as never), { code: 'TIDEMARK_INVALID_ARGUMENT' }, String(bad));
+  }
+  await assert.rejects(opened.checkpoint(undefined, 7 as never), { code: 'TIDEMARK_INVALID_ARGUMENT' });
+  const next = await opened.checkpoint();
+  assert.ok(next.id > first.id);
+  await opened.close();
+  const r = await new RecoveryManager({ dir }).recover();
+  assert.deepEqual(r.checkpoint?.sinkEpochs, { sink: 3 }, 'the extras carried forward were not cleared');
+});
