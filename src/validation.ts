@@ -115,8 +115,47 @@ export function checkOptionsObject(argument: string, value: unknown): void {
  */
 export function checkCheckpointExtras(argument: string, value: unknown): void {
   if (value === undefined) return;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw invalidArgument(argument, value, 'an object or undefined');
+  if (!isPlainRecord(value)) throw invalidArgument(argument, value, 'an object or undefined');
+  const x = value as Record<string, unknown>;
+  // The fields whose values the manifest reader checks one by one: a value it would refuse must
+  // be refused here, or the checkpoint is published, the WAL behind it truncated, and recovery
+  // then skips it as invalid (TIDEMARK_DATA_LOSS). A wrong type must not reach the encoder either
+  // (it would fail deep inside as TIDEMARK_BUG).
+  checkRecord(`${argument}.operators`, x.operators, types.isUint8Array, 'a Uint8Array');
+  checkRecord(
+    `${argument}.sinkEpochs`,
+    x.sinkEpochs,
+    isNonNegativeSafeInteger,
+    'a non-negative safe integer',
+  );
+  checkRecord(`${argument}.sourceWatermarks`, x.sourceWatermarks, Number.isSafeInteger, 'a safe integer');
+  for (const field of ['connectors', 'sinkCommitStatuses', 'perCoreWalPositions']) {
+    checkRecord(`${argument}.${field}`, x[field], isPlainRecord, 'an object');
+  }
+}
+
+function isPlainRecord(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function isNonNegativeSafeInteger(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** An optional record of well-formed names (not `__proto__`) to values passing `check`. */
+function checkRecord(
+  argument: string,
+  value: unknown,
+  check: (v: unknown) => boolean,
+  expected: string,
+): void {
+  if (value === undefined) return;
+  if (!isPlainRecord(value)) throw invalidArgument(argument, value, 'an object or undefined');
+  for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+    if (name === '__proto__' || !name.isWellFormed()) {
+      throw invalidArgument(argument, name, 'well-formed names other than "__proto__"');
+    }
+    if (!check(v)) throw invalidArgument(`${argument}[${JSON.stringify(name)}]`, v, expected);
   }
 }
 

@@ -281,6 +281,7 @@ export class RecoveryManager {
             return run;
           },
           close: () => {
+            stateStore.markClosing();
             closing ??= closeOnce();
             return closing;
           },

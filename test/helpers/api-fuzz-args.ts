@@ -370,9 +370,7 @@ export function makeExtras(d: ExtrasDesc): unknown {
   }[d];
 }
 
-/** `refused`: must be refused; `accepted`: must work; `either`: wrong inside, may be refused. */
-export function extrasVerdict(d: ExtrasDesc): 'refused' | 'accepted' | 'either' {
-  if (d === 'undefined' || d === 'empty' || d === 'operators') return 'accepted';
-  if (d === 'null' || d === 'number' || d === 'array') return 'refused';
-  return 'either';
+/** Whether a checkpoint with these extras must work or be refused (TIDEMARK_INVALID_ARGUMENT). */
+export function extrasVerdict(d: ExtrasDesc): 'refused' | 'accepted' {
+  return d === 'undefined' || d === 'empty' || d === 'operators' ? 'accepted' : 'refused';
 }

@@ -44,3 +44,40 @@ test('checkpoint(null), checkpoint(5) and checkpoint([]) on the simple store are
   const r = await new RecoveryManager({ dir }).recover();
   assert.deepEqual(r.checkpoint?.sinkEpochs, { sink: 3 }, 'the extras carried forward were not cleared');
 });
+
+test('checkpoint extras the manifest reader would refuse (a string operator state, a negative sink epoch, a NaN watermark) are refused at the call, not published or failed as TIDEMARK_BUG', async () => {
+  const dir = tmpDir('fuzz-checkpoint-extras-content');
+  const opened = await new RecoveryManager({ dir, wal: { segmentSizeBytes: 4096 } }).open();
+  opened.store.put('a', Buffer.from('1'));
+  const bad = [
+    { operators: { window: 'not bytes' } },
+    { sinkEpochs: { sink: -1 } },
+    { sourceWatermarks: { src: Number.NaN } },
+    { connectors: { src: 5 } },
+  ];
+  for (const extras of bad) {
+    await assert.rejects(
+      opened.checkpoint(extras as never),
+      { code: 'TIDEMARK_INVALID_ARGUMENT' },
+      JSON.stringify(extras),
+    );
+  }
+  await opened.checkpoint({ operators: { window: Buffer.from('ok') }, sinkEpochs: { sink: 2 } });
+  await opened.close();
+  const r = await new RecoveryManager({ dir }).recover();
+  assert.deepEqual(r.stats.checkpointsSkipped, [], 'no published checkpoint fails validation');
+  assert.deepEqual([...r.state.keys()], ['a']);
+});
+
+test('a put made on the simple store while close() awaits its final sync is refused with TIDEMARK_CLOSED, not accepted and then written to a closed file', async () => {
+  const dir = tmpDir('fuzz-put-during-close');
+  const opened = await new RecoveryManager({ dir }).open();
+  opened.store.put('before', Buffer.from('1'));
+  const closing = opened.close();
+  await new Promise((r) => setImmediate(r));
+  assert.throws(() => opened.store.put('during', Buffer.from('2')), { code: 'TIDEMARK_CLOSED' });
+  await closing;
+  assert.throws(() => opened.store.put('after', Buffer.from('3')), { code: 'TIDEMARK_CLOSED' });
+  const r = await new RecoveryManager({ dir }).recover();
+  assert.deepEqual([...r.state.keys()], ['before']);
+});
