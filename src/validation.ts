@@ -108,6 +108,57 @@ export function checkOptionsObject(argument: string, value: unknown): void {
   }
 }
 
+/**
+ * The `extras` of a checkpoint (connectors, operators, sinks, watermarks): `undefined` (carry the
+ * previous ones forward) or a plain object. `null`, an array or a number would otherwise be
+ * spread into `{}` and silently clear what the last checkpoint carried.
+ */
+export function checkCheckpointExtras(argument: string, value: unknown): void {
+  if (value === undefined) return;
+  if (!isPlainRecord(value)) throw invalidArgument(argument, value, 'an object or undefined');
+  const x = value as Record<string, unknown>;
+  // The fields whose values the manifest reader checks one by one: a value it would refuse must
+  // be refused here, or the checkpoint is published, the WAL behind it truncated, and recovery
+  // then skips it as invalid (TIDEMARK_DATA_LOSS). A wrong type must not reach the encoder either
+  // (it would fail deep inside as TIDEMARK_BUG).
+  checkRecord(`${argument}.operators`, x.operators, types.isUint8Array, 'a Uint8Array');
+  checkRecord(
+    `${argument}.sinkEpochs`,
+    x.sinkEpochs,
+    isNonNegativeSafeInteger,
+    'a non-negative safe integer',
+  );
+  checkRecord(`${argument}.sourceWatermarks`, x.sourceWatermarks, Number.isSafeInteger, 'a safe integer');
+  for (const field of ['connectors', 'sinkCommitStatuses', 'perCoreWalPositions']) {
+    checkRecord(`${argument}.${field}`, x[field], isPlainRecord, 'an object');
+  }
+}
+
+function isPlainRecord(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function isNonNegativeSafeInteger(v: unknown): boolean {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** An optional record of well-formed names (not `__proto__`) to values passing `check`. */
+function checkRecord(
+  argument: string,
+  value: unknown,
+  check: (v: unknown) => boolean,
+  expected: string,
+): void {
+  if (value === undefined) return;
+  if (!isPlainRecord(value)) throw invalidArgument(argument, value, 'an object or undefined');
+  for (const [name, v] of Object.entries(value as Record<string, unknown>)) {
+    if (name === '__proto__' || !name.isWellFormed()) {
+      throw invalidArgument(argument, name, 'well-formed names other than "__proto__"');
+    }
+    if (!check(v)) throw invalidArgument(`${argument}[${JSON.stringify(name)}]`, v, expected);
+  }
+}
+
 /** A non-empty path string without NUL bytes (`''` would silently mean the working directory). */
 export function checkPath(argument: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0 || value.includes('\0')) {
@@ -176,7 +227,7 @@ export function checkPosition(argument: string, value: unknown): number {
 
 /**
  * The arguments of `commit(sourceOffsets, watermark)`: a plain object of at most
- * `MAX_COMMIT_SOURCES` well-formed names (≤ `MAX_SOURCE_NAME_BYTES` UTF-8 bytes) mapped to
+ * `MAX_COMMIT_SOURCES` well-formed names (≤ `MAX_SOURCE_NAME_BYTES` UTF-8 bytes, not `__proto__`) mapped to
  * non-negative safe integers, and an optional safe-integer watermark (event time, ms).
  */
 export function checkCommit(argument: string, sourceOffsets: unknown, watermark: unknown): void {
@@ -192,6 +243,12 @@ export function checkCommit(argument: string, sourceOffsets: unknown, watermark:
     );
   }
   for (const name of names) {
+    // `__proto__` is refused: it survives the call (an own property made by Object.fromEntries or
+    // JSON.parse) but not replay, where assigning it to a plain object sets the prototype instead,
+    // so its offset would be acknowledged and then silently lost.
+    if (name === '__proto__') {
+      throw invalidArgument(`${argument}(sourceOffsets)`, name, 'a source name other than "__proto__"');
+    }
     if (!name.isWellFormed() || Buffer.byteLength(name, 'utf8') > MAX_SOURCE_NAME_BYTES) {
       throw invalidArgument(
         `${argument}(sourceOffsets)`,

@@ -32,6 +32,7 @@ import { FsDirectory } from '../io/fs-directory.js';
 import { MemoryDirectory } from '../io/memory-directory.js';
 import { replayWal, StateReplayer } from '../state/apply-entry.js';
 import { WalStateStore } from '../state/wal-state-store.js';
+import { checkCheckpointExtras, checkOptionsObject } from '../validation.js';
 import { listSegments, readSegmentHead } from '../wal/segment-files.js';
 import type { TornTail, WalDamage, WalRecoveryMode } from '../wal/segment-scanner.js';
 import { listArchivedSegments, type WalArchiver } from '../wal/wal-archiver.js';
@@ -130,6 +131,8 @@ export interface OpenedStore {
   /**
    * Syncs the WAL, advances the store's epoch and checkpoints everything durable (in
    * transactional mode, up to the last Commit). See {@link IncrementalCheckpointManager.createCheckpoint}.
+   * `extras` and `options` are objects or undefined: anything else rejects with
+   * `TIDEMARK_INVALID_ARGUMENT` before anything is written; after `close()`, `TIDEMARK_CLOSED`.
    */
   checkpoint(
     extras?: CheckpointExtras,
@@ -284,6 +287,12 @@ export class RecoveryManager {
           // One at a time, as the changelog-aware store does: a call while one runs joins it,
           // unless it brings extras or options of its own (then it runs next, in order).
           checkpoint: (extras, options) => {
+            try {
+              checkCheckpointExtras('checkpoint(extras)', extras);
+              checkOptionsObject('checkpoint(options)', options);
+            } catch (err) {
+              return Promise.reject(err);
+            }
             if (closing) return Promise.reject(closedError(walDir.path));
             if (inFlight && extras === undefined && options === undefined) return inFlight;
             const run = checkpoints.createCheckpoint(stateStore.advanceEpoch(), extras, options);
@@ -295,6 +304,7 @@ export class RecoveryManager {
             return run;
           },
           close: () => {
+            stateStore.markClosing();
             closing ??= closeOnce();
             return closing;
           },

@@ -31,13 +31,13 @@ import {
 } from '../format/constants.js';
 import { ABORT_ENCODER, CommitEncoder, type SourceOffsets } from '../format/entry-codec.js';
 import {
+  checkCheckpointExtras,
   checkCommit,
   checkKey,
   checkPosition,
   checkValue,
   enumOption,
   integerOption,
-  invalidArgument,
 } from '../validation.js';
 
 /** A named backpressure policy for a full ring. */
@@ -390,8 +390,10 @@ export class ChangelogAwareStore {
         this.failure() ?? new TidemarkError('TIDEMARK_CLOSED', 'the store is closed or closing'),
       );
     }
-    if (extras !== undefined && (extras === null || typeof extras !== 'object' || Array.isArray(extras))) {
-      return Promise.reject(invalidArgument('checkpoint(extras)', extras, 'an object or undefined'));
+    try {
+      checkCheckpointExtras('checkpoint(extras)', extras);
+    } catch (err) {
+      return Promise.reject(err);
     }
     if (this.checkpointInFlight && extras === undefined) return this.checkpointInFlight;
     const run = (async () => {

@@ -33,6 +33,7 @@ export class WalStateStore {
   private currentEpoch: number;
   private uncommitted = 0;
   private lastCommit: number;
+  private closing = false;
   /** True when recovery discards records not followed by a Commit. */
   readonly transactional: boolean;
 
@@ -46,6 +47,27 @@ export class WalStateStore {
     this.currentWatermark = init.watermark;
     this.transactional = init.transactional ?? false;
     this.lastCommit = wal.lastLsn;
+  }
+
+  /**
+   * @internal Called by the opener's `close()` before it starts: from then on every mutation
+   * throws, and `durable()` rejects, with `TIDEMARK_CLOSED`. Without it a put made while the
+   * close awaits its final sync is accepted by the WAL after that sync began and written to a
+   * file already closed, yet the close resolves as if it were durable.
+   */
+  markClosing(): void {
+    this.closing = true;
+  }
+
+  private checkOpen(): void {
+    if (this.closing || this.wal.isClosed) {
+      throw (
+        this.wal.failed ??
+        new TidemarkError('TIDEMARK_CLOSED', `the store on ${this.wal.directory.path} is closed`, {
+          path: this.wal.directory.path,
+        })
+      );
+    }
   }
 
   /** The value of `key`, or undefined. */
@@ -92,6 +114,7 @@ export class WalStateStore {
   put(key: string, value: Uint8Array): number {
     checkKey('put(key)', key);
     checkValue('put(value)', key, value);
+    this.checkOpen();
     const lsn = this.wal.append(this.putEncoder.set(key, value));
     this.state.set(key, value);
     this.uncommitted++;
@@ -101,6 +124,7 @@ export class WalStateStore {
   /** Logs, then applies, the removal of `key`. Returns the record's LSN. */
   delete(key: string): number {
     checkKey('delete(key)', key);
+    this.checkOpen();
     const lsn = this.wal.append(this.deleteEncoder.set(key));
     this.state.delete(key);
     this.uncommitted++;
@@ -115,6 +139,7 @@ export class WalStateStore {
    */
   commit(sourceOffsets: SourceOffsets, watermark?: number): number {
     checkCommit('commit', sourceOffsets, watermark);
+    this.checkOpen();
     const merged = { ...this.offsets, ...sourceOffsets };
     const lsn = this.wal.append(
       new CommitEncoder(this.currentEpoch, merged, watermark ?? this.currentWatermark),
@@ -145,6 +170,10 @@ export class WalStateStore {
    * the WAL's failure, or `TIDEMARK_CLOSED` once the store is closed.
    */
   durable(): Promise<void> {
+    if (this.closing && !this.wal.isClosed) {
+      // Everything accepted before close() began is what the close's own final sync covers.
+      return this.wal.sync();
+    }
     if (this.wal.isClosed) {
       return Promise.reject(
         this.wal.failed ??
