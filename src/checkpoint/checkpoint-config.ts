@@ -24,6 +24,13 @@ export interface CheckpointOptions {
   walSizeThresholdBytes: number;
   /** Operator state up to this size is kept inline in the manifest (base64); larger goes to the sidecar. Default 64 KiB. */
   inlineOperatorStateBytes: number;
+  /**
+   * When recovery replays at least this many WAL records after its checkpoint, opening the
+   * pipeline (`openChangelogAwareStore`) checkpoints the recovered state before it returns, so
+   * the next recovery replays only what was written since — a process killed over and over
+   * before its own checkpoints complete still recovers in bounded time (0 = never). Default 10,000.
+   */
+  recoveryCheckpointRecords: number;
 }
 
 /** The defaults of {@link CheckpointOptions}. */
@@ -35,6 +42,7 @@ export const DEFAULT_CHECKPOINT_OPTIONS: Readonly<CheckpointOptions> = Object.fr
   intervalMs: 0,
   walSizeThresholdBytes: 0,
   inlineOperatorStateBytes: 64 * 1024,
+  recoveryCheckpointRecords: 10_000,
 });
 
 function invalid(name: string, value: unknown, rule: string): TidemarkError {
@@ -56,6 +64,7 @@ export function resolveCheckpointOptions(partial: Partial<CheckpointOptions> = {
     ['intervalMs', 0],
     ['walSizeThresholdBytes', 0],
     ['inlineOperatorStateBytes', 0],
+    ['recoveryCheckpointRecords', 0],
   ];
   for (const [name, min] of ints) {
     const v = o[name];
@@ -117,5 +126,9 @@ export class CheckpointConfig {
   /** See {@link CheckpointOptions.inlineOperatorStateBytes}. */
   withInlineOperatorStateBytes(inlineOperatorStateBytes: number): CheckpointConfig {
     return this.with({ inlineOperatorStateBytes });
+  }
+  /** See {@link CheckpointOptions.recoveryCheckpointRecords}. */
+  withRecoveryCheckpointRecords(recoveryCheckpointRecords: number): CheckpointConfig {
+    return this.with({ recoveryCheckpointRecords });
   }
 }

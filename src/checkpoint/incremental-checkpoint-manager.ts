@@ -13,7 +13,7 @@
  * and Flink's incremental checkpoints, a chain is bounded and then folded into a fresh base.
  * Bases are written in 1 MiB chunks, so the thread writing them keeps serving its event loop.
  */
-import { isTidemarkError, TidemarkError } from '../errors.js';
+import { assert, isTidemarkError, TidemarkError } from '../errors.js';
 import type {
   CheckpointExtras,
   CheckpointManifest,
@@ -71,6 +71,21 @@ export interface IncrementalCheckpointStats {
   /** Bytes of data files written, all checkpoints. */
   bytesWritten: number;
   lastDurationMs: number;
+}
+
+/**
+ * A state recovery already rebuilt — `checkpoint` (or nothing) plus the WAL replayed after it, up
+ * to LSN `lsn` — handed to {@link IncrementalCheckpointManager.adoptRecoveredState}.
+ */
+export interface RecoveredCopy extends ReplayTarget {
+  /** The checkpoint recovery started from, or undefined when it started from an empty state. */
+  checkpoint: CheckpointManifest | undefined;
+  /** Operator state of that checkpoint, by operator name. */
+  operators: Map<string, Uint8Array>;
+  /** LSN the state is as of: the last record applied (transactional: the last Commit). */
+  lsn: number;
+  /** Every key the replay changed since `checkpoint`, with its new value (`undefined`: deleted). */
+  changed: Map<string, Uint8Array | undefined>;
 }
 
 interface Copy extends ReplayTarget {
@@ -187,22 +202,47 @@ export class IncrementalCheckpointManager {
     return run;
   }
 
+  /**
+   * Starts from a state recovery already rebuilt instead of loading the latest checkpoint and
+   * replaying the WAL a second time: the next checkpoint is a delta of `recovered.changed` on
+   * `recovered.checkpoint` (or a base, as the compaction thresholds decide). The manager uses
+   * `recovered.state` as its own copy from then on, so the caller must not change it while the
+   * manager is in use. Call before any checkpoint; throws `TIDEMARK_BUG` otherwise.
+   */
+  adoptRecoveredState(recovered: RecoveredCopy): void {
+    assert(this.copy === undefined, 'adoptRecoveredState() after the manager built its own copy');
+    this.setParent(recovered.checkpoint, recovered.operators);
+    for (const [key, value] of recovered.changed) this.changed.set(key, value);
+    this.copy = {
+      state: recovered.state,
+      epoch: recovered.epoch,
+      sourceOffsets: { ...recovered.sourceOffsets },
+      watermark: recovered.watermark,
+      lastCommitLsn: recovered.lastCommitLsn,
+      lsn: recovered.lsn,
+    };
+  }
+
   private async loadCopy(): Promise<Copy> {
     const latest = await loadLatestCheckpoint(this.store);
-    this.parent = latest.checkpoint?.manifest;
+    this.setParent(latest.checkpoint?.manifest, latest.checkpoint?.operators);
+    return replayStartOf(latest.checkpoint);
+  }
+
+  /** The checkpoint the next delta builds on; its extras are carried forward. */
+  private setParent(m: CheckpointManifest | undefined, operators: Map<string, Uint8Array> | undefined): void {
+    this.parent = m;
     this.changed.clear();
-    if (latest.checkpoint) {
-      const m = latest.checkpoint.manifest;
+    if (m) {
       this.extras = {
         connectors: m.connectors,
-        operators: Object.fromEntries(latest.checkpoint.operators),
+        operators: Object.fromEntries(operators ?? []),
         sinkEpochs: m.sinkEpochs,
         sinkCommitStatuses: m.sinkCommitStatuses,
         sourceWatermarks: m.sourceWatermarks,
         perCoreWalPositions: m.perCoreWalPositions,
       };
     }
-    return replayStartOf(latest.checkpoint);
   }
 
   private async checkpointNow(

@@ -74,6 +74,12 @@ export interface RecoveryConfig extends StorageOptions {
    * skipped is in `stats.walDamage`.
    */
   mode?: WalRecoveryMode;
+  /**
+   * Also record, in `RecoveredState.changedSinceCheckpoint`, every key the replay changed (its
+   * new value, or `undefined` when deleted): what a delta checkpoint of the recovered state
+   * writes. Default false.
+   */
+  trackChangedKeys?: boolean;
 }
 
 /** Timings and counts of one recovery. */
@@ -112,6 +118,8 @@ export interface RecoveredState {
   state: Map<string, Uint8Array>;
   /** LSN of the last record applied (or covered by the checkpoint). */
   lsn: number;
+  /** With `trackChangedKeys`: the keys the replay changed since `checkpoint` (undefined: deleted). */
+  changedSinceCheckpoint?: Map<string, Uint8Array | undefined> | undefined;
   stats: RecoveryStats;
 }
 
@@ -290,7 +298,8 @@ export class RecoveryManager {
     const ckpt = latest.checkpoint;
     const target = replayStartOf(ckpt);
     const fromLsn = target.lsn + 1;
-    const replayer = new StateReplayer(target, this.config.transactional ?? false);
+    const changed = this.config.trackChangedKeys ? new Map<string, Uint8Array | undefined>() : undefined;
+    const replayer = new StateReplayer(target, this.config.transactional ?? false, changed);
     const read = await replayWal(walDir, replayer, fromLsn, undefined, undefined, this.config.mode);
     const transactional = this.config.transactional ?? false;
     return {
@@ -301,6 +310,7 @@ export class RecoveryManager {
       watermark: target.watermark,
       state: target.state,
       lsn: transactional ? Math.max(target.lastCommitLsn, fromLsn - 1) : read.lastReplayedLsn,
+      ...(changed ? { changedSinceCheckpoint: changed } : {}),
       stats: {
         checkpointId: ckpt?.manifest.id,
         checkpointLsn: target.lsn,
