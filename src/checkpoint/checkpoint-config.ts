@@ -20,7 +20,7 @@ export interface CheckpointOptions {
   maxDeltaRatio: number;
   /** Checkpoint on a timer this often, ms (0 = only when asked). Default 0. */
   intervalMs: number;
-  /** Checkpoint early once the WAL occupies this many bytes (0 = never). Default 0. */
+  /** Checkpoint early once this many bytes were appended to the WAL since the last checkpoint (0 = never). Default 0. */
   walSizeThresholdBytes: number;
   /** Operator state up to this size is kept inline in the manifest (base64); larger goes to the sidecar. Default 64 KiB. */
   inlineOperatorStateBytes: number;

@@ -55,6 +55,12 @@ export interface IncrementalCheckpointManagerInit {
   transactional?: boolean;
   /** WAL archiving: sealed segments go to the archive before each truncation (see `WalArchiver`). */
   archiver?: WalArchiver | undefined;
+  /**
+   * Bytes of WAL records already after the latest checkpoint when the manager starts (what
+   * recovery replayed): they count toward `walSizeThresholdBytes`, so a restart does not reset
+   * the trigger. Default 0.
+   */
+  walBytesSinceCheckpoint?: number;
 }
 
 /** Per-call options of {@link IncrementalCheckpointManager.createCheckpoint}. */
@@ -108,6 +114,10 @@ export class IncrementalCheckpointManager {
   private extras: CheckpointExtras = {};
   private chain: Promise<unknown> = Promise.resolve();
   private lastCheckpointAtMs = performance.now();
+  /** WAL bytes after the last checkpoint that this session's counters do not include. */
+  private walBacklogBytes: number;
+  /** {@link appendedBytes} when the last checkpoint's position was taken. */
+  private walMarkBytes: number;
   private last: IncrementalCheckpointMetadata | undefined;
   private readonly counters: IncrementalCheckpointStats = {
     checkpoints: 0,
@@ -123,6 +133,21 @@ export class IncrementalCheckpointManager {
     this.wal = init.wal;
     this.transactional = init.transactional ?? false;
     this.publisher = new CheckpointPublisher(init.store, this.options.maxRetained, init.archiver);
+    this.walBacklogBytes = init.walBytesSinceCheckpoint ?? 0;
+    this.walMarkBytes = this.appendedBytes();
+  }
+
+  /** Bytes appended to the WAL this session (written or still buffered). */
+  private appendedBytes(): number {
+    return this.wal.stats().bytesWritten + this.wal.bufferedBytes;
+  }
+
+  /**
+   * WAL bytes appended after the newest checkpoint (including, until this manager's first
+   * checkpoint, `walBytesSinceCheckpoint`): feeds {@link isDue}.
+   */
+  walBytesSinceCheckpoint(): number {
+    return this.walBacklogBytes + this.appendedBytes() - this.walMarkBytes;
   }
 
   /** A manager on the local directory `config.checkpointDir` for `wal`. */
@@ -150,20 +175,23 @@ export class IncrementalCheckpointManager {
     return { ...this.counters };
   }
 
-  /** Bytes the WAL occupies on disk (the seed's `wal_size`): feeds {@link isDue}. */
+  /** Bytes the WAL occupies on disk (the seed's `wal_size`). */
   walSize(): number {
     return this.wal.walSize();
   }
 
   /**
-   * True when a checkpoint is due: `intervalMs` has passed since the last one, or the WAL
-   * occupies `walSizeThresholdBytes` or more — and there is something durable to checkpoint.
+   * True when a checkpoint is due: `intervalMs` has passed since the last one, or
+   * `walSizeThresholdBytes` or more were appended to the WAL since it — and there is something
+   * durable to checkpoint. (Not the WAL's size on disk: that never drops below the active
+   * segment and the records retained checkpoints need, so a threshold under it would checkpoint
+   * at every tick.)
    */
   isDue(nowMs = performance.now()): boolean {
     if (this.wal.failed || this.wal.durableLsn <= this.checkpointLsn) return false;
     const { intervalMs, walSizeThresholdBytes } = this.options;
     if (intervalMs > 0 && nowMs - this.lastCheckpointAtMs >= intervalMs) return true;
-    return walSizeThresholdBytes > 0 && this.wal.walSize() >= walSizeThresholdBytes;
+    return walSizeThresholdBytes > 0 && this.walBytesSinceCheckpoint() >= walSizeThresholdBytes;
   }
 
   /** Resolves once every checkpoint queued so far has settled (never rejects). */
@@ -256,6 +284,7 @@ export class IncrementalCheckpointManager {
       this.copy ??= await this.loadCopy();
       const copy = this.copy;
       const target = this.wal.durableLsn;
+      const markBytes = this.appendedBytes();
       let recordsReplayed = 0;
       if (target > copy.lsn) {
         const replayer = new StateReplayer(copy, this.transactional, this.changed);
@@ -275,6 +304,8 @@ export class IncrementalCheckpointManager {
       this.parent = m;
       this.changed.clear();
       this.lastCheckpointAtMs = performance.now();
+      this.walBacklogBytes = 0;
+      this.walMarkBytes = markBytes;
       const stateFile = m.files.find((f) => f.role === m.kind)!;
       const durationMs = performance.now() - t0;
       this.counters.checkpoints++;

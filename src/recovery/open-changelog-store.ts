@@ -62,7 +62,7 @@ export interface ChangelogStoreConfig extends StorageOptions {
   drainer?: Pick<ChangelogDrainerOptions, 'maxBatchEntries' | 'spinMicros' | 'idleSleepMs'>;
   /** Ring 1 checkpoints on its own this often, ms. Default 0 (only when asked). Shorthand for `checkpoint.intervalMs`. */
   checkpointIntervalMs?: number;
-  /** Ring 1 checkpoints early once the WAL occupies this many bytes. Default 0 (never). Shorthand for `checkpoint.walSizeThresholdBytes`. */
+  /** Ring 1 checkpoints early once this many WAL bytes were appended since the last checkpoint (before this open too). Default 0 (never). Shorthand for `checkpoint.walSizeThresholdBytes`. */
   checkpointWalBytes?: number;
 }
 
@@ -135,6 +135,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       wal: config.wal ?? {},
       checkpointLsn: recoveryCheckpoint?.lsn ?? recovered.stats.checkpointLsn,
       recoveredCommitLsn: transactional ? recovered.lsn : 0,
+      walBytesSinceCheckpoint: recoveryCheckpoint ? 0 : recovered.stats.bytesReplayed,
       transactional,
       drainer: config.drainer ?? {},
       checkpoint: checkpointOptions,

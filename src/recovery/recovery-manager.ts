@@ -96,6 +96,8 @@ export interface RecoveryStats {
   uncommittedDiscarded: number;
   /** Bytes of WAL read. */
   bytesRead: number;
+  /** Bytes of the WAL records replayed (after the checkpoint): what a new checkpoint would cover. */
+  bytesReplayed: number;
   /** Archived WAL segments copied from the object store into an empty local WAL (open on a new machine). */
   segmentsFetched: number;
   /** `point-in-time`: where the log was ended; `salvage`: every damaged range skipped. */
@@ -250,6 +252,7 @@ export class RecoveryManager {
           transactional,
           archiver,
           options: { maxRetained: this.config.maxRetained, ...this.config.checkpoint },
+          walBytesSinceCheckpoint: recovered.stats.bytesReplayed,
         });
         await checkpoints.cleanupOrphans();
         let closed = false;
@@ -318,6 +321,7 @@ export class RecoveryManager {
         recordsReplayed: read.records,
         uncommittedDiscarded: replayer.pendingCount,
         bytesRead: read.bytesRead,
+        bytesReplayed: read.bytesReplayed,
         segmentsFetched: 0,
         walDamage: read.damage,
         tornTail: read.tornTail,
