@@ -90,9 +90,12 @@ function fromWire(e: WireError): TidemarkError {
 }
 
 /**
- * Recovers the data directory `config.dir` and starts the pipeline. Throws `TIDEMARK_LOCKED`
- * (another writer), `TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, `TIDEMARK_UNSUPPORTED_VERSION`,
- * `TIDEMARK_IO`, `TIDEMARK_INVALID_ARGUMENT`.
+ * Recovers the data directory `config.dir`, checkpoints the recovered state when recovery
+ * replayed at least `checkpoint.recoveryCheckpointRecords` WAL records (`recoveryCheckpoint` in
+ * the result), and starts the pipeline. Throws `TIDEMARK_LOCKED` (another writer),
+ * `TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`,
+ * `TIDEMARK_NO_SPACE` (that checkpoint did not fit; no WAL was deleted), `TIDEMARK_CONFLICT`
+ * (WAL archive), `TIDEMARK_INVALID_ARGUMENT`.
  */
 export async function openChangelogAwareStore(config: ChangelogStoreConfig): Promise<OpenedChangelogStore> {
   const root = await FsDirectory.open(config.dir);
