@@ -126,7 +126,7 @@ test(`a SIGKILL crash loop of the changelog-aware store (${ROUNDS} runs killed 5
     }
   }
   console.log(
-    `# seed ${SEED}: ${ROUNDS} runs, largest replay ${maxReplay} records (bound ${MAX_REPLAY}), newest checkpoint ${newest}, ${recoveryCheckpoints} written on open, ${acknowledged} commits acknowledged`,
+    `seed ${SEED}: ${ROUNDS} runs, largest replay ${maxReplay} records (bound ${MAX_REPLAY}), newest checkpoint ${newest}, ${recoveryCheckpoints} written on open, ${acknowledged} commits acknowledged`,
   );
 
   const r = await new RecoveryManager({ dir, transactional: true }).recover();
