@@ -27,10 +27,17 @@ export interface CheckpointOptions {
   maxDeltaRatio: number;
   /** Checkpoint on a timer this often, ms (0 = only when asked). Default 0. */
   intervalMs: number;
-  /** Checkpoint early once the WAL occupies this many bytes (0 = never). Default 0. */
+  /** Checkpoint early once this many bytes were appended to the WAL since the last checkpoint (0 = never). Default 0. */
   walSizeThresholdBytes: number;
   /** Operator state up to this size is kept inline in the manifest (base64); larger goes to the sidecar. Default 64 KiB. */
   inlineOperatorStateBytes: number;
+  /**
+   * When recovery replays at least this many WAL records after its checkpoint, opening the
+   * pipeline (`openChangelogAwareStore`) checkpoints the recovered state before it returns, so
+   * the next recovery replays only what was written since — a process killed over and over
+   * before its own checkpoints complete still recovers in bounded time (0 = never). Default 10,000.
+   */
+  recoveryCheckpointRecords: number;
 }
 
 /** The defaults of {@link CheckpointOptions}. */
@@ -43,6 +50,7 @@ export const DEFAULT_CHECKPOINT_OPTIONS: Readonly<CheckpointOptions> = Object.fr
   intervalMs: 0,
   walSizeThresholdBytes: 0,
   inlineOperatorStateBytes: 64 * 1024,
+  recoveryCheckpointRecords: 10_000,
 });
 
 function invalid(name: string, value: unknown, rule: string): TidemarkError {
@@ -65,6 +73,7 @@ export function resolveCheckpointOptions(partial: Partial<CheckpointOptions> = {
     ['intervalMs', 0],
     ['walSizeThresholdBytes', 0],
     ['inlineOperatorStateBytes', 0],
+    ['recoveryCheckpointRecords', 0],
   ];
   for (const [name, min] of ints) {
     const v = o[name];
@@ -130,5 +139,9 @@ export class CheckpointConfig {
   /** See {@link CheckpointOptions.inlineOperatorStateBytes}. */
   withInlineOperatorStateBytes(inlineOperatorStateBytes: number): CheckpointConfig {
     return this.with({ inlineOperatorStateBytes });
+  }
+  /** See {@link CheckpointOptions.recoveryCheckpointRecords}. */
+  withRecoveryCheckpointRecords(recoveryCheckpointRecords: number): CheckpointConfig {
+    return this.with({ recoveryCheckpointRecords });
   }
 }

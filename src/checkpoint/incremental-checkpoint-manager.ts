@@ -13,7 +13,7 @@
  * and Flink's incremental checkpoints, a chain is bounded and then folded into a fresh base.
  * Bases are written in 1 MiB chunks, so the thread writing them keeps serving its event loop.
  */
-import { isTidemarkError, TidemarkError } from '../errors.js';
+import { assert, isTidemarkError, TidemarkError } from '../errors.js';
 import type {
   CheckpointExtras,
   CheckpointManifest,
@@ -55,6 +55,12 @@ export interface IncrementalCheckpointManagerInit {
   transactional?: boolean;
   /** WAL archiving: sealed segments go to the archive before each truncation (see `WalArchiver`). */
   archiver?: WalArchiver | undefined;
+  /**
+   * Bytes of WAL records already after the latest checkpoint when the manager starts (what
+   * recovery replayed): they count toward `walSizeThresholdBytes`, so a restart does not reset
+   * the trigger. Default 0.
+   */
+  walBytesSinceCheckpoint?: number;
 }
 
 /** Per-call options of {@link IncrementalCheckpointManager.createCheckpoint}. */
@@ -71,6 +77,21 @@ export interface IncrementalCheckpointStats {
   /** Bytes of data files written, all checkpoints. */
   bytesWritten: number;
   lastDurationMs: number;
+}
+
+/**
+ * A state recovery already rebuilt — `checkpoint` (or nothing) plus the WAL replayed after it, up
+ * to LSN `lsn` — handed to {@link IncrementalCheckpointManager.adoptRecoveredState}.
+ */
+export interface RecoveredCopy extends ReplayTarget {
+  /** The checkpoint recovery started from, or undefined when it started from an empty state. */
+  checkpoint: CheckpointManifest | undefined;
+  /** Operator state of that checkpoint, by operator name. */
+  operators: Map<string, Uint8Array>;
+  /** LSN the state is as of: the last record applied (transactional: the last Commit). */
+  lsn: number;
+  /** Every key the replay changed since `checkpoint`, with its new value (`undefined`: deleted). */
+  changed: Map<string, Uint8Array | undefined>;
 }
 
 interface Copy extends ReplayTarget {
@@ -93,6 +114,10 @@ export class IncrementalCheckpointManager {
   private extras: CheckpointExtras = {};
   private chain: Promise<unknown> = Promise.resolve();
   private lastCheckpointAtMs = performance.now();
+  /** WAL bytes after the last checkpoint that this session's counters do not include. */
+  private walBacklogBytes: number;
+  /** {@link appendedBytes} when the last checkpoint's position was taken. */
+  private walMarkBytes: number;
   private last: IncrementalCheckpointMetadata | undefined;
   private readonly counters: IncrementalCheckpointStats = {
     checkpoints: 0,
@@ -112,6 +137,21 @@ export class IncrementalCheckpointManager {
       { maxRetained: this.options.maxRetained, minRetainedBases: this.options.minRetainedBases },
       init.archiver,
     );
+    this.walBacklogBytes = init.walBytesSinceCheckpoint ?? 0;
+    this.walMarkBytes = this.appendedBytes();
+  }
+
+  /** Bytes appended to the WAL this session (written or still buffered). */
+  private appendedBytes(): number {
+    return this.wal.stats().bytesWritten + this.wal.bufferedBytes;
+  }
+
+  /**
+   * WAL bytes appended after the newest checkpoint (including, until this manager's first
+   * checkpoint, `walBytesSinceCheckpoint`): feeds {@link isDue}.
+   */
+  walBytesSinceCheckpoint(): number {
+    return this.walBacklogBytes + this.appendedBytes() - this.walMarkBytes;
   }
 
   /** A manager on the local directory `config.checkpointDir` for `wal`. */
@@ -139,20 +179,23 @@ export class IncrementalCheckpointManager {
     return { ...this.counters };
   }
 
-  /** Bytes the WAL occupies on disk (the seed's `wal_size`): feeds {@link isDue}. */
+  /** Bytes the WAL occupies on disk (the seed's `wal_size`). */
   walSize(): number {
     return this.wal.walSize();
   }
 
   /**
-   * True when a checkpoint is due: `intervalMs` has passed since the last one, or the WAL
-   * occupies `walSizeThresholdBytes` or more — and there is something durable to checkpoint.
+   * True when a checkpoint is due: `intervalMs` has passed since the last one, or
+   * `walSizeThresholdBytes` or more were appended to the WAL since it — and there is something
+   * durable to checkpoint. (Not the WAL's size on disk: that never drops below the active
+   * segment and the records retained checkpoints need, so a threshold under it would checkpoint
+   * at every tick.)
    */
   isDue(nowMs = performance.now()): boolean {
     if (this.wal.failed || this.wal.durableLsn <= this.checkpointLsn) return false;
     const { intervalMs, walSizeThresholdBytes } = this.options;
     if (intervalMs > 0 && nowMs - this.lastCheckpointAtMs >= intervalMs) return true;
-    return walSizeThresholdBytes > 0 && this.wal.walSize() >= walSizeThresholdBytes;
+    return walSizeThresholdBytes > 0 && this.walBytesSinceCheckpoint() >= walSizeThresholdBytes;
   }
 
   /** Resolves once every checkpoint queued so far has settled (never rejects). */
@@ -191,22 +234,47 @@ export class IncrementalCheckpointManager {
     return run;
   }
 
+  /**
+   * Starts from a state recovery already rebuilt instead of loading the latest checkpoint and
+   * replaying the WAL a second time: the next checkpoint is a delta of `recovered.changed` on
+   * `recovered.checkpoint` (or a base, as the compaction thresholds decide). The manager uses
+   * `recovered.state` as its own copy from then on, so the caller must not change it while the
+   * manager is in use. Call before any checkpoint; throws `TIDEMARK_BUG` otherwise.
+   */
+  adoptRecoveredState(recovered: RecoveredCopy): void {
+    assert(this.copy === undefined, 'adoptRecoveredState() after the manager built its own copy');
+    this.setParent(recovered.checkpoint, recovered.operators);
+    for (const [key, value] of recovered.changed) this.changed.set(key, value);
+    this.copy = {
+      state: recovered.state,
+      epoch: recovered.epoch,
+      sourceOffsets: { ...recovered.sourceOffsets },
+      watermark: recovered.watermark,
+      lastCommitLsn: recovered.lastCommitLsn,
+      lsn: recovered.lsn,
+    };
+  }
+
   private async loadCopy(): Promise<Copy> {
     const latest = await loadLatestCheckpoint(this.store);
-    this.parent = latest.checkpoint?.manifest;
+    this.setParent(latest.checkpoint?.manifest, latest.checkpoint?.operators);
+    return replayStartOf(latest.checkpoint);
+  }
+
+  /** The checkpoint the next delta builds on; its extras are carried forward. */
+  private setParent(m: CheckpointManifest | undefined, operators: Map<string, Uint8Array> | undefined): void {
+    this.parent = m;
     this.changed.clear();
-    if (latest.checkpoint) {
-      const m = latest.checkpoint.manifest;
+    if (m) {
       this.extras = {
         connectors: m.connectors,
-        operators: Object.fromEntries(latest.checkpoint.operators),
+        operators: Object.fromEntries(operators ?? []),
         sinkEpochs: m.sinkEpochs,
         sinkCommitStatuses: m.sinkCommitStatuses,
         sourceWatermarks: m.sourceWatermarks,
         perCoreWalPositions: m.perCoreWalPositions,
       };
     }
-    return replayStartOf(latest.checkpoint);
   }
 
   private async checkpointNow(
@@ -220,6 +288,7 @@ export class IncrementalCheckpointManager {
       this.copy ??= await this.loadCopy();
       const copy = this.copy;
       const target = this.wal.durableLsn;
+      const markBytes = this.appendedBytes();
       let recordsReplayed = 0;
       if (target > copy.lsn) {
         const replayer = new StateReplayer(copy, this.transactional, this.changed);
@@ -239,6 +308,8 @@ export class IncrementalCheckpointManager {
       this.parent = m;
       this.changed.clear();
       this.lastCheckpointAtMs = performance.now();
+      this.walBacklogBytes = 0;
+      this.walMarkBytes = markBytes;
       const stateFile = m.files.find((f) => f.role === m.kind)!;
       const durationMs = performance.now() - t0;
       this.counters.checkpoints++;

@@ -42,6 +42,7 @@ export {
   IncrementalCheckpointManager,
   type IncrementalCheckpointManagerInit,
   type IncrementalCheckpointStats,
+  type RecoveredCopy,
 } from './incremental-checkpoint-manager.js';
 export { ObjectStoreCheckpointStore } from './object-store-checkpoint-store.js';
 export {

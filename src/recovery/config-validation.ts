@@ -65,6 +65,7 @@ export function checkRecoveryConfig(config: unknown): void {
   checkWalOptions('wal', c.wal as never);
   checkCheckpointOptions(c);
   enumOption('mode', c.mode, WAL_RECOVERY_MODES, 'tolerate-torn-tail');
+  booleanOption('trackChangedKeys', c.trackChangedKeys, false);
   checkStorageOptions(c as StorageOptions);
 }
 

@@ -16,6 +16,7 @@ import {
 } from '../changelog/state-changelog-buffer.js';
 import { type CheckpointOptions, resolveCheckpointOptions } from '../checkpoint/checkpoint-config.js';
 import { TidemarkError, type TidemarkErrorCode } from '../errors.js';
+import type { IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import {
   type BackpressurePolicy,
@@ -24,6 +25,7 @@ import {
   type Ring1Link,
 } from '../state/changelog-aware-store.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
+import { checkpointRecoveredState } from './checkpoint-on-open.js';
 import { checkChangelogStoreConfig } from './config-validation.js';
 import { startModuleWorker } from './module-worker.js';
 import {
@@ -61,7 +63,7 @@ export interface ChangelogStoreConfig extends StorageOptions {
   drainer?: Pick<ChangelogDrainerOptions, 'maxBatchEntries' | 'spinMicros' | 'idleSleepMs'>;
   /** Ring 1 checkpoints on its own this often, ms. Default 0 (only when asked). Shorthand for `checkpoint.intervalMs`. */
   checkpointIntervalMs?: number;
-  /** Ring 1 checkpoints early once the WAL occupies this many bytes. Default 0 (never). Shorthand for `checkpoint.walSizeThresholdBytes`. */
+  /** Ring 1 checkpoints early once this many WAL bytes were appended since the last checkpoint (before this open too). Default 0 (never). Shorthand for `checkpoint.walSizeThresholdBytes`. */
   checkpointWalBytes?: number;
 }
 
@@ -69,6 +71,11 @@ export interface ChangelogStoreConfig extends StorageOptions {
 export interface OpenedChangelogStore {
   store: ChangelogAwareStore;
   recovered: RecoveredState;
+  /**
+   * The checkpoint of the recovered state written before the store opened, when recovery
+   * replayed at least `checkpoint.recoveryCheckpointRecords` WAL records (see `CheckpointOptions`).
+   */
+  recoveryCheckpoint: IncrementalCheckpointMetadata | undefined;
 }
 
 /** Starts the Ring 1 worker (`ring1-worker.js`, or `.ts` under tsx). */
@@ -84,9 +91,12 @@ function fromWire(e: WireError): TidemarkError {
 }
 
 /**
- * Recovers the data directory `config.dir` and starts the pipeline. Throws `TIDEMARK_LOCKED`
- * (another writer), `TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, `TIDEMARK_UNSUPPORTED_VERSION`,
- * `TIDEMARK_IO`, `TIDEMARK_INVALID_ARGUMENT`.
+ * Recovers the data directory `config.dir`, checkpoints the recovered state when recovery
+ * replayed at least `checkpoint.recoveryCheckpointRecords` WAL records (`recoveryCheckpoint` in
+ * the result), and starts the pipeline. Throws `TIDEMARK_LOCKED` (another writer),
+ * `TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`,
+ * `TIDEMARK_NO_SPACE` (that checkpoint did not fit; no WAL was deleted), `TIDEMARK_CONFLICT`
+ * (WAL archive), `TIDEMARK_INVALID_ARGUMENT`.
  */
 export async function openChangelogAwareStore(config: ChangelogStoreConfig): Promise<OpenedChangelogStore> {
   checkChangelogStoreConfig(config);
@@ -98,25 +108,42 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
     const objectStore = objectStoreOf(config);
     // A new machine taking over: the archived WAL is fetched before recovery reads it.
     const segmentsFetched = await fetchArchiveIfWalEmpty(await root.subdirectory(WAL_DIR_NAME), config);
-    const recovered = await new RecoveryManager({ dir: root, transactional, objectStore }).recover();
+    const recovered = await new RecoveryManager({
+      dir: root,
+      transactional,
+      objectStore,
+      trackChangedKeys: true,
+    }).recover();
     recovered.stats.segmentsFetched = segmentsFetched;
+    const checkpointOptions = resolveCheckpointOptions({
+      maxRetained: config.maxRetained,
+      intervalMs: config.checkpointIntervalMs,
+      walSizeThresholdBytes: config.checkpointWalBytes,
+      ...config.checkpoint,
+    });
+    // A long replay is checkpointed now, so a crash loop cannot make the next one longer still.
+    const recoveryCheckpoint = await checkpointRecoveredState({
+      root,
+      recovered,
+      transactional,
+      wal: config.wal ?? {},
+      checkpoint: checkpointOptions,
+      storage: config,
+    });
+    recovered.changedSinceCheckpoint = undefined;
     const buffer = StateChangelogBuffer.create(config.ring);
-    storeEpoch(buffer, recovered.epoch);
+    storeEpoch(buffer, recoveryCheckpoint?.epoch ?? recovered.epoch);
     const data: Ring1WorkerData = {
       shared: buffer.shared,
       walDirPath: path.join(root.path, WAL_DIR_NAME),
       checkpointDirPath: path.join(root.path, CHECKPOINT_DIR_NAME),
       wal: config.wal ?? {},
-      checkpointLsn: recovered.stats.checkpointLsn,
+      checkpointLsn: recoveryCheckpoint?.lsn ?? recovered.stats.checkpointLsn,
       recoveredCommitLsn: transactional ? recovered.lsn : 0,
+      walBytesSinceCheckpoint: recoveryCheckpoint ? 0 : recovered.stats.bytesReplayed,
       transactional,
       drainer: config.drainer ?? {},
-      checkpoint: resolveCheckpointOptions({
-        maxRetained: config.maxRetained,
-        intervalMs: config.checkpointIntervalMs,
-        walSizeThresholdBytes: config.checkpointWalBytes,
-        ...config.checkpoint,
-      }),
+      checkpoint: checkpointOptions,
       objectStore,
       archiveWal: config.archiveWal,
       archiveIntervalMs: config.archiveIntervalMs,
@@ -247,7 +274,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
     );
     // A discarded uncommitted tail is fenced by an Abort, so no later commit can revive it.
     if (transactional && recovered.stats.uncommittedDiscarded > 0) store.pushAbort();
-    return { store, recovered };
+    return { store, recovered, recoveryCheckpoint };
   } catch (err) {
     if (worker) await worker.terminate().catch(() => {});
     await lock.release();

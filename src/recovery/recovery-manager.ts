@@ -79,6 +79,12 @@ export interface RecoveryConfig extends StorageOptions {
    * skipped is in `stats.walDamage`.
    */
   mode?: WalRecoveryMode;
+  /**
+   * Also record, in `RecoveredState.changedSinceCheckpoint`, every key the replay changed (its
+   * new value, or `undefined` when deleted): what a delta checkpoint of the recovered state
+   * writes. Default false.
+   */
+  trackChangedKeys?: boolean;
 }
 
 /** Timings and counts of one recovery. */
@@ -95,6 +101,8 @@ export interface RecoveryStats {
   uncommittedDiscarded: number;
   /** Bytes of WAL read. */
   bytesRead: number;
+  /** Bytes of the WAL records replayed (after the checkpoint): what a new checkpoint would cover. */
+  bytesReplayed: number;
   /** Archived WAL segments copied from the object store into an empty local WAL (open on a new machine). */
   segmentsFetched: number;
   /** `point-in-time`: where the log was ended; `salvage`: every damaged range skipped. */
@@ -117,6 +125,8 @@ export interface RecoveredState {
   state: Map<string, Uint8Array>;
   /** LSN of the last record applied (or covered by the checkpoint). */
   lsn: number;
+  /** With `trackChangedKeys`: the keys the replay changed since `checkpoint` (undefined: deleted). */
+  changedSinceCheckpoint?: Map<string, Uint8Array | undefined> | undefined;
   stats: RecoveryStats;
 }
 
@@ -274,6 +284,7 @@ export class RecoveryManager {
           transactional,
           archiver,
           options: { maxRetained: this.config.maxRetained, ...this.config.checkpoint },
+          walBytesSinceCheckpoint: recovered.stats.bytesReplayed,
         });
         await checkpoints.cleanupOrphans();
         let closing: Promise<void> | undefined;
@@ -343,7 +354,8 @@ export class RecoveryManager {
     const ckpt = latest.checkpoint;
     const target = replayStartOf(ckpt);
     const fromLsn = target.lsn + 1;
-    const replayer = new StateReplayer(target, this.config.transactional ?? false);
+    const changed = this.config.trackChangedKeys ? new Map<string, Uint8Array | undefined>() : undefined;
+    const replayer = new StateReplayer(target, this.config.transactional ?? false, changed);
     const read = await replayWal(walDir, replayer, fromLsn, undefined, undefined, this.config.mode);
     if (read.lastLsn < target.lsn) {
       throw new TidemarkError(
@@ -361,6 +373,7 @@ export class RecoveryManager {
       watermark: target.watermark,
       state: target.state,
       lsn: transactional ? Math.max(target.lastCommitLsn, fromLsn - 1) : read.lastReplayedLsn,
+      ...(changed ? { changedSinceCheckpoint: changed } : {}),
       stats: {
         checkpointId: ckpt?.manifest.id,
         checkpointLsn: target.lsn,
@@ -368,6 +381,7 @@ export class RecoveryManager {
         recordsReplayed: read.records,
         uncommittedDiscarded: replayer.pendingCount,
         bytesRead: read.bytesRead,
+        bytesReplayed: read.bytesReplayed,
         segmentsFetched: 0,
         walDamage: read.damage,
         tornTail: read.tornTail,

@@ -21,6 +21,8 @@ export interface Ring1WorkerData {
   checkpointLsn: number;
   /** LSN of the last Commit recovered (the first checkpoint target in transactional mode). */
   recoveredCommitLsn: number;
+  /** Bytes of WAL records after the latest checkpoint at open: they count toward `walSizeThresholdBytes`. */
+  walBytesSinceCheckpoint: number;
   transactional: boolean;
   drainer: ChangelogDrainerOptions;
   /** Incremental checkpointing, retention, and when Ring 1 checkpoints on its own. */

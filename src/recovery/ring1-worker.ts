@@ -1,7 +1,7 @@
 /**
  * The Ring 1 worker thread: opens the WAL (cutting a torn tail), runs the `ChangelogDrainer`,
- * and takes checkpoints — when Ring 0 asks, every `checkpointIntervalMs`, and early once the WAL
- * passes `checkpointWalBytes` — from its own copy of the state. Started by
+ * and takes checkpoints — when Ring 0 asks, every `checkpointIntervalMs`, and early once
+ * `checkpointWalBytes` were appended to the WAL since the last one — from its own copy of the state. Started by
  * `openChangelogAwareStore()`; never imported by user code.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     options: data.checkpoint,
     transactional: data.transactional,
     archiver,
+    walBytesSinceCheckpoint: data.walBytesSinceCheckpoint,
   });
   // Half-written checkpoints of an earlier run; the manager queues it before any checkpoint.
   manager

@@ -2,6 +2,7 @@
  * Replay: applies decoded WAL entries to a state map, honouring transactions (records after the
  * last Commit wait in a pending list until their Commit arrives; an Abort drops them).
  */
+import { RECORD_HEADER_SIZE } from '../format/constants.js';
 import { decodeEntry, type SourceOffsets, type WalEntry } from '../format/entry-codec.js';
 import type { Directory } from '../io/directory.js';
 import type { WalRecoveryMode } from '../wal/segment-scanner.js';
@@ -85,7 +86,8 @@ export class StateReplayer {
 /**
  * Replays the WAL in `walDir` from `fromLsn` (to `untilLsn`, inclusive) through `replayer`,
  * starting the scan at `from` when given (see `WalReader.read`).
- * Returns the reader's stats and the LSN of the last record applied (`fromLsn - 1` when none).
+ * Returns the reader's stats, the LSN of the last record applied (`fromLsn - 1` when none) and
+ * the bytes of the records replayed (frames: header and payload).
  * Throws what `WalReader.read` and `decodeEntry` throw (`TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, …).
  */
 export async function replayWal(
@@ -95,8 +97,9 @@ export async function replayWal(
   untilLsn = Number.POSITIVE_INFINITY,
   from?: WalPosition,
   mode?: WalRecoveryMode,
-): Promise<WalReadStats & { lastReplayedLsn: number }> {
+): Promise<WalReadStats & { lastReplayedLsn: number; bytesReplayed: number }> {
   let lastReplayedLsn = fromLsn - 1;
+  let bytesReplayed = 0;
   const path = walDir.path;
   const read = await WalReader.read(
     walDir,
@@ -104,10 +107,11 @@ export async function replayWal(
     (lsn, type, buf, start, length, frameOffset) => {
       replayer.apply(lsn, decodeEntry(type, buf, start, length, path, frameOffset));
       lastReplayedLsn = lsn;
+      bytesReplayed += RECORD_HEADER_SIZE + length;
     },
     untilLsn,
     from,
     mode,
   );
-  return { ...read, lastReplayedLsn };
+  return { ...read, lastReplayedLsn, bytesReplayed };
 }
