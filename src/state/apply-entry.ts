@@ -62,7 +62,10 @@ export class StateReplayer {
         if (entry.epoch > this.target.epoch) this.target.epoch = entry.epoch;
         return;
       case 'clean-shutdown':
-        // Only says the log was closed cleanly here: no state, and no effect on a pending transaction.
+        // Only says the log was closed cleanly here: no state, and no effect on a pending
+        // transaction. With none pending, the state here is the last commit's, so the committed
+        // prefix reaches this far (a checkpoint of it need not replay this record again).
+        if (this.pending.length === 0) this.target.lastCommitLsn = lsn;
         return;
     }
   }
