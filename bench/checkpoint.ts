@@ -13,16 +13,17 @@
  *   npm run bench -- --only checkpoint            table
  *   npm run -s bench -- --only checkpoint --json  one {"name","value","unit"} per line
  *   TIDEMARK_BENCH_KEYS=200000 TIDEMARK_BENCH_ROUNDS=5
+ *   TIDEMARK_BENCH_QUICK=1      50,000 keys, 1 round (checks that it runs; not for figures)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { IncrementalCheckpointMetadata } from '../src/format/index.ts';
-import { RecoveryManager } from '../src/recovery/index.ts';
+import { type IncrementalCheckpointMetadata, RecoveryManager } from '../dist/index.js';
 
 const json = process.argv.includes('--json');
-const KEYS = Number(process.env.TIDEMARK_BENCH_KEYS ?? 1_000_000);
-const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? 3);
+const QUICK = process.env.TIDEMARK_BENCH_QUICK === '1';
+const KEYS = Number(process.env.TIDEMARK_BENCH_KEYS ?? (QUICK ? 50_000 : 1_000_000));
+const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
 const CHANGED = Math.floor(KEYS / 100);
 const root = fs.mkdtempSync(path.join(process.env.TIDEMARK_BENCH_DIR ?? os.tmpdir(), 'tidemark-bench-ckpt-'));
 

@@ -8,25 +8,31 @@
  *
  * `percore_scaling_2` = aggregate with 2 cores ÷ with 1 core (goal ≥ 1.3); `percore_scaling_4`
  * is reported too (this machine has 2 CPUs).
+ *
+ * TIDEMARK_BENCH_QUICK=1: 1 round of 10 groups per core (checks that it runs; not for figures).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FsDirectory } from '../dist/index.js';
 import { startTsWorker } from '../test/helpers/ts-worker.ts';
 import { rawDurableRecordsPerSecond } from './helpers/raw-baseline.ts';
 
 const json = process.argv.includes('--json');
-const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? 3);
+const QUICK = process.env.TIDEMARK_BENCH_QUICK === '1';
+const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
 const RECORD = 1024;
 const GROUP = 512;
-const GROUPS = 60;
+const GROUPS = QUICK ? 10 : 60;
 const WORKER = fileURLToPath(new URL('./helpers/core-writer-worker.ts', import.meta.url));
 const base = fs.mkdtempSync(path.join(process.env.TIDEMARK_BENCH_DIR ?? os.tmpdir(), 'tidemark-percore-'));
 let seq = 0;
 
 async function cores(n: number): Promise<number> {
   const walRoot = path.join(base, `run-${seq++}`);
+  // One lock per data directory, taken here and held while the cores' workers write.
+  const lock = await (await FsDirectory.open(walRoot)).lock();
   const workers = Array.from({ length: n }, (_, coreId) =>
     startTsWorker(WORKER, { walRoot, coreId, groups: GROUPS, groupRecords: GROUP, recordBytes: RECORD }),
   );
@@ -43,6 +49,7 @@ async function cores(n: number): Promise<number> {
   );
   const s = (performance.now() - t0) / 1000;
   await Promise.all(workers.map((w) => w.terminate()));
+  await lock.release();
   fs.rmSync(walRoot, { recursive: true, force: true });
   return results.reduce((sum, r) => sum + r.records, 0) / s;
 }

@@ -16,21 +16,21 @@
  *   idle before it, for the drain loop's two wake-up strategies (sleep; spin 200 µs first).
  *
  *   npm run bench:pipeline [-- --json]      TIDEMARK_BENCH_ROUNDS=5 (default 3)
+ *   TIDEMARK_BENCH_QUICK=1: 1 round, a tenth of the work (checks that it runs; not for figures)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { StateChangelogBuffer } from '../src/changelog/index.ts';
-import { RECORD_HEADER_SIZE } from '../src/format/index.ts';
-import { openChangelogAwareStore } from '../src/recovery/index.ts';
+import { openChangelogAwareStore, RECORD_HEADER_SIZE, StateChangelogBuffer } from '../dist/index.js';
 import { startTsWorker } from '../test/helpers/ts-worker.ts';
 import { rawDurableRecordsPerSecond } from './helpers/raw-baseline.ts';
 
 const json = process.argv.includes('--json');
-const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? 3);
-const PUTS = 1_000_000;
+const QUICK = process.env.TIDEMARK_BENCH_QUICK === '1';
+const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+const PUTS = QUICK ? 100_000 : 1_000_000;
 const KEYS = 100_000;
 const base = fs.mkdtempSync(path.join(process.env.TIDEMARK_BENCH_DIR ?? os.tmpdir(), 'tidemark-pipe-bench-'));
 let seq = 0;
@@ -113,13 +113,13 @@ async function eventLoopDelay(): Promise<{ p99: number; checkpoints: number; gro
   const { store } = await openChangelogAwareStore({ dir: fresh('eld'), wal: { groupCommitDelayMs: 1 } });
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
-  const until = performance.now() + 3000;
+  const until = performance.now() + (QUICK ? 500 : 3000);
   let i = 0;
   let checkpoint: Promise<unknown> | undefined;
   while (performance.now() < until) {
     for (let j = 0; j < 200; j++, i++) store.put(keys[i % KEYS]!, value100);
     store.commit({ bench: i });
-    if (i > 200_000 && !checkpoint) checkpoint = store.checkpoint();
+    if (i > (QUICK ? 20_000 : 200_000) && !checkpoint) checkpoint = store.checkpoint();
     if (!store.isWritable) await store.writable();
     await new Promise<void>((r) => setImmediate(r));
   }
@@ -137,7 +137,7 @@ async function eventLoopDelay(): Promise<{ p99: number; checkpoints: number; gro
  */
 async function durableRoundTripUs(spinMicros: number): Promise<number> {
   const { store } = await openChangelogAwareStore({ dir: fresh('wake'), drainer: { spinMicros } });
-  const samples = new Float64Array(300);
+  const samples = new Float64Array(QUICK ? 50 : 300);
   for (let i = 0; i < samples.length; i++) {
     await new Promise((r) => setTimeout(r, 1)); // let Ring 1 go idle
     const t0 = performance.now();
@@ -153,7 +153,7 @@ async function durableRoundTripUs(spinMicros: number): Promise<number> {
 
 const RECORD_BYTES = 1024;
 const GROUP = 512;
-const GROUPS = 60;
+const GROUPS = QUICK ? 10 : 60;
 
 function rawBaseline(): number {
   return rawDurableRecordsPerSecond(fresh('raw'), RECORD_BYTES, GROUP, GROUPS);

@@ -9,17 +9,17 @@
  *   npm run bench -- --json     one {"name","value","unit"} object per line
  *   TIDEMARK_BENCH_ROUNDS=7     more rounds
  *   TIDEMARK_BENCH_SYNC=fdatasync   measure the WAL's fdatasync sync method instead of O_DSYNC
+ *   TIDEMARK_BENCH_QUICK=1      1 round, a tenth of the groups (checks that it runs; not for figures)
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { crc32c, crc32cJs, PutEncoder } from '../src/format/index.ts';
-import { FsDirectory } from '../src/io/index.ts';
-import { WriteAheadLog } from '../src/wal/index.ts';
+import { crc32c, crc32cJs, FsDirectory, PutEncoder, WriteAheadLog } from '../dist/index.js';
 import { rawDurableRecordsPerSecond } from './helpers/raw-baseline.ts';
 
 const json = process.argv.includes('--json');
-const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? 5);
+const QUICK = process.env.TIDEMARK_BENCH_QUICK === '1';
+const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? (QUICK ? 1 : 5));
 const SIZES = [100, 1024];
 const GROUPS = [1, 64, 512];
 const SYNC_METHOD = process.env.TIDEMARK_BENCH_SYNC === 'fdatasync' ? 'fdatasync' : 'o_dsync';
@@ -27,7 +27,8 @@ const base = fs.mkdtempSync(path.join(process.env.TIDEMARK_BENCH_DIR ?? os.tmpdi
 let seq = 0;
 
 function groupsFor(k: number): number {
-  return k === 1 ? 400 : k === 64 ? 150 : 50;
+  const groups = k === 1 ? 400 : k === 64 ? 150 : 50;
+  return QUICK ? Math.ceil(groups / 10) : groups;
 }
 
 function raw(size: number, k: number): number {

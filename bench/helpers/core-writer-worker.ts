@@ -1,9 +1,10 @@
 // One core of the per-core benchmark: its own CoreWalWriter, appending `groups` groups of
 // `groupRecords` puts of `recordBytes` each, one group in flight at a time (the next group is
-// built while the previous one is made durable), after a 'go' message.
+// built while the previous one is made durable), after a 'go' message. The data directory's lock
+// is held by the thread that started the workers (`lock: false` here, as CoreWalWriterOptions
+// documents for a core's worker thread).
 import { parentPort, workerData } from 'node:worker_threads';
-import { FsDirectory } from '../../src/io/index.ts';
-import { CoreWalWriter } from '../../src/wal/index.ts';
+import { CoreWalWriter, FsDirectory } from '../../dist/index.js';
 
 const { walRoot, coreId, groups, groupRecords, recordBytes } = workerData as {
   walRoot: string;
@@ -14,6 +15,7 @@ const { walRoot, coreId, groups, groupRecords, recordBytes } = workerData as {
 };
 const writer = await CoreWalWriter.open(await FsDirectory.open(walRoot), coreId, {
   wal: { groupCommitBytes: groupRecords * (recordBytes + 64), groupCommitDelayMs: 60_000 },
+  lock: false,
 });
 const value = Buffer.alloc(recordBytes - 40, 7); // key + core-entry header bring a record to ~recordBytes
 parentPort!.once('message', async () => {

@@ -1,9 +1,13 @@
 // Ring 1 for the push benchmark: a ChangelogDrainer writing and fdatasyncing a real WAL.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ChangelogDrainer, StateChangelogBuffer, storeRingState } from '../../src/changelog/index.ts';
-import { RingState } from '../../src/format/index.ts';
-import { FsDirectory } from '../../src/io/index.ts';
-import { WriteAheadLog } from '../../src/wal/index.ts';
+import {
+  ChangelogDrainer,
+  FsDirectory,
+  RingState,
+  StateChangelogBuffer,
+  storeRingState,
+  WriteAheadLog,
+} from '../../dist/index.js';
 
 const { shared, dir } = workerData as { shared: SharedArrayBuffer; dir: string };
 const ring = StateChangelogBuffer.attach(shared);
