@@ -1,11 +1,11 @@
 /**
  * The checks of {@link WalOptions}, callable before anything opens (the stores validate their
  * whole configuration at the call, before taking a lock or touching the disk).
- * `WriteAheadLog.open` applies the same ranges.
+ * `WriteAheadLog.open` applies the same ranges. The option and counter types of the log live here too.
  */
 import { MAX_SEGMENT_SIZE_BYTES } from '../format/constants.js';
+import type { DirectoryLock } from '../io/directory.js';
 import { checkOptionsObject, enumOption, integerOption, invalidArgument } from '../validation.js';
-import type { WalOptions } from './write-ahead-log.js';
 
 /**
  * Checks the types and ranges of `options` (named `argument`, e.g. `'wal'`). Throws
@@ -56,4 +56,66 @@ export function checkWalOptions(argument: string, options: WalOptions | undefine
     ['tolerate-torn-tail', 'absolute-consistency'],
     'tolerate-torn-tail',
   );
+}
+
+/** Options of {@link WriteAheadLog.open}. Sizes in bytes, delays in milliseconds. */
+export interface WalOptions {
+  /** A segment is sealed once the next record would take it past this size. Default 64 MiB. */
+  segmentSizeBytes?: number;
+  /** A group is flushed as soon as it holds this many bytes. Default 512 KiB (measured: 64 KiB–1 MiB is the sweet spot on NVMe; `npm run bench`). */
+  groupCommitBytes?: number;
+  /** Longest time a record waits before its group is flushed. Default 2 ms; 0 flushes on the next turn of the event loop. */
+  groupCommitDelayMs?: number;
+  /** Cap on bytes buffered while a flush is in flight; past it `append` throws `TIDEMARK_BACKPRESSURE`. Default 64 MiB. */
+  maxBufferedBytes?: number;
+  /** LSN of the first record when the directory holds no segment yet. Default 1. */
+  initialLsn?: number;
+  /**
+   * How a group is made durable (PostgreSQL's `wal_sync_method`): `'o_dsync'` opens segments
+   * with O_DSYNC so the group's single write is its own durability barrier (one thread-pool hop
+   * per group); `'fdatasync'` writes, then calls fdatasync (two hops). Default `'o_dsync'`,
+   * chosen by `npm run bench` (docs/ARCHITECTURE.md).
+   */
+  syncMethod?: 'o_dsync' | 'fdatasync';
+  /**
+   * The data directory's writer lock (see `Directory.lock`): `true` (default) takes it; `false`
+   * when the caller (or, for a worker thread, the thread that started it) holds it for this
+   * log's whole life; a held `DirectoryLock` is handed to the log, which releases it on close.
+   */
+  lock?: boolean | DirectoryLock;
+  /**
+   * What open does with a damaged end of the final segment: `'tolerate-torn-tail'` (default)
+   * cuts a torn write; `'absolute-consistency'` refuses it with `TIDEMARK_CORRUPTION`. (The
+   * other modes of `WalRecoveryMode` are applied by `RecoveryManager` before the log opens.)
+   */
+  recoveryMode?: 'tolerate-torn-tail' | 'absolute-consistency';
+  /**
+   * Whether `close()` marks the log as cleanly closed: a CleanShutdown record (in segments of
+   * format version 2) and the marker file `CLEAN`. Default true. The per-core WAL turns it off
+   * (its LSNs are entry sequences, so it takes no record it did not write). Opening checks and
+   * removes an existing marker either way.
+   */
+  cleanShutdown?: boolean;
+}
+
+/** Counters of a WAL since open. */
+export interface WalStats {
+  /** Records appended. */
+  recordsAppended: number;
+  /** Bytes written to segment files (frames and headers). */
+  bytesWritten: number;
+  /** Durability barriers: O_DSYNC group writes plus explicit fdatasync calls. */
+  syncs: number;
+  /** Explicit fdatasync calls on segment files. */
+  fdatasyncs: number;
+  /** Groups committed. */
+  groupsCommitted: number;
+  /** Largest group, in records. */
+  maxGroupRecords: number;
+  /** Total time spent in durability barriers (fdatasync, or O_DSYNC writes), in milliseconds. */
+  syncTotalMs: number;
+  /** Slowest durability barrier, in milliseconds. */
+  syncMaxMs: number;
+  /** Segments created. */
+  segmentsCreated: number;
 }

@@ -1,0 +1,242 @@
+/**
+ * Group commit of the WAL (RocksDB's write group, PostgreSQL's commit_delay): the two group
+ * buffers (one being built, one being written), the flush loop that writes a group with one
+ * write and makes it durable with one barrier, the delay timer, and the one promise per group
+ * that resolves every waiter of that group. A failed write or sync is final: every waiter is
+ * rejected and nothing is retried.
+ */
+import { ioError, TidemarkError } from '../errors.js';
+import type { WalStats } from './wal-options.js';
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A buffer of framed records waiting to be written, with the points where a new segment starts. */
+export interface GroupBuffer {
+  buf: Buffer;
+  length: number;
+  records: number;
+  /** LSN of the newest record in the group. */
+  lastLsn: number;
+  /** Buffer offsets at which a new segment begins, with that segment's first LSN. */
+  rotations: { offset: number; firstLsn: number }[];
+  waiter: Deferred | undefined;
+}
+
+function newGroup(capacity: number): GroupBuffer {
+  return {
+    buf: Buffer.allocUnsafe(capacity),
+    length: 0,
+    records: 0,
+    lastLsn: 0,
+    rotations: [],
+    waiter: undefined,
+  };
+}
+
+/** What the group commit needs from the log. */
+export interface GroupCommitSink {
+  /** Writes the group and makes it durable (one write + one barrier, in sync-window steps). */
+  writeGroup(group: GroupBuffer): Promise<void>;
+  /** Told once every record ≤ `lastLsn` is durable, before that group's waiters resolve. */
+  committed(lastLsn: number): void;
+}
+
+/** Options of a {@link GroupCommit} (already validated by the log). */
+export interface GroupCommitOptions {
+  /** Directory of the log, for error messages. */
+  path: string;
+  groupCommitBytes: number;
+  groupCommitDelayMs: number;
+  maxBufferedBytes: number;
+  sink: GroupCommitSink;
+  /** The log's counters (groupsCommitted, maxGroupRecords are kept here). */
+  stats: WalStats;
+}
+
+/** The group buffers and flush loop of one log. */
+export class GroupCommit {
+  private readonly path: string;
+  private readonly groupCommitBytes: number;
+  private readonly groupCommitDelayMs: number;
+  private readonly maxBufferedBytes: number;
+  private readonly sink: GroupCommitSink;
+  private readonly stats: WalStats;
+  /** The group records are appended to. */
+  active: GroupBuffer;
+  private flushing: GroupBuffer;
+  private flushingEndLsn = 0;
+  private flushInProgress = false;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  /** The error that made the log read-only, if any. */
+  failure: TidemarkError | undefined;
+
+  constructor(options: GroupCommitOptions) {
+    this.path = options.path;
+    this.groupCommitBytes = options.groupCommitBytes;
+    this.groupCommitDelayMs = options.groupCommitDelayMs;
+    this.maxBufferedBytes = options.maxBufferedBytes;
+    this.sink = options.sink;
+    this.stats = options.stats;
+    const capacity = Math.max(this.groupCommitBytes * 2, 64 * 1024);
+    this.active = newGroup(capacity);
+    this.flushing = newGroup(capacity);
+  }
+
+  /** Bytes appended and not yet written: the group being built plus the one being flushed. */
+  get bufferedBytes(): number {
+    return this.active.length + (this.flushInProgress ? this.flushing.length : 0);
+  }
+
+  /** True when nothing is buffered and no write is in flight. */
+  get idle(): boolean {
+    return !this.flushInProgress && this.active.length === 0;
+  }
+
+  /**
+   * The active group, with room for a frame of `frameLength` bytes. Throws
+   * `TIDEMARK_BACKPRESSURE` past `maxBufferedBytes` (an empty group always takes one record).
+   */
+  reserve(frameLength: number): GroupBuffer {
+    const group = this.active;
+    const buffered = group.length + frameLength + (this.flushInProgress ? this.flushing.length : 0);
+    if (buffered > this.maxBufferedBytes && group.length > 0) {
+      throw new TidemarkError(
+        'TIDEMARK_BACKPRESSURE',
+        `WAL has ${buffered} bytes buffered, over maxBufferedBytes ${this.maxBufferedBytes}: await sync() before appending more`,
+        { path: this.path },
+      );
+    }
+    if (group.length + frameLength > group.buf.length) this.grow(group, frameLength);
+    return group;
+  }
+
+  /** Called after record `lsn` was framed into the active group. */
+  appended(lsn: number): void {
+    const group = this.active;
+    group.lastLsn = lsn;
+    if (group.length >= this.groupCommitBytes) this.startFlush();
+    else if (group.records === 1) this.scheduleFlush();
+  }
+
+  /** Resolves when the group holding `lsn` (appended, not yet durable) is durable. */
+  waitFor(lsn: number): Promise<void> {
+    const group = this.flushInProgress && lsn <= this.flushingEndLsn ? this.flushing : this.active;
+    group.waiter ??= deferred();
+    return group.waiter.promise;
+  }
+
+  /** Starts writing the active group now (no delay) unless a write is already in flight. */
+  flushNow(): void {
+    if (this.active.length > 0) this.startFlush();
+  }
+
+  /**
+   * Runs `work` (a segment rotation) with the flush loop held off: records appended meanwhile
+   * stay buffered until it is done. A failure of `work` is final for the log and is rethrown.
+   */
+  async exclusive(work: () => Promise<void>): Promise<void> {
+    this.flushInProgress = true;
+    try {
+      await work();
+    } catch (err) {
+      this.fail(err);
+      throw this.failure;
+    } finally {
+      this.flushInProgress = false;
+      if (this.active.length > 0 && !this.failure) this.scheduleFlush();
+    }
+  }
+
+  /** Cancels the delay timer (close). */
+  clearTimers(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+  }
+
+  /** Makes the log read-only with `err` (never retried) and rejects every waiter. */
+  fail(err: unknown): void {
+    const cause = err instanceof TidemarkError ? err : ioError('WAL flush', this.path, err);
+    this.failure = new TidemarkError(
+      cause.code === 'TIDEMARK_NO_SPACE' ? 'TIDEMARK_NO_SPACE' : 'TIDEMARK_IO',
+      `WAL in ${this.path} is read-only after a failed write or fdatasync (never retried): ${cause.message}`,
+      { path: cause.path ?? this.path, cause },
+    );
+    this.clearTimers();
+    for (const group of [this.flushing, this.active]) {
+      const waiter = group.waiter;
+      group.waiter = undefined;
+      waiter?.reject(this.failure);
+    }
+  }
+
+  private grow(group: GroupBuffer, frameLength: number): void {
+    const need = group.length + frameLength;
+    const grown = Buffer.allocUnsafe(Math.max(need, Math.min(group.buf.length * 2, this.maxBufferedBytes)));
+    group.buf.copy(grown, 0, 0, group.length);
+    group.buf = grown;
+  }
+
+  private scheduleFlush(): void {
+    if (this.groupCommitDelayMs === 0) {
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined;
+        this.startFlush();
+      });
+    } else {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.startFlush();
+      }, this.groupCommitDelayMs);
+    }
+  }
+
+  private startFlush(): void {
+    if (this.flushInProgress || this.failure) return;
+    this.clearTimers();
+    void this.flushLoop();
+  }
+
+  private async flushLoop(): Promise<void> {
+    this.flushInProgress = true;
+    while (this.active.length > 0 && !this.failure) {
+      const group = this.active;
+      this.active = this.flushing;
+      this.flushing = group;
+      this.flushingEndLsn = group.lastLsn;
+      try {
+        await this.sink.writeGroup(group);
+        this.sink.committed(this.flushingEndLsn);
+        this.stats.groupsCommitted++;
+        if (group.records > this.stats.maxGroupRecords) this.stats.maxGroupRecords = group.records;
+        const waiter = group.waiter;
+        group.length = 0;
+        group.records = 0;
+        group.rotations.length = 0;
+        group.waiter = undefined;
+        waiter?.resolve();
+      } catch (err) {
+        this.fail(err);
+      }
+    }
+    this.flushInProgress = false;
+    // Records appended while the last write was in flight and a timer was never armed for them.
+    if (this.active.length > 0 && !this.failure) this.scheduleFlush();
+  }
+}

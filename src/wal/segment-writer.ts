@@ -1,0 +1,131 @@
+/**
+ * The file side of the WAL writer (etcd's `file_pipeline.go` + the write half of `wal.go`):
+ * writing a group at the end of the current segment without ever leaving more than
+ * `WAL_SYNC_WINDOW_BYTES` unsynced, the durability barrier (O_DSYNC writes or fdatasync), and
+ * segment rotation (seal with a sync, create the next segment, fsync the directory).
+ */
+import { SEGMENT_HEADER_SIZE, WAL_FORMAT_VERSION, WAL_SYNC_WINDOW_BYTES } from '../format/constants.js';
+import { encodeSegmentHeader } from '../format/segment-header.js';
+import type { Directory, DirectoryFile } from '../io/directory.js';
+import type { GroupBuffer } from './group-commit.js';
+import { segmentFileName } from './segment-name.js';
+import type { WalStats } from './wal-options.js';
+
+/** One segment of the log: its number, first LSN and size in bytes (including buffered writes once written). */
+export interface Segment {
+  number: number;
+  firstLsn: number;
+  sizeBytes: number;
+}
+
+/** Writes groups into the segment files of one log. */
+export class SegmentWriter {
+  /** Size on disk of the file being appended to. */
+  fileSize: number;
+  /** Format version of the segment being appended to (a version 1 segment takes no CleanShutdown record). */
+  activeVersion: number;
+  /** Bytes written to the current segment since its last fdatasync (always ≤ WAL_SYNC_WINDOW_BYTES). */
+  private unsyncedBytes = 0;
+
+  constructor(
+    private readonly dir: Directory,
+    private file: DirectoryFile,
+    /** Every segment, oldest first; shared with the log (which trims it on truncation). */
+    readonly segments: Segment[],
+    private readonly dsync: boolean,
+    activeVersion: number,
+    private readonly stats: WalStats,
+  ) {
+    this.activeVersion = activeVersion;
+    this.fileSize = segments[segments.length - 1]!.sizeBytes;
+  }
+
+  /** The segment being appended to. */
+  get current(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Writes `group` (rotating where it says a new segment starts) and makes it durable. */
+  async writeGroup(group: GroupBuffer): Promise<void> {
+    let pos = 0;
+    for (const rotation of group.rotations) {
+      if (rotation.offset > pos) await this.writeAt(group.buf, pos, rotation.offset - pos);
+      await this.rotate(rotation.firstLsn);
+      pos = rotation.offset;
+    }
+    if (group.length > pos) await this.writeAt(group.buf, pos, group.length - pos);
+    if (!this.file.dsync) await this.datasync();
+  }
+
+  /** Seals the current segment (fdatasync, unless its writes were O_DSYNC) and starts the next one at `firstLsn`. */
+  async rotate(firstLsn: number): Promise<void> {
+    if (!this.file.dsync) await this.datasync();
+    await this.file.close();
+    const number = this.current.number + 1;
+    this.file = await createSegment(this.dir, number, firstLsn, this.dsync);
+    this.fileSize = SEGMENT_HEADER_SIZE;
+    this.activeVersion = WAL_FORMAT_VERSION;
+    this.segments.push({ number, firstLsn, sizeBytes: SEGMENT_HEADER_SIZE });
+    this.stats.segmentsCreated++;
+    this.stats.bytesWritten += SEGMENT_HEADER_SIZE;
+  }
+
+  /** Closes the segment file, ignoring errors (the log reports its own failure). */
+  async close(): Promise<void> {
+    await this.file.close().catch(() => {});
+  }
+
+  /**
+   * Writes at the end of the current segment, never leaving more than `WAL_SYNC_WINDOW_BYTES`
+   * written and unsynced (a large group is made durable in steps), so a crash can tear only the
+   * last window — which is how the reader tells a torn write from corruption.
+   */
+  private async writeAt(buf: Buffer, offset: number, length: number): Promise<void> {
+    while (length > 0) {
+      if (!this.file.dsync && this.unsyncedBytes >= WAL_SYNC_WINDOW_BYTES) await this.datasync();
+      const n = Math.min(length, WAL_SYNC_WINDOW_BYTES - (this.file.dsync ? 0 : this.unsyncedBytes));
+      const t0 = performance.now();
+      await this.file.write(buf, offset, n, this.fileSize);
+      if (this.file.dsync) this.countSync(performance.now() - t0);
+      else this.unsyncedBytes += n;
+      this.fileSize += n;
+      this.current.sizeBytes = this.fileSize;
+      this.stats.bytesWritten += n;
+      offset += n;
+      length -= n;
+    }
+  }
+
+  private async datasync(): Promise<void> {
+    const t0 = performance.now();
+    this.unsyncedBytes = 0;
+    await this.file.datasync();
+    this.stats.fdatasyncs++;
+    this.countSync(performance.now() - t0);
+  }
+
+  private countSync(ms: number): void {
+    this.stats.syncs++;
+    this.stats.syncTotalMs += ms;
+    if (ms > this.stats.syncMaxMs) this.stats.syncMaxMs = ms;
+  }
+}
+
+/** Creates segment `number` starting at `firstLsn`: its header is durable, and so is its directory entry. */
+export async function createSegment(
+  dir: Directory,
+  number: number,
+  firstLsn: number,
+  dsync: boolean,
+): Promise<DirectoryFile> {
+  // `create` fsyncs the directory, making the new entry durable before anything is acknowledged.
+  const file = await dir.open(segmentFileName(number), 'create', { dsync });
+  try {
+    await file.write(encodeSegmentHeader(number, firstLsn), 0, SEGMENT_HEADER_SIZE, 0);
+    if (!file.dsync) await file.datasync();
+  } catch (err) {
+    await file.close().catch(() => {});
+    throw err;
+  }
+  return file;
+}
