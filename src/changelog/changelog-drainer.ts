@@ -139,6 +139,8 @@ export class ChangelogDrainer {
           stats[RingStat.drainBatches]!++;
           this.afterBatch();
         }
+        // Someone in Ring 0 awaits durability (`flushed(seq)` or `durable()`): once the ring is
+        // drained, the group leaves now if the disk is idle, or right after the write in flight.
         const request = Atomics.load(buffer.control, RING_FLUSH_REQUEST_WORD);
         if (request !== this.seenFlushRequest && buffer.available() === 0) {
           this.seenFlushRequest = request;
@@ -182,12 +184,16 @@ export class ChangelogDrainer {
     return false;
   }
 
-  /** After a drain pass: one promise for the batch publishes its watermark once it is durable. */
+  /**
+   * After a drain pass: one promise for the batch publishes its watermark once it is durable.
+   * It only watches (`whenDurable`): the batch's group leaves at once when Ring 0 asks for it
+   * (the flush-request word, bumped by every wait on the watermark), otherwise by size or delay.
+   */
   private afterBatch(): void {
     const sequence = this.consumed;
     const lsn = this.lastLsn;
     const commitLsn = this.batchCommitLsn;
-    this.wal.flushed(lsn).then(
+    this.wal.whenDurable(lsn).then(
       () => {
         if (sequence > this.durableSequence) {
           this.durableSequence = sequence;

@@ -6,7 +6,7 @@
  */
 
 import type { TidemarkError } from '../errors.js';
-import { RING_DURABLE_SEQUENCE_BIGWORD } from '../format/constants.js';
+import { RING_DURABLE_SEQUENCE_BIGWORD, RING_FLUSH_REQUEST_WORD } from '../format/constants.js';
 import { loadDurableSequence } from './ring-status.js';
 import type { StateChangelogBuffer } from './state-changelog-buffer.js';
 
@@ -59,7 +59,7 @@ export class DurableWatermark {
       while (i > 0 && list[i - 1]!.sequence > sequence) i--;
       list.splice(i, 0, w);
       if (!this.watching) void this.watch();
-      else this.onWait();
+      else this.askRing1();
     });
   }
 
@@ -67,6 +67,16 @@ export class DurableWatermark {
   rejectAll(err: unknown): void {
     const list = this.waiters.splice(0);
     for (const w of list) w.reject(err);
+  }
+
+  /**
+   * Someone waits: ask Ring 1 for an immediate group (the flush-request word; a leader on an idle
+   * disk, so `flushed(seq)` never waits for `groupCommitDelayMs` and costs what `durable()`
+   * costs), then let the store wake it.
+   */
+  private askRing1(): void {
+    Atomics.add(this.buffer.control, RING_FLUSH_REQUEST_WORD, 1);
+    this.onWait();
   }
 
   private async watch(): Promise<void> {
@@ -85,7 +95,7 @@ export class DurableWatermark {
           this.rejectAll(failed);
           break;
         }
-        this.onWait();
+        this.askRing1();
         const r = Atomics.waitAsync(this.buffer.control64, RING_DURABLE_SEQUENCE_BIGWORD, raw, WAIT_SLICE_MS);
         if (r.async) await r.value;
       }

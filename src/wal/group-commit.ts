@@ -4,6 +4,17 @@
  * write and makes it durable with one barrier, the delay timer, and the one promise per group
  * that resolves every waiter of that group. A failed write or sync is final: every waiter is
  * rejected and nothing is retried.
+ *
+ * Leader/follower, without a timer on the commit path:
+ * - Idle log (no write in flight): the first commit someone awaits makes its group leave on the
+ *   next turn of the event loop (`setImmediate`, microseconds: every commit issued in the same
+ *   turn joins it), not after `groupCommitDelayMs`.
+ * - Write in flight: records appended meanwhile form the next group, written as soon as the
+ *   in-flight one is durable (the flush loop keeps going while the active group is non-empty).
+ *   That wait is the batching window; no extra delay is added to it.
+ * - Records nobody awaits leave when their group reaches `groupCommitBytes`, or at the latest
+ *   `groupCommitDelayMs` after the group's first record (the timer), so they never sit in memory
+ *   unwritten for longer than that (plus the write in flight).
  */
 import { ioError, TidemarkError } from '../errors.js';
 import type { WalStats } from './wal-options.js';
@@ -133,10 +144,16 @@ export class GroupCommit {
     else if (group.records === 1) this.scheduleFlush();
   }
 
-  /** Resolves when the group holding `lsn` (appended, not yet durable) is durable. */
-  waitFor(lsn: number): Promise<void> {
-    const group = this.flushInProgress && lsn <= this.flushingEndLsn ? this.flushing : this.active;
+  /**
+   * Resolves when the group holding `lsn` (appended, not yet durable) is durable. With `lead`
+   * (an awaited commit) an idle log writes that group on the next turn of the event loop instead
+   * of at the delay timer; while a write is in flight the group follows it at once anyway.
+   */
+  waitFor(lsn: number, lead: boolean): Promise<void> {
+    const inFlight = this.flushInProgress && lsn <= this.flushingEndLsn;
+    const group = inFlight ? this.flushing : this.active;
     group.waiter ??= deferred();
+    if (lead && !this.flushInProgress) this.leadSoon();
     return group.waiter.promise;
   }
 
@@ -158,7 +175,10 @@ export class GroupCommit {
       throw this.failure;
     } finally {
       this.flushInProgress = false;
-      if (this.active.length > 0 && !this.failure) this.scheduleFlush();
+      if (this.active.length > 0 && !this.failure) {
+        if (this.active.waiter) this.leadSoon();
+        else this.scheduleFlush();
+      }
     }
   }
 
@@ -207,6 +227,22 @@ export class GroupCommit {
     }
   }
 
+  /**
+   * The leader's flush: on the next turn of the event loop rather than synchronously, so that
+   * every commit made in this turn (the continuations of the group that just became durable,
+   * concurrent callers) joins the same group instead of the first one leaving alone.
+   */
+  private leadSoon(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.immediate ??= setImmediate(() => {
+      this.immediate = undefined;
+      this.startFlush();
+    });
+  }
+
   private startFlush(): void {
     if (this.flushInProgress || this.failure) return;
     this.clearTimers();
@@ -236,7 +272,5 @@ export class GroupCommit {
       }
     }
     this.flushInProgress = false;
-    // Records appended while the last write was in flight and a timer was never armed for them.
-    if (this.active.length > 0 && !this.failure) this.scheduleFlush();
   }
 }

@@ -64,7 +64,17 @@ export interface WalOptions {
   segmentSizeBytes?: number;
   /** A group is flushed as soon as it holds this many bytes. Default 512 KiB (measured: 64 KiB–1 MiB is the sweet spot on NVMe; `npm run bench`). */
   groupCommitBytes?: number;
-  /** Longest time a record waits before its group is flushed. Default 2 ms; 0 flushes on the next turn of the event loop. */
+  /**
+   * Longest time, in milliseconds, a record that nobody awaits waits before its group is written
+   * (it may also wait for the one write in flight). Default 2; 0 writes it on the next turn of
+   * the event loop. Awaited commits never wait for this timer: on an idle log (no write in
+   * flight) a `flushed()` / `sync()` / `durable()` writes and syncs its group on the next turn of
+   * the event loop, and while a write is in flight the records appended meanwhile form the next
+   * group, written as soon as it completes — that wait is the batching window (RocksDB's write
+   * group; unlike PostgreSQL's `commit_delay`, no sleep is added to it). So commit latency at
+   * concurrency 1 is about one disk sync, and at high concurrency each sync carries every commit
+   * that arrived during the previous one.
+   */
   groupCommitDelayMs?: number;
   /** Cap on bytes buffered while a flush is in flight; past it `append` throws `TIDEMARK_BACKPRESSURE`. Default 64 MiB. */
   maxBufferedBytes?: number;

@@ -4,9 +4,11 @@
  *
  * - `append()` frames the record straight into a preallocated group buffer and returns its LSN;
  *   no syscall, no promise, no allocation per record.
- * - A group is written with one write and made durable with one fdatasync when it reaches
- *   `groupCommitBytes`, when `groupCommitDelayMs` has passed since its first record, or when
- *   someone calls `sync()`. One promise per group resolves every waiter of that group.
+ * - A group is written with one write and made durable with one fdatasync (leader/follower,
+ *   group-commit.ts): on an idle log as soon as someone awaits one of its records (`flushed()`,
+ *   `sync()`), right after the write in flight when there is one, and otherwise when it reaches
+ *   `groupCommitBytes` or `groupCommitDelayMs` after its first record. One promise per group
+ *   resolves every waiter of that group.
  * - Segments rotate by size; rotation fdatasyncs the sealed segment, creates the next one and
  *   fsyncs the directory before the group is acknowledged.
  * - On open, a torn tail of the final segment is cut (then fdatasync) and appends continue at
@@ -212,19 +214,35 @@ export class WriteAheadLog {
   }
 
   /**
-   * Resolves once every record with LSN ≤ `lsn` is durable. Rejects with the log's failure
-   * (`TIDEMARK_IO` / `TIDEMARK_NO_SPACE`), or `TIDEMARK_INVALID_ARGUMENT` for an LSN never
-   * appended or one that is not a non-negative safe integer (`undefined`, NaN, -1, 1.5), without
-   * touching any other waiter.
+   * Resolves once every record with LSN ≤ `lsn` is durable: an awaited commit. On an idle log
+   * (no write in flight) its group is written and synced on the next turn of the event loop,
+   * without waiting for `groupCommitDelayMs`; while a write is in flight it joins the next group,
+   * written as soon as that write is durable. Rejects with the log's failure (`TIDEMARK_IO` /
+   * `TIDEMARK_NO_SPACE`), or `TIDEMARK_INVALID_ARGUMENT` for an LSN never appended or one that is
+   * not a non-negative safe integer (`undefined`, NaN, -1, 1.5), without touching any other waiter.
    */
   flushed(lsn: number): Promise<void> {
+    return this.waitDurable('flushed', lsn, true);
+  }
+
+  /**
+   * Like {@link flushed}, but only watches: the record's group is not hurried, it leaves by size
+   * (`groupCommitBytes`), by the `groupCommitDelayMs` timer, or because someone awaits it with
+   * `flushed()` / `sync()`. For bookkeeping that must not turn every append into a sync (Ring 1
+   * publishing its durable watermark). Same errors as {@link flushed}.
+   */
+  whenDurable(lsn: number): Promise<void> {
+    return this.waitDurable('whenDurable', lsn, false);
+  }
+
+  private waitDurable(name: string, lsn: number, lead: boolean): Promise<void> {
     // Validated first: a NaN compares false with everything and would park a waiter on a group
     // that may never be flushed.
     if (!Number.isSafeInteger(lsn) || lsn < 0) {
       return Promise.reject(
         new TidemarkError(
           'TIDEMARK_INVALID_ARGUMENT',
-          `flushed(lsn): lsn must be a non-negative safe integer, got ${String(lsn)}`,
+          `${name}(lsn): lsn must be a non-negative safe integer, got ${String(lsn)}`,
         ),
       );
     }
@@ -234,11 +252,11 @@ export class WriteAheadLog {
       return Promise.reject(
         new TidemarkError(
           'TIDEMARK_INVALID_ARGUMENT',
-          `flushed(${lsn}): no record past LSN ${this.nextLsn - 1} was appended`,
+          `${name}(${lsn}): no record past LSN ${this.nextLsn - 1} was appended`,
         ),
       );
     }
-    return this.groups.waitFor(lsn);
+    return this.groups.waitFor(lsn, lead);
   }
 
   /** Flushes everything appended so far now (no delay) and resolves when it is durable. */

@@ -57,3 +57,18 @@ test('the per-core benchmark runs its cores in worker threads without tripping t
   assert.ok(scaling && scaling.value > 0);
   assert.deepEqual(fs.readdirSync(dir), []);
 });
+
+test('the commit-latency benchmark runs both stores at concurrency 1, 16 and 256 and reports positive figures under its own names', () => {
+  const dir = tmpDir('bench-commit-latency');
+  const out = runBench('commit-latency', { TIDEMARK_BENCH_CASE_MS: '30', TIDEMARK_BENCH_DIR: dir });
+  const byName = new Map(out.map((l) => [l.name, l]));
+  for (const store of ['simple', 'ring'])
+    for (const c of [1, 16, 256])
+      for (const figure of ['commits_per_s', 'mean_us', 'commits_per_group']) {
+        const row = byName.get(`commit_latency_${figure}_c${c}_${store}`);
+        assert.ok(
+          row && Number.isFinite(row.value) && row.value > 0,
+          `${figure} c${c} ${store}: ${row?.value}`,
+        );
+      }
+});
