@@ -20,7 +20,7 @@ else {
     process.exit(build.status ?? 1);
   }
 }
-for (const name of ['wal-append', 'pipeline', 'checkpoint', 'per-core', 'peers']) {
+for (const name of ['wal-append', 'pipeline', 'checkpoint', 'per-core', 'peers', 'segment-prealloc']) {
   if (only && only !== name) continue;
   const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...args], {
     stdio: 'inherit',
