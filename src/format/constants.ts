@@ -124,6 +124,17 @@ export const SEGMENT_NUMBER_DIGITS = 16;
  * `<segment file name>.<n>.broken` when that name is taken. Never read as a segment.
  */
 export const BROKEN_FILE_SUFFIX = '.broken';
+/**
+ * The next segment, prepared in the background (etcd's file pipeline, RocksDB's recycled logs):
+ * `segmentSizeBytes` of zeros, fdatasynced, renamed to the next segment's name at rotation. Not
+ * part of the log: readers ignore it and opening the log for writing removes a leftover one.
+ */
+export const PREALLOCATED_SEGMENT_FILE_NAME = 'next-segment.prealloc';
+/**
+ * The WAL starts preparing the next segment once the active one holds this fraction of
+ * `segmentSizeBytes`, so a short-lived log never writes a segment's worth of zeros it will not use.
+ */
+export const PREALLOCATE_START_FRACTION = 0.25;
 
 // ── Clean-shutdown marker (`wal/CLEAN`, written atomically by a clean close) ──────────────────
 // It says where the log ended when it was closed cleanly, and it survives a truncation of the

@@ -73,6 +73,13 @@ export interface Directory {
   writeFileAtomic(name: string, data: Uint8Array): Promise<void>;
   /** Removes files (missing ones are ignored), then fsyncs the directory once. */
   remove(names: readonly string[]): Promise<void>;
+  /**
+   * rename(2) of file `from` to `to` (replacing `to` if it exists), then an fsync of the
+   * directory, so the new name is durable when it resolves. Rejects with `TIDEMARK_NOT_FOUND`
+   * when `from` is missing, `TIDEMARK_IO` otherwise. Optional: a directory without it gets no
+   * preallocated WAL segments (the log creates each segment the plain way).
+   */
+  rename?(from: string, to: string): Promise<void>;
   /** fsync(2) of the directory itself, making creates, renames and unlinks durable. */
   sync(): Promise<void>;
   /** A subdirectory, created (and made durable in this directory) when missing. */

@@ -255,6 +255,23 @@ export class FsDirectory implements Directory {
     await syncDirectory(this.path);
   }
 
+  async rename(from: string, to: string): Promise<void> {
+    const source = this.file(from);
+    const target = this.file(to);
+    try {
+      await fs.promises.rename(source, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new TidemarkError('TIDEMARK_NOT_FOUND', `${source} does not exist`, {
+          path: source,
+          cause: err,
+        });
+      }
+      throw ioError('rename', source, err);
+    }
+    await syncDirectory(this.path);
+  }
+
   sync(): Promise<void> {
     return syncDirectory(this.path);
   }

@@ -132,6 +132,13 @@ export class MemoryDirectory implements Directory {
     for (const name of names) this.files.delete(name);
   }
 
+  async rename(from: string, to: string): Promise<void> {
+    const node = this.node(from);
+    checkFileName(this.path, to);
+    this.files.delete(from);
+    this.files.set(to, node);
+  }
+
   async sync(): Promise<void> {}
 
   async subdirectory(name: string): Promise<Directory> {

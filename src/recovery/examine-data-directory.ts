@@ -49,6 +49,10 @@ export interface DataDirectoryWarning {
 export interface SegmentReport {
   number: number;
   path: string;
+  /**
+   * Size of the file in bytes. The final segment's file may be longer than its data (a
+   * preallocated zero tail, `WalOptions.preallocateSegments`): `endOffset` is where its data ends.
+   */
   sizeBytes: number;
   /** LSN of the first record (from the header), undefined when the header is unreadable. */
   firstLsn: number | undefined;

@@ -188,6 +188,16 @@ export class FaultInjectingDirectory implements Directory {
     await this.sync();
   }
 
+  async rename(from: string, to: string): Promise<void> {
+    const node = this.file(from);
+    checkFileName(this.path, to);
+    this.attempt('rename', `${this.path}/${to}`, 'rename', () => {
+      this.node.entries.delete(from);
+      this.node.entries.set(to, node);
+    });
+    await this.sync();
+  }
+
   async sync(): Promise<void> {
     this.attempt('dirsync', this.path, 'fsync', () => this.node.sync());
   }

@@ -54,7 +54,9 @@ export async function readSegmentHead(dir: Directory, number: number): Promise<S
 /**
  * `walSize` (seed: "Calculates the WAL size for checkpoint decisions"): bytes the segment files
  * of the WAL directory `dir` occupy, read from the directory (no open WAL needed). An open
- * `WriteAheadLog` answers the same from memory with `walSize()`.
+ * `WriteAheadLog` answers the same from memory with `walSize()` — except that this counts file
+ * sizes, so a final segment with a preallocated zero tail (`WalOptions.preallocateSegments`)
+ * counts whole, while `walSize()` counts its data only.
  */
 export async function walSize(dir: Directory): Promise<number> {
   let total = 0;

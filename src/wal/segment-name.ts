@@ -2,6 +2,7 @@
 import {
   BROKEN_FILE_SUFFIX,
   CLEAN_MARKER_FILE_NAME,
+  PREALLOCATED_SEGMENT_FILE_NAME,
   SEGMENT_FILE_PREFIX,
   SEGMENT_FILE_SUFFIX,
   SEGMENT_NUMBER_DIGITS,
@@ -39,6 +40,8 @@ export type WalFileKind =
   | 'segment'
   /** A copy of bytes a repair cut off (`<segment>.broken`, `<segment>.<n>.broken`): kept, never read as a segment. */
   | 'broken'
+  /** The next segment prepared in the background (`next-segment.prealloc`): zeros, not part of the log yet. */
+  | 'prealloc'
   /** The clean-shutdown marker `CLEAN`, the directory's `LOCK`, or what an interrupted atomic write of them left (`.tmp`). */
   | 'control'
   /** Anything else: ignored by the log, reported by `tidemark verify` and `inspect` as a warning. */
@@ -56,6 +59,7 @@ const BROKEN_PATTERN = new RegExp(
 export function classifyWalFileName(name: string): WalFileKind {
   if (parseSegmentFileName(name) !== undefined) return 'segment';
   if (BROKEN_PATTERN.test(name)) return 'broken';
+  if (name === PREALLOCATED_SEGMENT_FILE_NAME) return 'prealloc';
   if (
     name === CLEAN_MARKER_FILE_NAME ||
     name === `${CLEAN_MARKER_FILE_NAME}.tmp` ||

@@ -125,7 +125,9 @@ function nextValidFrame(
   startBefore = end,
 ): number | undefined {
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
-  const last = Math.min(end - RECORD_HEADER_SIZE, startBefore - 1);
+  // A valid frame has a non-zero type byte, so none starts in a zero tail (a preallocated
+  // file's unused space): the search stops where the last non-zero byte is.
+  const last = Math.min(end - RECORD_HEADER_SIZE, startBefore - 1, endOfNonZero(buf, from, end) - 1);
   for (let p = from; p <= last; p++) {
     const lsn = peekFrameLsn(buf, p);
     if (lsn < minLsn || lsn > maxLsn) continue;
@@ -262,6 +264,11 @@ export function scanSegment(
           ? lsnProblem(info.lsn, nextLsn)
           : undefined;
     if (bad !== undefined) {
+      // A preallocated final segment is longer than its data: zeros from here to the end of the
+      // file are space not written yet — the normal end of the log, not damage and not a torn
+      // tail (type 0 is never valid, so zeros never parse as a record). A sealed segment is cut
+      // to its data at rotation, so zeros there keep today's rules.
+      if (final && isZeroFrom(buf, offset, end)) return endedAt(offset);
       if (mode === 'salvage') {
         // A valid frame with a later LSN is kept (a gap); anything else is skipped to the next intact frame.
         if (status === FrameStatus.Ok && info.lsn > nextLsn) {
@@ -320,6 +327,26 @@ export function scanSegment(
   return endedAt(offset, { skipped: skipped.length > 0 ? skipped : undefined });
 }
 
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** True when every byte of `buf[from, end)` is zero (compared natively, 64 KiB at a time). */
+export function isZeroFrom(buf: Buffer, from: number, end = buf.length): boolean {
+  for (let p = from; p < end; p += ZEROS.length) {
+    const n = Math.min(ZEROS.length, end - p);
+    if (buf.compare(ZEROS, 0, n, p, p + n) !== 0) return false;
+  }
+  return true;
+}
+
+/** Offset just after the last non-zero byte of `buf[from, end)` (`from` when all are zero). */
+export function endOfNonZero(buf: Buffer, from: number, end = buf.length): number {
+  let e = end;
+  while (e > from && isZeroFrom(buf, Math.max(from, e - ZEROS.length), e))
+    e = Math.max(from, e - ZEROS.length);
+  while (e > from && buf[e - 1] === 0) e--;
+  return e;
+}
+
 function lsnProblem(lsn: number, expected: number): string {
   return `record has LSN ${lsn}, expected ${expected}`;
 }
@@ -331,6 +358,8 @@ function lsnProblem(lsn: number, expected: number): string {
  * `minLsn` is the LSN the segment should start at, when known.
  */
 export function isTornSegmentHeader(buf: Buffer, minLsn: number | undefined): boolean {
+  // (A preallocated segment renamed into place whose header never became durable reads as
+  // zeros from offset 0, which fail the header checksum: the same case.)
   const header = decodeSegmentHeader(buf);
   if (header !== 'short' && header !== 'checksum') return false;
   return !validFrameFollows(buf, 0, buf.length, minLsn);

@@ -2,13 +2,15 @@
  * The file side of the WAL writer (etcd's `file_pipeline.go` + the write half of `wal.go`):
  * writing a group at the end of the current segment without ever leaving more than
  * `WAL_SYNC_WINDOW_BYTES` unsynced, the durability barrier (O_DSYNC writes or fdatasync), and
- * segment rotation (seal with a sync, create the next segment, fsync the directory).
+ * segment rotation (seal with a sync, create the next segment — or take the one prepared in the
+ * background by {@link SegmentPreallocator} — and fsync the directory).
  */
 import { SEGMENT_HEADER_SIZE, WAL_FORMAT_VERSION, WAL_SYNC_WINDOW_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory, DirectoryFile } from '../io/directory.js';
 import type { GroupBuffer } from './group-commit.js';
 import { segmentFileName } from './segment-name.js';
+import type { SegmentPreallocator } from './segment-preallocator.js';
 import type { WalStats } from './wal-options.js';
 
 /** One segment of the log: its number, first LSN and size in bytes (including buffered writes once written). */
@@ -18,10 +20,24 @@ export interface Segment {
   sizeBytes: number;
 }
 
+/** Options of {@link SegmentWriter} beyond its positional basics. */
+export interface SegmentWriterOptions {
+  /** Prepares the next segment in the background; without it every segment is created plainly. */
+  preallocator?: SegmentPreallocator | undefined;
+  /** Size of the open final segment's file in bytes when larger than its data (a preallocated file). */
+  fileBytes?: number | undefined;
+}
+
 /** Writes groups into the segment files of one log. */
 export class SegmentWriter {
-  /** Size on disk of the file being appended to. */
+  /**
+   * Where the data of the file being appended to ends: the next write goes here. A preallocated
+   * file is longer (see `fileBytes`); its bytes from here on are zeros.
+   */
   fileSize: number;
+  /** Size of the file being appended to (≥ `fileSize`; larger while it has a preallocated zero tail). */
+  private fileBytes: number;
+  private readonly preallocator: SegmentPreallocator | undefined;
   /** Format version of the segment being appended to (a version 1 segment takes no CleanShutdown record). */
   activeVersion: number;
   /** Bytes written to the current segment since its last fdatasync (always ≤ WAL_SYNC_WINDOW_BYTES). */
@@ -35,9 +51,13 @@ export class SegmentWriter {
     private readonly dsync: boolean,
     activeVersion: number,
     private readonly stats: WalStats,
+    options: SegmentWriterOptions = {},
   ) {
     this.activeVersion = activeVersion;
     this.fileSize = segments[segments.length - 1]!.sizeBytes;
+    this.fileBytes = Math.max(this.fileSize, options.fileBytes ?? 0);
+    this.preallocator = options.preallocator;
+    this.preallocator?.maybeStart(this.fileSize);
   }
 
   /** The segment being appended to. */
@@ -55,14 +75,28 @@ export class SegmentWriter {
     }
     if (group.length > pos) await this.writeAt(group.buf, pos, group.length - pos);
     if (!this.file.dsync) await this.datasync();
+    this.preallocator?.maybeStart(this.fileSize);
   }
 
   /** Seals the current segment (fdatasync, unless its writes were O_DSYNC) and starts the next one at `firstLsn`. */
   async rotate(firstLsn: number): Promise<void> {
     if (!this.file.dsync) await this.datasync();
+    if (this.fileBytes > this.fileSize) {
+      // A sealed segment keeps exactly its data: its unused zero tail is cut (and the new size
+      // made durable) before the next segment exists, so readers, `verify`, the archiver and
+      // `walSize` see sealed segments as before, and zeros after data stay damage in them.
+      await this.file.truncate(this.fileSize);
+      await this.datasync();
+    }
     await this.file.close();
     const number = this.current.number + 1;
-    this.file = await createSegment(this.dir, number, firstLsn, this.dsync);
+    const name = segmentFileName(number);
+    const prepared = await this.preallocator?.take(name);
+    this.file =
+      prepared === undefined
+        ? await createSegment(this.dir, number, firstLsn, this.dsync)
+        : await startPreparedSegment(this.dir, number, firstLsn, this.dsync);
+    this.fileBytes = prepared ?? SEGMENT_HEADER_SIZE;
     this.fileSize = SEGMENT_HEADER_SIZE;
     this.activeVersion = WAL_FORMAT_VERSION;
     this.segments.push({ number, firstLsn, sizeBytes: SEGMENT_HEADER_SIZE });
@@ -70,9 +104,13 @@ export class SegmentWriter {
     this.stats.bytesWritten += SEGMENT_HEADER_SIZE;
   }
 
-  /** Closes the segment file, ignoring errors (the log reports its own failure). */
+  /**
+   * Closes the segment file and stops (and removes) a background preparation, ignoring errors
+   * (the log reports its own failure). The active segment keeps its zero tail, if any.
+   */
   async close(): Promise<void> {
     await this.file.close().catch(() => {});
+    await this.preallocator?.stop().catch(() => {});
   }
 
   /**
@@ -109,6 +147,27 @@ export class SegmentWriter {
     this.stats.syncTotalMs += ms;
     if (ms > this.stats.syncMaxMs) this.stats.syncMaxMs = ms;
   }
+}
+
+/**
+ * Starts segment `number` in a prepared file already renamed to its name (the rename fsynced the
+ * directory): writes its header over the zeros at offset 0 and makes it durable.
+ */
+async function startPreparedSegment(
+  dir: Directory,
+  number: number,
+  firstLsn: number,
+  dsync: boolean,
+): Promise<DirectoryFile> {
+  const file = await dir.open(segmentFileName(number), 'write', { dsync });
+  try {
+    await file.write(encodeSegmentHeader(number, firstLsn), 0, SEGMENT_HEADER_SIZE, 0);
+    if (!file.dsync) await file.datasync();
+  } catch (err) {
+    await file.close().catch(() => {});
+    throw err;
+  }
+  return file;
 }
 
 /** Creates segment `number` starting at `firstLsn`: its header is durable, and so is its directory entry. */

@@ -22,7 +22,15 @@ import {
 } from './clean-marker.js';
 import { listSegments, readSegmentHead } from './segment-files.js';
 import { segmentFileName } from './segment-name.js';
-import { headerError, isTornSegmentHeader, scanSegment, type TornTail } from './segment-scanner.js';
+import { removePreparedSegment } from './segment-preallocator.js';
+import {
+  endOfNonZero,
+  headerError,
+  isTornSegmentHeader,
+  isZeroFrom,
+  scanSegment,
+  type TornTail,
+} from './segment-scanner.js';
 import { createSegment, type Segment } from './segment-writer.js';
 import type { WalOptions } from './wal-options.js';
 
@@ -36,6 +44,7 @@ export interface ResolvedWalOptions {
   dsync: boolean;
   cleanShutdown: boolean;
   recoveryMode: 'tolerate-torn-tail' | 'absolute-consistency';
+  preallocateSegments: boolean;
 }
 
 /** What open found (and repaired): the writer starts appending at the end of `file`. */
@@ -49,6 +58,8 @@ export interface OpenedSegments {
   repaired: TornTail | undefined;
   /** Format version of the final segment. */
   activeVersion: number;
+  /** Size of the final segment's file: larger than its data when it has a preallocated zero tail. */
+  fileBytes: number;
 }
 
 function positiveInt(name: string, value: number, min: number, max: number): number {
@@ -96,7 +107,14 @@ export function resolveWalOptions(options: WalOptions): ResolvedWalOptions {
       'TIDEMARK_INVALID_ARGUMENT',
       `cleanShutdown must be a boolean, got ${cleanShutdown}`,
     );
+  const preallocateSegments = options.preallocateSegments === undefined ? true : options.preallocateSegments;
+  if (typeof preallocateSegments !== 'boolean')
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `preallocateSegments must be a boolean, got ${preallocateSegments}`,
+    );
   return {
+    preallocateSegments,
     segmentSizeBytes,
     groupCommitBytes,
     groupCommitDelayMs,
@@ -121,6 +139,9 @@ export async function openSegments(dir: Directory, options: ResolvedWalOptions):
   const marker = await readCleanMarker(dir);
   const markerPath = `${dir.path}/${CLEAN_MARKER_NAME}`;
   const numbers = await listSegments(dir);
+  // A segment prepared in the background before a crash (or a close) is not part of the log;
+  // a new one is prepared when needed. Removing it is safe: nothing was ever written to it.
+  await removePreparedSegment(dir);
   if (marker && numbers.length === 0)
     throw cleanShutdownShortfall(
       marker,
@@ -156,7 +177,8 @@ export async function openSegments(dir: Directory, options: ResolvedWalOptions):
       bytesDropped: buf.length,
       reason: 'segment header never became durable',
     };
-    if (buf.length > 0) await saveBrokenCopy(dir, name, buf);
+    // An all-zero file (a prepared segment renamed into place, header never written) holds nothing to keep.
+    if (!isZeroFrom(buf, 0)) await saveBrokenCopy(dir, name, buf);
     await dir.remove([name]);
     numbers.pop();
     if (numbers.length === 0) replaceNumber = number;
@@ -178,7 +200,14 @@ export async function openSegments(dir: Directory, options: ResolvedWalOptions):
     const number = replaceNumber ?? 1;
     const file = await createSegment(dir, number, initialLsn, dsync);
     segments.push({ number, firstLsn: initialLsn, sizeBytes: SEGMENT_HEADER_SIZE });
-    return { file, segments, lastLsn: initialLsn - 1, repaired, activeVersion: WAL_FORMAT_VERSION };
+    return {
+      file,
+      segments,
+      lastLsn: initialLsn - 1,
+      repaired,
+      activeVersion: WAL_FORMAT_VERSION,
+      fileBytes: SEGMENT_HEADER_SIZE,
+    };
   }
   const number = numbers[numbers.length - 1]!;
   const name = segmentFileName(number);
@@ -211,7 +240,14 @@ export async function openSegments(dir: Directory, options: ResolvedWalOptions):
     // From here on the log may change: the marker must be gone (durably) before it does.
     await removeCleanMarker(dir);
   }
-  if (scan.tornTail) await saveBrokenCopy(dir, name, finalImage.subarray(scan.validEnd));
+  // The copy leaves out a preallocated file's zero tail: the bytes that were cut, not the
+  // unused space after them (which would make the copy up to a segment's size of zeros).
+  if (scan.tornTail)
+    await saveBrokenCopy(
+      dir,
+      name,
+      finalImage.subarray(scan.validEnd, endOfNonZero(finalImage, scan.validEnd)),
+    );
   const file = await dir.open(name, 'write', { dsync });
   if (scan.tornTail) {
     repaired = scan.tornTail;
@@ -224,5 +260,12 @@ export async function openSegments(dir: Directory, options: ResolvedWalOptions):
     }
   }
   segments.push({ number, firstLsn: scan.header.firstLsn, sizeBytes: scan.validEnd });
-  return { file, segments, lastLsn: scan.lastLsn, repaired, activeVersion: scan.header.version };
+  return {
+    file,
+    segments,
+    lastLsn: scan.lastLsn,
+    repaired,
+    activeVersion: scan.header.version,
+    fileBytes: scan.tornTail ? scan.validEnd : finalImage.length,
+  };
 }

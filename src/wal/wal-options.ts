@@ -56,6 +56,9 @@ export function checkWalOptions(argument: string, options: WalOptions | undefine
     ['tolerate-torn-tail', 'absolute-consistency'],
     'tolerate-torn-tail',
   );
+  const preallocate = options.preallocateSegments as unknown;
+  if (preallocate !== undefined && typeof preallocate !== 'boolean')
+    throw invalidArgument(`${argument}.preallocateSegments`, preallocate, 'a boolean');
 }
 
 /** Options of {@link WriteAheadLog.open}. Sizes in bytes, delays in milliseconds. */
@@ -106,6 +109,19 @@ export interface WalOptions {
    * removes an existing marker either way.
    */
   cleanShutdown?: boolean;
+  /**
+   * Whether the next segment is prepared in the background (etcd's file pipeline): once the
+   * active segment is a quarter full, a file of `segmentSizeBytes` zeros is written and
+   * fdatasynced as `next-segment.prealloc`; rotation renames it to the next segment's name (directory
+   * fsynced) and writes the header over it. Commits then overwrite allocated space inside the
+   * file instead of growing it, so their fdatasync persists no size change: measured 1.5× more
+   * durable 1 KiB commits/s on ext4 (docs/PERFORMANCE.md). Rotation never waits for it: when the
+   * file is not ready the segment is created as without this option. The active segment's file
+   * may therefore be longer than its data (a zero tail, which is the end of the log, not
+   * damage); sealed segments are cut to their data at rotation. Needs `Directory.rename`
+   * (ignored without it). Default true. Throws `TIDEMARK_INVALID_ARGUMENT` for a non-boolean.
+   */
+  preallocateSegments?: boolean;
 }
 
 /** Counters of a WAL since open. */

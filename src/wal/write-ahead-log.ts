@@ -34,6 +34,7 @@ import type { Directory, DirectoryLock } from '../io/directory.js';
 import { writeCleanMarker } from './clean-marker.js';
 import { GroupCommit } from './group-commit.js';
 import { segmentFileName } from './segment-name.js';
+import { SegmentPreallocator } from './segment-preallocator.js';
 import type { TornTail } from './segment-scanner.js';
 import { type Segment, SegmentWriter } from './segment-writer.js';
 import { type OpenedSegments, openSegments, type ResolvedWalOptions, resolveWalOptions } from './wal-open.js';
@@ -94,6 +95,13 @@ export class WriteAheadLog {
       options.dsync,
       opened.activeVersion,
       this.statsCounters,
+      {
+        fileBytes: opened.fileBytes,
+        preallocator:
+          options.preallocateSegments && SegmentPreallocator.supported(dir)
+            ? new SegmentPreallocator({ dir, segmentSizeBytes: options.segmentSizeBytes })
+            : undefined,
+      },
     );
     this.groups = new GroupCommit({
       path: dir.path,

@@ -58,14 +58,19 @@ test('a torn tail cut at every byte offset of the last record brings back exactl
   }
 });
 
-test('a zero-filled tail (preallocated or lost pages) is cut like a torn record', async () => {
+test('a zero-filled tail of the final segment (preallocated space) is the end of the log: nothing is cut and appends go on over it', async () => {
   const dir = tmpDir('zeros');
   await writeLog(dir, 10);
-  fs.appendFileSync(path.join(dir, segmentFileName(1)), Buffer.alloc(4096));
+  const segment = path.join(dir, segmentFileName(1));
+  fs.appendFileSync(segment, Buffer.alloc(4096));
+  const size = fs.statSync(segment).size;
   const wal = await WriteAheadLog.open(await FsDirectory.open(dir));
   assert.equal(wal.lastLsn, 10);
-  assert.equal(wal.repairedTail?.bytesDropped, 4096);
+  assert.equal(wal.repairedTail, undefined);
+  assert.equal(fs.statSync(segment).size, size, 'nothing cut');
+  assert.equal(wal.append(put.set('k11', payloadFor(11))), 11);
   await wal.close();
+  assert.deepEqual(await lsns(dir), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 });
 
 test('one flipped bit in a non-final segment is TIDEMARK_CORRUPTION naming the segment and offset', async () => {
