@@ -300,17 +300,16 @@ async function examineSegment(
       };
       return seg;
     }
-    const scan = scanSegment(
-      buf,
+    const scan = scanSegment(buf, {
       path,
-      number,
+      segmentNumber: number,
       final,
-      (_lsn, type) => {
+      visit: ({ type }) => {
         const t = TYPE_NAMES[type] ?? `type-${type}`;
         recordsByType[t] = (recordsByType[t] ?? 0) + 1;
       },
-      expectedFirst,
-    );
+      expectedFirstLsn: expectedFirst,
+    });
     seg.firstLsn = scan.header.firstLsn;
     seg.lastLsn = scan.lastLsn;
     seg.records = scan.recordCount;

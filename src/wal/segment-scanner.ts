@@ -16,17 +16,53 @@ import {
 import { type FrameInfo, FrameStatus, peekFrameLsn, readFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 
-/** Called for each valid record: its LSN, type, where its payload lies in `buf`, and the frame offset. */
-export type RecordVisitor = (
-  lsn: number,
-  type: number,
-  buf: Buffer,
-  payloadStart: number,
-  payloadLength: number,
-  frameOffset: number,
-  /** Number of the segment the record is in (passed by `WalReader`). */
-  segmentNumber?: number,
-) => void;
+/**
+ * One valid record, as a {@link RecordVisitor} sees it. A scan fills in and passes the same
+ * object for every record (nothing is allocated per record), so it is valid only during the
+ * visitor's call: copy the fields (and the payload bytes) that must outlive it.
+ */
+export interface RecordInfo {
+  /** The record's LSN. */
+  lsn: number;
+  /** Its record type (`RecordType`). */
+  type: number;
+  /** The whole segment image; the payload is `buf[payloadStart, payloadStart + payloadLength)`. */
+  buf: Buffer;
+  /** Byte offset of the payload in `buf`. */
+  payloadStart: number;
+  /** Payload length in bytes. */
+  payloadLength: number;
+  /** Byte offset of the record's frame (its header) in the segment file. */
+  frameOffset: number;
+  /** Number of the segment the record is in. */
+  segmentNumber: number;
+  /** Path of that segment file (for errors naming file and offset). */
+  path: string;
+}
+
+/** Called for each valid record, in LSN order; `record` is reused (see {@link RecordInfo}). */
+export type RecordVisitor = (record: Readonly<RecordInfo>) => void;
+
+/** Options of {@link scanSegment}. */
+export interface ScanSegmentOptions {
+  /** Path of the segment file, for errors and damage reports. */
+  path: string;
+  /** The number in the file name; the header must say the same. */
+  segmentNumber: number;
+  /** Whether this is the final segment of the log: only there may a torn tail be cut. */
+  final: boolean;
+  /** Called for each valid record (default: none). */
+  visit?: RecordVisitor | undefined;
+  /** When given, the header's first LSN must equal it. */
+  expectedFirstLsn?: number | undefined;
+  /**
+   * Start the scan at this frame boundary, whose record has LSN `lsn`, instead of just after
+   * the header (a position an earlier scan ended at, checked by the caller).
+   */
+  resume?: { offset: number; lsn: number } | undefined;
+  /** What damage does (default `tolerate-torn-tail`); see {@link WalRecoveryMode}. */
+  mode?: WalRecoveryMode | undefined;
+}
 
 /** Damage cut (or, read-only, found) at the tail of the final segment. */
 export interface TornTail {
@@ -193,22 +229,20 @@ export function headerError(path: string, problem: string): TidemarkError {
 }
 
 /**
- * Scans a whole segment file image. `expectedNumber` is the number in the file name.
- * `final` allows a torn tail. `expectedFirstLsn`, when given, must equal the header's.
+ * Scans a whole segment file image (see {@link ScanSegmentOptions}).
  * Throws `TIDEMARK_CORRUPTION` / `TIDEMARK_UNSUPPORTED_VERSION`; a torn header of a final segment
- * is reported by the caller (see WriteAheadLog.open), not here. `resume` starts the scan at a
- * frame boundary whose record has LSN `resume.lsn` instead of after the header.
+ * is reported by the caller (see WriteAheadLog.open), not here.
  */
-export function scanSegment(
-  buf: Buffer,
-  path: string,
-  expectedNumber: number,
-  final: boolean,
-  visit?: RecordVisitor,
-  expectedFirstLsn?: number,
-  resume?: { offset: number; lsn: number },
-  mode: WalRecoveryMode = 'tolerate-torn-tail',
-): SegmentScan {
+export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentScan {
+  const {
+    path,
+    segmentNumber: expectedNumber,
+    final,
+    visit,
+    expectedFirstLsn,
+    resume,
+    mode = 'tolerate-torn-tail',
+  } = options;
   const header = decodeSegmentHeader(buf);
   if (typeof header === 'string') throw headerError(path, header);
   if (header.segmentNumber !== expectedNumber) {
@@ -238,6 +272,17 @@ export function scanSegment(
     throw corruption(path, 0, `segment starts at LSN ${header.firstLsn}, expected ${expectedFirstLsn}`);
   }
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
+  // The one object every visit gets (see RecordInfo): no allocation per record.
+  const record: RecordInfo = {
+    lsn: 0,
+    type: 0,
+    buf,
+    payloadStart: 0,
+    payloadLength: 0,
+    frameOffset: 0,
+    segmentNumber: expectedNumber,
+    path,
+  };
   // Resuming (a position an earlier scan ended at, checked by the caller) skips the frames before it.
   let offset = resume?.offset ?? SEGMENT_HEADER_SIZE;
   let nextLsn = resume?.lsn ?? header.firstLsn;
@@ -312,7 +357,14 @@ export function scanSegment(
       }
       return endedAt(offset, { tornTail: { path, offset, bytesDropped: end - offset, reason: bad } });
     }
-    visit?.(info.lsn, info.type, buf, offset + RECORD_HEADER_SIZE, info.payloadLength, offset);
+    if (visit !== undefined) {
+      record.lsn = info.lsn;
+      record.type = info.type;
+      record.payloadStart = offset + RECORD_HEADER_SIZE;
+      record.payloadLength = info.payloadLength;
+      record.frameOffset = offset;
+      visit(record);
+    }
     offset += RECORD_HEADER_SIZE + info.payloadLength;
     nextLsn++;
     count++;

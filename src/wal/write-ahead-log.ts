@@ -351,16 +351,12 @@ export class WriteAheadLog {
         const number = numbers[numbers.length - 1]!;
         const name = segmentFileName(number);
         const path = `${dir.path}/${name}`;
-        const scan = scanSegment(
-          finalImage,
+        const scan = scanSegment(finalImage, {
           path,
-          number,
-          true,
-          undefined,
-          undefined,
-          undefined,
-          options.recoveryMode ?? 'tolerate-torn-tail',
-        );
+          segmentNumber: number,
+          final: true,
+          mode: options.recoveryMode ?? 'tolerate-torn-tail',
+        });
         const prev = segments[segments.length - 1];
         if (prev && scan.header.firstLsn <= prev.firstLsn) {
           throw corruption(

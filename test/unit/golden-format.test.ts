@@ -59,7 +59,7 @@ const GOLDEN_ENTRIES = [
 
 async function readEntries(dir: MemoryDirectory): Promise<unknown[]> {
   const entries: unknown[] = [];
-  await WalReader.read(dir, 1, (lsn, type, buf, s, n) =>
+  await WalReader.read(dir, { fromLsn: 1 }, ({ lsn, type, buf, payloadStart: s, payloadLength: n }) =>
     entries.push([lsn, decodeEntry(type, buf, s, n, 'golden', 0)]),
   );
   return entries;
