@@ -14,7 +14,7 @@ import {
 } from '../../checkpoint/per-core-checkpoint-coordinator.js';
 import { TidemarkError, type TidemarkErrorCode } from '../../errors.js';
 import { FsDirectory } from '../../io/fs-directory.js';
-import { startModuleWorker } from '../../recovery/module-worker.js';
+import { startModuleWorker } from '../../pipeline/module-worker.js';
 import { recoverPerCore } from '../../recovery/per-core-recovery.js';
 import { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from '../../recovery/storage-location.js';
 import type { WalPosition } from '../../wal/wal-reader.js';

@@ -5,7 +5,7 @@
  */
 import type { IncrementalCheckpointMetadata } from '../../format/checkpoint-manifest.js';
 import type { SourceOffsets } from '../../format/entry-codec.js';
-import { openChangelogAwareStore } from '../../recovery/open-changelog-store.js';
+import { openChangelogAwareStore } from '../../pipeline/open-changelog-store.js';
 import { type RecoveredState, RecoveryManager } from '../../recovery/recovery-manager.js';
 import { foldFlights } from './aggregates.js';
 import { readFlights } from './flights.js';
