@@ -100,14 +100,10 @@ export async function replayWal(
 ): Promise<WalReadStats & { lastReplayedLsn: number; bytesReplayed: number }> {
   let lastReplayedLsn = options.fromLsn - 1;
   let bytesReplayed = 0;
-  const read = await WalReader.read(
-    walDir,
-    options,
-    ({ lsn, type, buf, payloadStart, payloadLength, frameOffset, path }) => {
-      replayer.apply(lsn, decodeEntry(type, buf, payloadStart, payloadLength, path, frameOffset));
-      lastReplayedLsn = lsn;
-      bytesReplayed += RECORD_HEADER_SIZE + payloadLength;
-    },
-  );
+  const read = await WalReader.read(walDir, options, (record) => {
+    replayer.apply(record.lsn, decodeEntry(record));
+    lastReplayedLsn = record.lsn;
+    bytesReplayed += RECORD_HEADER_SIZE + record.payloadLength;
+  });
   return { ...read, lastReplayedLsn, bytesReplayed };
 }

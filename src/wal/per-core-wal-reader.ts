@@ -67,7 +67,8 @@ export class PerCoreWalReader {
       const read = await WalReader.read(
         dir,
         { fromLsn, untilLsn: options.untilSequence, resumeAt: options.from, mode: options.mode },
-        ({ lsn, type, buf, payloadStart, payloadLength, frameOffset, segmentNumber, path }) => {
+        (record) => {
+          const { lsn, type, frameOffset, segmentNumber, path } = record;
           if (type !== RecordType.CoreEntry)
             throw new TidemarkError(
               'TIDEMARK_CORRUPTION',
@@ -77,7 +78,7 @@ export class PerCoreWalReader {
                 offset: frameOffset,
               },
             );
-          const entry = decodeCoreEntry(lsn, buf, payloadStart, payloadLength, path, frameOffset);
+          const entry = decodeCoreEntry(record);
           if (entry.coreId !== coreId)
             throw new TidemarkError(
               'TIDEMARK_CORRUPTION',

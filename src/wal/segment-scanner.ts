@@ -13,31 +13,29 @@ import {
   SEGMENT_HEADER_SIZE,
   WAL_SYNC_WINDOW_BYTES,
 } from '../format/constants.js';
-import { type FrameInfo, FrameStatus, peekFrameLsn, readFrame } from '../format/record-frame.js';
+import {
+  type FrameInfo,
+  FrameStatus,
+  peekFrameLsn,
+  type RecordPayload,
+  readFrame,
+} from '../format/record-frame.js';
 import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 
 /**
- * One valid record, as a {@link RecordVisitor} sees it. A scan fills in and passes the same
- * object for every record (nothing is allocated per record), so it is valid only during the
- * visitor's call: copy the fields (and the payload bytes) that must outlive it.
+ * One valid record, as a {@link RecordVisitor} sees it: its payload (`buf` is the whole segment
+ * image, `path` the segment file, `frameOffset` where the record's header starts in it), its LSN
+ * and its segment's number. Pass it straight to `decodeEntry` / `decodeCoreEntry`.
+ *
+ * A scan fills in and passes the same object for every record (nothing is allocated per
+ * record), so it is valid only during the visitor's call: copy the fields (and the payload
+ * bytes) that must outlive it.
  */
-export interface RecordInfo {
+export interface RecordInfo extends RecordPayload {
   /** The record's LSN. */
   lsn: number;
-  /** Its record type (`RecordType`). */
-  type: number;
-  /** The whole segment image; the payload is `buf[payloadStart, payloadStart + payloadLength)`. */
-  buf: Buffer;
-  /** Byte offset of the payload in `buf`. */
-  payloadStart: number;
-  /** Payload length in bytes. */
-  payloadLength: number;
-  /** Byte offset of the record's frame (its header) in the segment file. */
-  frameOffset: number;
   /** Number of the segment the record is in. */
   segmentNumber: number;
-  /** Path of that segment file (for errors naming file and offset). */
-  path: string;
 }
 
 /** Called for each valid record, in LSN order; `record` is reused (see {@link RecordInfo}). */

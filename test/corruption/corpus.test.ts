@@ -212,7 +212,9 @@ test(`fuzzing every decoder with random and mutated bytes: only typed errors, no
       onlyTyped('scanSegment (salvage)', () =>
         scanSegment(buf, { path: 'fuzz', segmentNumber: 1, final: true, mode: 'salvage' }),
       );
-      onlyTyped('decodeEntry', () => decodeEntry(type, buf, 0, buf.length, 'fuzz', 0));
+      onlyTyped('decodeEntry', () =>
+        decodeEntry({ type, buf, payloadStart: 0, payloadLength: buf.length, path: 'fuzz', frameOffset: 0 }),
+      );
       onlyTyped('decodeStateFile', () => decodeStateFile(buf, 'fuzz'));
       onlyTyped('decodeManifest', () => decodeManifest(buf, 'fuzz'));
       const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };

@@ -10,16 +10,13 @@ const put = new PutEncoder();
 
 async function readAll(dir: Parameters<typeof WalReader.read>[0], from = 1) {
   const out: { lsn: number; key: string; value: Buffer }[] = [];
-  await WalReader.read(
-    dir,
-    { fromLsn: from },
-    ({ lsn, type, buf, payloadStart: start, payloadLength: len }) => {
-      const e = decodeEntry(type, buf, start, len, 'x', 0);
-      if (e.type === 'clean-shutdown') return; // close() ends the log with one
-      assert.equal(e.type, 'put');
-      if (e.type === 'put') out.push({ lsn, key: e.key, value: Buffer.from(e.value) });
-    },
-  );
+  await WalReader.read(dir, { fromLsn: from }, (record) => {
+    const { lsn } = record;
+    const e = decodeEntry(record);
+    if (e.type === 'clean-shutdown') return; // close() ends the log with one
+    assert.equal(e.type, 'put');
+    if (e.type === 'put') out.push({ lsn, key: e.key, value: Buffer.from(e.value) });
+  });
   return out;
 }
 
@@ -141,9 +138,7 @@ test('deletes and puts interleave in LSN order', async () => {
   wal.append(new DeleteEncoder().set('a'));
   await wal.close();
   const types: string[] = [];
-  await WalReader.read(dir, { fromLsn: 1 }, ({ type, buf, payloadStart: s, payloadLength: n }) =>
-    types.push(decodeEntry(type, buf, s, n, 'x', 0).type),
-  );
+  await WalReader.read(dir, { fromLsn: 1 }, (record) => types.push(decodeEntry(record).type));
   assert.deepEqual(types, ['put', 'delete', 'clean-shutdown']);
 });
 
