@@ -262,10 +262,13 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
     };
     updateRef();
     const store = new ChangelogAwareStore(
-      buffer,
-      link,
-      recovered.state,
-      { sourceOffsets: recovered.sourceOffsets, watermark: recovered.watermark },
+      {
+        buffer,
+        ring1: link,
+        state: recovered.state,
+        sourceOffsets: recovered.sourceOffsets,
+        watermark: recovered.watermark,
+      },
       {
         transactional,
         ...(config.backpressure ? { backpressure: config.backpressure } : {}),

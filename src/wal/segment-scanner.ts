@@ -130,34 +130,40 @@ const REASONS: Record<number, string> = {
 };
 
 /**
- * True when a valid frame with an LSN in [minLsn, minLsn + possible records) starts anywhere in
- * `buf[from, end)`. The LSN filter keeps checksum work to the rare plausible candidates.
+ * Where to look for an intact frame: byte offsets `[from, end)` of the buffer, and the LSNs it
+ * may carry (a search only reads the frames whose LSN is plausible, so checksum work stays on
+ * the rare real candidates). Named fields, since all of them are numbers.
  */
-export function validFrameFollows(
-  buf: Buffer,
-  from: number,
-  end: number,
-  minLsn: number | undefined,
-  /** Where the LSNs counted from `minLsn` start (default `from`): bounds the plausible LSNs. */
-  lsnSpanFrom = from,
-): boolean {
-  const maxLsn =
-    minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - lsnSpanFrom) / RECORD_HEADER_SIZE);
-  return nextValidFrame(buf, from, end, minLsn ?? 0, maxLsn) !== undefined;
+export interface FrameSearch {
+  /** First byte offset a frame may start at. */
+  from: number;
+  /** End of the bytes (exclusive); a frame must end by here. */
+  end: number;
+  /** Lowest plausible LSN. */
+  minLsn: number;
+  /** Highest plausible LSN (default: no bound). */
+  maxLsn?: number;
+  /** Only frames starting before this offset count (default `end`). */
+  startBefore?: number;
 }
 
 /**
- * Offset of the first intact frame with an LSN in [minLsn, maxLsn] in `buf[from, end)`, if any;
- * only frames starting before `startBefore` (default: anywhere) are considered.
+ * True when a valid frame with an LSN in [minLsn, minLsn + possible records) starts anywhere in
+ * `buf[from, end)`; with `minLsn` undefined, any LSN.
  */
-function nextValidFrame(
+export function validFrameFollows(
   buf: Buffer,
-  from: number,
-  end: number,
-  minLsn: number,
-  maxLsn = Number.MAX_VALUE,
-  startBefore = end,
-): number | undefined {
+  range: { from: number; end: number; minLsn: number | undefined },
+): boolean {
+  const { from, end, minLsn } = range;
+  const maxLsn =
+    minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - from) / RECORD_HEADER_SIZE);
+  return nextValidFrame(buf, { from, end, minLsn: minLsn ?? 0, maxLsn }) !== undefined;
+}
+
+/** Offset of the first intact frame `search` allows in `buf`, if any. */
+function nextValidFrame(buf: Buffer, search: FrameSearch): number | undefined {
+  const { from, end, minLsn, maxLsn = Number.MAX_VALUE, startBefore = end } = search;
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
   const last = Math.min(end - RECORD_HEADER_SIZE, startBefore - 1);
   for (let p = from; p <= last; p++) {
@@ -169,8 +175,9 @@ function nextValidFrame(
 }
 
 /**
- * Whether the damage at `offset` (the first bad frame of a final segment) cannot be a torn
- * write; returns the offset of a valid frame that proves it, or undefined when it may be one.
+ * Whether the damage at `offset` (the first bad frame of a final segment, whose image ends at
+ * `end`; `nextLsn` is the LSN that frame should have had) cannot be a torn write; returns the
+ * offset of a valid frame that proves it, or undefined when it may be one.
  *
  * The writer never has more than `WAL_SYNC_WINDOW_BYTES` (W) written and not yet durable: every
  * byte before some point S is durable, and a crash can damage only [S, S + W). The bad frame
@@ -191,20 +198,24 @@ function nextValidFrame(
  */
 export function tornWriteRuledOut(
   buf: Buffer,
-  offset: number,
-  end: number,
-  nextLsn: number,
+  damage: { offset: number; end: number; nextLsn: number },
 ): number | undefined {
-  const maxLsn = nextLsn + Math.ceil((end - offset) / RECORD_HEADER_SIZE);
-  const far = nextValidFrame(buf, offset + RECORD_HEADER_SIZE + WAL_SYNC_WINDOW_BYTES, end, nextLsn, maxLsn);
+  const { offset, end, nextLsn: minLsn } = damage;
+  const maxLsn = minLsn + Math.ceil((end - offset) / RECORD_HEADER_SIZE);
+  const far = nextValidFrame(buf, {
+    from: offset + RECORD_HEADER_SIZE + WAL_SYNC_WINDOW_BYTES,
+    end,
+    minLsn,
+    maxLsn,
+  });
   if (far === undefined) return undefined;
   if (end - offset < RECORD_HEADER_SIZE) return far;
   const length = buf.readUInt32LE(offset + RECORD_LENGTH_OFFSET);
   if (length > MAX_RECORD_PAYLOAD_BYTES) return far; // the header cannot have been durable
   const declaredEnd = offset + RECORD_HEADER_SIZE + length;
-  const inside = nextValidFrame(buf, offset + 1, end, nextLsn, maxLsn, declaredEnd);
+  const inside = nextValidFrame(buf, { from: offset + 1, end, minLsn, maxLsn, startBefore: declaredEnd });
   if (inside !== undefined) return inside;
-  return nextValidFrame(buf, declaredEnd + WAL_SYNC_WINDOW_BYTES, end, nextLsn, maxLsn);
+  return nextValidFrame(buf, { from: declaredEnd + WAL_SYNC_WINDOW_BYTES, end, minLsn, maxLsn });
 }
 
 /** Throws the right typed error for a header problem. */
@@ -319,7 +330,7 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
         }
         // One entry per skipped range: where it starts in this file, how many bytes, and which
         // LSNs went with it (the next intact frame's LSN says), never a second entry at its end.
-        const next = nextValidFrame(buf, offset + 1, end, nextLsn);
+        const next = nextValidFrame(buf, { from: offset + 1, end, minLsn: nextLsn });
         const resumeLsn = next === undefined ? nextLsn : peekFrameLsn(buf, next);
         skipped.push({
           path,
@@ -345,7 +356,7 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
         );
       // A torn write spans at most the sync window: a valid record beyond it (measured from the
       // bad frame's start and from its declared end) proves this spot was durable: damage.
-      const evidence = tornWriteRuledOut(buf, offset, end, nextLsn);
+      const evidence = tornWriteRuledOut(buf, { offset, end, nextLsn });
       if (evidence !== undefined) {
         throw corruption(
           path,
@@ -383,5 +394,5 @@ function lsnProblem(lsn: number, expected: number): string {
 export function isTornSegmentHeader(buf: Buffer, minLsn: number | undefined): boolean {
   const header = decodeSegmentHeader(buf);
   if (header !== 'short' && header !== 'checksum') return false;
-  return !validFrameFollows(buf, 0, buf.length, minLsn);
+  return !validFrameFollows(buf, { from: 0, end: buf.length, minLsn });
 }

@@ -208,7 +208,8 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
   };
 
   let rows = startRow;
-  await readFlights(startRow, opts.limit, async (firstRow, _dates, delays, origins, destinations) => {
+  await readFlights({ start: startRow, end: opts.limit }, async (chunk) => {
+    const { firstRow, delays, origins, destinations } = chunk;
     for (let b = 0; b < origins.length; b += opts.batchRows) {
       const end = Math.min(origins.length, b + opts.batchRows);
       const shares = cores.map(() => ({

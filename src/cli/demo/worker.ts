@@ -120,10 +120,11 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   let pendingCommitLsn = 0;
   let durableRows = startRow;
   let pendingRows = startRow;
-  await readFlights(startRow, opts.limit, async (firstRow, dates, delays, origins, destinations) => {
+  await readFlights({ start: startRow, end: opts.limit }, async (chunk) => {
+    const { firstRow, dates, origins } = chunk;
     for (let b = 0; b < origins.length; b += opts.batchRows) {
       const end = Math.min(origins.length, b + opts.batchRows);
-      foldFlights(origins, destinations, delays, b, end, store);
+      foldFlights(chunk, store, { from: b, to: end });
       const rows = firstRow + end;
       const lsn = store.commit({ [SOURCE]: rows }, dates[end - 1]!.getTime());
       // Pipeline: keep at most one batch in flight behind the one being built.
