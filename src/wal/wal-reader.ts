@@ -10,6 +10,7 @@ import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } f
 import { type FrameInfo, FrameStatus, readFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
+import { checkInteger, checkOptionsObject, enumOption, invalidArgument } from '../validation.js';
 import { cleanShutdownShortfall, type LogEnd, readCleanMarker } from './clean-marker.js';
 import { listSegments, readSegmentHead } from './segment-files.js';
 import { segmentFileName } from './segment-name.js';
@@ -20,6 +21,7 @@ import {
   type RecordVisitor,
   scanSegment,
   type TornTail,
+  WAL_RECOVERY_MODES,
   type WalDamage,
   type WalRecoveryMode,
 } from './segment-scanner.js';
@@ -90,7 +92,9 @@ export class WalReader {
    * record object: see {@link RecordInfo}).
    * Throws `TIDEMARK_CORRUPTION` (file + offset) for damage that is not a torn tail of the final
    * segment, `TIDEMARK_UNSUPPORTED_VERSION` for newer segments, and `TIDEMARK_DATA_LOSS` when
-   * `fromLsn` is older than the oldest record still in the WAL.
+   * `fromLsn` is older than the oldest record still in the WAL; malformed arguments (`fromLsn` not
+   * an integer ≥ 1, an unknown `mode`, `visit` not a function) are `TIDEMARK_INVALID_ARGUMENT`,
+   * thrown before anything is read.
    *
    * With `untilLsn`, records past it are not visited and no segment after the one holding it is
    * read: a reader may then run alongside the writer (Ring 1's checkpointer), up to the durable LSN.
@@ -108,6 +112,7 @@ export class WalReader {
    * segment, i.e. not when `untilLsn` stops it in an earlier one).
    */
   static async read(dir: Directory, options: WalReadOptions, visit: RecordVisitor): Promise<WalReadStats> {
+    checkReadArguments(options, visit);
     const {
       fromLsn,
       untilLsn = Number.POSITIVE_INFINITY,
@@ -280,6 +285,24 @@ export class WalReader {
     if (stats.records > 0) stats.endPosition = { segment: endSegment, offset: endOffset, lsn: endLsn };
     return stats;
   }
+}
+
+/**
+ * `TIDEMARK_INVALID_ARGUMENT` for malformed read arguments — among them a call in the older
+ * positional form, `read(dir, fromLsn, visit)`, whose number would otherwise read as "no
+ * options" and start at an undefined LSN.
+ */
+function checkReadArguments(options: WalReadOptions, visit: RecordVisitor): void {
+  if (options === undefined) throw invalidArgument('options', options, 'an options object');
+  checkOptionsObject('options', options);
+  checkInteger('options.fromLsn', options.fromLsn, 1, Number.MAX_SAFE_INTEGER);
+  if (
+    options.untilLsn !== undefined &&
+    (typeof options.untilLsn !== 'number' || Number.isNaN(options.untilLsn))
+  )
+    throw invalidArgument('options.untilLsn', options.untilLsn, 'an LSN (a number)');
+  enumOption('options.mode', options.mode, WAL_RECOVERY_MODES, 'tolerate-torn-tail');
+  if (typeof visit !== 'function') throw invalidArgument('visit', visit, 'a function');
 }
 
 /** True when `resume` is a frame boundary in `buf` holding a valid record with LSN `resume.lsn`, or its end. */
