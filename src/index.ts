@@ -4,6 +4,7 @@ export * from './checkpoint/index.js';
 export * from './errors.js';
 export * from './format/index.js';
 export * from './io/index.js';
+export * from './pipeline/index.js';
 export * from './recovery/index.js';
 export * from './state/index.js';
 export * from './wal/index.js';

@@ -19,23 +19,37 @@ interface Waiter {
 /** Longest single `Atomics.waitAsync` before the ring's state is checked again, ms. */
 const WAIT_SLICE_MS = 500;
 
+/** What a {@link DurableWatermark} watches and whom it tells. */
+export interface DurableWatermarkOptions {
+  /** The ring whose durable-sequence word Ring 1 publishes. */
+  buffer: StateChangelogBuffer;
+  /** Returns the store's failure (Ring 1's published error, a dead worker, close). */
+  failure: () => TidemarkError | undefined;
+  /**
+   * Told `true` when the first waiter arrives and `false` when the last leaves (the store refs
+   * its worker only while someone waits, so an idle store never holds the process).
+   */
+  onWaiting: (waiting: boolean) => void;
+  /** Called once per wait, before sleeping (the store wakes Ring 1 and asks for a flush). */
+  onWait: () => void;
+}
+
 /** Waiters on the durable watermark, sorted by sequence. */
 export class DurableWatermark {
   private readonly waiters: Waiter[] = [];
   private watching = false;
+  private readonly buffer: StateChangelogBuffer;
+  private readonly failure: () => TidemarkError | undefined;
+  private readonly onWaiting: (waiting: boolean) => void;
+  private readonly onWait: () => void;
 
-  /**
-   * @param failure returns the store's failure (Ring 1's published error, a dead worker, close).
-   * @param onWaiting told `true` when the first waiter arrives and `false` when the last leaves
-   *   (the store refs its worker only while someone waits, so an idle store never holds the process).
-   * @param onWait called once per wait, before sleeping (the store wakes Ring 1 and asks for a flush).
-   */
-  constructor(
-    private readonly buffer: StateChangelogBuffer,
-    private readonly failure: () => TidemarkError | undefined,
-    private readonly onWaiting: (waiting: boolean) => void,
-    private readonly onWait: () => void,
-  ) {}
+  // Named, not positional: `onWait` (no argument) would type-check in `onWaiting`'s place.
+  constructor(options: DurableWatermarkOptions) {
+    this.buffer = options.buffer;
+    this.failure = options.failure;
+    this.onWaiting = options.onWaiting;
+    this.onWait = options.onWait;
+  }
 
   /** The durable sequence Ring 1 last published. */
   get current(): number {

@@ -1,5 +1,5 @@
 export { ChangelogDrainer, type ChangelogDrainerOptions } from './changelog-drainer.js';
-export { DurableWatermark } from './durable-watermark.js';
+export { DurableWatermark, type DurableWatermarkOptions } from './durable-watermark.js';
 export {
   loadDurableLsn,
   loadDurableSequence,

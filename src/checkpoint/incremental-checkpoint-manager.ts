@@ -292,7 +292,11 @@ export class IncrementalCheckpointManager {
       let recordsReplayed = 0;
       if (target > copy.lsn) {
         const replayer = new StateReplayer(copy, this.transactional, this.changed);
-        const read = await replayWal(this.wal.directory, replayer, copy.lsn + 1, target, copy.resumeAt);
+        const read = await replayWal(this.wal.directory, replayer, {
+          fromLsn: copy.lsn + 1,
+          untilLsn: target,
+          resumeAt: copy.resumeAt,
+        });
         recordsReplayed = read.records;
         // Transactional: the checkpoint covers the last Commit; what follows it is re-read next time.
         const lsn = this.transactional ? Math.max(copy.lastCommitLsn, copy.lsn) : target;

@@ -18,7 +18,7 @@ import {
   PUT_KEY_LENGTH_SIZE,
   RecordType,
 } from './constants.js';
-import { readU64, writeU64 } from './record-frame.js';
+import { type RecordPayload, readU64, writeU64 } from './record-frame.js';
 
 /** Source name → offset (a non-negative safe integer: row index, Kafka offset, byte position…). */
 export type SourceOffsets = Record<string, number>;
@@ -215,18 +215,13 @@ function decodeText(buf: Buffer, path: string, offset: number, from: number, to:
 }
 
 /**
- * Decodes the payload `buf[start, start + length)` of a record of `type`. Throws
- * `TIDEMARK_CORRUPTION` naming `path` and `offset` (the record's offset) when it is malformed —
- * which, behind a valid CRC, means a writer bug or a newer format.
+ * Decodes the payload `buf[payloadStart, payloadStart + payloadLength)` of a record of `type`
+ * (the record is only read, never kept). Throws `TIDEMARK_CORRUPTION` naming `path` and
+ * `frameOffset` when it is malformed — which, behind a valid CRC, means a writer bug or a newer
+ * format.
  */
-export function decodeEntry(
-  type: number,
-  buf: Buffer,
-  start: number,
-  length: number,
-  path: string,
-  offset: number,
-): WalEntry {
+export function decodeEntry(record: Readonly<RecordPayload>): WalEntry {
+  const { type, buf, payloadStart: start, payloadLength: length, path, frameOffset: offset } = record;
   const end = start + length;
   switch (type) {
     case RecordType.Put: {

@@ -42,6 +42,7 @@ export {
   type FrameInfo,
   FrameStatus,
   peekFrameLsn,
+  type RecordPayload,
   readFrame,
   readU64,
   sealFrame,

@@ -16,7 +16,7 @@ import {
   RecordType,
 } from './constants.js';
 import { decodeEntry, type PayloadEncoder, type SourceOffsets } from './entry-codec.js';
-import { readU64, writeU64 } from './record-frame.js';
+import { type RecordPayload, readU64, writeU64 } from './record-frame.js';
 
 /** What a per-core entry does (the seed's `WalOperation`). */
 export type WalOperation =
@@ -86,17 +86,12 @@ export class CoreEntryEncoder implements PayloadEncoder {
 }
 
 /**
- * Decodes the payload of a CoreEntry record with LSN `sequence`. Throws `TIDEMARK_CORRUPTION`
- * (path, frame offset) for a malformed payload behind a valid checksum.
+ * Decodes the payload of a CoreEntry record (its LSN is the entry's `sequence`; the record is
+ * only read, never kept). Throws `TIDEMARK_CORRUPTION` (path, frame offset) for a malformed
+ * payload behind a valid checksum.
  */
-export function decodeCoreEntry(
-  sequence: number,
-  buf: Buffer,
-  start: number,
-  length: number,
-  path: string,
-  frameOffset: number,
-): PerCoreWalEntry {
+export function decodeCoreEntry(record: Readonly<RecordPayload & { lsn: number }>): PerCoreWalEntry {
+  const { lsn: sequence, buf, payloadStart: start, payloadLength: length, path, frameOffset } = record;
   if (length < CORE_ENTRY_HEADER_SIZE)
     throw corruption(path, frameOffset, 'core entry shorter than its header');
   const word = buf.readUInt32LE(start + CORE_ENTRY_OPERATION_OFFSET);
@@ -115,7 +110,14 @@ export function decodeCoreEntry(
   } else {
     const inner = INNER_TYPE[op];
     if (inner === undefined) throw corruption(path, frameOffset, `unknown core operation ${op}`);
-    const e = decodeEntry(inner, buf, bodyStart, bodyLength, path, frameOffset);
+    const e = decodeEntry({
+      type: inner,
+      buf,
+      payloadStart: bodyStart,
+      payloadLength: bodyLength,
+      path,
+      frameOffset,
+    });
     if (e.type === 'put') operation = { type: 'put', key: e.key, value: e.value };
     else if (e.type === 'delete') operation = { type: 'delete', key: e.key };
     else if (e.type === 'commit')

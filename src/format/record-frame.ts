@@ -18,6 +18,25 @@ import {
 import { crc32c } from './crc32c.js';
 
 /**
+ * Where a record's payload lies and where the record is, as the payload decoders take it
+ * (`decodeEntry`, `decodeCoreEntry`); the WAL's record visitor passes one (`RecordInfo`).
+ */
+export interface RecordPayload {
+  /** The record type (`RecordType`). */
+  type: number;
+  /** Buffer holding the payload at `buf[payloadStart, payloadStart + payloadLength)`. */
+  buf: Buffer;
+  /** Byte offset of the payload in `buf`. */
+  payloadStart: number;
+  /** Payload length in bytes. */
+  payloadLength: number;
+  /** File the record is in, named by errors. */
+  path: string;
+  /** Byte offset of the record's frame in that file, named by errors. */
+  frameOffset: number;
+}
+
+/**
  * Writes the record header for a payload already placed at `offset + RECORD_HEADER_SIZE` in
  * `buf`, computing the checksum over header and payload. Returns the frame's total size.
  */

@@ -183,11 +183,23 @@ function replaceWithContent(dir: string, target: string, content: string): void 
 
 type TakeResult = { won: true } | { won: false; owner: LockOwner | undefined; why?: string };
 
+/** What {@link take} claims: three strings, so named. */
+interface TakeRequest {
+  /** The (real) directory path. */
+  dir: string;
+  /** The lock or claim file's name in it. */
+  name: string;
+  /** The owner line to write into it. */
+  content: string;
+}
+
 /**
  * Makes `name` in `dir` hold `content`: creates it, or takes it over when its owner is dead or
- * unknown (see the module comment). Resolves who holds it otherwise.
+ * unknown (see the module comment). Resolves who holds it otherwise. `depth` counts nested
+ * takeover claims.
  */
-function take(dir: string, name: string, content: string, depth: number): TakeResult {
+function take(request: TakeRequest, depth: number): TakeResult {
+  const { dir, name, content } = request;
   const target = path.join(dir, name);
   for (let attempt = 0; attempt < 8; attempt++) {
     if (createWithContent(dir, target, content)) return { won: true };
@@ -197,7 +209,7 @@ function take(dir: string, name: string, content: string, depth: number): TakeRe
     if (depth >= MAX_TAKEOVER_DEPTH)
       return { won: false, owner: seen.owner, why: '; stale, but takeovers keep failing: remove it by hand' };
     const claimName = `${TAKEOVER_PREFIX}${seen.ino}`;
-    const claim = take(dir, claimName, content, depth + 1);
+    const claim = take({ dir, name: claimName, content }, depth + 1);
     // Another live contender is taking this stale lock over: it wins, we are locked out.
     if (!claim.won) return { won: false, owner: claim.owner, ...(claim.why ? { why: claim.why } : {}) };
     try {
@@ -248,7 +260,7 @@ export function acquireFsLock(dirPath: string): DirectoryLock {
   if (heldInThisProcess.has(real))
     throw lockedError(lockPath, { pid: process.pid, startTime: '', bootId: '', token: '' }, ' (this thread)');
   const token = randomBytes(12).toString('hex');
-  const result = take(real, LOCK_FILE_NAME, ownerLine(token), 0);
+  const result = take({ dir: real, name: LOCK_FILE_NAME, content: ownerLine(token) }, 0);
   if (!result.won) throw lockedError(lockPath, result.owner, result.why);
   heldInThisProcess.add(real);
   removeDebris(real);

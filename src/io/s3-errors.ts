@@ -78,14 +78,23 @@ export function isRetryable(err: unknown): boolean {
   return /socket hang up|aborted|premature close|deserializ|unexpected end|ECONNRESET/i.test(text);
 }
 
-/** `TIDEMARK_IO` for a request that failed for good, naming the object and the attempts made. */
-export function objectStoreError(
-  operation: string,
-  url: string,
-  err: unknown,
-  attempts: number,
-): TidemarkError {
+/** The request {@link objectStoreError} describes. */
+export interface ObjectStoreRequest {
+  /** What was asked, e.g. `PutObject`. */
+  operation: string;
+  /** The object's `s3://bucket/key` URL. */
+  url: string;
+  /** How many times it was tried. */
+  attempts: number;
+}
+
+/**
+ * `TIDEMARK_IO` for a request that failed for good with `err`, naming the object and the
+ * attempts made (a `TidemarkError` is returned as it is).
+ */
+export function objectStoreError(err: unknown, request: ObjectStoreRequest): TidemarkError {
   if (err instanceof TidemarkError) return err;
+  const { operation, url, attempts } = request;
   const e = err as SdkErrorShape | null;
   const status = httpStatusOf(err);
   const what = [e?.name, status === undefined ? undefined : `HTTP ${status}`, e?.message]

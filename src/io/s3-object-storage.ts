@@ -191,7 +191,8 @@ export class S3ObjectStorage {
           return settled;
         }
       }
-      if (attempt >= maxAttempts) throw objectStoreError(operation, this.urlOf(key), failure, attempt);
+      if (attempt >= maxAttempts)
+        throw objectStoreError(failure, { operation, url: this.urlOf(key), attempts: attempt });
       this.counters.retries++;
       if (channel.hasSubscribers)
         channel.publish({ event: 'retry', operation, key, attempt, error: failure });
@@ -212,7 +213,7 @@ export class S3ObjectStorage {
         `${this.urlOf(key)} already exists: another writer created it first`,
         { path: this.urlOf(key), cause: err },
       );
-    return objectStoreError(operation, this.urlOf(key), err, attempts);
+    return objectStoreError(err, { operation, url: this.urlOf(key), attempts });
   }
 
   /** Creates the bucket when missing (once per client; only when `createBucket`). */
@@ -434,7 +435,11 @@ export class S3ObjectStorage {
     );
     const UploadId = created.UploadId;
     if (UploadId === undefined)
-      throw objectStoreError('CreateMultipartUpload', this.urlOf(key), 'no UploadId', 1);
+      throw objectStoreError('no UploadId', {
+        operation: 'CreateMultipartUpload',
+        url: this.urlOf(key),
+        attempts: 1,
+      });
     const etags: string[] = [];
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
@@ -525,7 +530,7 @@ export class S3ObjectStorage {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => {}); // best effort: an unfinished upload holds no visible object
       throw err instanceof TidemarkError
         ? err
-        : objectStoreError('multipart upload', this.urlOf(key), err, 1);
+        : objectStoreError(err, { operation: 'multipart upload', url: this.urlOf(key), attempts: 1 });
     }
   }
 

@@ -192,13 +192,12 @@ export async function examineDataDirectory(
     }
     let expectedFirst: number | undefined;
     for (let i = 0; i < numbers.length; i++) {
-      const seg = await examineSegment(
-        walDir,
-        numbers[i]!,
-        i === numbers.length - 1,
+      const seg = await examineSegment(walDir, {
+        number: numbers[i]!,
+        final: i === numbers.length - 1,
         expectedFirst,
-        numbers[i - 1],
-      );
+        previousNumber: numbers[i - 1],
+      });
       report.segments.push(seg);
       report.walBytes += seg.sizeBytes;
       if (seg.problem) report.problems.push(seg.problem);
@@ -261,13 +260,20 @@ async function recoveryVerdict(root: Directory, options: StorageOptions): Promis
   }
 }
 
-async function examineSegment(
-  walDir: Directory,
-  number: number,
-  final: boolean,
-  expectedFirst: number | undefined,
-  previousNumber: number | undefined,
-): Promise<SegmentReport> {
+/** Which segment {@link examineSegment} looks at, and what the segments before it said. */
+interface ExamineSegmentOptions {
+  /** The segment's number (from its file name). */
+  number: number;
+  /** Whether it is the last segment (only there may damage be a torn tail). */
+  final: boolean;
+  /** The LSN it must start at (the previous segment's last + 1), when known. */
+  expectedFirst: number | undefined;
+  /** The number of the segment before it, if any (a gap in the numbering is reported). */
+  previousNumber: number | undefined;
+}
+
+async function examineSegment(walDir: Directory, options: ExamineSegmentOptions): Promise<SegmentReport> {
+  const { number, final, expectedFirst, previousNumber } = options;
   const name = segmentFileName(number);
   const path = `${walDir.path}/${name}`;
   const recordsByType: Record<string, number> = {};
@@ -304,17 +310,16 @@ async function examineSegment(
       };
       return seg;
     }
-    const scan = scanSegment(
-      buf,
+    const scan = scanSegment(buf, {
       path,
-      number,
+      segmentNumber: number,
       final,
-      (_lsn, type) => {
+      visit: ({ type }) => {
         const t = TYPE_NAMES[type] ?? `type-${type}`;
         recordsByType[t] = (recordsByType[t] ?? 0) + 1;
       },
-      expectedFirst,
-    );
+      expectedFirstLsn: expectedFirst,
+    });
     seg.firstLsn = scan.header.firstLsn;
     seg.lastLsn = scan.lastLsn;
     seg.records = scan.recordCount;

@@ -7,11 +7,6 @@ export {
   type SegmentReport,
 } from './examine-data-directory.js';
 export {
-  type ChangelogStoreConfig,
-  type OpenedChangelogStore,
-  openChangelogAwareStore,
-} from './open-changelog-store.js';
-export {
   type PerCoreCut,
   type PerCoreRecoveredState,
   type PerCoreRecoveryConfig,

@@ -243,8 +243,8 @@ export class RecoveryManager {
       let cut: WalDamage | undefined;
       if (this.config.mode === 'point-in-time') {
         // End the log at its first damage before the writer opens it.
-        cut = (await WalReader.read(walDir, ckptLsn + 1, () => {}, undefined, undefined, 'point-in-time'))
-          .damage[0];
+        const read = await WalReader.read(walDir, { fromLsn: ckptLsn + 1, mode: 'point-in-time' }, () => {});
+        cut = read.damage[0];
         if (cut) await cutWalAt(walDir, cut);
       }
       const wal = await WriteAheadLog.open(walDir, {
@@ -356,7 +356,7 @@ export class RecoveryManager {
     const fromLsn = target.lsn + 1;
     const changed = this.config.trackChangedKeys ? new Map<string, Uint8Array | undefined>() : undefined;
     const replayer = new StateReplayer(target, this.config.transactional ?? false, changed);
-    const read = await replayWal(walDir, replayer, fromLsn, undefined, undefined, this.config.mode);
+    const read = await replayWal(walDir, replayer, { fromLsn, mode: this.config.mode });
     if (read.lastLsn < target.lsn) {
       throw new TidemarkError(
         'TIDEMARK_DATA_LOSS',

@@ -44,6 +44,16 @@ async function discardSegments(walDir: Directory): Promise<void> {
   await walDir.remove((await listSegments(walDir)).map(segmentFileName));
 }
 
+/** Options of {@link fetchArchivedSegments}. */
+export interface FetchArchivedSegmentsOptions {
+  /** The last LSN the recovery already has (its checkpoint's); 0 for all of the archive. */
+  afterLsn: number;
+  /** The archive's listing, when the caller already has it (default: listed here). */
+  archived?: readonly { number: number }[] | undefined;
+  /** Called after each segment is copied, with its size in bytes. */
+  onSegment?: ((bytes: number) => void) | undefined;
+}
+
 /**
  * Copies the archived segments a recovery from LSN `afterLsn` + 1 needs into `walDir`: newest
  * first, down to the segment holding the record after `afterLsn` (all of them when the archive
@@ -53,10 +63,9 @@ async function discardSegments(walDir: Directory): Promise<void> {
 export async function fetchArchivedSegments(
   storage: S3ObjectStorage,
   walDir: Directory,
-  afterLsn: number,
-  archived?: readonly { number: number }[],
-  onSegment?: (bytes: number) => void,
+  options: FetchArchivedSegmentsOptions,
 ): Promise<{ segments: number[]; bytes: number }> {
+  const { afterLsn, archived, onSegment } = options;
   const list = archived ?? (await listArchivedSegments(storage));
   const copied: number[] = [];
   let bytes = 0;
@@ -179,16 +188,14 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       options.onProgress?.(++done, total(), bytes);
     }
 
-    const fetched = await fetchArchivedSegments(
-      remote.storage,
-      walDir,
-      checkpointLsn,
+    const fetched = await fetchArchivedSegments(remote.storage, walDir, {
+      afterLsn: checkpointLsn,
       archived,
-      (segmentBytes) => {
+      onSegment: (segmentBytes) => {
         bytes += segmentBytes;
         options.onProgress?.(++done, total(), bytes);
       },
-    );
+    });
     const copied = fetched.segments;
     await endRestore(walDir);
     return {
@@ -231,7 +238,7 @@ export async function fetchArchiveIfWalEmpty(walDir: Directory, options: Storage
   const storage = new S3ObjectStorage(config);
   try {
     await beginRestore(walDir);
-    const copied = (await fetchArchivedSegments(storage, walDir, 0)).segments.length;
+    const copied = (await fetchArchivedSegments(storage, walDir, { afterLsn: 0 })).segments.length;
     await endRestore(walDir);
     return copied;
   } finally {

@@ -5,8 +5,7 @@
 import { RECORD_HEADER_SIZE } from '../format/constants.js';
 import { decodeEntry, type SourceOffsets, type WalEntry } from '../format/entry-codec.js';
 import type { Directory } from '../io/directory.js';
-import type { WalRecoveryMode } from '../wal/segment-scanner.js';
-import { type WalPosition, WalReader, type WalReadStats } from '../wal/wal-reader.js';
+import { WalReader, type WalReadOptions, type WalReadStats } from '../wal/wal-reader.js';
 
 /** The state being rebuilt by replay. */
 export interface ReplayTarget {
@@ -87,8 +86,9 @@ export class StateReplayer {
 }
 
 /**
- * Replays the WAL in `walDir` from `fromLsn` (to `untilLsn`, inclusive) through `replayer`,
- * starting the scan at `from` when given (see `WalReader.read`).
+ * Replays the WAL in `walDir` from `options.fromLsn` (to `options.untilLsn`, inclusive) through
+ * `replayer`, starting the scan at `options.resumeAt` when given, in `options.mode` (see
+ * `WalReader.read`).
  * Returns the reader's stats, the LSN of the last record applied (`fromLsn - 1` when none) and
  * the bytes of the records replayed (frames: header and payload).
  * Throws what `WalReader.read` and `decodeEntry` throw (`TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, …).
@@ -96,25 +96,14 @@ export class StateReplayer {
 export async function replayWal(
   walDir: Directory,
   replayer: StateReplayer,
-  fromLsn: number,
-  untilLsn = Number.POSITIVE_INFINITY,
-  from?: WalPosition,
-  mode?: WalRecoveryMode,
+  options: WalReadOptions,
 ): Promise<WalReadStats & { lastReplayedLsn: number; bytesReplayed: number }> {
-  let lastReplayedLsn = fromLsn - 1;
+  let lastReplayedLsn = options.fromLsn - 1;
   let bytesReplayed = 0;
-  const path = walDir.path;
-  const read = await WalReader.read(
-    walDir,
-    fromLsn,
-    (lsn, type, buf, start, length, frameOffset) => {
-      replayer.apply(lsn, decodeEntry(type, buf, start, length, path, frameOffset));
-      lastReplayedLsn = lsn;
-      bytesReplayed += RECORD_HEADER_SIZE + length;
-    },
-    untilLsn,
-    from,
-    mode,
-  );
+  const read = await WalReader.read(walDir, options, (record) => {
+    replayer.apply(record.lsn, decodeEntry(record));
+    lastReplayedLsn = record.lsn;
+    bytesReplayed += RECORD_HEADER_SIZE + record.payloadLength;
+  });
   return { ...read, lastReplayedLsn, bytesReplayed };
 }

@@ -76,6 +76,14 @@ export interface ChangelogAwareStoreInit {
   watermark: number | undefined;
 }
 
+/** What a {@link ChangelogAwareStore} is built from: its initial contents and its link to Ring 1. */
+export interface ChangelogAwareStoreParts extends ChangelogAwareStoreInit {
+  /** The changelog ring shared with Ring 1 (Ring 0 is its producer). */
+  buffer: StateChangelogBuffer;
+  /** Ring 0's handle on the Ring 1 worker. */
+  ring1: Ring1Link;
+}
+
 /** Counters of a {@link ChangelogAwareStore}; Ring 1's come from shared memory. */
 export interface ChangelogAwareStoreStats {
   /** Mutations and commits pushed by Ring 0. */
@@ -119,7 +127,7 @@ interface Queued {
   epoch: number;
 }
 
-/** Ring 0's state store. Open with `openChangelogAwareStore()` (tidemark's recovery layer). */
+/** Ring 0's state store. Open with `openChangelogAwareStore()` (tidemark's pipeline layer). */
 export class ChangelogAwareStore {
   private readonly watermarkWaiters: DurableWatermark;
   private readonly policy: BackpressurePolicy;
@@ -154,13 +162,15 @@ export class ChangelogAwareStore {
   /** True when only committed transactions survive recovery. */
   readonly transactional: boolean;
 
-  constructor(
-    private readonly buffer: StateChangelogBuffer,
-    private readonly ring1: Ring1Link,
-    private readonly state: Map<string, Uint8Array>,
-    init: Omit<ChangelogAwareStoreInit, 'state'>,
-    options: ChangelogAwareStoreOptions = {},
-  ) {
+  private readonly buffer: StateChangelogBuffer;
+  private readonly ring1: Ring1Link;
+  private readonly state: Map<string, Uint8Array>;
+
+  constructor(init: ChangelogAwareStoreParts, options: ChangelogAwareStoreOptions = {}) {
+    const { buffer } = init;
+    this.buffer = buffer;
+    this.ring1 = init.ring1;
+    this.state = init.state;
     this.policy = enumOption('backpressure', options.backpressure, ['wait', 'throw'], 'wait');
     this.maxQueuedBytes = integerOption('maxQueuedBytes', options.maxQueuedBytes, {
       min: 0,
@@ -174,15 +184,15 @@ export class ChangelogAwareStore {
     this.lastSequence = buffer.nextSequence - 1;
     this.wakeEntries = Math.max(1, buffer.capacityEntries >>> 4);
     this.wakeBytes = Math.max(1, buffer.arenaBytes >>> 4);
-    this.watermarkWaiters = new DurableWatermark(
+    this.watermarkWaiters = new DurableWatermark({
       buffer,
-      () => this.failure(),
-      (waiting) => {
+      failure: () => this.failure(),
+      onWaiting: (waiting) => {
         this.watching = waiting;
         this.ring1.setActive(this.watching || this.pumping);
       },
-      () => this.wake(),
-    );
+      onWait: () => this.wake(),
+    });
   }
 
   // ── reads ──────────────────────────────────────────────────────────────────────────────────
@@ -257,7 +267,14 @@ export class ChangelogAwareStore {
     this.checkWritable();
     const epoch = loadEpoch(this.buffer);
     if (this.queue.length > 0 || !this.buffer.pushPut(key, value, epoch)) {
-      this.full(StateOp.Put, key, value, undefined, epoch, 4 + key.length * 3 + value.length);
+      this.full({
+        op: StateOp.Put,
+        key,
+        value,
+        encoder: undefined,
+        epoch,
+        bytes: 4 + key.length * 3 + value.length,
+      });
     } else {
       this.counters.entriesPushed++;
       this.afterPush();
@@ -283,7 +300,14 @@ export class ChangelogAwareStore {
     this.checkWritable();
     const epoch = loadEpoch(this.buffer);
     if (this.queue.length > 0 || !this.buffer.pushDelete(key, epoch)) {
-      this.full(StateOp.Delete, key, undefined, undefined, epoch, key.length * 3);
+      this.full({
+        op: StateOp.Delete,
+        key,
+        value: undefined,
+        encoder: undefined,
+        epoch,
+        bytes: key.length * 3,
+      });
     } else {
       this.counters.entriesPushed++;
       this.afterPush();
@@ -314,7 +338,7 @@ export class ChangelogAwareStore {
       );
     }
     if (this.queue.length > 0 || !this.buffer.pushEncoded(StateOp.Commit, encoder, epoch)) {
-      this.full(StateOp.Commit, '', undefined, encoder, epoch, encoder.byteLength);
+      this.full({ op: StateOp.Commit, key: '', value: undefined, encoder, epoch, bytes: encoder.byteLength });
     } else {
       this.counters.entriesPushed++;
       this.afterPush();
@@ -468,7 +492,7 @@ export class ChangelogAwareStore {
   pushAbort(): void {
     const epoch = loadEpoch(this.buffer);
     if (!this.buffer.pushEncoded(StateOp.Abort, ABORT_ENCODER, epoch)) {
-      this.full(StateOp.Abort, '', undefined, ABORT_ENCODER, epoch, 0);
+      this.full({ op: StateOp.Abort, key: '', value: undefined, encoder: ABORT_ENCODER, epoch, bytes: 0 });
     }
     this.lastSequence++;
   }
@@ -505,14 +529,9 @@ export class ChangelogAwareStore {
     if (this.buffer.wakeConsumer()) this.counters.wakeups++;
   }
 
-  private full(
-    op: Queued['op'],
-    key: string,
-    value: Uint8Array | undefined,
-    encoder: Queued['encoder'],
-    epoch: number,
-    bytes: number,
-  ): void {
+  /** Queues `entry` behind a full ring (or throws `TIDEMARK_BACKPRESSURE`); the object is kept as the queue entry. */
+  private full(entry: Queued): void {
+    const { bytes } = entry;
     if (this.queue.length === 0) this.counters.ringFullEvents++;
     if (this.policy === 'throw' || this.queuedBytes + bytes > this.maxQueuedBytes) {
       this.counters.backpressureThrows++;
@@ -523,7 +542,7 @@ export class ChangelogAwareStore {
           : `${this.queuedBytes} bytes are queued behind a full changelog ring (maxQueuedBytes ${this.maxQueuedBytes}): await store.writable()`,
       );
     }
-    this.queue.push({ op, key, value, encoder, bytes, epoch });
+    this.queue.push(entry);
     this.queuedBytes += bytes;
     this.counters.entriesQueued++;
     this.wake();

@@ -4,6 +4,7 @@ export {
   ChangelogAwareStore,
   type ChangelogAwareStoreInit,
   type ChangelogAwareStoreOptions,
+  type ChangelogAwareStoreParts,
   type ChangelogAwareStoreStats,
   type Ring1CheckpointResult,
   type Ring1Link,

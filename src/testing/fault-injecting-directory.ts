@@ -22,15 +22,33 @@ import {
 import { TEMP_SUFFIX } from '../io/fs-directory.js';
 import { DirNode, FileNode, SimulatedDisk } from './simulated-disk.js';
 
+/** An open file of a {@link FaultInjectingDirectory}: its node on the simulated disk and how it was opened. */
+interface FaultFileInit {
+  disk: SimulatedDisk;
+  path: string;
+  node: FileNode;
+  /** Opened for writing (else writes are refused). */
+  writable: boolean;
+  /** Every write is followed by a datasync (O_DSYNC). */
+  dsync: boolean;
+}
+
 class FaultFile implements DirectoryFile {
   private closed = false;
-  constructor(
-    private readonly disk: SimulatedDisk,
-    readonly path: string,
-    private readonly node: FileNode,
-    private readonly writable: boolean,
-    readonly dsync: boolean,
-  ) {}
+  private readonly disk: SimulatedDisk;
+  readonly path: string;
+  private readonly node: FileNode;
+  private readonly writable: boolean;
+  readonly dsync: boolean;
+
+  // Named fields: `writable` and `dsync` are adjacent booleans, easy to swap positionally.
+  constructor(init: FaultFileInit) {
+    this.disk = init.disk;
+    this.path = init.path;
+    this.node = init.node;
+    this.writable = init.writable;
+    this.dsync = init.dsync;
+  }
 
   private check(): void {
     if (this.closed)
@@ -149,9 +167,15 @@ export class FaultInjectingDirectory implements Directory {
       const node = new FileNode();
       this.attempt('create', p, 'create', () => this.node.entries.set(name, node));
       await this.sync();
-      return new FaultFile(this.disk, p, node, true, dsync);
+      return new FaultFile({ disk: this.disk, path: p, node, writable: true, dsync });
     }
-    return new FaultFile(this.disk, p, this.file(name), mode === 'write', dsync);
+    return new FaultFile({
+      disk: this.disk,
+      path: p,
+      node: this.file(name),
+      writable: mode === 'write',
+      dsync,
+    });
   }
 
   async readFile(name: string, maxBytes: number): Promise<Uint8Array> {
@@ -169,7 +193,7 @@ export class FaultInjectingDirectory implements Directory {
     const tmp = `${this.path}/${tmpName}`;
     const node = new FileNode();
     this.attempt('create', tmp, 'create', () => this.node.entries.set(tmpName, node));
-    const file = new FaultFile(this.disk, tmp, node, true, false);
+    const file = new FaultFile({ disk: this.disk, path: tmp, node, writable: true, dsync: false });
     await file.write(data, 0, data.length, 0);
     await file.datasync();
     this.attempt('rename', `${this.path}/${name}`, 'rename', () => {

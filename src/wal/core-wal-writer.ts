@@ -91,16 +91,26 @@ export class CoreWalWriter {
   private lastTimestampNs: bigint;
   private currentEpoch: number;
 
-  private constructor(
-    readonly coreId: number,
-    readonly wal: WriteAheadLog,
-    private readonly clock: NanoClock,
-    epoch: number,
-    lastTimestampNs: bigint,
-  ) {
-    this.encoder = new CoreEntryEncoder(coreId);
-    this.currentEpoch = epoch;
-    this.lastTimestampNs = lastTimestampNs;
+  readonly coreId: number;
+  readonly wal: WriteAheadLog;
+  private readonly clock: NanoClock;
+
+  // Named fields: coreId and epoch are both small integers, easy to swap positionally.
+  private constructor(init: {
+    coreId: number;
+    wal: WriteAheadLog;
+    clock: NanoClock;
+    /** The epoch appends start in. */
+    epoch: number;
+    /** The last timestamp in the log (appends never go below it). */
+    lastTimestampNs: bigint;
+  }) {
+    this.coreId = init.coreId;
+    this.wal = init.wal;
+    this.clock = init.clock;
+    this.encoder = new CoreEntryEncoder(init.coreId);
+    this.currentEpoch = init.epoch;
+    this.lastTimestampNs = init.lastTimestampNs;
   }
 
   /**
@@ -127,7 +137,13 @@ export class CoreWalWriter {
           'TIDEMARK_INVALID_ARGUMENT',
           `core ${coreId}: epoch ${start} is below the log's ${epoch}`,
         );
-      return new CoreWalWriter(coreId, wal, options.clock ?? wallClockNs, start, lastTs);
+      return new CoreWalWriter({
+        coreId,
+        wal,
+        clock: options.clock ?? wallClockNs,
+        epoch: start,
+        lastTimestampNs: lastTs,
+      });
     } catch (err) {
       await wal.close().catch(() => {});
       throw err;

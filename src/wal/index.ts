@@ -19,7 +19,9 @@ export {
   type WalFileKind,
 } from './segment-name.js';
 export {
+  type RecordInfo,
   type RecordVisitor,
+  type ScanSegmentOptions,
   type SegmentScan,
   scanSegment,
   type TornTail,
@@ -36,6 +38,6 @@ export {
   WalArchiver,
   type WalArchiveStats,
 } from './wal-archiver.js';
-export { type WalPosition, WalReader, type WalReadStats } from './wal-reader.js';
+export { type WalPosition, WalReader, type WalReadOptions, type WalReadStats } from './wal-reader.js';
 export { cutWalAt } from './wal-repair.js';
 export { type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';

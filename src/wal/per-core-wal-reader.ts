@@ -66,9 +66,9 @@ export class PerCoreWalReader {
     try {
       const read = await WalReader.read(
         dir,
-        fromLsn,
-        (lsn, type, buf, start, length, frameOffset, segment) => {
-          const path = `${dir.path}`;
+        { fromLsn, untilLsn: options.untilSequence, resumeAt: options.from, mode: options.mode },
+        (record) => {
+          const { lsn, type, frameOffset, segmentNumber, path } = record;
           if (type !== RecordType.CoreEntry)
             throw new TidemarkError(
               'TIDEMARK_CORRUPTION',
@@ -78,7 +78,7 @@ export class PerCoreWalReader {
                 offset: frameOffset,
               },
             );
-          const entry = decodeCoreEntry(lsn, buf, start, length, path, frameOffset);
+          const entry = decodeCoreEntry(record);
           if (entry.coreId !== coreId)
             throw new TidemarkError(
               'TIDEMARK_CORRUPTION',
@@ -89,12 +89,9 @@ export class PerCoreWalReader {
               },
             );
           entries.push(entry);
-          if (entry.operation.type === 'epoch-barrier' && segment !== undefined)
-            barriers.set(entry.epoch, { segment, offset: frameOffset, lsn });
+          if (entry.operation.type === 'epoch-barrier')
+            barriers.set(entry.epoch, { segment: segmentNumber, offset: frameOffset, lsn });
         },
-        options.untilSequence,
-        options.from,
-        options.mode,
       );
       return {
         entries,

@@ -13,20 +13,54 @@ import {
   SEGMENT_HEADER_SIZE,
   WAL_SYNC_WINDOW_BYTES,
 } from '../format/constants.js';
-import { type FrameInfo, FrameStatus, peekFrameLsn, readFrame } from '../format/record-frame.js';
+import {
+  type FrameInfo,
+  FrameStatus,
+  peekFrameLsn,
+  type RecordPayload,
+  readFrame,
+} from '../format/record-frame.js';
 import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
 
-/** Called for each valid record: its LSN, type, where its payload lies in `buf`, and the frame offset. */
-export type RecordVisitor = (
-  lsn: number,
-  type: number,
-  buf: Buffer,
-  payloadStart: number,
-  payloadLength: number,
-  frameOffset: number,
-  /** Number of the segment the record is in (passed by `WalReader`). */
-  segmentNumber?: number,
-) => void;
+/**
+ * One valid record, as a {@link RecordVisitor} sees it: its payload (`buf` is the whole segment
+ * image, `path` the segment file, `frameOffset` where the record's header starts in it), its LSN
+ * and its segment's number. Pass it straight to `decodeEntry` / `decodeCoreEntry`.
+ *
+ * A scan fills in and passes the same object for every record (nothing is allocated per
+ * record), so it is valid only during the visitor's call: copy the fields (and the payload
+ * bytes) that must outlive it.
+ */
+export interface RecordInfo extends RecordPayload {
+  /** The record's LSN. */
+  lsn: number;
+  /** Number of the segment the record is in. */
+  segmentNumber: number;
+}
+
+/** Called for each valid record, in LSN order; `record` is reused (see {@link RecordInfo}). */
+export type RecordVisitor = (record: Readonly<RecordInfo>) => void;
+
+/** Options of {@link scanSegment}. */
+export interface ScanSegmentOptions {
+  /** Path of the segment file, for errors and damage reports. */
+  path: string;
+  /** The number in the file name; the header must say the same. */
+  segmentNumber: number;
+  /** Whether this is the final segment of the log: only there may a torn tail be cut. */
+  final: boolean;
+  /** Called for each valid record (default: none). */
+  visit?: RecordVisitor | undefined;
+  /** When given, the header's first LSN must equal it. */
+  expectedFirstLsn?: number | undefined;
+  /**
+   * Start the scan at this frame boundary, whose record has LSN `lsn`, instead of just after
+   * the header (a position an earlier scan ended at, checked by the caller).
+   */
+  resume?: { offset: number; lsn: number } | undefined;
+  /** What damage does (default `tolerate-torn-tail`); see {@link WalRecoveryMode}. */
+  mode?: WalRecoveryMode | undefined;
+}
 
 /** Damage cut (or, read-only, found) at the tail of the final segment. */
 export interface TornTail {
@@ -96,34 +130,40 @@ const REASONS: Record<number, string> = {
 };
 
 /**
- * True when a valid frame with an LSN in [minLsn, minLsn + possible records) starts anywhere in
- * `buf[from, end)`. The LSN filter keeps checksum work to the rare plausible candidates.
+ * Where to look for an intact frame: byte offsets `[from, end)` of the buffer, and the LSNs it
+ * may carry (a search only reads the frames whose LSN is plausible, so checksum work stays on
+ * the rare real candidates). Named fields, since all of them are numbers.
  */
-export function validFrameFollows(
-  buf: Buffer,
-  from: number,
-  end: number,
-  minLsn: number | undefined,
-  /** Where the LSNs counted from `minLsn` start (default `from`): bounds the plausible LSNs. */
-  lsnSpanFrom = from,
-): boolean {
-  const maxLsn =
-    minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - lsnSpanFrom) / RECORD_HEADER_SIZE);
-  return nextValidFrame(buf, from, end, minLsn ?? 0, maxLsn) !== undefined;
+export interface FrameSearch {
+  /** First byte offset a frame may start at. */
+  from: number;
+  /** End of the bytes (exclusive); a frame must end by here. */
+  end: number;
+  /** Lowest plausible LSN. */
+  minLsn: number;
+  /** Highest plausible LSN (default: no bound). */
+  maxLsn?: number;
+  /** Only frames starting before this offset count (default `end`). */
+  startBefore?: number;
 }
 
 /**
- * Offset of the first intact frame with an LSN in [minLsn, maxLsn] in `buf[from, end)`, if any;
- * only frames starting before `startBefore` (default: anywhere) are considered.
+ * True when a valid frame with an LSN in [minLsn, minLsn + possible records) starts anywhere in
+ * `buf[from, end)`; with `minLsn` undefined, any LSN.
  */
-function nextValidFrame(
+export function validFrameFollows(
   buf: Buffer,
-  from: number,
-  end: number,
-  minLsn: number,
-  maxLsn = Number.MAX_VALUE,
-  startBefore = end,
-): number | undefined {
+  range: { from: number; end: number; minLsn: number | undefined },
+): boolean {
+  const { from, end, minLsn } = range;
+  const maxLsn =
+    minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - from) / RECORD_HEADER_SIZE);
+  return nextValidFrame(buf, { from, end, minLsn: minLsn ?? 0, maxLsn }) !== undefined;
+}
+
+/** Offset of the first intact frame `search` allows in `buf`, if any. */
+function nextValidFrame(buf: Buffer, search: FrameSearch): number | undefined {
+  const { from, end, minLsn, maxLsn = Number.MAX_VALUE, startBefore = end } = search;
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
   // A valid frame has a non-zero type byte, so none starts in a zero tail (a preallocated
   // file's unused space): the search stops where the last non-zero byte is.
@@ -137,8 +177,9 @@ function nextValidFrame(
 }
 
 /**
- * Whether the damage at `offset` (the first bad frame of a final segment) cannot be a torn
- * write; returns the offset of a valid frame that proves it, or undefined when it may be one.
+ * Whether the damage at `offset` (the first bad frame of a final segment, whose image ends at
+ * `end`; `nextLsn` is the LSN that frame should have had) cannot be a torn write; returns the
+ * offset of a valid frame that proves it, or undefined when it may be one.
  *
  * The writer never has more than `WAL_SYNC_WINDOW_BYTES` (W) written and not yet durable: every
  * byte before some point S is durable, and a crash can damage only [S, S + W). The bad frame
@@ -159,20 +200,24 @@ function nextValidFrame(
  */
 export function tornWriteRuledOut(
   buf: Buffer,
-  offset: number,
-  end: number,
-  nextLsn: number,
+  damage: { offset: number; end: number; nextLsn: number },
 ): number | undefined {
-  const maxLsn = nextLsn + Math.ceil((end - offset) / RECORD_HEADER_SIZE);
-  const far = nextValidFrame(buf, offset + RECORD_HEADER_SIZE + WAL_SYNC_WINDOW_BYTES, end, nextLsn, maxLsn);
+  const { offset, end, nextLsn: minLsn } = damage;
+  const maxLsn = minLsn + Math.ceil((end - offset) / RECORD_HEADER_SIZE);
+  const far = nextValidFrame(buf, {
+    from: offset + RECORD_HEADER_SIZE + WAL_SYNC_WINDOW_BYTES,
+    end,
+    minLsn,
+    maxLsn,
+  });
   if (far === undefined) return undefined;
   if (end - offset < RECORD_HEADER_SIZE) return far;
   const length = buf.readUInt32LE(offset + RECORD_LENGTH_OFFSET);
   if (length > MAX_RECORD_PAYLOAD_BYTES) return far; // the header cannot have been durable
   const declaredEnd = offset + RECORD_HEADER_SIZE + length;
-  const inside = nextValidFrame(buf, offset + 1, end, nextLsn, maxLsn, declaredEnd);
+  const inside = nextValidFrame(buf, { from: offset + 1, end, minLsn, maxLsn, startBefore: declaredEnd });
   if (inside !== undefined) return inside;
-  return nextValidFrame(buf, declaredEnd + WAL_SYNC_WINDOW_BYTES, end, nextLsn, maxLsn);
+  return nextValidFrame(buf, { from: declaredEnd + WAL_SYNC_WINDOW_BYTES, end, minLsn, maxLsn });
 }
 
 /** Throws the right typed error for a header problem. */
@@ -195,22 +240,20 @@ export function headerError(path: string, problem: string): TidemarkError {
 }
 
 /**
- * Scans a whole segment file image. `expectedNumber` is the number in the file name.
- * `final` allows a torn tail. `expectedFirstLsn`, when given, must equal the header's.
+ * Scans a whole segment file image (see {@link ScanSegmentOptions}).
  * Throws `TIDEMARK_CORRUPTION` / `TIDEMARK_UNSUPPORTED_VERSION`; a torn header of a final segment
- * is reported by the caller (see WriteAheadLog.open), not here. `resume` starts the scan at a
- * frame boundary whose record has LSN `resume.lsn` instead of after the header.
+ * is reported by the caller (see WriteAheadLog.open), not here.
  */
-export function scanSegment(
-  buf: Buffer,
-  path: string,
-  expectedNumber: number,
-  final: boolean,
-  visit?: RecordVisitor,
-  expectedFirstLsn?: number,
-  resume?: { offset: number; lsn: number },
-  mode: WalRecoveryMode = 'tolerate-torn-tail',
-): SegmentScan {
+export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentScan {
+  const {
+    path,
+    segmentNumber: expectedNumber,
+    final,
+    visit,
+    expectedFirstLsn,
+    resume,
+    mode = 'tolerate-torn-tail',
+  } = options;
   const header = decodeSegmentHeader(buf);
   if (typeof header === 'string') throw headerError(path, header);
   if (header.segmentNumber !== expectedNumber) {
@@ -240,6 +283,17 @@ export function scanSegment(
     throw corruption(path, 0, `segment starts at LSN ${header.firstLsn}, expected ${expectedFirstLsn}`);
   }
   const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
+  // The one object every visit gets (see RecordInfo): no allocation per record.
+  const record: RecordInfo = {
+    lsn: 0,
+    type: 0,
+    buf,
+    payloadStart: 0,
+    payloadLength: 0,
+    frameOffset: 0,
+    segmentNumber: expectedNumber,
+    path,
+  };
   // Resuming (a position an earlier scan ended at, checked by the caller) skips the frames before it.
   let offset = resume?.offset ?? SEGMENT_HEADER_SIZE;
   let nextLsn = resume?.lsn ?? header.firstLsn;
@@ -283,7 +337,7 @@ export function scanSegment(
         }
         // One entry per skipped range: where it starts in this file, how many bytes, and which
         // LSNs went with it (the next intact frame's LSN says), never a second entry at its end.
-        const next = nextValidFrame(buf, offset + 1, end, nextLsn);
+        const next = nextValidFrame(buf, { from: offset + 1, end, minLsn: nextLsn });
         const resumeLsn = next === undefined ? nextLsn : peekFrameLsn(buf, next);
         skipped.push({
           path,
@@ -309,7 +363,7 @@ export function scanSegment(
         );
       // A torn write spans at most the sync window: a valid record beyond it (measured from the
       // bad frame's start and from its declared end) proves this spot was durable: damage.
-      const evidence = tornWriteRuledOut(buf, offset, end, nextLsn);
+      const evidence = tornWriteRuledOut(buf, { offset, end, nextLsn });
       if (evidence !== undefined) {
         throw corruption(
           path,
@@ -319,7 +373,14 @@ export function scanSegment(
       }
       return endedAt(offset, { tornTail: { path, offset, bytesDropped: end - offset, reason: bad } });
     }
-    visit?.(info.lsn, info.type, buf, offset + RECORD_HEADER_SIZE, info.payloadLength, offset);
+    if (visit !== undefined) {
+      record.lsn = info.lsn;
+      record.type = info.type;
+      record.payloadStart = offset + RECORD_HEADER_SIZE;
+      record.payloadLength = info.payloadLength;
+      record.frameOffset = offset;
+      visit(record);
+    }
     offset += RECORD_HEADER_SIZE + info.payloadLength;
     nextLsn++;
     count++;
@@ -362,5 +423,5 @@ export function isTornSegmentHeader(buf: Buffer, minLsn: number | undefined): bo
   // zeros from offset 0, which fail the header checksum: the same case.)
   const header = decodeSegmentHeader(buf);
   if (header !== 'short' && header !== 'checksum') return false;
-  return !validFrameFollows(buf, 0, buf.length, minLsn);
+  return !validFrameFollows(buf, { from: 0, end: buf.length, minLsn });
 }

@@ -94,7 +94,12 @@ export async function checkWalHistory(options: WalHistoryOptions): Promise<WalDa
     const path = `${dir.path}/${name}`;
     try {
       const buf = Buffer.from(await dir.readFile(name, MAX_SEGMENT_FILE_BYTES));
-      const scan = scanSegment(buf, path, numbers[i]!, false, undefined, expectedFirst);
+      const scan = scanSegment(buf, {
+        path,
+        segmentNumber: numbers[i]!,
+        final: false,
+        expectedFirstLsn: expectedFirst,
+      });
       expectedFirst = scan.lastLsn + 1;
     } catch (err) {
       if (!options.reportHistoryDamage || !(err instanceof TidemarkError) || err.code === 'TIDEMARK_IO')

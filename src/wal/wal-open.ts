@@ -212,16 +212,12 @@ export async function openSegments(dir: Directory, options: ResolvedWalOptions):
   const number = numbers[numbers.length - 1]!;
   const name = segmentFileName(number);
   const path = `${dir.path}/${name}`;
-  const scan = scanSegment(
-    finalImage,
+  const scan = scanSegment(finalImage, {
     path,
-    number,
-    true,
-    undefined,
-    undefined,
-    undefined,
-    options.recoveryMode,
-  );
+    segmentNumber: number,
+    final: true,
+    mode: options.recoveryMode,
+  });
   const prev = segments[segments.length - 1];
   if (prev && scan.header.firstLsn <= prev.firstLsn) {
     throw corruption(

@@ -10,15 +10,18 @@ import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } f
 import { type FrameInfo, FrameStatus, readFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
+import { checkInteger, checkOptionsObject, enumOption, invalidArgument } from '../validation.js';
 import { cleanShutdownShortfall, type LogEnd, readCleanMarker } from './clean-marker.js';
 import { listSegments, readSegmentHead } from './segment-files.js';
 import { segmentFileName } from './segment-name.js';
 import {
   headerError,
   isTornSegmentHeader,
+  type RecordInfo,
   type RecordVisitor,
   scanSegment,
   type TornTail,
+  WAL_RECOVERY_MODES,
   type WalDamage,
   type WalRecoveryMode,
 } from './segment-scanner.js';
@@ -50,6 +53,22 @@ export interface WalPosition {
   lsn: number;
 }
 
+/** Options of {@link WalReader.read}. */
+export interface WalReadOptions {
+  /** First LSN to visit; older records are skipped. Must not be older than the WAL's oldest record. */
+  fromLsn: number;
+  /** Last LSN to visit, inclusive (default: no limit, i.e. to the end of the log). */
+  untilLsn?: number | undefined;
+  /**
+   * A position an earlier read returned as `endPosition` (with `lsn === fromLsn`): the scan
+   * starts there instead of at the start of its segment. Ignored when it no longer matches a
+   * record boundary with that LSN.
+   */
+  resumeAt?: WalPosition | undefined;
+  /** What damage does (default `tolerate-torn-tail`); see {@link WalRecoveryMode}. */
+  mode?: WalRecoveryMode | undefined;
+}
+
 /** Numbers, names and first LSNs (undefined when the header does not decode) of `dir`'s segments, in order. */
 async function segmentHeaders(
   dir: Directory,
@@ -69,17 +88,20 @@ async function segmentHeaders(
 /** Reads a WAL directory; see {@link WalReader.read}. */
 export class WalReader {
   /**
-   * Calls `visit` for every record with LSN ≥ `fromLsn`, in LSN order.
+   * Calls `visit` for every record with LSN ≥ `options.fromLsn`, in LSN order (one reused
+   * record object: see {@link RecordInfo}).
    * Throws `TIDEMARK_CORRUPTION` (file + offset) for damage that is not a torn tail of the final
    * segment, `TIDEMARK_UNSUPPORTED_VERSION` for newer segments, and `TIDEMARK_DATA_LOSS` when
-   * `fromLsn` is older than the oldest record still in the WAL.
+   * `fromLsn` is older than the oldest record still in the WAL; malformed arguments (`fromLsn` not
+   * an integer ≥ 1, an unknown `mode`, `visit` not a function) are `TIDEMARK_INVALID_ARGUMENT`,
+   * thrown before anything is read.
    *
    * With `untilLsn`, records past it are not visited and no segment after the one holding it is
    * read: a reader may then run alongside the writer (Ring 1's checkpointer), up to the durable LSN.
    *
-   * `from`, a position an earlier read returned as `endPosition` (with `lsn === fromLsn`), starts
-   * the scan there instead of at the start of the segment; a position that no longer matches a
-   * record boundary with that LSN is ignored.
+   * `resumeAt`, a position an earlier read returned as `endPosition` (with `lsn === fromLsn`),
+   * starts the scan there instead of at the start of the segment; a position that no longer
+   * matches a record boundary with that LSN is ignored.
    *
    * `mode` (default `tolerate-torn-tail`) says what damage does; see {@link WalRecoveryMode}.
    * In `point-in-time` and `salvage` modes damage is reported in `damage` instead of thrown.
@@ -89,14 +111,14 @@ export class WalReader {
    * reported damage entry at the log's end instead (checked when the read reaches the final
    * segment, i.e. not when `untilLsn` stops it in an earlier one).
    */
-  static async read(
-    dir: Directory,
-    fromLsn: number,
-    visit: RecordVisitor,
-    untilLsn = Number.POSITIVE_INFINITY,
-    from?: WalPosition,
-    mode: WalRecoveryMode = 'tolerate-torn-tail',
-  ): Promise<WalReadStats> {
+  static async read(dir: Directory, options: WalReadOptions, visit: RecordVisitor): Promise<WalReadStats> {
+    checkReadArguments(options, visit);
+    const {
+      fromLsn,
+      untilLsn = Number.POSITIVE_INFINITY,
+      resumeAt: from,
+      mode = 'tolerate-torn-tail',
+    } = options;
     const segments = await segmentHeaders(dir);
     const stats: WalReadStats = {
       records: 0,
@@ -190,23 +212,21 @@ export class WalReader {
       }
     }
     let expectedFirst: number | undefined;
-    let segmentNumber = 0;
     // The end of the last record visited, kept in numbers (no object per record).
     let endSegment = 0;
     let endOffset = 0;
     let endLsn = 0;
-    const filtered: RecordVisitor = (lsn, type, buf, ps, pl, fo) => {
-      if (lsn < fromLsn || lsn > untilLsn) return;
+    const filtered: RecordVisitor = (record) => {
+      if (record.lsn < fromLsn || record.lsn > untilLsn) return;
       stats.records++;
-      endSegment = segmentNumber;
-      endOffset = ps + pl;
-      endLsn = lsn + 1;
-      visit(lsn, type, buf, ps, pl, fo, segmentNumber);
+      endSegment = record.segmentNumber;
+      endOffset = record.payloadStart + record.payloadLength;
+      endLsn = record.lsn + 1;
+      visit(record);
     };
     for (let i = start; i <= last; i++) {
       const seg = segments[i]!;
       if (mode === 'salvage' && seg.firstLsn === undefined && i < last) continue; // reported above
-      segmentNumber = seg.number;
       const path = `${dir.path}/${seg.name}`;
       let buf: Buffer;
       if (resume !== undefined && i === start) {
@@ -233,16 +253,15 @@ export class WalReader {
         };
         break;
       }
-      const scan = scanSegment(
-        buf,
+      const scan = scanSegment(buf, {
         path,
-        seg.number,
-        i === last,
-        filtered,
-        expectedFirst,
-        i === start ? resume : undefined,
+        segmentNumber: seg.number,
+        final: i === last,
+        visit: filtered,
+        expectedFirstLsn: expectedFirst,
+        resume: i === start ? resume : undefined,
         mode,
-      );
+      });
       stats.lastLsn = scan.lastLsn;
       stats.tornTail = scan.tornTail;
       expectedFirst = scan.lastLsn + 1;
@@ -266,6 +285,24 @@ export class WalReader {
     if (stats.records > 0) stats.endPosition = { segment: endSegment, offset: endOffset, lsn: endLsn };
     return stats;
   }
+}
+
+/**
+ * `TIDEMARK_INVALID_ARGUMENT` for malformed read arguments — among them a call in the older
+ * positional form, `read(dir, fromLsn, visit)`, whose number would otherwise read as "no
+ * options" and start at an undefined LSN.
+ */
+function checkReadArguments(options: WalReadOptions, visit: RecordVisitor): void {
+  if (options === undefined) throw invalidArgument('options', options, 'an options object');
+  checkOptionsObject('options', options);
+  checkInteger('options.fromLsn', options.fromLsn, 1, Number.MAX_SAFE_INTEGER);
+  if (
+    options.untilLsn !== undefined &&
+    (typeof options.untilLsn !== 'number' || Number.isNaN(options.untilLsn))
+  )
+    throw invalidArgument('options.untilLsn', options.untilLsn, 'an LSN (a number)');
+  enumOption('options.mode', options.mode, WAL_RECOVERY_MODES, 'tolerate-torn-tail');
+  if (typeof visit !== 'function') throw invalidArgument('visit', visit, 'a function');
 }
 
 /** True when `resume` is a frame boundary in `buf` holding a valid record with LSN `resume.lsn`, or its end. */

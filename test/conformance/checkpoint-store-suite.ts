@@ -298,7 +298,7 @@ export function checkpointStoreConformance(name: string, fixture: StoreFixture):
       const latest = await loadLatestCheckpoint(store);
       assert.equal(latest.skipped.length, 0);
       const target = replayStartOf(latest.checkpoint);
-      await replayWal(walDir, new StateReplayer(target, false), target.lsn + 1);
+      await replayWal(walDir, new StateReplayer(target, false), { fromLsn: target.lsn + 1 });
       const recovered = Object.fromEntries([...target.state].map(([k, v]) => [k, Buffer.from(v).toString()]));
       assert.deepEqual(recovered, Object.fromEntries(model));
       for (const id of await store.list())

@@ -25,8 +25,11 @@ async function cleanLog(label: string, segmentSizeBytes = 64 * 1024) {
   await s.close();
   const wal = path.join(dir, 'wal');
   const frames: { lsn: number; type: number; segment: number; offset: number }[] = [];
-  await WalReader.read(await FsDirectory.open(wal), 1, (lsn, type, _b, _s, _n, offset, segment) =>
-    frames.push({ lsn, type, segment: segment!, offset }),
+  await WalReader.read(
+    await FsDirectory.open(wal),
+    { fromLsn: 1 },
+    ({ lsn, type, frameOffset, segmentNumber }) =>
+      frames.push({ lsn, type, segment: segmentNumber, offset: frameOffset }),
   );
   return { dir, wal, frames };
 }

@@ -45,8 +45,13 @@ async function referenceLog(): Promise<{ seg1: Buffer; seg2: Buffer; records: Ma
     ['1', seg1],
     ['2', seg2],
   ] as const) {
-    scanSegment(buf, name, Number(name), name === '2', (lsn, type, b, s, n) => {
-      records.set(lsn, `${type}:${b.subarray(s, s + n).toString('hex')}`);
+    scanSegment(buf, {
+      path: name,
+      segmentNumber: Number(name),
+      final: name === '2',
+      visit: ({ lsn, type, buf: b, payloadStart: s, payloadLength: n }) => {
+        records.set(lsn, `${type}:${b.subarray(s, s + n).toString('hex')}`);
+      },
     });
   }
   return { seg1, seg2, records };
@@ -60,9 +65,13 @@ async function readLog(
   for (let i = 0; i < images.length; i++) await dir.writeFileAtomic(segmentFileName(i + 1), images[i]!);
   const seen: [number, string][] = [];
   try {
-    const stats = await WalReader.read(dir, 1, (lsn, type, b, s, n) => {
-      seen.push([lsn, `${type}:${b.subarray(s, s + n).toString('hex')}`]);
-    });
+    const stats = await WalReader.read(
+      dir,
+      { fromLsn: 1 },
+      ({ lsn, type, buf: b, payloadStart: s, payloadLength: n }) => {
+        seen.push([lsn, `${type}:${b.subarray(s, s + n).toString('hex')}`]);
+      },
+    );
     return { seen, error: undefined, tornTail: stats.tornTail !== undefined };
   } catch (err) {
     return { seen, error: err, tornTail: false };
@@ -153,7 +162,7 @@ test('the classic damaged shapes: each is refused with its code or cut as a repo
   await dir.writeFileAtomic(segmentFileName(1), seg1);
   await dir.writeFileAtomic(segmentFileName(3), seg2);
   await assert.rejects(
-    WalReader.read(dir, 1, () => {}),
+    WalReader.read(dir, { fromLsn: 1 }, () => {}),
     (e: unknown) => isTidemarkError(e, 'TIDEMARK_CORRUPTION'),
   );
   // A stale record: a valid frame of an earlier LSN spliced over a later one in a sealed segment.
@@ -197,12 +206,16 @@ test(`fuzzing every decoder with random and mutated bytes: only typed errors, no
   fc.assert(
     fc.property(bytes, fc.integer({ min: 0, max: 7 }), (buf, type) => {
       onlyTyped('decodeSegmentHeader', () => decodeSegmentHeader(buf));
-      onlyTyped('scanSegment', () => scanSegment(buf, 'fuzz', 1, true));
-      onlyTyped('scanSegment (sealed)', () => scanSegment(buf, 'fuzz', 1, false));
-      onlyTyped('scanSegment (salvage)', () =>
-        scanSegment(buf, 'fuzz', 1, true, undefined, undefined, undefined, 'salvage'),
+      onlyTyped('scanSegment', () => scanSegment(buf, { path: 'fuzz', segmentNumber: 1, final: true }));
+      onlyTyped('scanSegment (sealed)', () =>
+        scanSegment(buf, { path: 'fuzz', segmentNumber: 1, final: false }),
       );
-      onlyTyped('decodeEntry', () => decodeEntry(type, buf, 0, buf.length, 'fuzz', 0));
+      onlyTyped('scanSegment (salvage)', () =>
+        scanSegment(buf, { path: 'fuzz', segmentNumber: 1, final: true, mode: 'salvage' }),
+      );
+      onlyTyped('decodeEntry', () =>
+        decodeEntry({ type, buf, payloadStart: 0, payloadLength: buf.length, path: 'fuzz', frameOffset: 0 }),
+      );
       onlyTyped('decodeStateFile', () => decodeStateFile(buf, 'fuzz'));
       onlyTyped('decodeManifest', () => decodeManifest(buf, 'fuzz'));
       const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };

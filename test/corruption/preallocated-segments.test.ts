@@ -26,8 +26,9 @@ async function writeLog(dirPath: string, from: number, to: number, clean = true)
 
 async function lsns(dirPath: string): Promise<number[]> {
   const out: number[] = [];
-  await WalReader.read(await FsDirectory.open(dirPath), 1, (lsn, type, buf, s, n) => {
-    const e = decodeEntry(type, buf, s, n, 'x', 0);
+  await WalReader.read(await FsDirectory.open(dirPath), { fromLsn: 1 }, (record) => {
+    const lsn = record.lsn;
+    const e = decodeEntry(record);
     if (e.type === 'clean-shutdown') return;
     assert.ok(e.type === 'put' && Buffer.from(e.value).equals(payloadFor(lsn)), `record ${lsn} intact`);
     out.push(lsn);
@@ -204,8 +205,8 @@ test('rotation takes the segment prepared in the background: the new segment is 
   await wal.close();
   assert.equal(fs.existsSync(prepared), false, 'close leaves no prepared file behind');
   const read: number[] = [];
-  await WalReader.read(await FsDirectory.open(dir), 1, (l) => {
-    read.push(l);
+  await WalReader.read(await FsDirectory.open(dir), { fromLsn: 1 }, (record) => {
+    read.push(record.lsn);
   });
   assert.deepEqual(read, range(1, lsn + 1), 'every record and the clean-shutdown record');
   const again = await WriteAheadLog.open(await FsDirectory.open(dir), { segmentSizeBytes });

@@ -91,7 +91,7 @@ test('salvage names the exact file, first byte and length of each skipped range 
   fs.writeFileSync(file, bytes);
 
   const seen: number[] = [];
-  const read = await WalReader.read(walDir, 1, (lsn) => seen.push(lsn), undefined, undefined, 'salvage');
+  const read = await WalReader.read(walDir, { fromLsn: 1, mode: 'salvage' }, ({ lsn }) => seen.push(lsn));
   assert.deepEqual(seen, [1, 2, 4, 5, 9, 10]);
   assert.deepEqual(
     read.damage.map((d) => [d.path, d.offset, d.bytesSkipped]),

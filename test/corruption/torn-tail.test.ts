@@ -21,8 +21,9 @@ async function writeLog(dirPath: string, records: number, segmentSizeBytes = 64 
 
 async function lsns(dirPath: string): Promise<number[]> {
   const out: number[] = [];
-  await WalReader.read(await FsDirectory.open(dirPath), 1, (lsn, type, buf, s, n) => {
-    const e = decodeEntry(type, buf, s, n, 'x', 0);
+  await WalReader.read(await FsDirectory.open(dirPath), { fromLsn: 1 }, (record) => {
+    const { lsn } = record;
+    const e = decodeEntry(record);
     if (e.type === 'clean-shutdown') return;
     assert.ok(e.type === 'put' && Buffer.from(e.value).equals(payloadFor(lsn)), `record ${lsn} intact`);
     out.push(lsn);

@@ -21,8 +21,8 @@ async function logWithBigRecord(walDir: string): Promise<{ file: string; offsets
   for (let i = 12; i <= 31; i++) wal.append(put.set(`k${i}`, Buffer.alloc(50, i)));
   await wal.close();
   const offsets: number[] = [];
-  await WalReader.read(await FsDirectory.open(walDir), 1, (lsn, _t, _b, _s, _n, offset) => {
-    offsets[lsn] = offset;
+  await WalReader.read(await FsDirectory.open(walDir), { fromLsn: 1 }, ({ lsn, frameOffset }) => {
+    offsets[lsn] = frameOffset;
   });
   return { file: path.join(walDir, segmentFileName(1)), offsets };
 }

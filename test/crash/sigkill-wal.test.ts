@@ -28,9 +28,10 @@ test(`SIGKILL at random times over ${ROUNDS} rounds loses no acknowledged record
     );
     acknowledged = Math.max(acknowledged, maxAck);
     let expected = 1;
-    const stats = await WalReader.read(await FsDirectory.open(dir), 1, (lsn, type, buf, s, n) => {
+    const stats = await WalReader.read(await FsDirectory.open(dir), { fromLsn: 1 }, (record) => {
+      const { lsn } = record;
       assert.equal(lsn, expected, `round ${round}: hole or duplicate at LSN ${lsn}`);
-      const e = decodeEntry(type, buf, s, n, dir, 0);
+      const e = decodeEntry(record);
       assert.ok(
         e.type === 'put' && e.key === `k${lsn}` && Buffer.from(e.value).equals(payloadFor(lsn)),
         `round ${round}: record ${lsn} is what was written`,

@@ -2,8 +2,9 @@
 // simple store (RecoveryManager.open) and the changelog-aware store (openChangelogAwareStore)
 // through the same calls. Arguments are `unknown` on purpose: the fuzzer passes wrong types.
 import type { CheckpointExtras } from '../../src/format/checkpoint-manifest.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
 import type { RecoveredState } from '../../src/recovery/index.ts';
-import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { RecoveryManager } from '../../src/recovery/index.ts';
 
 export type EngineKind = 'simple' | 'changelog';
 

@@ -2,7 +2,7 @@
 // archive timer), writes `k0`…`k<n-1>` across many small WAL segments in committed batches, makes
 // them durable and exits without closing: sealed segments are left unarchived, as after a crash.
 // One checkpoint a third of the way in, so a later checkpoint can be a delta on it.
-import { openChangelogAwareStore } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
 import { payloadFor } from './tmp.ts';
 
 const [dir, objectStoreJson, count] = process.argv.slice(2);

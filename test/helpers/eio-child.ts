@@ -3,7 +3,8 @@
 // pipeline (argv[3] 'ring', default) or the simple store ('simple') with syncMethod 'fdatasync',
 // prints each acknowledged batch, then what the store does after the failure.
 import { isTidemarkError } from '../../src/errors.ts';
-import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { RecoveryManager } from '../../src/recovery/index.ts';
 import { payloadFor } from './tmp.ts';
 
 const say = (line: string) => process.stdout.write(`${line}\n`);

@@ -2,7 +2,7 @@
 // number) through the Ring 0 / Ring 1 pipeline in random-sized transactions, each committing
 // `src` = its last key number; prints `ack N` once the durable watermark passed that commit.
 // Checkpoints now and then (Ring 1), so kills land in checkpoints as well.
-import { openChangelogAwareStore } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
 import { payloadFor } from './tmp.ts';
 
 const [dir, seedText] = process.argv.slice(2);

@@ -1,6 +1,6 @@
 // Opens a pipeline store, makes 100 puts durable, and returns without closing it: the process
 // must still exit on its own.
-import { openChangelogAwareStore } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
 
 const { store } = await openChangelogAwareStore({ dir: process.argv[2]! });
 let seq = 0;

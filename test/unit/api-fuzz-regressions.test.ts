@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { RecoveryManager } from '../../src/recovery/index.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 test('a commit naming a source "__proto__" is refused at the call instead of acknowledged and then lost by recovery', async () => {

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { MAX_RECORD_PAYLOAD_BYTES } from '../../src/format/constants.ts';
 import { PutEncoder } from '../../src/format/entry-codec.ts';
 import { FsDirectory } from '../../src/io/index.ts';
-import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { RecoveryManager } from '../../src/recovery/index.ts';
 import { WriteAheadLog } from '../../src/wal/index.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 

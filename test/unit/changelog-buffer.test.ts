@@ -5,6 +5,7 @@ import {
   CHANGELOG_ENTRY_SIZE,
   CommitEncoder,
   decodeEntry,
+  type RecordPayload,
   RING_CONTROL_SIZE,
   RING_ERROR_AREA_SIZE,
   StateOp,
@@ -33,6 +34,18 @@ function drainAll(ring: StateChangelogBuffer, max = 1 << 30): Seen[] {
     });
   }, max);
   return out;
+}
+
+/** A drained entry's payload as the record decoder takes it (the ring's op is the record type). */
+function ringPayload(s: Seen): RecordPayload {
+  return {
+    type: s.op,
+    buf: s.payload,
+    payloadStart: 0,
+    payloadLength: s.payload.length,
+    path: 'ring',
+    frameOffset: 0,
+  };
 }
 
 test('an entry is 32 bytes and the shared buffer is control + error area + entries + arena', () => {
@@ -67,7 +80,7 @@ test('entries carry the WAL payload, epoch, sequence and key hash, and decode as
       [StateOp.Commit, 7, 4],
     ],
   );
-  const decoded = seen.map((s) => decodeEntry(s.op, s.payload, 0, s.payload.length, 'ring', 0));
+  const decoded = seen.map((s) => decodeEntry(ringPayload(s)));
   assert.deepEqual(decoded[0], { type: 'put', key: 'apple', value: Buffer.from('red') });
   assert.equal(decoded[1]!.type === 'put' && decoded[1]!.key, 'grüße');
   assert.equal(seen[1]!.keyLength, Buffer.byteLength('grüße'));
@@ -121,7 +134,7 @@ test('wrap-around of slots and arena keeps every payload intact over many laps, 
     for (const s of drainAll(consumer, max)) {
       assert.equal(s.sequenceLow, expected);
       assert.equal(s.epoch, expected);
-      const e = decodeEntry(s.op, s.payload, 0, s.payload.length, 'ring', 0);
+      const e = decodeEntry(ringPayload(s));
       assert.ok(e.type === 'put' && e.key === `key-${expected}`);
       assert.deepEqual(Buffer.from(e.value), payloadFor(expected).subarray(0, 1 + (expected % 400)));
       expected++;

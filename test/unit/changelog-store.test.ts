@@ -7,12 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { FileSystemCheckpointStore } from '../../src/checkpoint/index.ts';
 import { isTidemarkError } from '../../src/errors.ts';
 import { FsDirectory } from '../../src/io/index.ts';
-import {
-  CHECKPOINT_DIR_NAME,
-  openChangelogAwareStore,
-  RecoveryManager,
-  WAL_DIR_NAME,
-} from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { CHECKPOINT_DIR_NAME, RecoveryManager, WAL_DIR_NAME } from '../../src/recovery/index.ts';
 import { listSegments } from '../../src/wal/segment-files.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 

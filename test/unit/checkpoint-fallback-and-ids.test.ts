@@ -11,7 +11,8 @@ import { encodeManifest } from '../../src/format/checkpoint-manifest.ts';
 import { STATE_FILE_VERSION, STATE_FILE_VERSION_OFFSET } from '../../src/format/constants.ts';
 import { crc32c, maskCrc32c } from '../../src/format/crc32c.ts';
 import { FsDirectory } from '../../src/io/index.ts';
-import { CHECKPOINT_DIR_NAME, openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { CHECKPOINT_DIR_NAME, RecoveryManager } from '../../src/recovery/index.ts';
 import { asText } from '../helpers/checkpointed-dir.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 

@@ -3,7 +3,8 @@
 // drops below the active segment (so a threshold under a segment used to checkpoint at every tick).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { RecoveryManager } from '../../src/recovery/index.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const value = new Uint8Array(1000);

@@ -28,7 +28,14 @@ function roundTrip(enc: PayloadEncoder, lsn = 7) {
   const info = { type: 0, lsn: 0, payloadLength: 0 };
   assert.equal(readFrame(buf, 0, buf.length, info), FrameStatus.Ok);
   assert.equal(info.lsn, lsn);
-  return decodeEntry(info.type, buf, RECORD_HEADER_SIZE, info.payloadLength, 'mem', 0);
+  return decodeEntry({
+    type: info.type,
+    buf,
+    payloadStart: RECORD_HEADER_SIZE,
+    payloadLength: info.payloadLength,
+    path: 'mem',
+    frameOffset: 0,
+  });
 }
 
 test('segment headers round-trip and a flipped bit is caught', () => {
@@ -95,7 +102,11 @@ test('a commit payload whose source count exceeds the payload is corruption, not
   const buf = Buffer.alloc(enc.byteLength);
   enc.encodeInto(buf, 0);
   buf.writeUInt32LE(4000, 17);
-  assert.throws(() => decodeEntry(3, buf, 0, buf.length, 'mem', 0), { code: 'TIDEMARK_CORRUPTION' });
+  assert.throws(
+    () =>
+      decodeEntry({ type: 3, buf, payloadStart: 0, payloadLength: buf.length, path: 'mem', frameOffset: 0 }),
+    { code: 'TIDEMARK_CORRUPTION' },
+  );
 });
 
 test('keys over the cap are refused with TIDEMARK_LIMIT', () => {

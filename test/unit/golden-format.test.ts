@@ -59,9 +59,7 @@ const GOLDEN_ENTRIES = [
 
 async function readEntries(dir: MemoryDirectory): Promise<unknown[]> {
   const entries: unknown[] = [];
-  await WalReader.read(dir, 1, (lsn, type, buf, s, n) =>
-    entries.push([lsn, decodeEntry(type, buf, s, n, 'golden', 0)]),
-  );
+  await WalReader.read(dir, { fromLsn: 1 }, (record) => entries.push([record.lsn, decodeEntry(record)]));
   return entries;
 }
 

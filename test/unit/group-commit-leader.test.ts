@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { StateOp } from '../../src/format/constants.ts';
 import type { PayloadEncoder } from '../../src/format/entry-codec.ts';
 import { FsDirectory } from '../../src/io/index.ts';
-import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { RecoveryManager } from '../../src/recovery/index.ts';
 import { WriteAheadLog } from '../../src/wal/index.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 

@@ -9,12 +9,8 @@ import { loadCheckpoint, ObjectStoreCheckpointStore } from '../../src/checkpoint
 import { isTidemarkError } from '../../src/errors.ts';
 import { PutEncoder } from '../../src/format/index.ts';
 import { MemoryDirectory, S3ObjectStorage } from '../../src/io/index.ts';
-import {
-  openChangelogAwareStore,
-  RecoveryManager,
-  restoreFromObjectStore,
-  WAL_DIR_NAME,
-} from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { RecoveryManager, restoreFromObjectStore, WAL_DIR_NAME } from '../../src/recovery/index.ts';
 import {
   archivedSegmentKey,
   listArchivedSegments,

@@ -8,12 +8,8 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { S3ObjectStorage } from '../../src/io/index.ts';
-import {
-  openChangelogAwareStore,
-  RecoveryManager,
-  restoreFromObjectStore,
-  WAL_DIR_NAME,
-} from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { RecoveryManager, restoreFromObjectStore, WAL_DIR_NAME } from '../../src/recovery/index.ts';
 import { listArchivedSegments, parseSegmentFileName } from '../../src/wal/index.ts';
 import { testObjectStore } from '../helpers/s3.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';

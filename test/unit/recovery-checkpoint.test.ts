@@ -3,7 +3,8 @@
 // replays only what was written since.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openChangelogAwareStore, RecoveryManager } from '../../src/recovery/index.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
+import { RecoveryManager } from '../../src/recovery/index.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
 const asObject = (m: Iterable<[string, Uint8Array]>) =>

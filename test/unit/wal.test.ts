@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DeleteEncoder, decodeEntry, PutEncoder } from '../../src/format/index.ts';
 import { FsDirectory, MemoryDirectory } from '../../src/io/index.ts';
-import { WalReader, WriteAheadLog, walSize } from '../../src/wal/index.ts';
+import { type WalPosition, WalReader, WriteAheadLog, walSize } from '../../src/wal/index.ts';
 import { FailingSyncDirectory } from '../helpers/failing-directory.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
@@ -10,8 +10,9 @@ const put = new PutEncoder();
 
 async function readAll(dir: Parameters<typeof WalReader.read>[0], from = 1) {
   const out: { lsn: number; key: string; value: Buffer }[] = [];
-  await WalReader.read(dir, from, (lsn, type, buf, start, len) => {
-    const e = decodeEntry(type, buf, start, len, 'x', 0);
+  await WalReader.read(dir, { fromLsn: from }, (record) => {
+    const { lsn } = record;
+    const e = decodeEntry(record);
     if (e.type === 'clean-shutdown') return; // close() ends the log with one
     assert.equal(e.type, 'put');
     if (e.type === 'put') out.push({ lsn, key: e.key, value: Buffer.from(e.value) });
@@ -137,9 +138,7 @@ test('deletes and puts interleave in LSN order', async () => {
   wal.append(new DeleteEncoder().set('a'));
   await wal.close();
   const types: string[] = [];
-  await WalReader.read(dir, 1, (_l, type, buf, s, n) =>
-    types.push(decodeEntry(type, buf, s, n, 'x', 0).type),
-  );
+  await WalReader.read(dir, { fromLsn: 1 }, (record) => types.push(decodeEntry(record).type));
   assert.deepEqual(types, ['put', 'delete', 'clean-shutdown']);
 });
 
@@ -174,9 +173,11 @@ test('a read resumed at the endPosition of an earlier read visits exactly the re
   const put = new PutEncoder();
   for (let i = 1; i <= 300; i++) wal.append(put.set(`k${i}`, payloadFor(i)));
   await wal.close();
-  const lsns = async (from: number, until: number, at?: Parameters<typeof WalReader.read>[4]) => {
+  const lsns = async (from: number, until: number, at?: WalPosition) => {
     const seen: number[] = [];
-    const stats = await WalReader.read(dir, from, (lsn) => seen.push(lsn), until, at);
+    const stats = await WalReader.read(dir, { fromLsn: from, untilLsn: until, resumeAt: at }, ({ lsn }) =>
+      seen.push(lsn),
+    );
     return { seen, stats };
   };
   for (const cut of [1, 57, 58, 150, 299]) {

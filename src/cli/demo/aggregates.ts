@@ -48,18 +48,25 @@ export interface FoldTarget {
 const originDelta = new Map<string, [number, number, number]>();
 const routeDelta = new Map<string, number>();
 
+/** Flights as parallel columns (no object per row): row `i` is `origins[i]`, `destinations[i]`, `delays[i]`. */
+export interface FlightColumns {
+  origins: readonly string[];
+  destinations: readonly string[];
+  /** Arrival delay, minutes. */
+  delays: readonly (number | bigint)[];
+}
+
 /**
- * Folds flights [from, to) of the columns into the aggregates of `target`: per origin count,
- * delay sum and maximum; per route a count. One put per touched key.
+ * Folds rows [from, to) of `columns` (default: all of them) into the aggregates of `target`: per
+ * origin count, delay sum and maximum; per route a count. One put per touched key.
  */
 export function foldFlights(
-  origins: readonly string[],
-  destinations: readonly string[],
-  delays: readonly (number | bigint)[],
-  from: number,
-  to: number,
+  columns: FlightColumns,
   target: FoldTarget,
+  range: { from: number; to: number } = { from: 0, to: columns.origins.length },
 ): void {
+  const { origins, destinations, delays } = columns;
+  const { from, to } = range;
   originDelta.clear();
   routeDelta.clear();
   for (let i = from; i < to; i++) {

@@ -46,10 +46,7 @@ port.on('message', (m: ToCore) => {
         post({ type: 'durable', rowEnd: m.rowEnd, walBytes: 0, syncs: 0 });
         return;
       }
-      foldFlights(m.origins, m.destinations, m.delays, 0, m.origins.length, {
-        get: (k) => state.get(k),
-        put,
-      });
+      foldFlights(m, { get: (k) => state.get(k), put });
       const seq = writer.appendCommit({ [SOURCE]: m.rowEnd });
       committedRow = m.rowEnd;
       writer.flushed(seq).then(() => {

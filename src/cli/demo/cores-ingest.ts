@@ -14,7 +14,7 @@ import {
 } from '../../checkpoint/per-core-checkpoint-coordinator.js';
 import { TidemarkError, type TidemarkErrorCode } from '../../errors.js';
 import { FsDirectory } from '../../io/fs-directory.js';
-import { startModuleWorker } from '../../recovery/module-worker.js';
+import { startModuleWorker } from '../../pipeline/module-worker.js';
 import { recoverPerCore } from '../../recovery/per-core-recovery.js';
 import { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from '../../recovery/storage-location.js';
 import type { WalPosition } from '../../wal/wal-reader.js';
@@ -208,7 +208,8 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
   };
 
   let rows = startRow;
-  await readFlights(startRow, opts.limit, async (firstRow, _dates, delays, origins, destinations) => {
+  await readFlights({ start: startRow, end: opts.limit }, async (chunk) => {
+    const { firstRow, delays, origins, destinations } = chunk;
     for (let b = 0; b < origins.length; b += opts.batchRows) {
       const end = Math.min(origins.length, b + opts.batchRows);
       const shares = cores.map(() => ({

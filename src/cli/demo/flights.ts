@@ -52,22 +52,36 @@ export async function flightsRowCount(path = flightsPath()): Promise<number> {
   return Number((await parquetMetadataAsync(file)).num_rows);
 }
 
+/** A run of flights read from the file, as columns; row `i` of it is row `firstRow + i` of the file. */
+export interface FlightChunk {
+  /** The file row of the chunk's first row. */
+  firstRow: number;
+  dates: Date[];
+  /** Arrival delay, minutes. */
+  delays: bigint[];
+  origins: string[];
+  destinations: string[];
+}
+
+/** Which flights {@link readFlights} reads. */
+export interface ReadFlightsOptions {
+  /** First row, inclusive. */
+  start: number;
+  /** Last row, exclusive. */
+  end: number;
+  /** The parquet file (default: the vega-datasets copy, {@link flightsPath}). */
+  path?: string | undefined;
+}
+
 /**
  * Calls `onChunk` with the flights in [start, end), a row group at a time (columnar arrays, so
  * no object per row), in order.
  */
 export async function readFlights(
-  start: number,
-  end: number,
-  onChunk: (
-    firstRow: number,
-    dates: Date[],
-    delays: bigint[],
-    origins: string[],
-    destinations: string[],
-  ) => Promise<void>,
-  path = flightsPath(),
+  options: ReadFlightsOptions,
+  onChunk: (chunk: FlightChunk) => Promise<void>,
 ): Promise<void> {
+  const { start, end, path = flightsPath() } = options;
   const file = await asyncBufferFromFile(path);
   const metadata = await parquetMetadataAsync(file);
   let groupStart = 0;
@@ -101,7 +115,7 @@ export async function readFlights(
         destinations[i] = row[3] as string;
       }
       rows = [];
-      await onChunk(from, dates, delays, origins, destinations);
+      await onChunk({ firstRow: from, dates, delays, origins, destinations });
     }
     groupStart = groupEnd;
     if (groupStart >= end) break;
@@ -120,26 +134,21 @@ export function canonicalResult(result: DemoResult): DemoResult {
 /** The reference: a plain in-memory fold over rows [0, limit), one row at a time, no crashes. */
 export async function referenceResult(limit: number, path = flightsPath()): Promise<DemoResult> {
   const result: DemoResult = { rows: 0, origins: {}, routes: {} };
-  await readFlights(
-    0,
-    limit,
-    async (_first, _dates, delays, origins, destinations) => {
-      for (let i = 0; i < origins.length; i++) {
-        const delay = Number(delays[i]);
-        const o = (result.origins[origins[i]!] ??= {
-          count: 0,
-          delaySum: 0,
-          delayMax: Number.NEGATIVE_INFINITY,
-        });
-        o.count++;
-        o.delaySum += delay;
-        if (delay > o.delayMax) o.delayMax = delay;
-        const route = `${origins[i]}-${destinations[i]}`;
-        result.routes[route] = (result.routes[route] ?? 0) + 1;
-        result.rows++;
-      }
-    },
-    path,
-  );
+  await readFlights({ start: 0, end: limit, path }, async ({ delays, origins, destinations }) => {
+    for (let i = 0; i < origins.length; i++) {
+      const delay = Number(delays[i]);
+      const o = (result.origins[origins[i]!] ??= {
+        count: 0,
+        delaySum: 0,
+        delayMax: Number.NEGATIVE_INFINITY,
+      });
+      o.count++;
+      o.delaySum += delay;
+      if (delay > o.delayMax) o.delayMax = delay;
+      const route = `${origins[i]}-${destinations[i]}`;
+      result.routes[route] = (result.routes[route] ?? 0) + 1;
+      result.rows++;
+    }
+  });
   return canonicalResult(result);
 }

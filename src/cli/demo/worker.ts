@@ -5,7 +5,7 @@
  */
 import type { IncrementalCheckpointMetadata } from '../../format/checkpoint-manifest.js';
 import type { SourceOffsets } from '../../format/entry-codec.js';
-import { openChangelogAwareStore } from '../../recovery/open-changelog-store.js';
+import { openChangelogAwareStore } from '../../pipeline/open-changelog-store.js';
 import { type RecoveredState, RecoveryManager } from '../../recovery/recovery-manager.js';
 import { foldFlights } from './aggregates.js';
 import { readFlights } from './flights.js';
@@ -120,10 +120,11 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   let pendingCommitLsn = 0;
   let durableRows = startRow;
   let pendingRows = startRow;
-  await readFlights(startRow, opts.limit, async (firstRow, dates, delays, origins, destinations) => {
+  await readFlights({ start: startRow, end: opts.limit }, async (chunk) => {
+    const { firstRow, dates, origins } = chunk;
     for (let b = 0; b < origins.length; b += opts.batchRows) {
       const end = Math.min(origins.length, b + opts.batchRows);
-      foldFlights(origins, destinations, delays, b, end, store);
+      foldFlights(chunk, store, { from: b, to: end });
       const rows = firstRow + end;
       const lsn = store.commit({ [SOURCE]: rows }, dates[end - 1]!.getTime());
       // Pipeline: keep at most one batch in flight behind the one being built.

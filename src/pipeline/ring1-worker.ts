@@ -15,10 +15,10 @@ import { TidemarkError } from '../errors.js';
 import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import { RingStat, RingState } from '../format/constants.js';
 import { FsDirectory } from '../io/fs-directory.js';
+import { startWalArchiver } from '../recovery/storage-location.js';
 import type { WalArchiver } from '../wal/wal-archiver.js';
 import { WriteAheadLog } from '../wal/write-ahead-log.js';
 import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './ring1-protocol.js';
-import { startWalArchiver } from './storage-location.js';
 
 const port = parentPort!;
 const data = workerData as Ring1WorkerData;

@@ -19,16 +19,16 @@ import { IncrementalCheckpointManager } from '../checkpoint/incremental-checkpoi
 import { assert } from '../errors.js';
 import type { IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import type { Directory } from '../io/directory.js';
-import type { WalArchiver } from '../wal/wal-archiver.js';
-import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
-import type { RecoveredState } from './recovery-manager.js';
+import type { RecoveredState } from '../recovery/recovery-manager.js';
 import {
   objectStoreOf,
   openCheckpointStore,
   type StorageOptions,
   startWalArchiver,
   WAL_DIR_NAME,
-} from './storage-location.js';
+} from '../recovery/storage-location.js';
+import type { WalArchiver } from '../wal/wal-archiver.js';
+import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
 
 /** What {@link checkpointRecoveredState} works on. */
 export interface CheckpointOnOpenInit {

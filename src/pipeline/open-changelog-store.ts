@@ -18,6 +18,15 @@ import { type CheckpointOptions, resolveCheckpointOptions } from '../checkpoint/
 import { TidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import { FsDirectory } from '../io/fs-directory.js';
+import { checkChangelogStoreConfig } from '../recovery/config-validation.js';
+import {
+  CHECKPOINT_DIR_NAME,
+  type RecoveredState,
+  RecoveryManager,
+  WAL_DIR_NAME,
+} from '../recovery/recovery-manager.js';
+import { fetchArchiveIfWalEmpty } from '../recovery/restore-from-object-store.js';
+import { objectStoreOf, type StorageOptions } from '../recovery/storage-location.js';
 import {
   type BackpressurePolicy,
   ChangelogAwareStore,
@@ -26,17 +35,8 @@ import {
 } from '../state/changelog-aware-store.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
 import { checkpointRecoveredState } from './checkpoint-on-open.js';
-import { checkChangelogStoreConfig } from './config-validation.js';
 import { startModuleWorker } from './module-worker.js';
-import {
-  CHECKPOINT_DIR_NAME,
-  type RecoveredState,
-  RecoveryManager,
-  WAL_DIR_NAME,
-} from './recovery-manager.js';
-import { fetchArchiveIfWalEmpty } from './restore-from-object-store.js';
 import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './ring1-protocol.js';
-import { objectStoreOf, type StorageOptions } from './storage-location.js';
 
 /**
  * Configuration of {@link openChangelogAwareStore}. With `objectStore`, Ring 1 keeps checkpoints
@@ -262,10 +262,13 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
     };
     updateRef();
     const store = new ChangelogAwareStore(
-      buffer,
-      link,
-      recovered.state,
-      { sourceOffsets: recovered.sourceOffsets, watermark: recovered.watermark },
+      {
+        buffer,
+        ring1: link,
+        state: recovered.state,
+        sourceOffsets: recovered.sourceOffsets,
+        watermark: recovered.watermark,
+      },
       {
         transactional,
         ...(config.backpressure ? { backpressure: config.backpressure } : {}),

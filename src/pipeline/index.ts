@@ -1,0 +1,5 @@
+export {
+  type ChangelogStoreConfig,
+  type OpenedChangelogStore,
+  openChangelogAwareStore,
+} from './open-changelog-store.js';
