@@ -22,6 +22,18 @@ export interface Segment {
 
 /** Options of {@link SegmentWriter} beyond its positional basics. */
 export interface SegmentWriterOptions {
+  /** The log's directory. */
+  dir: Directory;
+  /** The open final segment, appended to. */
+  file: DirectoryFile;
+  /** Every segment, oldest first; shared with the log (which trims it on truncation). */
+  segments: Segment[];
+  /** Segments are opened with O_DSYNC (each write is its own barrier). */
+  dsync: boolean;
+  /** Format version of the open final segment. */
+  activeVersion: number;
+  /** The log's counters, updated in place. */
+  stats: WalStats;
   /** Prepares the next segment in the background; without it every segment is created plainly. */
   preallocator?: SegmentPreallocator | undefined;
   /** Size of the open final segment's file in bytes when larger than its data (a preallocated file). */
@@ -43,16 +55,20 @@ export class SegmentWriter {
   /** Bytes written to the current segment since its last fdatasync (always ≤ WAL_SYNC_WINDOW_BYTES). */
   private unsyncedBytes = 0;
 
-  constructor(
-    private readonly dir: Directory,
-    private file: DirectoryFile,
-    /** Every segment, oldest first; shared with the log (which trims it on truncation). */
-    readonly segments: Segment[],
-    private readonly dsync: boolean,
-    activeVersion: number,
-    private readonly stats: WalStats,
-    options: SegmentWriterOptions = {},
-  ) {
+  private readonly dir: Directory;
+  private file: DirectoryFile;
+  /** Every segment, oldest first; shared with the log (which trims it on truncation). */
+  readonly segments: Segment[];
+  private readonly dsync: boolean;
+  private readonly stats: WalStats;
+
+  constructor(options: SegmentWriterOptions) {
+    const { dir, file, segments, dsync, activeVersion, stats } = options;
+    this.dir = dir;
+    this.file = file;
+    this.segments = segments;
+    this.dsync = dsync;
+    this.stats = stats;
     this.activeVersion = activeVersion;
     this.fileSize = segments[segments.length - 1]!.sizeBytes;
     this.fileBytes = Math.max(this.fileSize, options.fileBytes ?? 0);
@@ -95,7 +111,7 @@ export class SegmentWriter {
     this.file =
       prepared === undefined
         ? await createSegment(this.dir, number, firstLsn, this.dsync)
-        : await startPreparedSegment(this.dir, number, firstLsn, this.dsync);
+        : await startPreparedSegment(this.dir, { number, firstLsn, dsync: this.dsync });
     this.fileBytes = prepared ?? SEGMENT_HEADER_SIZE;
     this.fileSize = SEGMENT_HEADER_SIZE;
     this.activeVersion = WAL_FORMAT_VERSION;
@@ -155,9 +171,7 @@ export class SegmentWriter {
  */
 async function startPreparedSegment(
   dir: Directory,
-  number: number,
-  firstLsn: number,
-  dsync: boolean,
+  { number, firstLsn, dsync }: { number: number; firstLsn: number; dsync: boolean },
 ): Promise<DirectoryFile> {
   const file = await dir.open(segmentFileName(number), 'write', { dsync });
   try {

@@ -88,21 +88,19 @@ export class WriteAheadLog {
     this.segmentSizeBytes = options.segmentSizeBytes;
     this.groupCommitBytes = options.groupCommitBytes;
     this.segments = opened.segments;
-    this.writer = new SegmentWriter(
+    this.writer = new SegmentWriter({
       dir,
-      opened.file,
-      opened.segments,
-      options.dsync,
-      opened.activeVersion,
-      this.statsCounters,
-      {
-        fileBytes: opened.fileBytes,
-        preallocator:
-          options.preallocateSegments && SegmentPreallocator.supported(dir)
-            ? new SegmentPreallocator({ dir, segmentSizeBytes: options.segmentSizeBytes })
-            : undefined,
-      },
-    );
+      file: opened.file,
+      segments: opened.segments,
+      dsync: options.dsync,
+      activeVersion: opened.activeVersion,
+      stats: this.statsCounters,
+      fileBytes: opened.fileBytes,
+      preallocator:
+        options.preallocateSegments && SegmentPreallocator.supported(dir)
+          ? new SegmentPreallocator({ dir, segmentSizeBytes: options.segmentSizeBytes })
+          : undefined,
+    });
     this.groups = new GroupCommit({
       path: dir.path,
       groupCommitBytes: options.groupCommitBytes,
