@@ -72,7 +72,7 @@ export class SlabArena {
   dRecordLength = 0;
 
   constructor(
-    private readonly minSlabBytes: number,
+    minSlabBytes: number,
     private readonly maxSlabBytes: number,
   ) {
     assert(minSlabBytes >= 64 && minSlabBytes <= maxSlabBytes && maxSlabBytes <= SLAB_SPAN, 'slab sizes');
@@ -139,7 +139,7 @@ export class SlabArena {
     } else {
       while (b[p++]! >= 0x80) {} // skip the value length
     }
-    const n = keyLength < queryLength ? keyLength : queryLength;
+    const n = Math.min(keyLength, queryLength);
     for (let i = 0; i < n; i++) {
       const d = b[p + i]! - query[i]!;
       if (d !== 0) return d;

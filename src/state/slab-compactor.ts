@@ -143,24 +143,20 @@ export class SlabCompactor {
     const keyLength = arena.dKeyLength;
     const slot = tree.descend(this.key, keyLength);
     const entry = slot >= 0 ? tree.leafRef(slot) : -1;
-    let to: number;
     if (entry === ref) {
       const slab = arena.dSlab;
       const valueStart = arena.dKey + keyLength;
       const valueLength = arena.dValueLength;
-      to = arena.append(this.key, 0, keyLength, slab.bytes, valueStart, valueLength);
+      const to = arena.append(this.key, 0, keyLength, slab.bytes, valueStart, valueLength);
       arena.kill(ref);
       tree.setLeafRef(slot, to);
+      tree.replaceSeparators(ref, to);
       arena.decode(to);
       this.copiedBytes += arena.dRecordLength;
     } else if (entry >= 0) {
-      to = entry; // a separator of a key overwritten since: point it at the live record
+      tree.replaceSeparators(ref, entry); // a separator of a key overwritten since
     } else {
-      // A separator of a deleted key: keep only its key (no value), not counted live.
-      to = arena.append(this.key, 0, keyLength, this.key, 0, 0);
-      arena.kill(to);
-      this.copiedBytes += keyLength + 2;
+      tree.replaceDeadSeparators(ref); // a separator of a deleted key
     }
-    tree.replaceSeparators(ref, to);
   }
 }

@@ -201,7 +201,7 @@ export class ScanIterator implements IterableIterator<[string, Uint8Array]> {
 
 /** Unsigned byte order of `a[start, start + length)` against all of `b`. */
 export function compareBytes(a: Uint8Array, start: number, length: number, b: Uint8Array): number {
-  const n = length < b.length ? length : b.length;
+  const n = Math.min(length, b.length);
   for (let i = 0; i < n; i++) {
     const d = a[start + i]! - b[i]!;
     if (d !== 0) return d;

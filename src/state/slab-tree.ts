@@ -187,6 +187,28 @@ export class SlabTree {
     return replaced;
   }
 
+  /**
+   * Replaces every separator on the path `descend()` took that equals `from` (a record whose key
+   * is no longer in the tree) by the first entry of the subtree to its right: still ≤ every key
+   * there and > every key to its left, and a record the tree holds as an entry.
+   */
+  replaceDeadSeparators(from: number): void {
+    const pool = this.pool;
+    for (let d = 0; d < this.depth; d++) {
+      const i = this.pathIndexes[d]!;
+      if (i === 0) continue;
+      const id = this.pathIds[d]!;
+      const c = pool.chunk(id);
+      const at = pool.base(id) + SEPARATORS + i - 1;
+      if (c[at] !== from) continue;
+      let sub = c[pool.base(id) + HEADER_WORDS + i]!;
+      while (pool.chunk(sub)[pool.base(sub) + KIND] !== LEAF)
+        sub = pool.chunk(sub)[pool.base(sub) + HEADER_WORDS]!;
+      assert(pool.chunk(sub)[pool.base(sub) + COUNT]! > 0, 'empty leaf below the root');
+      c[at] = pool.chunk(sub)[pool.base(sub) + HEADER_WORDS]!;
+    }
+  }
+
   /** Inserts `ref` at `slot` of the leaf `descend()` reached, splitting pages as needed. */
   insert(slot: number, ref: number): void {
     const pool = this.pool;
