@@ -20,7 +20,15 @@ else {
     process.exit(build.status ?? 1);
   }
 }
-for (const name of ['wal-append', 'pipeline', 'checkpoint', 'per-core', 'peers', 'commit-latency']) {
+for (const name of [
+  'wal-append',
+  'pipeline',
+  'checkpoint',
+  'per-core',
+  'peers',
+  'commit-latency',
+  'state-backend',
+]) {
   if (only && only !== name) continue;
   const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...args], {
     stdio: 'inherit',
