@@ -81,7 +81,7 @@ export class SlabCompactor {
     for (let i = 0; i < this.retired.length; i += 2) {
       const index = this.retired[i]!;
       const epoch = this.retired[i + 1]!;
-      if (this.tree.visible(0, epoch)) kept.push(index, epoch);
+      if (this.tree.epochs.visible(0, epoch)) kept.push(index, epoch);
       else this.arena.free(index);
     }
     this.retired = kept;
@@ -128,8 +128,8 @@ export class SlabCompactor {
     if (this.cursor >= slab.used) {
       assert(slab.live === 0, `slab ${index} evacuated with ${slab.live} live bytes left`);
       arena.retire(index);
-      if (tree.snapshots.length === 0) arena.free(index);
-      else this.retired.push(index, tree.epoch);
+      if (tree.epochs.live.length === 0) arena.free(index);
+      else this.retired.push(index, tree.epochs.epoch);
       this.victim = -1;
     }
     return scanned;

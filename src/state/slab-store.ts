@@ -249,8 +249,8 @@ export class SlabStore {
   private release(epoch: number): void {
     this.tree.releaseSnapshot(epoch);
     this.marks.delete(epoch);
-    const newest = this.tree.snapshots[this.tree.snapshots.length - 1];
-    this.inPlaceFrom = newest === undefined ? 0 : this.marks.get(newest)!;
+    const newest = this.tree.epochs.newest;
+    this.inPlaceFrom = newest === 0 ? 0 : this.marks.get(newest)!;
     this.compactor.reclaim();
   }
 
@@ -281,7 +281,7 @@ export class SlabStore {
       slabBytes: a.allocatedBytes,
       indexPages: this.pool.pageCount,
       indexBytes: this.pool.allocatedBytes,
-      snapshots: this.tree.snapshots.length,
+      snapshots: this.tree.epochs.live.length,
       compactedBytes: this.compactor.copiedBytes,
     };
   }

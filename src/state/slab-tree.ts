@@ -16,6 +16,7 @@
  */
 import { assert } from '../errors.js';
 import type { SlabArena } from './slab-arena.js';
+import { SnapshotEpochs } from './slab-epochs.js';
 import {
   BIRTH,
   COUNT,
@@ -36,12 +37,8 @@ export class SlabTree {
   root: number;
   /** Entries in the live tree. */
   count = 0;
-  /** The current write epoch: pages born in it may be changed in place unless a snapshot holds it. */
-  epoch = 1;
-  /** Epoch of the newest live snapshot (0: none); pages born at or before it are copied on write. */
-  private cowEpoch = 0;
-  /** Epochs of the live snapshots, ascending. */
-  readonly snapshots: number[] = [];
+  /** Write epochs and live snapshots: pages born at or before the newest snapshot are copied on write. */
+  readonly epochs = new SnapshotEpochs();
   /** Retired pages still visible to a snapshot: (id, birth, retired epoch) triples. */
   private retired: number[] = [];
   /** Bumped on every change to the live tree; iterators re-seek when it moved. */
@@ -56,12 +53,7 @@ export class SlabTree {
     readonly pool: PagePool,
     readonly arena: SlabArena,
   ) {
-    this.root = pool.allocate(LEAF, this.epoch);
-  }
-
-  /** Bytes of retired pages kept for snapshots. */
-  get retiredPageCount(): number {
-    return this.retired.length / 3;
+    this.root = pool.allocate(LEAF, this.epochs.epoch);
   }
 
   /** Index of the child of internal page (c, b) whose range holds `q`. */
@@ -226,7 +218,7 @@ export class SlabTree {
     // Split. Appending past the last key of the rightmost leaf (ascending loads) leaves the left
     // page full, as SQLite's balance_quick and PostgreSQL's rightmost split do; otherwise halves.
     const m = slot === n && this.onRightEdge() ? n : n >> 1;
-    const right = pool.allocate(LEAF, this.epoch);
+    const right = pool.allocate(LEAF, this.epochs.epoch);
     const rc = pool.chunk(right);
     const rb = pool.base(right);
     rc.set(c.subarray(b + HEADER_WORDS + m, b + HEADER_WORDS + n), rb + HEADER_WORDS);
@@ -259,7 +251,7 @@ export class SlabTree {
   private insertChild(d: number, separator: number, right: number): void {
     const pool = this.pool;
     if (d < 0) {
-      const root = pool.allocate(INTERNAL, this.epoch);
+      const root = pool.allocate(INTERNAL, this.epochs.epoch);
       const c = pool.chunk(root);
       const b = pool.base(root);
       c[b + HEADER_WORDS] = this.pathIds[0]!;
@@ -285,7 +277,7 @@ export class SlabTree {
     // Split: the middle separator moves up.
     const m = children.length >> 1;
     const up = separators[m - 1]!;
-    const sibling = pool.allocate(INTERNAL, this.epoch);
+    const sibling = pool.allocate(INTERNAL, this.epochs.epoch);
     this.writeInternal(c, b, children.slice(0, m), separators.slice(0, m - 1));
     this.writeInternal(pool.chunk(sibling), pool.base(sibling), children.slice(m), separators.slice(m));
     this.insertChild(d - 1, up, sibling);
@@ -389,8 +381,8 @@ export class SlabTree {
   /** `id` itself when no snapshot can see it, else a copy born now (the original is retired). */
   private writable(id: number): number {
     const c = this.pool.chunk(id);
-    if (c[this.pool.base(id) + BIRTH]! > this.cowEpoch) return id;
-    const copy = this.pool.copy(id, this.epoch);
+    if (c[this.pool.base(id) + BIRTH]! > this.epochs.newest) return id;
+    const copy = this.pool.copy(id, this.epochs.epoch);
     this.retirePage(id);
     return copy;
   }
@@ -398,41 +390,22 @@ export class SlabTree {
   /** Page `id` left the live tree: freed now, or once no snapshot can see it. */
   private retirePage(id: number): void {
     const birth = this.pool.chunk(id)[this.pool.base(id) + BIRTH]!;
-    if (birth > this.cowEpoch) this.pool.free(id);
-    else this.retired.push(id, birth, this.epoch);
+    if (birth > this.epochs.newest) this.pool.free(id);
+    else this.retired.push(id, birth, this.epochs.epoch);
   }
 
   /** Pins the live tree: returns its root and epoch; writes from now on copy shared pages. */
   takeSnapshot(): { root: number; epoch: number } {
-    const epoch = this.epoch++;
-    this.snapshots.push(epoch);
-    this.cowEpoch = epoch;
-    return { root: this.root, epoch };
-  }
-
-  /** True when a live snapshot's epoch lies in `[birth, retired)`. */
-  visible(birth: number, retired: number): boolean {
-    const s = this.snapshots;
-    let lo = 0;
-    let hi = s.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid]! < birth) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < s.length && s[lo]! < retired;
+    return { root: this.root, epoch: this.epochs.take() };
   }
 
   /** Unpins snapshot `epoch` and frees the retired pages no live snapshot can see any more. */
   releaseSnapshot(epoch: number): void {
-    const at = this.snapshots.indexOf(epoch);
-    assert(at >= 0, `snapshot ${epoch} released twice`);
-    this.snapshots.splice(at, 1);
-    this.cowEpoch = this.snapshots.length === 0 ? 0 : this.snapshots[this.snapshots.length - 1]!;
+    this.epochs.release(epoch);
     const kept: number[] = [];
     const r = this.retired;
     for (let i = 0; i < r.length; i += 3) {
-      if (this.visible(r[i + 1]!, r[i + 2]!)) kept.push(r[i]!, r[i + 1]!, r[i + 2]!);
+      if (this.epochs.visible(r[i + 1]!, r[i + 2]!)) kept.push(r[i]!, r[i + 1]!, r[i + 2]!);
       else this.pool.free(r[i]!);
     }
     this.retired = kept;

@@ -293,3 +293,21 @@ test('random inserts and deletes across a three-level tree keep every key, in or
   s.compact({ all: true });
   assert.deepEqual(read(s.entries()), sortedModel(model));
 });
+
+test('one compaction step scans at most its byte budget (plus one record), however much garbage waits', () => {
+  const s = new SlabStore({ minSlabBytes: 4096, maxSlabBytes: 4096, compaction: { auto: false } });
+  for (let round = 0; round < 20; round++)
+    for (let i = 0; i < 200; i++) s.put(`k${i}`, Buffer.alloc(10 + round));
+  const garbage = s.stats().garbageBytes;
+  assert.ok(garbage > 40_000);
+  let steps = 0;
+  for (;;) {
+    const scanned = s.compactStep({ maxBytes: 1000 });
+    if (scanned === 0) break;
+    assert.ok(scanned < 1000 + 64, `step scanned ${scanned}`);
+    steps++;
+  }
+  assert.ok(steps > 20, `${steps} steps`);
+  assert.ok(s.stats().garbageBytes < garbage / 2);
+  for (let i = 0; i < 200; i++) assert.deepEqual(s.get(`k${i}`), Buffer.alloc(29));
+});
