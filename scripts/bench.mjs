@@ -28,6 +28,7 @@ for (const name of [
   'peers',
   'commit-latency',
   'segment-prealloc',
+  'state-backend',
 ]) {
   if (only && only !== name) continue;
   const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...args], {

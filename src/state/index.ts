@@ -10,4 +10,7 @@ export {
   type Ring1Link,
 } from './changelog-aware-store.js';
 export { type CoreProgress, PerCoreReplayer, type PerCoreTarget } from './per-core-replayer.js';
+export type { ScanOptions } from './slab-cursor.js';
+export { SlabSnapshot } from './slab-snapshot.js';
+export { SlabStore, type SlabStoreOptions, type SlabStoreStats } from './slab-store.js';
 export { WalStateStore, type WalStateStoreInit } from './wal-state-store.js';

@@ -1,0 +1,111 @@
+/**
+ * A point-in-time read view of a {@link SlabStore}.
+ *
+ * Its reads do not change while the store is written: it holds the root of the tree as it was,
+ * and the store copies a page before changing it while any snapshot may see it. Memory cost while
+ * it lives: the index pages written since it was taken (at most one root-to-leaf path, ~2 KiB per
+ * level, per write; many writes to the same pages share copies) and the slabs compaction evacuated
+ * since (kept until release, as the snapshot's records may be in them). Both are freed by
+ * `release()`; reading after `release()` throws `TIDEMARK_CLOSED`. Release every snapshot: an
+ * unreleased one keeps that memory for the life of the store.
+ */
+
+import { checkKey } from '../validation.js';
+import {
+  copyValue,
+  rangeBounds,
+  releasedError,
+  ScanIterator,
+  type ScanOptions,
+  type ScanSource,
+  scanBounds,
+} from './slab-cursor.js';
+import type { SlabTree } from './slab-tree.js';
+
+/** What the store hands a new snapshot. */
+export interface SlabSnapshotInit {
+  tree: SlabTree;
+  root: number;
+  epoch: number;
+  size: number;
+  sizeBytes: number;
+  release: () => void;
+}
+
+/** A read-only view of the store as it was when `snapshot()` was called. */
+export class SlabSnapshot {
+  /** Entries at the snapshot's time. */
+  readonly size: number;
+  /** Key + value bytes at the snapshot's time. */
+  readonly sizeBytes: number;
+  private released = false;
+  private readonly tree: SlabTree;
+  private readonly root: number;
+  private readonly onRelease: () => void;
+  private readonly source: ScanSource;
+  private readonly scratch = { buf: Buffer.allocUnsafe(256) };
+
+  constructor(init: SlabSnapshotInit) {
+    this.tree = init.tree;
+    this.root = init.root;
+    this.size = init.size;
+    this.sizeBytes = init.sizeBytes;
+    this.onRelease = init.release;
+    this.source = {
+      pool: init.tree.pool,
+      arena: init.tree.arena,
+      root: () => this.root,
+      version: () => 0,
+      check: () => {
+        if (this.released) throw releasedError();
+      },
+    };
+  }
+
+  /** A copy of the value `key` had, or `undefined`. */
+  get(key: string): Uint8Array | undefined {
+    const ref = this.find('get(key)', key);
+    return ref < 0 ? undefined : copyValue(this.tree.arena, ref);
+  }
+
+  /** True when `key` was held. */
+  has(key: string): boolean {
+    return this.find('has(key)', key) >= 0;
+  }
+
+  /** Entries whose key started with `prefix`, in key order (UTF-8 byte order). */
+  prefixScan(prefix: string, options: ScanOptions = {}): IterableIterator<[string, Uint8Array]> {
+    checkKey('prefixScan(prefix)', prefix);
+    const p = Buffer.from(prefix, 'utf8');
+    return new ScanIterator(this.source, scanBounds(p, undefined, p, options));
+  }
+
+  /** Entries with `start ≤ key < end` (either `undefined` for open), in key order. */
+  rangeScan(
+    start: string | undefined,
+    end: string | undefined,
+    options: ScanOptions = {},
+  ): IterableIterator<[string, Uint8Array]> {
+    return new ScanIterator(this.source, rangeBounds(start, end, options));
+  }
+
+  /** Every entry, in key order. */
+  entries(): IterableIterator<[string, Uint8Array]> {
+    return new ScanIterator(this.source, rangeBounds(undefined, undefined, {}));
+  }
+
+  /** Frees what the snapshot pins. Idempotent. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease();
+  }
+
+  private find(argument: string, key: string): number {
+    this.source.check();
+    checkKey(argument, key);
+    if (this.scratch.buf.length < key.length * 3) this.scratch.buf = Buffer.allocUnsafe(key.length * 3);
+    const n = this.scratch.buf.write(key, 0, 'utf8');
+    return this.tree.find(this.root, this.scratch.buf, n);
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * `SlabStore`: a compact, ordered, in-memory key/value backend with no V8 collection limit.
+ *
+ * - Keys and values live in byte slabs ({@link SlabArena}): 1 MiB growing to `maxSlabBytes`
+ *   (default 64 MiB) `ArrayBuffer`s, not JavaScript objects.
+ * - The index is a B+-tree of typed-array pages ({@link SlabTree}) holding record refs.
+ * - **Order**: keys are ordered by the unsigned bytes of their UTF-8 encoding. That is the order
+ *   of Unicode code points, and differs from JavaScript's `<` on strings (UTF-16 code units) for
+ *   astral characters: `'\u{1F600}' < '\uFFFF'` in JS, but `'\uFFFF'` (EF BF BF) sorts before
+ *   `'\u{1F600}'` (F0 9F 98 80) here. Every scan uses this order.
+ * - `get()` returns a fresh copy (a `Buffer`); no later write can change it.
+ * - `snapshot()` is a point-in-time read view (copy-on-write of index pages); see
+ *   {@link SlabSnapshot} for its memory cost.
+ * - Garbage (overwritten and deleted records) is reclaimed by incremental compaction that puts
+ *   and deletes drive: each step scans at most `compaction.stepBytes` of one slab, so no call
+ *   pauses longer than that step.
+ */
+import { assert } from '../errors.js';
+import { checkKey, checkNumber, checkValue, integerOption } from '../validation.js';
+import { SLAB_SPAN, SlabArena } from './slab-arena.js';
+import { SlabCompactor } from './slab-compactor.js';
+import {
+  copyValue,
+  rangeBounds,
+  ScanIterator,
+  type ScanOptions,
+  type ScanSource,
+  scanBounds,
+} from './slab-cursor.js';
+import { PagePool } from './slab-pages.js';
+import { SlabSnapshot } from './slab-snapshot.js';
+import { SlabTree } from './slab-tree.js';
+
+/** Options of {@link SlabStore}. */
+export interface SlabStoreOptions {
+  /** Size of the first slab, bytes (default 1 MiB; 4 KiB .. `maxSlabBytes`). Each next slab doubles up to `maxSlabBytes`. */
+  minSlabBytes?: number;
+  /** Largest slab, bytes (default 64 MiB; at most 256 MiB). A record larger than this gets a slab of its own. */
+  maxSlabBytes?: number;
+  compaction?: {
+    /** Run compaction steps from `put()`/`delete()` (default true); else call `compactStep()`. */
+    auto?: boolean;
+    /** A slab is evacuated once at least this fraction of its bytes is garbage (default 0.4; 0.05 .. 0.95). */
+    garbageRatio?: number;
+    /** Most slab bytes one step scans (default 16 KiB; 256 B .. 64 MiB): the pause bound. */
+    stepBytes?: number;
+  };
+}
+
+/** What {@link SlabStore.stats} reports. */
+export interface SlabStoreStats {
+  /** Entries. */
+  entries: number;
+  /** Key + value bytes of the entries (the store's `sizeBytes`). */
+  keyValueBytes: number;
+  /** Bytes of the records the index points at (key + value + 2..10-byte header each). */
+  liveBytes: number;
+  /** Bytes of records no entry points at any more (overwritten, deleted), not yet reclaimed. */
+  garbageBytes: number;
+  /** Slabs allocated. */
+  slabCount: number;
+  /** Bytes of the slabs allocated (used or not). */
+  slabBytes: number;
+  /** Index pages in use (the live tree's and those kept for snapshots). */
+  indexPages: number;
+  /** Bytes of the index page chunks allocated. */
+  indexBytes: number;
+  /** Live snapshots. */
+  snapshots: number;
+  /** Bytes compaction copied so far. */
+  compactedBytes: number;
+}
+
+const encoder = (s: string, into: { buf: Buffer }): number => {
+  if (into.buf.length < s.length * 3)
+    into.buf = Buffer.allocUnsafe(Math.max(s.length * 3, into.buf.length * 2));
+  return into.buf.write(s, 0, 'utf8');
+};
+
+/** A compact, ordered, in-memory key/value store (module comment: order, copies, snapshots). */
+export class SlabStore {
+  private readonly arena: SlabArena;
+  private readonly pool = new PagePool();
+  private readonly tree: SlabTree;
+  private readonly compactor: SlabCompactor;
+  private readonly scratch = { buf: Buffer.allocUnsafe(256) };
+  private keyValueBytes = 0;
+  /** Head positions when each live snapshot was taken, by epoch: records older are immutable. */
+  private readonly marks = new Map<number, number>();
+  /** Records at or after this position are seen by no snapshot and may be rewritten in place. */
+  private inPlaceFrom = 0;
+  private readonly liveSource: ScanSource;
+
+  /** Throws `TIDEMARK_INVALID_ARGUMENT` for an option out of range. */
+  constructor(options: SlabStoreOptions = {}) {
+    const max = integerOption('maxSlabBytes', options.maxSlabBytes, {
+      min: 4096,
+      max: SLAB_SPAN,
+      fallback: 64 * 2 ** 20,
+    });
+    const min = integerOption('minSlabBytes', options.minSlabBytes, {
+      min: 4096,
+      max,
+      fallback: Math.min(2 ** 20, max),
+    });
+    const c = options.compaction ?? {};
+    const ratio =
+      c.garbageRatio === undefined ? 0.4 : checkNumber('compaction.garbageRatio', c.garbageRatio, 0.05, 0.95);
+    const step = integerOption('compaction.stepBytes', c.stepBytes, {
+      min: 256,
+      max: 64 * 2 ** 20,
+      fallback: 16 * 1024,
+    });
+    this.arena = new SlabArena(min, max);
+    this.tree = new SlabTree(this.pool, this.arena);
+    this.compactor = new SlabCompactor(this.tree, this.arena, {
+      garbageRatio: ratio,
+      stepBytes: step,
+      auto: c.auto !== false,
+    });
+    const tree = this.tree;
+    this.liveSource = {
+      pool: this.pool,
+      arena: this.arena,
+      root: () => tree.root,
+      version: () => tree.version,
+      check: () => {},
+    };
+  }
+
+  /** Entries held. */
+  get size(): number {
+    return this.tree.count;
+  }
+
+  /** Key (UTF-8) + value bytes held. */
+  get sizeBytes(): number {
+    return this.keyValueBytes;
+  }
+
+  /** A copy of the value of `key`, or `undefined`. Throws `TIDEMARK_INVALID_ARGUMENT` for a malformed key. */
+  get(key: string): Uint8Array | undefined {
+    checkKey('get(key)', key);
+    const n = encoder(key, this.scratch);
+    const ref = this.tree.find(this.tree.root, this.scratch.buf, n);
+    return ref < 0 ? undefined : copyValue(this.arena, ref);
+  }
+
+  /** True when `key` is held. */
+  has(key: string): boolean {
+    checkKey('has(key)', key);
+    const n = encoder(key, this.scratch);
+    return this.tree.find(this.tree.root, this.scratch.buf, n) >= 0;
+  }
+
+  /**
+   * Sets `key` to a copy of `value`. Throws `TIDEMARK_INVALID_ARGUMENT` (key not a well-formed
+   * string, value not a `Uint8Array`) or `TIDEMARK_LIMIT` (over the key or record caps) before
+   * changing anything.
+   */
+  put(key: string, value: Uint8Array): void {
+    checkKey('put(key)', key);
+    checkValue('put(value)', key, value);
+    const n = encoder(key, this.scratch);
+    const buf = this.scratch.buf;
+    const tree = this.tree;
+    const arena = this.arena;
+    const slot = tree.descend(buf, n);
+    if (slot >= 0) {
+      const old = tree.leafRef(slot);
+      arena.decode(old);
+      const oldValueLength = arena.dValueLength;
+      if (oldValueLength === value.byteLength && arena.position(old) >= this.inPlaceFrom) {
+        arena.dSlab.bytes.set(value, arena.dKey + arena.dKeyLength);
+        return;
+      }
+      const recordLength = arena.dRecordLength;
+      const ref = arena.append(buf, 0, n, value, 0, value.byteLength);
+      tree.setLeafRef(slot, ref);
+      tree.replaceSeparators(old, ref);
+      arena.kill(old);
+      this.keyValueBytes += value.byteLength - oldValueLength;
+      this.compactor.owe(recordLength);
+    } else {
+      const ref = arena.append(buf, 0, n, value, 0, value.byteLength);
+      tree.insert(~slot, ref);
+      this.keyValueBytes += n + value.byteLength;
+    }
+  }
+
+  /** Removes `key`; true when it was held. Throws `TIDEMARK_INVALID_ARGUMENT` for a malformed key. */
+  delete(key: string): boolean {
+    checkKey('delete(key)', key);
+    const n = encoder(key, this.scratch);
+    const buf = this.scratch.buf;
+    if (this.tree.find(this.tree.root, buf, n) < 0) return false;
+    const slot = this.tree.descend(buf, n);
+    assert(slot >= 0, 'key found, then not found on the writable path');
+    const old = this.tree.leafRef(slot);
+    this.arena.decode(old);
+    const recordLength = this.arena.dRecordLength;
+    this.keyValueBytes -= this.arena.dKeyLength + this.arena.dValueLength;
+    this.tree.remove(slot);
+    this.arena.kill(old);
+    this.compactor.owe(recordLength);
+    return true;
+  }
+
+  /** Entries whose key starts with `prefix` (UTF-8 bytes), in key order. */
+  prefixScan(prefix: string, options: ScanOptions = {}): IterableIterator<[string, Uint8Array]> {
+    checkKey('prefixScan(prefix)', prefix);
+    const p = Buffer.from(prefix, 'utf8');
+    return new ScanIterator(this.liveSource, scanBounds(p, undefined, p, options));
+  }
+
+  /**
+   * Entries with `start ≤ key < end` (start inclusive, end exclusive; either `undefined` for
+   * open), in key order. Empty when `end ≤ start`.
+   */
+  rangeScan(
+    start: string | undefined,
+    end: string | undefined,
+    options: ScanOptions = {},
+  ): IterableIterator<[string, Uint8Array]> {
+    return new ScanIterator(this.liveSource, rangeBounds(start, end, options));
+  }
+
+  /** Every entry, in key order. */
+  entries(): IterableIterator<[string, Uint8Array]> {
+    return new ScanIterator(this.liveSource, scanBounds(undefined, undefined, undefined, {}));
+  }
+
+  /** A point-in-time read view; call `release()` when done (see {@link SlabSnapshot}). */
+  snapshot(): SlabSnapshot {
+    const mark = this.arena.headPosition();
+    const { root, epoch } = this.tree.takeSnapshot();
+    this.marks.set(epoch, mark);
+    this.inPlaceFrom = mark;
+    return new SlabSnapshot({
+      tree: this.tree,
+      root,
+      epoch,
+      size: this.tree.count,
+      sizeBytes: this.keyValueBytes,
+      release: () => this.release(epoch),
+    });
+  }
+
+  private release(epoch: number): void {
+    this.tree.releaseSnapshot(epoch);
+    this.marks.delete(epoch);
+    const newest = this.tree.epochs.newest;
+    this.inPlaceFrom = newest === 0 ? 0 : this.marks.get(newest)!;
+    this.compactor.reclaim();
+  }
+
+  /** One compaction step of at most `maxBytes` scanned (default `compaction.stepBytes`); returns bytes scanned. */
+  compactStep(options: { maxBytes?: number } = {}): number {
+    const maxBytes = integerOption('compactStep(maxBytes)', options.maxBytes, {
+      min: 1,
+      max: Number.MAX_SAFE_INTEGER,
+      fallback: this.compactor.stepBytes,
+    });
+    return this.compactor.step(maxBytes);
+  }
+
+  /** Compacts until no slab is over the garbage ratio (or, with `all`, holds any garbage). */
+  compact(options: { all?: boolean } = {}): void {
+    this.compactor.compactAll(options.all === true);
+  }
+
+  /** Memory figures (see {@link SlabStoreStats}). */
+  stats(): SlabStoreStats {
+    const a = this.arena;
+    return {
+      entries: this.tree.count,
+      keyValueBytes: this.keyValueBytes,
+      liveBytes: a.liveBytes,
+      garbageBytes: a.usedBytes - a.liveBytes,
+      slabCount: a.slabCount,
+      slabBytes: a.allocatedBytes,
+      indexPages: this.pool.pageCount,
+      indexBytes: this.pool.allocatedBytes,
+      snapshots: this.tree.epochs.live.length,
+      compactedBytes: this.compactor.copiedBytes,
+    };
+  }
+}
