@@ -235,13 +235,18 @@ export function copyValue(arena: SlabArena, ref: number): Buffer {
   return out;
 }
 
-export function scanBounds(
-  start: Uint8Array | undefined,
-  end: Uint8Array | undefined,
-  prefix: Uint8Array | undefined,
-  options: ScanOptions,
-): ScanBounds {
-  const limit = integerOption('scan limit', options.limit, {
+export function scanBounds({
+  start,
+  end,
+  prefix,
+  limit: requested,
+}: {
+  start?: Uint8Array | undefined;
+  end?: Uint8Array | undefined;
+  prefix?: Uint8Array | undefined;
+  limit?: number | undefined;
+}): ScanBounds {
+  const limit = integerOption('scan limit', requested, {
     min: 0,
     max: Number.MAX_SAFE_INTEGER,
     fallback: Number.MAX_SAFE_INTEGER,
@@ -257,10 +262,9 @@ export function rangeBounds(
 ): ScanBounds {
   if (start !== undefined) checkKey('rangeScan(start)', start);
   if (end !== undefined) checkKey('rangeScan(end)', end);
-  return scanBounds(
-    start === undefined ? undefined : Buffer.from(start, 'utf8'),
-    end === undefined ? undefined : Buffer.from(end, 'utf8'),
-    undefined,
-    options,
-  );
+  return scanBounds({
+    start: start === undefined ? undefined : Buffer.from(start, 'utf8'),
+    end: end === undefined ? undefined : Buffer.from(end, 'utf8'),
+    limit: options.limit,
+  });
 }

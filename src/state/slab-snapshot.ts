@@ -77,7 +77,7 @@ export class SlabSnapshot {
   prefixScan(prefix: string, options: ScanOptions = {}): IterableIterator<[string, Uint8Array]> {
     checkKey('prefixScan(prefix)', prefix);
     const p = Buffer.from(prefix, 'utf8');
-    return new ScanIterator(this.source, scanBounds(p, undefined, p, options));
+    return new ScanIterator(this.source, scanBounds({ start: p, prefix: p, limit: options.limit }));
   }
 
   /** Entries with `start ≤ key < end` (either `undefined` for open), in key order. */
@@ -91,7 +91,7 @@ export class SlabSnapshot {
 
   /** Every entry, in key order. */
   entries(): IterableIterator<[string, Uint8Array]> {
-    return new ScanIterator(this.source, rangeBounds(undefined, undefined, {}));
+    return new ScanIterator(this.source, scanBounds({}));
   }
 
   /** Frees what the snapshot pins. Idempotent. */

@@ -210,7 +210,7 @@ export class SlabStore {
   prefixScan(prefix: string, options: ScanOptions = {}): IterableIterator<[string, Uint8Array]> {
     checkKey('prefixScan(prefix)', prefix);
     const p = Buffer.from(prefix, 'utf8');
-    return new ScanIterator(this.liveSource, scanBounds(p, undefined, p, options));
+    return new ScanIterator(this.liveSource, scanBounds({ start: p, prefix: p, limit: options.limit }));
   }
 
   /**
@@ -227,7 +227,7 @@ export class SlabStore {
 
   /** Every entry, in key order. */
   entries(): IterableIterator<[string, Uint8Array]> {
-    return new ScanIterator(this.liveSource, scanBounds(undefined, undefined, undefined, {}));
+    return new ScanIterator(this.liveSource, scanBounds({}));
   }
 
   /** A point-in-time read view; call `release()` when done (see {@link SlabSnapshot}). */
