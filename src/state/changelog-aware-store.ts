@@ -19,9 +19,10 @@
 import { DurableWatermark } from '../changelog/durable-watermark.js';
 import { loadEpoch, loadRingFailure, loadRingState } from '../changelog/ring-status.js';
 import type { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
-import { TidemarkError } from '../errors.js';
+import { assert, TidemarkError } from '../errors.js';
 import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import {
+  MAX_KEY_BYTES,
   MAX_RECORD_PAYLOAD_BYTES,
   RING_FLUSH_REQUEST_WORD,
   RING_TAIL_WORD,
@@ -252,15 +253,29 @@ export class ChangelogAwareStore {
    * `TIDEMARK_BACKPRESSURE`.
    */
   put(key: string, value: Uint8Array): number {
-    checkKey('put(key)', key);
+    // Hot path: the key's well-formedness is checked by the ring as it encodes the key (an ASCII
+    // key needs no check at all); every other path — a long key, a closed store, a full ring, a
+    // key the ring refused — runs the full `checkKey` first, so a bad key is refused the same way
+    // whichever path it takes, and always before anything changes.
+    if (typeof key !== 'string' || key.length * 3 > MAX_KEY_BYTES) checkKey('put(key)', key);
     checkValue('put(value)', key, value, this.maxPutPayloadBytes);
-    this.checkWritable();
+    if (this.closing || loadRingState(this.buffer) !== RingState.Running) this.refuse('put(key)', key);
     const epoch = loadEpoch(this.buffer);
-    if (this.queue.length > 0 || !this.buffer.pushPut(key, value, epoch)) {
-      this.full(StateOp.Put, key, value, undefined, epoch, 4 + key.length * 3 + value.length);
-    } else {
+    let pushed = false;
+    if (this.queue.length === 0) {
+      try {
+        pushed = this.buffer.pushPut(key, value, epoch);
+      } catch (err) {
+        checkKey('put(key)', key);
+        throw err;
+      }
+    }
+    if (pushed) {
       this.counters.entriesPushed++;
       this.afterPush();
+    } else {
+      checkKey('put(key)', key);
+      this.full(StateOp.Put, key, value, undefined, epoch, 4 + key.length * 3 + value.length);
     }
     this.state.set(key, value);
     this.uncommitted++;
@@ -269,7 +284,7 @@ export class ChangelogAwareStore {
 
   /** Removes `key` in memory and pushes the Delete. Same contract as {@link put}. */
   delete(key: string): number {
-    checkKey('delete(key)', key);
+    if (typeof key !== 'string' || key.length * 3 > MAX_KEY_BYTES) checkKey('delete(key)', key);
     if (
       key.length * 3 > this.buffer.maxPayloadBytes &&
       Buffer.byteLength(key) > this.buffer.maxPayloadBytes
@@ -280,13 +295,23 @@ export class ChangelogAwareStore {
         { argument: 'delete(key)' },
       );
     }
-    this.checkWritable();
+    if (this.closing || loadRingState(this.buffer) !== RingState.Running) this.refuse('delete(key)', key);
     const epoch = loadEpoch(this.buffer);
-    if (this.queue.length > 0 || !this.buffer.pushDelete(key, epoch)) {
-      this.full(StateOp.Delete, key, undefined, undefined, epoch, key.length * 3);
-    } else {
+    let pushed = false;
+    if (this.queue.length === 0) {
+      try {
+        pushed = this.buffer.pushDelete(key, epoch);
+      } catch (err) {
+        checkKey('delete(key)', key);
+        throw err;
+      }
+    }
+    if (pushed) {
       this.counters.entriesPushed++;
       this.afterPush();
+    } else {
+      checkKey('delete(key)', key);
+      this.full(StateOp.Delete, key, undefined, undefined, epoch, key.length * 3);
     }
     this.state.delete(key);
     this.uncommitted++;
@@ -478,6 +503,13 @@ export class ChangelogAwareStore {
   private failure(): TidemarkError | undefined {
     if (loadRingState(this.buffer) === RingState.Failed) return loadRingFailure(this.buffer);
     return this.localFailure ?? this.ring1.failure() ?? this.closedError;
+  }
+
+  /** A mutation of `key` on a store that is not writable: a bad key is still refused as such first. */
+  private refuse(argument: string, key: string): never {
+    checkKey(argument, key);
+    this.checkWritable();
+    assert(false, 'refuse() is only called on a store that is not writable');
   }
 
   private checkWritable(): void {
