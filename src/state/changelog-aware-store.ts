@@ -40,6 +40,10 @@ import {
   enumOption,
   integerOption,
 } from '../validation.js';
+import { FifoQueue } from './fifo-queue.js';
+
+/** Queued entries the pump moves into the ring before it yields to the event loop. */
+const PUMP_SLICE_ENTRIES = 4096;
 
 /** A named backpressure policy for a full ring. */
 export type BackpressurePolicy = 'wait' | 'throw';
@@ -125,7 +129,7 @@ export class ChangelogAwareStore {
   private readonly watermarkWaiters: DurableWatermark;
   private readonly policy: BackpressurePolicy;
   private readonly maxQueuedBytes: number;
-  private readonly queue: Queued[] = [];
+  private readonly queue = new FifoQueue<Queued>();
   private queuedBytes = 0;
   private pumping = false;
   private watching = false;
@@ -569,7 +573,7 @@ export class ChangelogAwareStore {
         err instanceof TidemarkError
           ? err
           : new TidemarkError('TIDEMARK_BUG', `Ring 0 pump failed: ${String(err)}`, { cause: err });
-      this.queue.length = 0;
+      this.queue.clear();
       this.queuedBytes = 0;
       this.watermarkWaiters.rejectAll(this.localFailure);
       this.settleWritableWaiters();
@@ -594,8 +598,9 @@ export class ChangelogAwareStore {
     const b = this.buffer;
     try {
       for (;;) {
+        let moved = 0;
         while (this.queue.length > 0) {
-          const q = this.queue[0]!;
+          const q = this.queue.peek()!;
           const ok =
             q.op === StateOp.Put
               ? b.pushPut(q.key, q.value!, q.epoch)
@@ -606,6 +611,12 @@ export class ChangelogAwareStore {
           this.queue.shift();
           this.queuedBytes -= q.bytes;
           this.counters.entriesPushed++;
+          // A ring of 65,536 slots can take tens of thousands of queued entries in one pass:
+          // yield to the event loop between slices so that pass never stalls it for long.
+          if (++moved === PUMP_SLICE_ENTRIES) {
+            moved = 0;
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
         }
         if (this.queue.length === 0 && (this.policy === 'wait' || this.ringHasRoom())) break;
         if (this.failure()) break;
