@@ -56,14 +56,17 @@ import {
   RING_CAPACITY_WORD,
   RING_CONSUMER_SLEEPING_WORD,
   RING_CONTROL_SIZE,
+  RING_EPOCH_WORD,
   RING_ERROR_AREA_SIZE,
   RING_HEAD_WORD,
   RING_LAYOUT_MAGIC,
   RING_LAYOUT_MAGIC_WORD,
   RING_PRODUCER_WAITING_WORD,
+  RING_STATE_WORD,
   RING_STATS_COUNT,
   RING_STATS_FLOAT_OFFSET,
   RING_TAIL_WORD,
+  RingState,
   StateOp,
 } from '../format/constants.js';
 import type { PayloadEncoder } from '../format/entry-codec.js';
@@ -304,6 +307,23 @@ export class StateChangelogBuffer {
     encoder.encodeInto(this.arena, at & this.arenaMask);
     this.publish(op, epoch, at, length, 0);
     return true;
+  }
+
+  /**
+   * Ring 0's per-put look at the ring's state: true while Ring 1 runs. A plain read of the state
+   * word, not `Atomics.load`, which V8 (Node 20) does not inline: two such calls were ~430 of a
+   * put's ~3,000 instructions (callgrind). An aligned Int32 read never tears, and a stale
+   * "running" is the same race as a failure landing just after the check: the put goes into the
+   * ring, and whoever awaits its durability gets the failure. The push's own `Atomics.store`
+   * keeps the compiler from caching this read across puts.
+   */
+  get runningHint(): boolean {
+    return this.control[RING_STATE_WORD] === RingState.Running;
+  }
+
+  /** The epoch Ring 1 last published, by a plain read (see {@link runningHint}); for stamping entries. */
+  get epochHint(): number {
+    return this.control[RING_EPOCH_WORD]!;
   }
 
   /** Sets the "producer waiting for space" flag; the consumer notifies the tail word when set. */

@@ -24,6 +24,7 @@ import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/
 import {
   MAX_KEY_BYTES,
   MAX_RECORD_PAYLOAD_BYTES,
+  PUT_KEY_LENGTH_SIZE,
   RING_FLUSH_REQUEST_WORD,
   RING_TAIL_WORD,
   RingStat,
@@ -39,6 +40,7 @@ import {
   checkValue,
   enumOption,
   integerOption,
+  isUint8Array,
 } from '../validation.js';
 import { FifoQueue } from './fifo-queue.js';
 
@@ -141,6 +143,9 @@ export class ChangelogAwareStore {
   private localFailure: TidemarkError | undefined;
   private readonly wakeEntries: number;
   private readonly wakeBytes: number;
+  /** Pushes between two wake attempts while work stays piled up (see {@link afterPush}). */
+  private readonly wakeEvery: number;
+  private wakeCountdown = 1;
   private lastSequence = 0;
   private lastCommit = 0;
   private uncommitted = 0;
@@ -179,6 +184,7 @@ export class ChangelogAwareStore {
     this.lastSequence = buffer.nextSequence - 1;
     this.wakeEntries = Math.max(1, buffer.capacityEntries >>> 4);
     this.wakeBytes = Math.max(1, buffer.arenaBytes >>> 4);
+    this.wakeEvery = Math.max(1, this.wakeEntries >>> 6);
     this.watermarkWaiters = new DurableWatermark(
       buffer,
       () => this.failure(),
@@ -262,9 +268,16 @@ export class ChangelogAwareStore {
     // key the ring refused — runs the full `checkKey` first, so a bad key is refused the same way
     // whichever path it takes, and always before anything changes.
     if (typeof key !== 'string' || key.length * 3 > MAX_KEY_BYTES) checkKey('put(key)', key);
-    checkValue('put(value)', key, value, this.maxPutPayloadBytes);
-    if (this.closing || loadRingState(this.buffer) !== RingState.Running) this.refuse('put(key)', key);
-    const epoch = loadEpoch(this.buffer);
+    // A bad value or an oversized put: the key's own errors still come first.
+    if (
+      !isUint8Array(value) ||
+      PUT_KEY_LENGTH_SIZE + key.length * 3 + value.length > this.maxPutPayloadBytes
+    ) {
+      checkKey('put(key)', key);
+      checkValue('put(value)', key, value, this.maxPutPayloadBytes);
+    }
+    if (this.closing || !this.buffer.runningHint) this.refuse('put(key)', key);
+    const epoch = this.buffer.epochHint;
     let pushed = false;
     if (this.queue.length === 0) {
       try {
@@ -299,8 +312,8 @@ export class ChangelogAwareStore {
         { argument: 'delete(key)' },
       );
     }
-    if (this.closing || loadRingState(this.buffer) !== RingState.Running) this.refuse('delete(key)', key);
-    const epoch = loadEpoch(this.buffer);
+    if (this.closing || !this.buffer.runningHint) this.refuse('delete(key)', key);
+    const epoch = this.buffer.epochHint;
     let pushed = false;
     if (this.queue.length === 0) {
       try {
@@ -534,7 +547,15 @@ export class ChangelogAwareStore {
   /** Wakes Ring 1 when work has piled up (a wake costs ~70 µs, so not on every push). */
   private afterPush(): void {
     const b = this.buffer;
-    if (b.pendingEntries >= this.wakeEntries || b.pendingArenaBytes >= this.wakeBytes) this.wake();
+    if (b.pendingEntries >= this.wakeEntries || b.pendingArenaBytes >= this.wakeBytes) {
+      // While Ring 1 lags behind (busy in a sync, not asleep), work stays piled up after a wake;
+      // trying again on every push cost each put three Atomics calls (~300 instructions) for
+      // nothing. Retry every `wakeEvery` pushes (1/1024 of the ring) instead; a full ring still
+      // wakes Ring 1 at once.
+      if (--this.wakeCountdown > 0) return;
+      this.wakeCountdown = this.wakeEvery;
+      this.wake();
+    }
   }
 
   private wake(): void {

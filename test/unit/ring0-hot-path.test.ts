@@ -206,3 +206,17 @@ test('a value is copied into the arena at its source alignment (so V8 copies wor
   }
   assert.equal(checked, pushed);
 });
+
+test('a put with both an ill-formed key and a bad or oversized value is refused for its key, as before the checks moved', async () => {
+  const dir = tmpDir('hot-order');
+  const { store } = await openChangelogAwareStore({ dir, ring: { arenaBytes: 1 << 20 } });
+  for (const value of [new Uint8Array(1 << 20), 'text', new DataView(new ArrayBuffer(2))]) {
+    assert.throws(() => store.put('a\ud800', value as Uint8Array), { code: 'TIDEMARK_INVALID_ARGUMENT' });
+    assert.throws(() => store.put(7 as unknown as string, value as Uint8Array), {
+      code: 'TIDEMARK_INVALID_ARGUMENT',
+    });
+  }
+  assert.throws(() => store.put('ok', new Uint8Array(1 << 20)), { code: 'TIDEMARK_LIMIT' });
+  assert.equal(store.lastSequenceNumber, 0);
+  await store.close();
+});
