@@ -201,7 +201,7 @@ export function checkValue(
   value: unknown,
   maxPayloadBytes: number = MAX_RECORD_PAYLOAD_BYTES,
 ): asserts value is Uint8Array {
-  if (!types.isUint8Array(value)) {
+  if (!isUint8Array(value)) {
     throw invalidArgument(argument, value, 'a Uint8Array or Buffer (other views and strings are refused)');
   }
   // Cheap bound first: the exact UTF-8 length only when the bound says it could matter.
@@ -215,6 +215,16 @@ export function checkValue(
       );
     }
   }
+}
+
+/**
+ * True for a `Uint8Array` (a `Buffer` included) from any realm. A brand check (the typed array's
+ * internal name), not `instanceof`: an object whose prototype chain merely includes
+ * `Uint8Array.prototype` passes `instanceof` and then throws a `TypeError` at its first
+ * `byteLength`. It costs the same as `instanceof` once optimised (V8 inlines the getter).
+ */
+export function isUint8Array(value: unknown): value is Uint8Array {
+  return types.isUint8Array(value);
 }
 
 /** A position (LSN or changelog sequence): a non-negative safe integer. */

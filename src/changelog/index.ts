@@ -12,7 +12,6 @@ export {
   storeRingState,
 } from './ring-status.js';
 export {
-  fnv1a,
   StateChangelogBuffer,
   type StateChangelogBufferOptions,
   type StateChangelogEntry,

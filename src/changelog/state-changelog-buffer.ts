@@ -40,11 +40,11 @@ import {
   CHANGELOG_ENTRY_WORDS,
   CHANGELOG_EPOCH_HI_WORD,
   CHANGELOG_EPOCH_LO_WORD,
-  CHANGELOG_KEY_HASH_WORD,
   CHANGELOG_KEY_LENGTH_WORD,
   CHANGELOG_OP_WORD,
   CHANGELOG_PAYLOAD_LENGTH_WORD,
   CHANGELOG_PAYLOAD_POSITION_WORD,
+  CHANGELOG_RESERVED_WORD,
   CHANGELOG_SEQUENCE_WORD,
   MAX_ARENA_BYTES,
   MAX_KEY_BYTES,
@@ -56,14 +56,17 @@ import {
   RING_CAPACITY_WORD,
   RING_CONSUMER_SLEEPING_WORD,
   RING_CONTROL_SIZE,
+  RING_EPOCH_WORD,
   RING_ERROR_AREA_SIZE,
   RING_HEAD_WORD,
   RING_LAYOUT_MAGIC,
   RING_LAYOUT_MAGIC_WORD,
   RING_PRODUCER_WAITING_WORD,
+  RING_STATE_WORD,
   RING_STATS_COUNT,
   RING_STATS_FLOAT_OFFSET,
   RING_TAIL_WORD,
+  RingState,
   StateOp,
 } from '../format/constants.js';
 import type { PayloadEncoder } from '../format/entry-codec.js';
@@ -80,8 +83,6 @@ export interface StateChangelogBufferOptions {
 export interface StateChangelogEntry {
   /** Epoch the producer was in when it pushed the entry. */
   epoch: number;
-  /** FNV-1a (32-bit) of the key's UTF-8 bytes; 0 for Commit and Abort. */
-  keyHash: number;
   /** The mutation. */
   op: StateOp;
   /** Low 32 bits of the entry's changelog sequence. */
@@ -105,6 +106,9 @@ function powerOfTwo(name: string, value: number, max: number): number {
   }
   return value;
 }
+
+/** Values at least this long are copied 8-byte aligned (see `pushPut`). */
+const ALIGN_VALUES_FROM_BYTES = 16;
 
 /** Byte offset of the entries region. */
 const ENTRIES_OFFSET = RING_CONTROL_SIZE + RING_ERROR_AREA_SIZE;
@@ -175,7 +179,6 @@ export class StateChangelogBuffer {
     this.cachedArenaTail = Atomics.load(this.control, RING_ARENA_TAIL_WORD) >>> 0;
     this.view = {
       epoch: 0,
-      keyHash: 0,
       op: StateOp.Put,
       sequenceLow: 0,
       keyLength: 0,
@@ -226,64 +229,69 @@ export class StateChangelogBuffer {
 
   /**
    * Pushes a Put of `key` = `value`. Returns `false` (and changes nothing) when the ring or the
-   * arena has no room. Throws `TIDEMARK_LIMIT` for a key over 64 KiB or a payload over
-   * {@link maxPayloadBytes}.
+   * arena has no room. Throws, changing nothing: `TIDEMARK_INVALID_ARGUMENT` for a key holding a
+   * lone UTF-16 surrogate (UTF-8 cannot carry it: it would be written as U+FFFD and merge with
+   * another key), `TIDEMARK_LIMIT` for a key over 64 KiB or a payload over {@link maxPayloadBytes}.
+   * The key is checked as it is encoded, so a full ring returns `false` before looking at it.
+   *
+   * The key and value bytes are written into the arena once; an ASCII key (no code unit ≥ 0x80,
+   * hence no surrogate) needs no other check. Nothing is allocated.
    */
   pushPut(key: string, value: Uint8Array, epoch: number): boolean {
-    let bound = PUT_KEY_LENGTH_SIZE + key.length * 3 + value.length;
+    const n = key.length;
+    const valueBytes = value.length;
+    let bound = PUT_KEY_LENGTH_SIZE + n * 3 + valueBytes;
     // The cheap bound (3 UTF-8 bytes per UTF-16 unit) may overshoot the cap for a put that fits:
     // then reserve the exact size, so the cap the store checks at the call is the cap applied here.
     if (bound > this.arenaBytes >>> 2)
-      bound = PUT_KEY_LENGTH_SIZE + Buffer.byteLength(key, 'utf8') + value.length;
-    const at = this.reserve(bound);
+      bound = PUT_KEY_LENGTH_SIZE + Buffer.byteLength(key, 'utf8') + valueBytes;
+    // V8 copies into shared memory with relaxed atomic stores, a word at a time only when source
+    // and destination are aligned alike modulo 8, else byte by byte (measured with callgrind:
+    // ~560 instructions for a 100-byte value, most of a push). So a payload starts up to 7 bytes
+    // late, where an ASCII key puts the value at its source's alignment; the padding is released
+    // with the entry, like the skip at the arena's end. (The arena starts 8-aligned.)
+    const pad = valueBytes >= ALIGN_VALUES_FROM_BYTES && bound + 7 <= this.arenaBytes >>> 2 ? 7 : 0;
+    let at = this.reserve(bound + pad);
     if (at < 0) return false;
+    if (pad !== 0) at = (at + ((value.byteOffset - (at + PUT_KEY_LENGTH_SIZE + n)) & 7)) >>> 0;
     const arena = this.arena;
     const off = at & this.arenaMask;
     const keyAt = off + PUT_KEY_LENGTH_SIZE;
-    let hash = 0x811c9dc5;
     let keyBytes = 0;
-    const n = key.length;
     for (; keyBytes < n; keyBytes++) {
       const c = key.charCodeAt(keyBytes);
       if (c >= 0x80) break;
       arena[keyAt + keyBytes] = c;
-      hash = Math.imul(hash ^ c, 0x01000193);
     }
-    if (keyBytes < n) {
-      keyBytes = arena.write(key, keyAt, 'utf8');
-      hash = fnv1a(arena, keyAt, keyBytes);
-    }
-    if (keyBytes > MAX_KEY_BYTES) {
-      throw new TidemarkError(
-        'TIDEMARK_LIMIT',
-        `key of ${keyBytes} bytes is over the cap of ${MAX_KEY_BYTES}`,
-      );
-    }
+    if (keyBytes < n) keyBytes = this.encodeKey(key, keyAt);
+    else if (keyBytes > MAX_KEY_BYTES) throw keyOverCap(keyBytes);
     arena[off] = keyBytes;
     arena[off + 1] = keyBytes >>> 8;
     arena[off + 2] = keyBytes >>> 16;
     arena[off + 3] = 0; // keyBytes ≤ MAX_KEY_BYTES < 2^24
     arena.set(value, keyAt + keyBytes);
-    const length = PUT_KEY_LENGTH_SIZE + keyBytes + value.length;
-    this.publish(StateOp.Put, epoch, hash >>> 0, at, length, keyBytes);
+    this.publish(StateOp.Put, epoch, at, PUT_KEY_LENGTH_SIZE + keyBytes + valueBytes, keyBytes);
     return true;
   }
 
   /** Pushes a Delete of `key`. Same contract as {@link pushPut}. */
   pushDelete(key: string, epoch: number): boolean {
-    let bound = key.length * 3;
+    const n = key.length;
+    let bound = n * 3;
     if (bound > this.arenaBytes >>> 2) bound = Buffer.byteLength(key, 'utf8');
     const at = this.reserve(bound);
     if (at < 0) return false;
+    const arena = this.arena;
     const off = at & this.arenaMask;
-    const keyBytes = key.length === 0 ? 0 : this.arena.write(key, off, 'utf8');
-    if (keyBytes > MAX_KEY_BYTES) {
-      throw new TidemarkError(
-        'TIDEMARK_LIMIT',
-        `key of ${keyBytes} bytes is over the cap of ${MAX_KEY_BYTES}`,
-      );
+    let keyBytes = 0;
+    for (; keyBytes < n; keyBytes++) {
+      const c = key.charCodeAt(keyBytes);
+      if (c >= 0x80) break;
+      arena[off + keyBytes] = c;
     }
-    this.publish(StateOp.Delete, epoch, fnv1a(this.arena, off, keyBytes), at, keyBytes, keyBytes);
+    if (keyBytes < n) keyBytes = this.encodeKey(key, off);
+    else if (keyBytes > MAX_KEY_BYTES) throw keyOverCap(keyBytes);
+    this.publish(StateOp.Delete, epoch, at, keyBytes, keyBytes);
     return true;
   }
 
@@ -297,8 +305,25 @@ export class StateChangelogBuffer {
     const at = this.reserve(length);
     if (at < 0) return false;
     encoder.encodeInto(this.arena, at & this.arenaMask);
-    this.publish(op, epoch, 0, at, length, 0);
+    this.publish(op, epoch, at, length, 0);
     return true;
+  }
+
+  /**
+   * Ring 0's per-put look at the ring's state: true while Ring 1 runs. A plain read of the state
+   * word, not `Atomics.load`, which V8 (Node 20) does not inline: two such calls were ~430 of a
+   * put's ~3,000 instructions (callgrind). An aligned Int32 read never tears, and a stale
+   * "running" is the same race as a failure landing just after the check: the put goes into the
+   * ring, and whoever awaits its durability gets the failure. The push's own `Atomics.store`
+   * keeps the compiler from caching this read across puts.
+   */
+  get runningHint(): boolean {
+    return this.control[RING_STATE_WORD] === RingState.Running;
+  }
+
+  /** The epoch Ring 1 last published, by a plain read (see {@link runningHint}); for stamping entries. */
+  get epochHint(): number {
+    return this.control[RING_EPOCH_WORD]!;
   }
 
   /** Sets the "producer waiting for space" flag; the consumer notifies the tail word when set. */
@@ -345,19 +370,29 @@ export class StateChangelogBuffer {
     return at;
   }
 
-  private publish(
-    op: number,
-    epoch: number,
-    hash: number,
-    at: number,
-    length: number,
-    keyBytes: number,
-  ): void {
+  /**
+   * Writes a key that is not all ASCII at arena offset `off` (its bytes were reserved with the
+   * 3-bytes-per-unit bound) and returns its UTF-8 length. Only a string with a UTF-16 surrogate can
+   * be ill-formed; `isWellFormed` answers at once for a one-byte (Latin-1) string.
+   */
+  private encodeKey(key: string, off: number): number {
+    if (!key.isWellFormed()) {
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        'a changelog key must be a well-formed string (it holds a lone UTF-16 surrogate)',
+      );
+    }
+    const keyBytes = this.arena.write(key, off, 'utf8');
+    if (keyBytes > MAX_KEY_BYTES) throw keyOverCap(keyBytes);
+    return keyBytes;
+  }
+
+  private publish(op: number, epoch: number, at: number, length: number, keyBytes: number): void {
     const slot = (this.head & this.entryMask) * CHANGELOG_ENTRY_WORDS;
     const e = this.entries;
     e[slot + CHANGELOG_EPOCH_LO_WORD] = epoch >>> 0;
     e[slot + CHANGELOG_EPOCH_HI_WORD] = (epoch / 4294967296) >>> 0;
-    e[slot + CHANGELOG_KEY_HASH_WORD] = hash;
+    e[slot + CHANGELOG_RESERVED_WORD] = 0;
     e[slot + CHANGELOG_PAYLOAD_POSITION_WORD] = at;
     e[slot + CHANGELOG_PAYLOAD_LENGTH_WORD] = length;
     e[slot + CHANGELOG_KEY_LENGTH_WORD] = keyBytes;
@@ -402,7 +437,6 @@ export class StateChangelogBuffer {
       const length = e[slot + CHANGELOG_PAYLOAD_LENGTH_WORD]! >>> 0;
       view.epoch =
         (e[slot + CHANGELOG_EPOCH_HI_WORD]! >>> 0) * 4294967296 + (e[slot + CHANGELOG_EPOCH_LO_WORD]! >>> 0);
-      view.keyHash = e[slot + CHANGELOG_KEY_HASH_WORD]! >>> 0;
       view.op = (e[slot + CHANGELOG_OP_WORD]! & 0xff) as StateOp;
       view.sequenceLow = e[slot + CHANGELOG_SEQUENCE_WORD]! >>> 0;
       view.keyLength = e[slot + CHANGELOG_KEY_LENGTH_WORD]! >>> 0;
@@ -433,9 +467,6 @@ export class StateChangelogBuffer {
   }
 }
 
-/** FNV-1a, 32-bit, of `buf[start, start + length)`. */
-export function fnv1a(buf: Uint8Array, start: number, length: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = start; i < start + length; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
-  return hash >>> 0;
+function keyOverCap(keyBytes: number): TidemarkError {
+  return new TidemarkError('TIDEMARK_LIMIT', `key of ${keyBytes} bytes is over the cap of ${MAX_KEY_BYTES}`);
 }

@@ -224,7 +224,7 @@ export const CHANGELOG_ENTRY_SIZE = 32;
 export const CHANGELOG_ENTRY_WORDS = CHANGELOG_ENTRY_SIZE / 4;
 export const CHANGELOG_EPOCH_LO_WORD = 0; // u32, low half of the u64 epoch
 export const CHANGELOG_EPOCH_HI_WORD = 1; // u32, high half
-export const CHANGELOG_KEY_HASH_WORD = 2; // u32, FNV-1a of the key's UTF-8 bytes (0 for Commit/Abort)
+export const CHANGELOG_RESERVED_WORD = 2; // u32, reserved: written 0 (was a key hash nothing read)
 export const CHANGELOG_PAYLOAD_POSITION_WORD = 3; // u32, arena position of the payload (wrapping counter)
 export const CHANGELOG_PAYLOAD_LENGTH_WORD = 4; // u32, payload bytes (= the WAL record payload)
 export const CHANGELOG_KEY_LENGTH_WORD = 5; // u32, key bytes (Put/Delete), else 0

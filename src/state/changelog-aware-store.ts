@@ -19,10 +19,12 @@
 import { DurableWatermark } from '../changelog/durable-watermark.js';
 import { loadEpoch, loadRingFailure, loadRingState } from '../changelog/ring-status.js';
 import type { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
-import { TidemarkError } from '../errors.js';
+import { assert, TidemarkError } from '../errors.js';
 import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import {
+  MAX_KEY_BYTES,
   MAX_RECORD_PAYLOAD_BYTES,
+  PUT_KEY_LENGTH_SIZE,
   RING_FLUSH_REQUEST_WORD,
   RING_TAIL_WORD,
   RingStat,
@@ -38,7 +40,12 @@ import {
   checkValue,
   enumOption,
   integerOption,
+  isUint8Array,
 } from '../validation.js';
+import { FifoQueue } from './fifo-queue.js';
+
+/** Queued entries the pump moves into the ring before it yields to the event loop. */
+const PUMP_SLICE_ENTRIES = 4096;
 
 /** A named backpressure policy for a full ring. */
 export type BackpressurePolicy = 'wait' | 'throw';
@@ -132,7 +139,7 @@ export class ChangelogAwareStore {
   private readonly watermarkWaiters: DurableWatermark;
   private readonly policy: BackpressurePolicy;
   private readonly maxQueuedBytes: number;
-  private readonly queue: Queued[] = [];
+  private readonly queue = new FifoQueue<Queued>();
   private queuedBytes = 0;
   private pumping = false;
   private watching = false;
@@ -144,6 +151,9 @@ export class ChangelogAwareStore {
   private localFailure: TidemarkError | undefined;
   private readonly wakeEntries: number;
   private readonly wakeBytes: number;
+  /** Pushes between two wake attempts while work stays piled up (see {@link afterPush}). */
+  private readonly wakeEvery: number;
+  private wakeCountdown = 1;
   private lastSequence = 0;
   private lastCommit = 0;
   private uncommitted = 0;
@@ -184,6 +194,7 @@ export class ChangelogAwareStore {
     this.lastSequence = buffer.nextSequence - 1;
     this.wakeEntries = Math.max(1, buffer.capacityEntries >>> 4);
     this.wakeBytes = Math.max(1, buffer.arenaBytes >>> 4);
+    this.wakeEvery = Math.max(1, this.wakeEntries >>> 6);
     this.watermarkWaiters = new DurableWatermark({
       buffer,
       failure: () => this.failure(),
@@ -262,11 +273,35 @@ export class ChangelogAwareStore {
    * `TIDEMARK_BACKPRESSURE`.
    */
   put(key: string, value: Uint8Array): number {
-    checkKey('put(key)', key);
-    checkValue('put(value)', key, value, this.maxPutPayloadBytes);
-    this.checkWritable();
-    const epoch = loadEpoch(this.buffer);
-    if (this.queue.length > 0 || !this.buffer.pushPut(key, value, epoch)) {
+    // Hot path: the key's well-formedness is checked by the ring as it encodes the key (an ASCII
+    // key needs no check at all); every other path — a long key, a closed store, a full ring, a
+    // key the ring refused — runs the full `checkKey` first, so a bad key is refused the same way
+    // whichever path it takes, and always before anything changes.
+    if (typeof key !== 'string' || key.length * 3 > MAX_KEY_BYTES) checkKey('put(key)', key);
+    // A bad value or an oversized put: the key's own errors still come first.
+    if (
+      !isUint8Array(value) ||
+      PUT_KEY_LENGTH_SIZE + key.length * 3 + value.length > this.maxPutPayloadBytes
+    ) {
+      checkKey('put(key)', key);
+      checkValue('put(value)', key, value, this.maxPutPayloadBytes);
+    }
+    if (this.closing || !this.buffer.runningHint) this.refuse('put(key)', key);
+    const epoch = this.buffer.epochHint;
+    let pushed = false;
+    if (this.queue.length === 0) {
+      try {
+        pushed = this.buffer.pushPut(key, value, epoch);
+      } catch (err) {
+        checkKey('put(key)', key);
+        throw err;
+      }
+    }
+    if (pushed) {
+      this.counters.entriesPushed++;
+      this.afterPush();
+    } else {
+      checkKey('put(key)', key);
       this.full({
         op: StateOp.Put,
         key,
@@ -275,9 +310,6 @@ export class ChangelogAwareStore {
         epoch,
         bytes: 4 + key.length * 3 + value.length,
       });
-    } else {
-      this.counters.entriesPushed++;
-      this.afterPush();
     }
     this.state.set(key, value);
     this.uncommitted++;
@@ -286,7 +318,7 @@ export class ChangelogAwareStore {
 
   /** Removes `key` in memory and pushes the Delete. Same contract as {@link put}. */
   delete(key: string): number {
-    checkKey('delete(key)', key);
+    if (typeof key !== 'string' || key.length * 3 > MAX_KEY_BYTES) checkKey('delete(key)', key);
     if (
       key.length * 3 > this.buffer.maxPayloadBytes &&
       Buffer.byteLength(key) > this.buffer.maxPayloadBytes
@@ -297,9 +329,22 @@ export class ChangelogAwareStore {
         { argument: 'delete(key)' },
       );
     }
-    this.checkWritable();
-    const epoch = loadEpoch(this.buffer);
-    if (this.queue.length > 0 || !this.buffer.pushDelete(key, epoch)) {
+    if (this.closing || !this.buffer.runningHint) this.refuse('delete(key)', key);
+    const epoch = this.buffer.epochHint;
+    let pushed = false;
+    if (this.queue.length === 0) {
+      try {
+        pushed = this.buffer.pushDelete(key, epoch);
+      } catch (err) {
+        checkKey('delete(key)', key);
+        throw err;
+      }
+    }
+    if (pushed) {
+      this.counters.entriesPushed++;
+      this.afterPush();
+    } else {
+      checkKey('delete(key)', key);
       this.full({
         op: StateOp.Delete,
         key,
@@ -308,9 +353,6 @@ export class ChangelogAwareStore {
         epoch,
         bytes: key.length * 3,
       });
-    } else {
-      this.counters.entriesPushed++;
-      this.afterPush();
     }
     this.state.delete(key);
     this.uncommitted++;
@@ -504,6 +546,13 @@ export class ChangelogAwareStore {
     return this.localFailure ?? this.ring1.failure() ?? this.closedError;
   }
 
+  /** A mutation of `key` on a store that is not writable: a bad key is still refused as such first. */
+  private refuse(argument: string, key: string): never {
+    checkKey(argument, key);
+    this.checkWritable();
+    assert(false, 'refuse() is only called on a store that is not writable');
+  }
+
   private checkWritable(): void {
     if (this.closing || loadRingState(this.buffer) !== RingState.Running) {
       const failed = this.failure();
@@ -522,7 +571,15 @@ export class ChangelogAwareStore {
   /** Wakes Ring 1 when work has piled up (a wake costs ~70 µs, so not on every push). */
   private afterPush(): void {
     const b = this.buffer;
-    if (b.pendingEntries >= this.wakeEntries || b.pendingArenaBytes >= this.wakeBytes) this.wake();
+    if (b.pendingEntries >= this.wakeEntries || b.pendingArenaBytes >= this.wakeBytes) {
+      // While Ring 1 lags behind (busy in a sync, not asleep), work stays piled up after a wake;
+      // trying again on every push cost each put three Atomics calls (~300 instructions) for
+      // nothing. Retry every `wakeEvery` pushes (1/1024 of the ring) instead; a full ring still
+      // wakes Ring 1 at once.
+      if (--this.wakeCountdown > 0) return;
+      this.wakeCountdown = this.wakeEvery;
+      this.wake();
+    }
   }
 
   private wake(): void {
@@ -556,7 +613,7 @@ export class ChangelogAwareStore {
         err instanceof TidemarkError
           ? err
           : new TidemarkError('TIDEMARK_BUG', `Ring 0 pump failed: ${String(err)}`, { cause: err });
-      this.queue.length = 0;
+      this.queue.clear();
       this.queuedBytes = 0;
       this.watermarkWaiters.rejectAll(this.localFailure);
       this.settleWritableWaiters();
@@ -581,8 +638,9 @@ export class ChangelogAwareStore {
     const b = this.buffer;
     try {
       for (;;) {
+        let moved = 0;
         while (this.queue.length > 0) {
-          const q = this.queue[0]!;
+          const q = this.queue.peek()!;
           const ok =
             q.op === StateOp.Put
               ? b.pushPut(q.key, q.value!, q.epoch)
@@ -593,6 +651,12 @@ export class ChangelogAwareStore {
           this.queue.shift();
           this.queuedBytes -= q.bytes;
           this.counters.entriesPushed++;
+          // A ring of 65,536 slots can take tens of thousands of queued entries in one pass:
+          // yield to the event loop between slices so that pass never stalls it for long.
+          if (++moved === PUMP_SLICE_ENTRIES) {
+            moved = 0;
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
         }
         if (this.queue.length === 0 && (this.policy === 'wait' || this.ringHasRoom())) break;
         if (this.failure()) break;
