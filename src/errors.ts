@@ -23,6 +23,7 @@ export type TidemarkErrorCode =
   | 'TIDEMARK_NOT_FOUND'
   | 'TIDEMARK_CONFLICT'
   | 'TIDEMARK_TIMEOUT'
+  | 'TIDEMARK_MISSING_DEPENDENCY'
   | 'TIDEMARK_BUG';
 
 /** Extra context carried by an error: the file and byte offset at fault, when known. */

@@ -7,8 +7,59 @@
  * install) but its per-call overhead loses on short ones, where a pure-JS slice-by-8 table is
  * faster. So inputs shorter than {@link NATIVE_THRESHOLD_BYTES} use JS, longer ones native.
  * Node's own `zlib.crc32` is CRC-32 (IEEE), a different polynomial, and is not used.
+ *
+ * The native module is an optional dependency: it is absent after `npm install --omit=optional`
+ * and on platforms without a prebuilt binary. Then every input goes to the JS implementation
+ * (same results, slower on long inputs) and one `TIDEMARK_CRC32C_FALLBACK` warning is emitted.
+ * It is loaded with a synchronous `require()` (no top-level await), so `require('tidemark')`
+ * keeps working. `TIDEMARK_CRC32C=js` forces the JS implementation, `=native` refuses to run
+ * without the native one; unset or `auto` is the default.
  */
-import { crc32c as nativeCrc32c } from '@node-rs/crc32';
+import { createRequire } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
+import { TidemarkError } from '../errors.js';
+
+type NativeCrc32c = (input: Buffer, initialState?: number) => number;
+
+/** The `process.emitWarning` code of the one-time "native CRC32C unavailable" diagnostic. */
+export const CRC32C_FALLBACK_WARNING = 'TIDEMARK_CRC32C_FALLBACK';
+
+function loadNative(): NativeCrc32c | undefined {
+  const mode = process.env.TIDEMARK_CRC32C ?? 'auto';
+  if (mode !== 'auto' && mode !== 'js' && mode !== 'native' && mode !== '')
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `TIDEMARK_CRC32C=${mode} is not one of auto, js, native`,
+      { argument: 'TIDEMARK_CRC32C' },
+    );
+  if (mode === 'js') return undefined;
+  try {
+    const mod = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c?: unknown };
+    if (typeof mod.crc32c !== 'function') throw new Error('@node-rs/crc32 exports no crc32c function');
+    return mod.crc32c as NativeCrc32c;
+  } catch (err) {
+    if (mode === 'native')
+      throw new TidemarkError(
+        'TIDEMARK_MISSING_DEPENDENCY',
+        `TIDEMARK_CRC32C=native but the optional dependency @node-rs/crc32 cannot be loaded (${(err as Error).message.split('\n')[0]}): npm install @node-rs/crc32`,
+        { cause: err },
+      );
+    // Once per process: worker threads load this module too and fall back silently.
+    if (isMainThread)
+      process.emitWarning(
+        `@node-rs/crc32 cannot be loaded (${(err as Error).message.split('\n')[0]}); using the pure-JS CRC32C, slower on long records. npm install @node-rs/crc32 (an optional dependency) to restore it, or set TIDEMARK_CRC32C=js to silence this.`,
+        { type: 'TidemarkWarning', code: CRC32C_FALLBACK_WARNING },
+      );
+    return undefined;
+  }
+}
+
+const nativeCrc32c = loadNative();
+
+/** Which implementation handles inputs of at least {@link NATIVE_THRESHOLD_BYTES}. */
+export function crc32cImplementation(): 'native' | 'js' {
+  return nativeCrc32c ? 'native' : 'js';
+}
 
 /** Inputs at least this long go to the native implementation. */
 export const NATIVE_THRESHOLD_BYTES = 256;
@@ -49,9 +100,10 @@ export function crc32cJs(data: Uint8Array, start = 0, end = data.length, seed = 
   return ~crc >>> 0;
 }
 
-/** CRC-32C of `data[start, end)`, continuing from `seed`; native above the threshold. */
+/** CRC-32C of `data[start, end)`, continuing from `seed`; native above the threshold when loaded. */
 export function crc32c(data: Uint8Array, start = 0, end = data.length, seed = 0): number {
-  if (end - start < NATIVE_THRESHOLD_BYTES) return crc32cJs(data, start, end, seed);
+  if (end - start < NATIVE_THRESHOLD_BYTES || nativeCrc32c === undefined)
+    return crc32cJs(data, start, end, seed);
   const view =
     start === 0 && end === data.length && Buffer.isBuffer(data)
       ? data

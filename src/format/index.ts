@@ -19,7 +19,15 @@ export {
   encodeCleanMarker,
 } from './clean-shutdown.js';
 export * from './constants.js';
-export { crc32c, crc32cJs, maskCrc32c, NATIVE_THRESHOLD_BYTES, unmaskCrc32c } from './crc32c.js';
+export {
+  CRC32C_FALLBACK_WARNING,
+  crc32c,
+  crc32cImplementation,
+  crc32cJs,
+  maskCrc32c,
+  NATIVE_THRESHOLD_BYTES,
+  unmaskCrc32c,
+} from './crc32c.js';
 export {
   ABORT_ENCODER,
   CheckpointMarkerEncoder,

@@ -2,6 +2,10 @@
  * `S3ObjectStorage`: the few object operations tidemark needs, on `@aws-sdk/client-s3`, with the
  * guarantees a durability layer needs from them.
  *
+ * The SDK is an optional peer dependency, imported on the first request (`s3-sdk.ts`): without
+ * it, constructing a storage still validates the config, and the first operation rejects
+ * `TIDEMARK_MISSING_DEPENDENCY` naming the package and its install command.
+ *
  * - **Integrity in both directions.** Every upload (and every part) carries `Content-MD5`, so the
  *   server refuses a body damaged or cut short in transit. Every object carries its CRC32C and
  *   size in user metadata (`x-amz-meta-tidemark-crc32c`, `-size`) when they are known before the
@@ -19,20 +23,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as diagnostics from 'node:diagnostics_channel';
 import * as fs from 'node:fs/promises';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateBucketCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { corruption, ioError, TidemarkError } from '../errors.js';
 import { crc32c } from '../format/crc32c.js';
 import { BoundedConcurrency } from './bounded-concurrency.js';
@@ -43,6 +34,7 @@ import {
   resolveObjectStoreConfig,
 } from './object-store-config.js';
 import { isNotFound, isPreconditionFailed, isRetryable, objectStoreError } from './s3-errors.js';
+import { loadS3Sdk, type S3Sdk } from './s3-sdk.js';
 
 /** Metadata keys (sent as `x-amz-meta-…`). */
 const META_CRC = 'tidemark-crc32c';
@@ -100,7 +92,10 @@ export class S3ObjectStorage {
   readonly config: ResolvedObjectStoreConfig;
   /** `s3://bucket/prefix`. */
   readonly url: string;
-  private readonly client: S3Client;
+  /** The SDK and its client, created on the first request (the SDK is an optional peer dependency). */
+  private api: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
+  private client: S3Client | undefined;
+  private destroyed = false;
   private readonly limiter: BoundedConcurrency;
   private bucketReady: Promise<void> | undefined;
   private readonly counters: ObjectStorageStats = {
@@ -115,16 +110,6 @@ export class S3ObjectStorage {
   constructor(config: ObjectStoreConfig) {
     this.config = resolveObjectStoreConfig(config);
     this.url = objectStoreUrl(this.config);
-    const { endpoint, region, accessKeyId, secretAccessKey } = this.config;
-    this.client = new S3Client({
-      region,
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 1,
-      ...(endpoint ? { endpoint } : {}),
-      ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
-    });
     this.limiter = new BoundedConcurrency(this.config.maxConcurrentRequests);
   }
 
@@ -133,9 +118,36 @@ export class S3ObjectStorage {
     return { ...this.counters };
   }
 
-  /** Closes the HTTP agent. */
+  /** Closes the HTTP agent (also of a client still being created). */
   destroy(): void {
-    this.client.destroy();
+    this.destroyed = true;
+    this.client?.destroy();
+  }
+
+  /**
+   * The SDK module and this storage's client, loaded and created on first use. Rejects
+   * `TIDEMARK_MISSING_DEPENDENCY` when `@aws-sdk/client-s3` is not installed.
+   */
+  private s3(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    this.api ??= loadS3Sdk().then((sdk) => {
+      const { endpoint, region, accessKeyId, secretAccessKey } = this.config;
+      const client = new sdk.S3Client({
+        region,
+        forcePathStyle: true,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        maxAttempts: 1,
+        ...(endpoint ? { endpoint } : {}),
+        ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+      });
+      this.client = client;
+      if (this.destroyed) client.destroy();
+      return { sdk, client };
+    });
+    this.api.catch(() => {
+      this.api = undefined;
+    });
+    return this.api;
   }
 
   /** Full key of `key` (relative to the prefix). */
@@ -219,10 +231,11 @@ export class S3ObjectStorage {
   /** Creates the bucket when missing (once per client; only when `createBucket`). */
   ensureBucket(): Promise<void> {
     this.bucketReady ??= (async () => {
+      const s3 = await this.s3();
       const Bucket = this.config.bucket;
       try {
         await this.request('HeadBucket', '', (abortSignal) =>
-          this.client.send(new HeadBucketCommand({ Bucket }), { abortSignal }),
+          s3.client.send(new s3.sdk.HeadBucketCommand({ Bucket }), { abortSignal }),
         );
         return;
       } catch (err) {
@@ -231,7 +244,7 @@ export class S3ObjectStorage {
       }
       try {
         await this.request('CreateBucket', '', (abortSignal) =>
-          this.client.send(new CreateBucketCommand({ Bucket }), { abortSignal }),
+          s3.client.send(new s3.sdk.CreateBucketCommand({ Bucket }), { abortSignal }),
         );
       } catch (err) {
         const name = ((err as TidemarkError).cause as { name?: string } | undefined)?.name;
@@ -247,9 +260,10 @@ export class S3ObjectStorage {
   /** Size, CRC32C and upload token of an object; undefined when it does not exist. */
   async head(key: string): Promise<(ObjectInfo & { upload?: string | undefined }) | undefined> {
     await this.ensureBucket();
+    const s3 = await this.s3();
     try {
       const out = await this.request('HeadObject', key, (abortSignal) =>
-        this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key) }), {
+        s3.client.send(new s3.sdk.HeadObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key) }), {
           abortSignal,
         }),
       );
@@ -279,6 +293,7 @@ export class S3ObjectStorage {
   /** Uploads `body` as one object. See {@link PutOptions}. Rejects `TIDEMARK_CONFLICT`, `TIDEMARK_IO`. */
   async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     await this.ensureBucket();
+    const s3 = await this.s3();
     const result: PutResult = { sizeBytes: body.length, crc32c: crc32c(body) };
     if (body.length > this.config.partSizeBytes) return this.putParts(key, [body], options, result.crc32c);
     const upload = randomUUID();
@@ -287,8 +302,8 @@ export class S3ObjectStorage {
       'PutObject',
       key,
       async (abortSignal) => {
-        await this.client.send(
-          new PutObjectCommand({
+        await s3.client.send(
+          new s3.sdk.PutObjectCommand({
             Bucket: this.config.bucket,
             Key: this.fullKey(key),
             Body: body,
@@ -409,6 +424,7 @@ export class S3ObjectStorage {
     knownCrc32c: number | undefined,
   ): Promise<PutResult> {
     await this.ensureBucket();
+    const s3 = await this.s3();
     const { bucket: Bucket, partSizeBytes, maxConcurrentRequests } = this.config;
     const Key = this.fullKey(key);
     if (options.createOnly && (await this.head(key)) !== undefined)
@@ -421,8 +437,8 @@ export class S3ObjectStorage {
       );
     const upload = randomUUID();
     const created = await this.request('CreateMultipartUpload', key, (abortSignal) =>
-      this.client.send(
-        new CreateMultipartUploadCommand({
+      s3.client.send(
+        new s3.sdk.CreateMultipartUploadCommand({
           Bucket,
           Key,
           Metadata: {
@@ -448,8 +464,8 @@ export class S3ObjectStorage {
     const sendPart = (partNumber: number, body: Uint8Array) => {
       const ContentMD5 = md5Base64(body);
       const p = this.request('UploadPart', key, (abortSignal) =>
-        this.client.send(
-          new UploadPartCommand({
+        s3.client.send(
+          new s3.sdk.UploadPartCommand({
             Bucket,
             Key,
             UploadId,
@@ -506,8 +522,8 @@ export class S3ObjectStorage {
         'CompleteMultipartUpload',
         key,
         async (abortSignal) => {
-          await this.client.send(
-            new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }),
+          await s3.client.send(
+            new s3.sdk.CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }),
             { abortSignal },
           );
           return result;
@@ -527,7 +543,7 @@ export class S3ObjectStorage {
       return result;
     } catch (err) {
       await Promise.allSettled(inFlight);
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => {}); // best effort: an unfinished upload holds no visible object
+      await s3.client.send(new s3.sdk.AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => {}); // best effort: an unfinished upload holds no visible object
       throw err instanceof TidemarkError
         ? err
         : objectStoreError(err, { operation: 'multipart upload', url: this.urlOf(key), attempts: 1 });
@@ -541,12 +557,13 @@ export class S3ObjectStorage {
    */
   async get(key: string, maxBytes: number): Promise<Uint8Array> {
     await this.ensureBucket();
+    const s3 = await this.s3();
     const url = this.urlOf(key);
     let badChecksum = 0;
     for (;;) {
       const out = await this.request('GetObject', key, async (abortSignal) => {
-        const res = await this.client.send(
-          new GetObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key) }),
+        const res = await s3.client.send(
+          new s3.sdk.GetObjectCommand({ Bucket: this.config.bucket, Key: this.fullKey(key) }),
           { abortSignal },
         );
         const length = res.ContentLength ?? 0;
@@ -576,13 +593,14 @@ export class S3ObjectStorage {
   /** Every object under `prefix` (relative to the store's prefix), with paging; sorted by key. */
   async list(prefix: string): Promise<ObjectInfo[]> {
     await this.ensureBucket();
+    const s3 = await this.s3();
     const found: ObjectInfo[] = [];
     const base = this.config.prefix ? `${this.config.prefix}/` : '';
     let ContinuationToken: string | undefined;
     do {
       const out = await this.request('ListObjectsV2', prefix, (abortSignal) =>
-        this.client.send(
-          new ListObjectsV2Command({
+        s3.client.send(
+          new s3.sdk.ListObjectsV2Command({
             Bucket: this.config.bucket,
             Prefix: base + prefix,
             ...(ContinuationToken ? { ContinuationToken } : {}),
@@ -602,11 +620,12 @@ export class S3ObjectStorage {
   async delete(keys: readonly string[]): Promise<void> {
     if (keys.length === 0) return;
     await this.ensureBucket();
+    const s3 = await this.s3();
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       const out = await this.request('DeleteObjects', batch[0]!, (abortSignal) =>
-        this.client.send(
-          new DeleteObjectsCommand({
+        s3.client.send(
+          new s3.sdk.DeleteObjectsCommand({
             Bucket: this.config.bucket,
             Delete: { Objects: batch.map((k) => ({ Key: this.fullKey(k) })), Quiet: true },
           }),

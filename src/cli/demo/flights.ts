@@ -5,15 +5,48 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from 'hyparquet';
-import { compressors } from 'hyparquet-compressors';
 import { TidemarkError } from '../../errors.js';
+import { importOptional, isMissingPackage, missingDependency } from '../../io/optional-dependency.js';
+
+/*
+ * The data set (42 MB) and the parquet reader are development dependencies: a clone of this
+ * repository has them after `npm install`, a project that installed tidemark from the registry
+ * does not, and its `tidemark demo` says so with TIDEMARK_MISSING_DEPENDENCY.
+ */
+const DEMO_INSTALL = 'npm install in a clone of tidemark (they are its devDependencies)';
+
+/** The parquet reader and its decompressors, imported on first use. */
+async function parquet(): Promise<
+  typeof import('hyparquet') & { compressors: typeof import('hyparquet-compressors')['compressors'] }
+> {
+  const neededFor = 'tidemark demo (reading the flights parquet file)';
+  const [reader, { compressors }] = await Promise.all([
+    importOptional({ name: 'hyparquet', neededFor, install: DEMO_INSTALL, load: () => import('hyparquet') }),
+    importOptional({
+      name: 'hyparquet-compressors',
+      neededFor,
+      install: DEMO_INSTALL,
+      load: () => import('hyparquet-compressors'),
+    }),
+  ]);
+  return { ...reader, compressors };
+}
 
 /** Path of the parquet file inside the installed `vega-datasets` package. */
 export function flightsPath(): string {
   // The package's `exports` hides data/, so locate it beside the resolved entry (build/index.js).
   const require = createRequire(import.meta.url);
-  const file = path.join(path.dirname(require.resolve('vega-datasets')), '..', 'data', 'flights-3m.parquet');
+  let entry: string;
+  try {
+    entry = require.resolve('vega-datasets');
+  } catch (err) {
+    if (!isMissingPackage(err, 'vega-datasets')) throw err;
+    throw missingDependency(
+      { name: 'vega-datasets', neededFor: 'tidemark demo (its flights data set)', install: DEMO_INSTALL },
+      err,
+    );
+  }
+  const file = path.join(path.dirname(entry), '..', 'data', 'flights-3m.parquet');
   if (!fs.existsSync(file)) {
     throw new TidemarkError(
       'TIDEMARK_NOT_FOUND',
@@ -48,6 +81,7 @@ export interface DemoResult {
 
 /** Row count of the file. */
 export async function flightsRowCount(path = flightsPath()): Promise<number> {
+  const { asyncBufferFromFile, parquetMetadataAsync } = await parquet();
   const file = await asyncBufferFromFile(path);
   return Number((await parquetMetadataAsync(file)).num_rows);
 }
@@ -82,6 +116,7 @@ export async function readFlights(
   onChunk: (chunk: FlightChunk) => Promise<void>,
 ): Promise<void> {
   const { start, end, path = flightsPath() } = options;
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetRead, compressors } = await parquet();
   const file = await asyncBufferFromFile(path);
   const metadata = await parquetMetadataAsync(file);
   let groupStart = 0;
