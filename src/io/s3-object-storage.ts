@@ -42,6 +42,7 @@ import {
   type ResolvedObjectStoreConfig,
   resolveObjectStoreConfig,
 } from './object-store-config.js';
+import { recordHttpStatus, traceRequest, tracingRequests } from './object-store-tracing.js';
 import { isNotFound, isPreconditionFailed, isRetryable, objectStoreError } from './s3-errors.js';
 
 /** Metadata keys (sent as `x-amz-meta-…`). */
@@ -125,6 +126,7 @@ export class S3ObjectStorage {
       ...(endpoint ? { endpoint } : {}),
       ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
     });
+    recordHttpStatus(this.client);
     this.limiter = new BoundedConcurrency(this.config.maxConcurrentRequests);
   }
 
@@ -171,6 +173,8 @@ export class S3ObjectStorage {
             requestTimeoutMs,
           );
           try {
+            if (tracingRequests())
+              return await traceRequest({ operation, key, attempt }, send, controller.signal);
             return await send(controller.signal);
           } catch (err) {
             throw controller.signal.aborted ? controller.signal.reason : err;
