@@ -36,7 +36,13 @@ export function forwardCheckpointSpans(options: {
   post: (msg: SpanMessage) => void;
   wire: (err: unknown) => WireError;
 }): void {
-  const { post, wire } = options;
+  const { wire } = options;
+  // A subscriber's throw would end this worker (an uncaught exception): a lost span is better.
+  const post = (msg: SpanMessage) => {
+    try {
+      options.post(msg);
+    } catch {}
+  };
   const ids = new WeakMap<object, { spanId: number; t0: number }>();
   let next = 1;
   const finish = (ctx: CheckpointSpanContext) => {
