@@ -1,6 +1,15 @@
 /** tidemark: a durability layer for Node.js. See README.md and docs/. */
 export * from './changelog/index.js';
 export * from './checkpoint/index.js';
+export {
+  type CheckpointSpanContext,
+  channels,
+  type ObjectStoreRequestContext,
+  type RecoverySpanContext,
+  type SpanOutcome,
+  type WalGroupCommitContext,
+  type WalSyncContext,
+} from './diagnostics.js';
 export * from './errors.js';
 export * from './format/index.js';
 export * from './io/index.js';

@@ -13,6 +13,7 @@
  * and Flink's incremental checkpoints, a chain is bounded and then folded into a fresh base.
  * Bases are written in 1 MiB chunks, so the thread writing them keeps serving its event loop.
  */
+import { type CheckpointSpanContext, traceAsync, tracing } from '../diagnostics.js';
 import { assert, isTidemarkError, TidemarkError } from '../errors.js';
 import type {
   CheckpointExtras,
@@ -229,7 +230,24 @@ export class IncrementalCheckpointManager {
       return Promise.reject(
         new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `epoch must be an integer ≥ 0, got ${epoch}`),
       );
-    const run = this.chain.then(() => this.checkpointNow(epoch, extras, options.forceBase === true));
+    const forceBase = options.forceBase === true;
+    const run = this.chain.then(() =>
+      traceAsync(
+        tracing.checkpoint,
+        (): CheckpointSpanContext => ({ engine: 'incremental', epoch }),
+        async (ctx) => {
+          const done = await this.checkpointNow(epoch, extras, forceBase);
+          if (ctx) {
+            ctx.id = done.id;
+            ctx.kind = done.kind;
+            ctx.keysWritten = done.keysWritten;
+            ctx.bytes = done.bytes;
+            ctx.lsn = done.lsn;
+          }
+          return done;
+        },
+      ),
+    );
     this.chain = run.catch(() => {});
     return run;
   }

@@ -20,6 +20,7 @@
  * published on `tidemark:per-core-checkpoint`.
  */
 import * as diagnostics from 'node:diagnostics_channel';
+import { type CheckpointSpanContext, traceAsync, tracing } from '../diagnostics.js';
 import { TidemarkError } from '../errors.js';
 import type { CheckpointManifest, ConnectorCheckpoint } from '../format/checkpoint-manifest.js';
 import { MANIFEST_VERSION, StateFileKind } from '../format/constants.js';
@@ -186,7 +187,23 @@ export class PerCoreCheckpointCoordinator {
    * answer: abandoned), `TIDEMARK_IO` / `TIDEMARK_NO_SPACE` (nothing truncated),
    * `TIDEMARK_INVALID_ARGUMENT` (one already running).
    */
-  async checkpoint(epoch = this.epoch + 1): Promise<PerCoreCheckpointResult> {
+  checkpoint(epoch = this.epoch + 1): Promise<PerCoreCheckpointResult> {
+    return traceAsync(
+      tracing.checkpoint,
+      (): CheckpointSpanContext => ({ engine: 'per-core', epoch, kind: 'base' }),
+      async (ctx) => {
+        const done = await this.checkpointNow(epoch);
+        if (ctx) {
+          ctx.id = done.id;
+          ctx.keysWritten = done.keys;
+          ctx.bytes = done.stateBytes;
+        }
+        return done;
+      },
+    );
+  }
+
+  private async checkpointNow(epoch: number): Promise<PerCoreCheckpointResult> {
     if (this.busy)
       throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'a per-core checkpoint is already running');
     if (!Number.isSafeInteger(epoch) || epoch <= this.epoch)

@@ -33,6 +33,7 @@ import {
   type ResolvedObjectStoreConfig,
   resolveObjectStoreConfig,
 } from './object-store-config.js';
+import { recordHttpStatus, traceRequest, tracingRequests } from './object-store-tracing.js';
 import { isNotFound, isPreconditionFailed, isRetryable, objectStoreError } from './s3-errors.js';
 import { loadS3Sdk, type S3Sdk } from './s3-sdk.js';
 
@@ -140,6 +141,7 @@ export class S3ObjectStorage {
         ...(endpoint ? { endpoint } : {}),
         ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
       });
+      recordHttpStatus(client);
       this.client = client;
       if (this.destroyed) client.destroy();
       return { sdk, client };
@@ -183,6 +185,8 @@ export class S3ObjectStorage {
             requestTimeoutMs,
           );
           try {
+            if (tracingRequests())
+              return await traceRequest({ operation, key, attempt }, send, controller.signal);
             return await send(controller.signal);
           } catch (err) {
             throw controller.signal.aborted ? controller.signal.reason : err;

@@ -35,6 +35,7 @@ import {
 } from '../state/changelog-aware-store.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
 import { checkpointRecoveredState } from './checkpoint-on-open.js';
+import { SpanRelay } from './forward-spans.js';
 import { startModuleWorker } from './module-worker.js';
 import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './ring1-protocol.js';
 
@@ -166,6 +167,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       requests.clear();
     };
 
+    const spans = new SpanRelay();
     const ready = new Promise<Extract<Ring1ToRing0, { type: 'ready' }>>((resolve, reject) => {
       w.on('message', (msg: Ring1ToRing0) => {
         switch (msg.type) {
@@ -188,6 +190,9 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
           }
           case 'closed':
             closedMessage?.(msg.error);
+            break;
+          case 'span':
+            spans.receive(msg);
             break;
         }
       });

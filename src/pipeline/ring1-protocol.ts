@@ -1,7 +1,7 @@
 /**
  * Messages between Ring 0 (the store's thread) and the Ring 1 worker. The hot traffic never uses
  * them: entries, the durable watermark, the epoch, failures and counters all go through shared
- * memory. Messages carry only start-up, checkpoint requests and close.
+ * memory. Messages carry only start-up, checkpoint requests, checkpoint spans and close.
  */
 import type { ChangelogDrainerOptions } from '../changelog/changelog-drainer.js';
 import type { CheckpointOptions } from '../checkpoint/checkpoint-config.js';
@@ -10,6 +10,7 @@ import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import type { Ring1CheckpointResult } from '../state/changelog-aware-store.js';
 import type { TornTail } from '../wal/segment-scanner.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
+import type { SpanMessage } from './forward-spans.js';
 
 /** `workerData` of the Ring 1 worker. */
 export interface Ring1WorkerData {
@@ -50,4 +51,6 @@ export type Ring1ToRing0 =
   | { type: 'start-failed'; error: WireError }
   | { type: 'checkpointed'; requestId: number; result: Ring1CheckpointResult }
   | { type: 'checkpoint-failed'; requestId: number; error: WireError }
-  | { type: 'closed'; error: WireError | undefined };
+  | { type: 'closed'; error: WireError | undefined }
+  /** A checkpoint span of Ring 1, republished in Ring 0 (see forward-spans.ts). */
+  | SpanMessage;

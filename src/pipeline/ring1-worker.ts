@@ -18,6 +18,7 @@ import { FsDirectory } from '../io/fs-directory.js';
 import { startWalArchiver } from '../recovery/storage-location.js';
 import type { WalArchiver } from '../wal/wal-archiver.js';
 import { WriteAheadLog } from '../wal/write-ahead-log.js';
+import { forwardCheckpointSpans } from './forward-spans.js';
 import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './ring1-protocol.js';
 
 const port = parentPort!;
@@ -69,6 +70,8 @@ async function main(): Promise<void> {
     port.close();
     return;
   }
+  // Users subscribe in their own thread: this one's checkpoint spans are republished there.
+  forwardCheckpointSpans({ post, wire });
   const manager = new IncrementalCheckpointManager({
     store,
     wal,

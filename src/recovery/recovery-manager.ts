@@ -20,6 +20,7 @@ import {
   IncrementalCheckpointManager,
 } from '../checkpoint/incremental-checkpoint-manager.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
+import { type RecoverySpanContext, traceAsync, tracing } from '../diagnostics.js';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import type {
   CheckpointExtras,
@@ -200,7 +201,15 @@ export class RecoveryManager {
    * the checkpoint used — or, with no valid checkpoint left, to LSN 1 — never a partial start;
    * also `TIDEMARK_CORRUPTION`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`.
    */
-  async recoverLatestValidated(): Promise<RecoveredState> {
+  recoverLatestValidated(): Promise<RecoveredState> {
+    return this.traced(
+      'recover',
+      () => this.recoverNow(),
+      (r) => r,
+    );
+  }
+
+  private async recoverNow(): Promise<RecoveredState> {
     const root = await this.readOnlyRoot();
     const walDir = await root.subdirectory(WAL_DIR_NAME);
     const checkpoints = await openCheckpointStore(root, objectStoreOf(this.config));
@@ -221,7 +230,40 @@ export class RecoveryManager {
    * Takes the directory's lock, recovers, cuts a torn WAL tail, and returns a writable store.
    * Throws `TIDEMARK_LOCKED` when another writer has the directory.
    */
-  async open(): Promise<OpenedStore> {
+  open(): Promise<OpenedStore> {
+    return this.traced(
+      'open',
+      () => this.openNow(),
+      (opened) => opened.recovered,
+    );
+  }
+
+  /**
+   * Runs a recovery as a `tidemark:recovery` span (plainly when nobody subscribes): the context
+   * names the directory, then the checkpoint used and the records replayed once it is done.
+   */
+  private traced<R>(
+    operation: 'recover' | 'open',
+    run: () => Promise<R>,
+    recoveredOf: (result: R) => RecoveredState,
+  ): Promise<R> {
+    const d = this.config.dir;
+    return traceAsync(
+      tracing.recovery,
+      (): RecoverySpanContext => ({ dir: typeof d === 'string' ? path.resolve(d) : d.path, operation }),
+      async (ctx) => {
+        const result = await run();
+        if (ctx) {
+          const { stats } = recoveredOf(result);
+          ctx.checkpointId = stats.checkpointId;
+          ctx.recordsReplayed = stats.recordsReplayed;
+        }
+        return result;
+      },
+    );
+  }
+
+  private async openNow(): Promise<OpenedStore> {
     if (this.config.mode === 'salvage')
       throw new TidemarkError(
         'TIDEMARK_INVALID_ARGUMENT',

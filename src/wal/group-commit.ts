@@ -16,6 +16,7 @@
  *   `groupCommitDelayMs` after the group's first record (the timer), so they never sit in memory
  *   unwritten for longer than that (plus the write in flight).
  */
+import { tracing } from '../diagnostics.js';
 import { ioError, TidemarkError } from '../errors.js';
 import type { WalStats } from './wal-options.js';
 
@@ -257,7 +258,8 @@ export class GroupCommit {
       this.flushing = group;
       this.flushingEndLsn = group.lastLsn;
       try {
-        await this.sink.writeGroup(group);
+        if (tracing.walGroupCommit.hasSubscribers) await this.tracedWrite(group);
+        else await this.sink.writeGroup(group);
         this.sink.committed(this.flushingEndLsn);
         this.stats.groupsCommitted++;
         if (group.records > this.stats.maxGroupRecords) this.stats.maxGroupRecords = group.records;
@@ -272,5 +274,17 @@ export class GroupCommit {
       }
     }
     this.flushInProgress = false;
+  }
+
+  /** {@link GroupCommitSink.writeGroup} as a `tidemark:wal.group-commit` span (LSNs are consecutive in a group). */
+  private tracedWrite(group: GroupBuffer): Promise<void> {
+    const ctx = {
+      path: this.path,
+      records: group.records,
+      bytes: group.length,
+      firstLsn: group.lastLsn - group.records + 1,
+      lastLsn: group.lastLsn,
+    };
+    return tracing.walGroupCommit.tracePromise(this.sink.writeGroup, ctx, this.sink, group);
   }
 }

@@ -5,6 +5,7 @@
  * segment rotation (seal with a sync, create the next segment — or take the one prepared in the
  * background by {@link SegmentPreallocator} — and fsync the directory).
  */
+import { tracing } from '../diagnostics.js';
 import { SEGMENT_HEADER_SIZE, WAL_FORMAT_VERSION, WAL_SYNC_WINDOW_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory, DirectoryFile } from '../io/directory.js';
@@ -139,7 +140,11 @@ export class SegmentWriter {
       if (!this.file.dsync && this.unsyncedBytes >= WAL_SYNC_WINDOW_BYTES) await this.datasync();
       const n = Math.min(length, WAL_SYNC_WINDOW_BYTES - (this.file.dsync ? 0 : this.unsyncedBytes));
       const t0 = performance.now();
-      await this.file.write(buf, offset, n, this.fileSize);
+      if (this.file.dsync && tracing.walSync.hasSubscribers) {
+        // An O_DSYNC write is the barrier itself: traced as one.
+        const ctx = { path: this.file.path, bytes: n, syncMethod: 'o_dsync' as const };
+        await tracing.walSync.tracePromise(this.file.write, ctx, this.file, buf, offset, n, this.fileSize);
+      } else await this.file.write(buf, offset, n, this.fileSize);
       if (this.file.dsync) this.countSync(performance.now() - t0);
       else this.unsyncedBytes += n;
       this.fileSize += n;
@@ -152,8 +157,12 @@ export class SegmentWriter {
 
   private async datasync(): Promise<void> {
     const t0 = performance.now();
+    const bytes = this.unsyncedBytes;
     this.unsyncedBytes = 0;
-    await this.file.datasync();
+    if (tracing.walSync.hasSubscribers) {
+      const ctx = { path: this.file.path, bytes, syncMethod: 'fdatasync' as const };
+      await tracing.walSync.tracePromise(this.file.datasync, ctx, this.file);
+    } else await this.file.datasync();
     this.stats.fdatasyncs++;
     this.countSync(performance.now() - t0);
   }

@@ -1,7 +1,7 @@
 /**
  * Keeps the layers honest: every module under src/ imports only from its own layer or the ones
  * below it (io → format → wal → changelog → state → checkpoint → recovery → pipeline → cli, with
- * errors/validation under all of them). A module reaching up a layer ties the lower one to
+ * errors/validation/diagnostics under all of them). A module reaching up a layer ties the lower one to
  * everything above it — the WAL would load the Ring 1 runtime, say — and turns the next
  * refactor into a cycle. `src/testing/` (fault injection for tests) sits beside the stack: it
  * may use any layer below cli, and no library layer may import it.
@@ -18,6 +18,7 @@ const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sr
 const RANKS: Record<string, number> = {
   errors: 0,
   validation: 0,
+  diagnostics: 0,
   io: 1,
   format: 2,
   wal: 3,
