@@ -6,12 +6,13 @@
  * The config is plain data, so it crosses `postMessage` to the Ring 1 worker unchanged.
  */
 import { TidemarkError } from '../errors.js';
+import { booleanOption, invalidArgument } from '../validation.js';
 
 /** How tidemark reaches one bucket and prefix of an S3-compatible object store. */
 export interface ObjectStoreConfig {
   bucket: string;
   /** Key prefix, without leading or trailing `/` (may be empty). */
-  prefix: string;
+  prefix?: string | undefined;
   /** Endpoint URL, e.g. `http://127.0.0.1:7480`. Default: `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, or AWS itself. */
   endpoint?: string | undefined;
   /** Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, or `us-east-1`. */
@@ -93,6 +94,18 @@ export function resolveObjectStoreConfig(
   config: ObjectStoreConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedObjectStoreConfig {
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    throw invalidArgument('objectStore', config, "an 's3://BUCKET/PREFIX' URL or an ObjectStoreConfig");
+  if (typeof config.bucket !== 'string')
+    throw invalidArgument('objectStore.bucket', config.bucket, 'a string');
+  if (config.prefix !== undefined && typeof config.prefix !== 'string')
+    throw invalidArgument('objectStore.prefix', config.prefix, 'a string (default: no prefix)');
+  for (const name of ['endpoint', 'region', 'accessKeyId', 'secretAccessKey'] as const) {
+    const value: unknown = config[name];
+    if (value !== undefined && typeof value !== 'string')
+      throw invalidArgument(`objectStore.${name}`, value, 'a string or undefined');
+  }
+  booleanOption('objectStore.createBucket', config.createBucket, true);
   const partSizeBytes = positive('partSizeBytes', config.partSizeBytes ?? 8 * 1024 * 1024);
   if (partSizeBytes < MIN_PART_BYTES)
     throw new TidemarkError(
@@ -103,7 +116,7 @@ export function resolveObjectStoreConfig(
     throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `bad bucket name ${JSON.stringify(config.bucket)}`);
   return {
     bucket: config.bucket,
-    prefix: normalizePrefix(config.prefix),
+    prefix: normalizePrefix(config.prefix ?? ''),
     endpoint: config.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL,
     region: config.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
     accessKeyId: config.accessKeyId,

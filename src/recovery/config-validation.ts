@@ -7,7 +7,7 @@
 import { resolveCheckpointOptions } from '../checkpoint/checkpoint-config.js';
 import { TidemarkError } from '../errors.js';
 import { MAX_ARENA_BYTES, MAX_RING_ENTRIES } from '../format/constants.js';
-import { parseObjectStoreUrl } from '../io/object-store-config.js';
+import { parseObjectStoreUrl, resolveObjectStoreConfig } from '../io/object-store-config.js';
 import {
   booleanOption,
   checkOptionsObject,
@@ -30,9 +30,7 @@ export const WAL_RECOVERY_MODES = [
 function checkStorageOptions(config: StorageOptions): void {
   const o = config.objectStore;
   if (typeof o === 'string') parseObjectStoreUrl(o);
-  else if (o !== undefined && (o === null || typeof o !== 'object' || typeof o.bucket !== 'string')) {
-    throw invalidArgument('objectStore', o, "an 's3://BUCKET/PREFIX' URL or an ObjectStoreConfig");
-  }
+  else if (o !== undefined) resolveObjectStoreConfig(o);
   booleanOption('archiveWal', config.archiveWal, true);
   integerOption('archiveIntervalMs', config.archiveIntervalMs, {
     min: 0,

@@ -19,7 +19,7 @@ const RECOVERY = new URL('../../src/recovery/index.ts', import.meta.url).href;
 /** Writes keys into a store archiving to `objectStore`, closes it; resolves the expected state. */
 async function writeArchive(objectStore: ObjectStoreConfig): Promise<Map<string, string>> {
   const s = await new RecoveryManager({
-    dir: path.join(root, `writer-${objectStore.prefix.replaceAll('/', '-')}`),
+    dir: path.join(root, `writer-${(objectStore.prefix ?? '').replaceAll('/', '-')}`),
     objectStore,
     archiveIntervalMs: 0,
     wal: { segmentSizeBytes: 4096 },

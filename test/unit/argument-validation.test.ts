@@ -245,3 +245,22 @@ test('WriteAheadLog.close() is memoized and refuses appends once it has started,
   assert.ok(reopened.lastLsn >= first);
   await reopened.close();
 });
+
+test('an object-store config without a prefix, or with mistyped fields, is checked at the call instead of failing with a bare TypeError', async () => {
+  const dir = tmpDir('validate-objectstore');
+  const { S3ObjectStorage } = await import('../../src/io/index.ts');
+  assert.doesNotThrow(() => new S3ObjectStorage({ bucket: 'tidemark-test' } as never));
+  for (const [argument, config] of [
+    ['objectStore.prefix', { bucket: 'b-ok', prefix: 42 }],
+    ['objectStore.bucket', { prefix: 'x' }],
+    ['objectStore.endpoint', { bucket: 'b-ok', endpoint: 7 }],
+    ['objectStore.createBucket', { bucket: 'b-ok', createBucket: 'yes' }],
+  ] as const) {
+    assert.throws(
+      () => new RecoveryManager({ dir, objectStore: config as never }),
+      (err: { code?: string; argument?: string }) =>
+        err.code === 'TIDEMARK_INVALID_ARGUMENT' && err.argument === argument,
+      argument,
+    );
+  }
+});
