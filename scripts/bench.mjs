@@ -29,6 +29,7 @@ for (const name of [
   'commit-latency',
   'segment-prealloc',
   'state-backend',
+  'io-uring',
 ]) {
   if (only && only !== name) continue;
   const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...args], {

@@ -72,3 +72,18 @@ test('the commit-latency benchmark runs both stores at concurrency 1, 16 and 256
         );
       }
 });
+
+test('the io_uring benchmark runs the WAL with libuv io_uring on and off and reports a ratio for every case', () => {
+  const dir = tmpDir('bench-io-uring');
+  const out = runBench('io-uring', { TIDEMARK_BENCH_DIR: dir });
+  const byName = new Map(out.map((l) => [l.name, l]));
+  for (const method of ['o_dsync', 'fdatasync'])
+    for (const group of [1, 512]) {
+      const row = byName.get(`io_uring_vs_threadpool_${method}_b${group}`);
+      assert.ok(
+        row && row.unit === 'ratio' && Number.isFinite(row.value) && row.value > 0,
+        `${method} b${group}`,
+      );
+    }
+  assert.deepEqual(fs.readdirSync(dir), [], 'no temp directory left behind');
+});
