@@ -16,6 +16,10 @@
 //   curl -X POST -d '{"amount":5}' http://127.0.0.1:PORT/accounts/alice/deposit
 //   curl http://127.0.0.1:PORT/accounts/alice
 // The first stdout line is `listening on http://127.0.0.1:PORT`.
+//
+// GET reads the in-memory state, which may include a deposit whose commit is not durable yet (its
+// POST has not been answered); a service that must never show such a balance would answer reads
+// only after `store.flushed(store.lastCommitSequence)`.
 import * as http from 'node:http';
 import { isTidemarkError, openChangelogAwareStore } from 'tidemark';
 
