@@ -6,6 +6,7 @@ import { runCoresIngest } from './demo/cores-ingest.js';
 import { runDemo } from './demo/supervisor.js';
 import { runWorker } from './demo/worker.js';
 import { runInspect } from './inspect.js';
+import { runProbe } from './probe.js';
 import { runRecover } from './recover.js';
 import { runVerify } from './verify.js';
 
@@ -16,6 +17,13 @@ function int(name: string, min: number) {
       throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
     return n;
   };
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600)
+    throw new InvalidArgumentError('--seconds must be a number in (0, 3600]');
+  return n;
 }
 
 export async function main(argv: string[], cliScript: string): Promise<number> {
@@ -180,6 +188,19 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     .option('--json', 'print the whole report as one JSON object', false)
     .action(async (dir, o) => {
       exitCode = await runInspect({ dir, store: o.store, json: o.json }, (line) => console.log(line));
+    });
+
+  program
+    .command('probe')
+    .description(
+      "measure how fast the disk under DIR makes writes durable (pg_test_fsync-style): write+fdatasync and O_DSYNC writes of 4 KiB, 64 KiB and 1 MiB, 1 KiB commits appending vs into a zero-filled file, fdatasync latency p50/p99; then recommend the WAL's syncMethod, groupCommitBytes and preallocateSegments, each with its reason. Works in a temporary subdirectory of DIR (DIR is created when missing) and removes it",
+    )
+    .argument('<dir>', 'a directory on the disk to probe (left as it was)')
+    .option('--seconds <n>', 'total time of the measurements, shared by the cases', seconds, 5)
+    .option('--fsync', 'also time write+fsync at each size', false)
+    .option('--json', 'one {"name","value","unit"} object per line, then {"recommendation": {...}}', false)
+    .action(async (dir, o) => {
+      await runProbe({ dir, seconds: o.seconds, json: o.json, fsync: o.fsync }, (line) => console.log(line));
     });
 
   try {
