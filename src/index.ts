@@ -1,4 +1,5 @@
 /** tidemark: a durability layer for Node.js. See README.md and docs/. */
+export type { WaitOptions } from './abort.js';
 export * from './changelog/index.js';
 export * from './checkpoint/index.js';
 export {

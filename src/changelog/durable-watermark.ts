@@ -5,6 +5,7 @@
  * ring's state again), and it resolves every waiter at or below the new watermark.
  */
 
+import { abortedError, guardWaiter } from '../abort.js';
 import type { TidemarkError } from '../errors.js';
 import { RING_DURABLE_SEQUENCE_BIGWORD, RING_FLUSH_REQUEST_WORD } from '../format/constants.js';
 import { loadDurableSequence } from './ring-status.js';
@@ -61,13 +62,30 @@ export class DurableWatermark {
     return this.waiters.length;
   }
 
-  /** Resolves when every entry ≤ `sequence` is durable; rejects with the store's failure. */
-  wait(sequence: number): Promise<void> {
+  /**
+   * Resolves when every entry ≤ `sequence` is durable; rejects with the store's failure, or with
+   * `TIDEMARK_ABORTED` when `signal` aborts (that waiter alone leaves the list, so aborted waits
+   * never accumulate; an already-aborted signal rejects at once). `what` names the wait in
+   * errors (default `'flushed'`).
+   */
+  wait(sequence: number, options: { signal?: AbortSignal | undefined; what?: string } = {}): Promise<void> {
+    const { signal, what = 'flushed' } = options;
+    if (signal?.aborted) return Promise.reject(abortedError(what, signal));
     if (sequence <= this.current) return Promise.resolve();
     const failed = this.failure();
     if (failed) return Promise.reject(failed);
     return new Promise<void>((resolve, reject) => {
-      const w: Waiter = { sequence, resolve, reject };
+      const w: Waiter = {
+        sequence,
+        ...guardWaiter(what, signal, {
+          resolve,
+          reject,
+          remove: () => {
+            const i = this.waiters.indexOf(w);
+            if (i >= 0) this.waiters.splice(i, 1);
+          },
+        }),
+      };
       const list = this.waiters;
       let i = list.length;
       while (i > 0 && list[i - 1]!.sequence > sequence) i--;

@@ -152,9 +152,11 @@ export interface OpenedStore {
   /**
    * Syncs and closes the WAL and releases the directory lock. With WAL archiving it first seals
    * the active segment and archives it, so the archive holds the whole log; an archiving failure
-   * rejects (`TIDEMARK_IO`) after everything is closed.
+   * rejects (`TIDEMARK_IO`) after everything is closed. Memoized: every call returns the same promise.
    */
   close(): Promise<void>;
+  /** `await using opened = await manager.open()`: {@link close} when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Recovers state from a data directory. */
@@ -356,12 +358,14 @@ export class RecoveryManager {
             run.then(clear, clear);
             return run;
           },
-          close: () => {
-            stateStore.markClosing();
-            closing ??= closeOnce();
-            return closing;
-          },
+          close,
+          [Symbol.asyncDispose]: close,
         };
+        function close(): Promise<void> {
+          stateStore.markClosing();
+          closing ??= closeOnce();
+          return closing;
+        }
         async function closeOnce(): Promise<void> {
           let archiveError: unknown;
           try {

@@ -16,6 +16,7 @@
  *   `maxQueuedBytes`; past it, `TIDEMARK_BACKPRESSURE`) and moved into the ring as Ring 1 frees
  *   space. Like a stream's `write()` returning false: `if (!store.isWritable) await store.writable()`.
  */
+import { abortedError, guardWaiter, type WaitOptions, waitSignal } from '../abort.js';
 import { DurableWatermark } from '../changelog/durable-watermark.js';
 import { loadEpoch, loadRingFailure, loadRingState } from '../changelog/ring-status.js';
 import type { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
@@ -397,11 +398,15 @@ export class ChangelogAwareStore {
   /**
    * Resolves once every entry with sequence ≤ `sequence` is durable. Rejects with the store's
    * failure (or `TIDEMARK_CLOSED`), and with `TIDEMARK_INVALID_ARGUMENT` for a sequence that is
-   * not a non-negative safe integer or was never returned.
+   * not a non-negative safe integer or was never returned, or `options` that are not
+   * `{ signal?: AbortSignal }`. With `options.signal`, an abort rejects this wait alone with
+   * `TIDEMARK_ABORTED` (`cause`: the signal's reason); the entry still becomes durable.
    */
-  flushed(sequence: number): Promise<void> {
+  flushed(sequence: number, options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
     try {
       checkPosition('flushed(sequence)', sequence);
+      signal = waitSignal('flushed(options)', options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -414,31 +419,63 @@ export class ChangelogAwareStore {
         ),
       );
     }
-    return this.watermarkWaiters.wait(sequence);
+    return this.watermarkWaiters.wait(sequence, { signal, what: 'flushed' });
   }
 
   /**
    * Asks Ring 1 to commit its group now (no delay) and resolves once everything pushed so far is
-   * durable. Rejects with the store's failure, or `TIDEMARK_CLOSED` once closed.
+   * durable. Rejects with the store's failure, or `TIDEMARK_CLOSED` once closed; `options.signal`
+   * as in {@link flushed} (an abort stops the wait, never the commit).
    */
-  durable(): Promise<void> {
+  durable(options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = waitSignal('durable(options)', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.closedError) return Promise.reject(this.failure() ?? this.closedError);
+    if (signal?.aborted) return Promise.reject(abortedError('durable', signal));
     if (this.lastSequence <= this.watermarkWaiters.current) return Promise.resolve();
     Atomics.add(this.buffer.control, RING_FLUSH_REQUEST_WORD, 1);
-    return this.flushed(this.lastSequence);
+    return this.watermarkWaiters.wait(this.lastSequence, { signal, what: 'durable' });
   }
 
-  /** Resolves when nothing is queued behind a full ring (immediately in `'throw'` mode or when writable). */
-  writable(): Promise<void> {
+  /**
+   * Resolves when nothing is queued behind a full ring (immediately in `'throw'` mode or when
+   * writable). Rejects with the store's failure; `options.signal` as in {@link flushed} (an
+   * abort stops the wait; what is queued still moves into the ring).
+   */
+  writable(options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = waitSignal('writable(options)', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (signal?.aborted) return Promise.reject(abortedError('writable', signal));
     if (this.queue.length === 0 && (this.policy === 'wait' || this.ringHasRoom())) {
       return Promise.resolve();
     }
     const failed = this.failure();
     if (failed) return Promise.reject(failed);
     return new Promise((resolve, reject) => {
-      this.writableWaiters.push({ resolve, reject });
+      const w = guardWaiter('writable', signal, {
+        resolve,
+        reject,
+        remove: () => {
+          const i = this.writableWaiters.indexOf(w);
+          if (i >= 0) this.writableWaiters.splice(i, 1);
+        },
+      });
+      this.writableWaiters.push(w);
       if (!this.pumping) this.startPump();
     });
+  }
+
+  /** `await using store = await openChangelogAwareStore(…)`: {@link close} when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /**

@@ -9,6 +9,7 @@
  * once (state and offsets move together).
  */
 
+import { abortedError, type WaitOptions, waitSignal } from '../abort.js';
 import { TidemarkError } from '../errors.js';
 import { CommitEncoder, DeleteEncoder, PutEncoder, type SourceOffsets } from '../format/entry-codec.js';
 import { checkCommit, checkKey, checkPosition, checkValue } from '../validation.js';
@@ -154,25 +155,37 @@ export class WalStateStore {
   /**
    * Resolves when the record at `lsn` (and all before it) is durable. Rejects with
    * `TIDEMARK_INVALID_ARGUMENT` for an LSN that is not a non-negative safe integer or was never
-   * appended, and with the WAL's failure.
+   * appended, or `options` that are not `{ signal?: AbortSignal }`, and with the WAL's failure.
+   * With `options.signal`, an abort rejects this wait alone with `TIDEMARK_ABORTED` (`cause`: the
+   * signal's reason); the record still becomes durable and other waiters are untouched.
    */
-  flushed(lsn: number): Promise<void> {
+  flushed(lsn: number, options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
     try {
       checkPosition('flushed(lsn)', lsn);
+      signal = waitSignal('flushed(options)', options);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.wal.flushed(lsn);
+    return this.wal.flushed(lsn, { signal });
   }
 
   /**
    * Resolves when everything appended so far is durable (forces the group out now). Rejects with
-   * the WAL's failure, or `TIDEMARK_CLOSED` once the store is closed.
+   * the WAL's failure, or `TIDEMARK_CLOSED` once the store is closed; `options.signal` as in
+   * {@link flushed} (an abort stops the wait, never the flush).
    */
-  durable(): Promise<void> {
+  durable(options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = waitSignal('durable(options)', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (signal?.aborted && !this.wal.isClosed) return Promise.reject(abortedError('durable', signal));
     if (this.closing && !this.wal.isClosed) {
       // Everything accepted before close() began is what the close's own final sync covers.
-      return this.wal.sync();
+      return this.wal.sync({ signal });
     }
     if (this.wal.isClosed) {
       return Promise.reject(
@@ -182,7 +195,7 @@ export class WalStateStore {
           }),
       );
     }
-    return this.wal.sync();
+    return this.wal.sync({ signal });
   }
 
   /** Iterates the state. */

@@ -288,4 +288,9 @@ export class CoreWalWriter {
   close(): Promise<void> {
     return this.wal.close();
   }
+
+  /** `await using writer = …`: {@link close} (memoized by the WAL) when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }

@@ -108,6 +108,11 @@ export class PerCoreWalManager {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
   }
+
+  /** `await using wals = await PerCoreWalManager.open(…)`: {@link close} when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
 }
 
 /** A checkpoint participant for a writer in this thread (see {@link CoreWalWriter.barrier}). */

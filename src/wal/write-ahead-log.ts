@@ -20,6 +20,7 @@
  * - A failed write or fdatasync is final (PostgreSQL's fsyncgate lesson): every waiter is
  *   rejected, nothing is retried, and the log refuses further appends.
  */
+import { abortedError, raceAbort, type WaitOptions, waitSignal } from '../abort.js';
 import { TidemarkError } from '../errors.js';
 import { CleanShutdownEncoder } from '../format/clean-shutdown.js';
 import {
@@ -226,9 +227,23 @@ export class WriteAheadLog {
    * written as soon as that write is durable. Rejects with the log's failure (`TIDEMARK_IO` /
    * `TIDEMARK_NO_SPACE`), or `TIDEMARK_INVALID_ARGUMENT` for an LSN never appended or one that is
    * not a non-negative safe integer (`undefined`, NaN, -1, 1.5), without touching any other waiter.
+   * With `options.signal`, an abort rejects this wait alone with `TIDEMARK_ABORTED` (`cause`: the
+   * signal's reason); the group is still written and synced, and its other waiters are untouched.
    */
-  flushed(lsn: number): Promise<void> {
-    return this.waitDurable('flushed', lsn, true);
+  flushed(lsn: number, options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = waitSignal('flushed(options)', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (signal === undefined) return this.waitDurable('flushed', lsn, true);
+    if (signal.aborted) {
+      // Validation errors first, as without a signal; nothing is hurried for a wait given up.
+      const refused = this.refuseWait('flushed', lsn);
+      return Promise.reject(refused ?? abortedError('flushed', signal));
+    }
+    return raceAbort('flushed', this.waitDurable('flushed', lsn, true), signal);
   }
 
   /**
@@ -242,37 +257,50 @@ export class WriteAheadLog {
   }
 
   private waitDurable(name: string, lsn: number, lead: boolean): Promise<void> {
-    // Validated first: a NaN compares false with everything and would park a waiter on a group
-    // that may never be flushed.
-    if (!Number.isSafeInteger(lsn) || lsn < 0) {
-      return Promise.reject(
-        new TidemarkError(
-          'TIDEMARK_INVALID_ARGUMENT',
-          `${name}(lsn): lsn must be a non-negative safe integer, got ${String(lsn)}`,
-        ),
-      );
-    }
+    const refused = this.refuseWait(name, lsn);
+    if (refused) return Promise.reject(refused);
     if (lsn <= this.durable) return Promise.resolve();
-    if (this.groups.failure) return Promise.reject(this.groups.failure);
-    if (lsn >= this.nextLsn) {
-      return Promise.reject(
-        new TidemarkError(
-          'TIDEMARK_INVALID_ARGUMENT',
-          `${name}(${lsn}): no record past LSN ${this.nextLsn - 1} was appended`,
-        ),
-      );
-    }
     return this.groups.waitFor(lsn, lead);
   }
 
-  /** Flushes everything appended so far now (no delay) and resolves when it is durable. */
-  sync(): Promise<void> {
+  /** Why a wait for `lsn` must be refused (a bad or future LSN, a failed log), if it must. */
+  private refuseWait(name: string, lsn: number): TidemarkError | undefined {
+    // Validated first: a NaN compares false with everything and would park a waiter on a group
+    // that may never be flushed.
+    if (!Number.isSafeInteger(lsn) || lsn < 0) {
+      return new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `${name}(lsn): lsn must be a non-negative safe integer, got ${String(lsn)}`,
+      );
+    }
+    if (lsn <= this.durable) return undefined;
+    if (this.groups.failure) return this.groups.failure;
+    if (lsn >= this.nextLsn) {
+      return new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `${name}(${lsn}): no record past LSN ${this.nextLsn - 1} was appended`,
+      );
+    }
+    return undefined;
+  }
+
+  /**
+   * Flushes everything appended so far now (no delay) and resolves when it is durable.
+   * `options.signal` as in {@link flushed}: an abort stops the wait, never the flush.
+   */
+  sync(options?: WaitOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = waitSignal('sync(options)', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const lsn = this.nextLsn - 1;
     if (lsn <= this.durable)
       return this.groups.failure ? Promise.reject(this.groups.failure) : Promise.resolve();
-    const p = this.flushed(lsn);
+    const p = this.waitDurable('flushed', lsn, true);
     this.groups.flushNow();
-    return p;
+    return raceAbort('sync', p, signal);
   }
 
   /** Bytes appended and not yet written: the group being built plus the one being flushed. */
@@ -361,6 +389,11 @@ export class WriteAheadLog {
   close(): Promise<void> {
     this.closing ??= this.closeOnce();
     return this.closing;
+  }
+
+  /** `await using wal = await WriteAheadLog.open(…)`: {@link close} when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   private async closeOnce(): Promise<void> {

@@ -17,6 +17,7 @@ const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sr
 /** Layers from the bottom up; a module may import from its own rank or lower ones. */
 const RANKS: Record<string, number> = {
   errors: 0,
+  abort: 0,
   validation: 0,
   diagnostics: 0,
   io: 1,
