@@ -111,7 +111,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const rec = await new RecoveryManager({ dir }).recover();
     const ms = performance.now() - t0;
-    if (rec.stats.recordsReplayed > 1) throw new Error(`replayed ${rec.stats.recordsReplayed} records`);
+    // Only the checkpoint's marker and the clean-shutdown record of the close follow it.
+    if (rec.stats.recordsReplayed > 2) throw new Error(`replayed ${rec.stats.recordsReplayed} records`);
     return ms;
   };
   for (let r = 0; r < ROUNDS; r++) chainMs.push(await recover());
