@@ -14,6 +14,7 @@ export {
 export * from './errors.js';
 export * from './format/index.js';
 export * from './io/index.js';
+export * from './metrics.js';
 export * from './pipeline/index.js';
 export * from './recovery/index.js';
 export * from './state/index.js';

@@ -28,6 +28,8 @@ const RANKS: Record<string, number> = {
   checkpoint: 6,
   recovery: 7,
   pipeline: 8,
+  // OpenTelemetry metrics over the tracing channels: an adapter on top, only index.ts imports it.
+  metrics: 8,
   cli: 9,
 };
 
