@@ -201,6 +201,39 @@ console.log(JSON.stringify({ impl: crc32cImplementation(), got, offsets: recover
   assert.equal(r.stderr.match(/TIDEMARK_CRC32C_FALLBACK/g)?.length, 1, r.stderr);
 });
 
+test('without the optional peer @opentelemetry/api, enableOpenTelemetryMetrics() says how to install it, and works with a meter provider of its own', () => {
+  const script = path.join(project, 'otel.mjs');
+  fs.writeFileSync(
+    script,
+    `import { enableOpenTelemetryMetrics, RecoveryManager } from 'tidemark';
+let missing;
+try {
+  await enableOpenTelemetryMetrics();
+} catch (err) {
+  missing = { code: err.code, message: err.message };
+}
+const names = [];
+const meterProvider = { getMeter: (name, version) => (names.push(name + '@' + version), {
+  createHistogram: (n) => ({ record: (v) => names.push(n) }),
+}) };
+const otel = await enableOpenTelemetryMetrics({ meterProvider });
+const { store, close } = await new RecoveryManager({ dir: process.argv[2] }).open();
+await store.flushed(store.put('k', new Uint8Array([1])));
+await close();
+otel.disable();
+console.log(JSON.stringify({ missing, names: [...new Set(names)] }));
+`,
+  );
+  const r = ok(run(process.execPath, [script, path.join(work, 'otel-data')], project), 'OTel consumer');
+  const out = JSON.parse(r.stdout) as { missing: { code: string; message: string }; names: string[] };
+  assert.equal(out.missing.code, 'TIDEMARK_MISSING_DEPENDENCY');
+  assert.match(out.missing.message, /npm install @opentelemetry\/api/);
+  const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(out.names[0], `tidemark@${pkg.version}`);
+  assert.ok(out.names.includes('tidemark.wal.fsync.duration'), out.names.join());
+  assert.ok(out.names.includes('tidemark.recovery.duration'), out.names.join());
+});
+
 test('require("tidemark") works from CommonJS (no top-level await anywhere in the library)', () => {
   const script = path.join(project, 'cjs.cjs');
   fs.writeFileSync(
