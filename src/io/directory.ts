@@ -47,6 +47,7 @@ export interface OpenOptions {
 
 /** A held exclusive lock on a directory; released by {@link DirectoryLock.release}. */
 export interface DirectoryLock {
+  /** Releases the lock, so the directory can be locked again. */
   release(): Promise<void>;
 }
 
