@@ -30,6 +30,7 @@ export const CHECKPOINT_STEPS = [
   'wal-truncated',
   'published',
 ] as const;
+/** One step of a checkpoint, as published on the channel (see {@link CHECKPOINT_STEPS}). */
 export type CheckpointStep = (typeof CHECKPOINT_STEPS)[number];
 
 /** A message on the channel. */

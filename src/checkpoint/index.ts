@@ -9,6 +9,7 @@ export {
   MAX_CHAIN_LENGTH,
   planRetention,
   pruneCheckpoints,
+  type RetentionPolicy,
   replayStartOf,
   type SkippedCheckpoint,
   validateCheckpointChain,

@@ -45,6 +45,7 @@ export const PER_CORE_CHECKPOINT_STEPS = [
   'pruned',
   'truncated',
 ] as const;
+/** One step of a per-core checkpoint (see {@link PER_CORE_CHECKPOINT_STEPS}). */
 export type PerCoreCheckpointStep = (typeof PER_CORE_CHECKPOINT_STEPS)[number];
 
 function emit(step: PerCoreCheckpointStep, checkpointId: number, epoch: number): void {

@@ -17,23 +17,36 @@ export const MIN_WAL_FORMAT_VERSION = 1;
 // ── Segment header (32 bytes, at offset 0 of every segment file) ─────────────────────────────
 /** "TMWL" as bytes T M W L, read as a little-endian u32. */
 export const SEGMENT_MAGIC = 0x4c574d54;
+/** Size of the segment header in bytes; the first record starts here. */
 export const SEGMENT_HEADER_SIZE = 32;
-export const SEGMENT_MAGIC_OFFSET = 0; // u32
-export const SEGMENT_VERSION_OFFSET = 4; // u16
-export const SEGMENT_HEADER_SIZE_OFFSET = 6; // u16, = SEGMENT_HEADER_SIZE
-export const SEGMENT_NUMBER_OFFSET = 8; // u64
-export const SEGMENT_FIRST_LSN_OFFSET = 16; // u64, LSN of the first record in the segment
-export const SEGMENT_RESERVED_OFFSET = 24; // u32, zero
-export const SEGMENT_HEADER_CRC_OFFSET = 28; // u32, CRC32C of bytes [0, 28)
+/** Byte offset of this field: u32. */
+export const SEGMENT_MAGIC_OFFSET = 0;
+/** Byte offset of this field: u16. */
+export const SEGMENT_VERSION_OFFSET = 4;
+/** Byte offset of this field: u16, = SEGMENT_HEADER_SIZE. */
+export const SEGMENT_HEADER_SIZE_OFFSET = 6;
+/** Byte offset of this field: u64. */
+export const SEGMENT_NUMBER_OFFSET = 8;
+/** Byte offset of this field: u64, LSN of the first record in the segment. */
+export const SEGMENT_FIRST_LSN_OFFSET = 16;
+/** Byte offset of this field: u32, zero. */
+export const SEGMENT_RESERVED_OFFSET = 24;
+/** Byte offset of this field: u32, CRC32C of bytes [0, 28). */
+export const SEGMENT_HEADER_CRC_OFFSET = 28;
 
 // ── Record frame (20-byte header + payload) ──────────────────────────────────────────────────
+/** Size of the record frame header in bytes; the payload follows it. */
 export const RECORD_HEADER_SIZE = 20;
 /** CRC32C over bytes [4, 20 + payloadLength): length, type, flags and LSN as well as the payload. */
 export const RECORD_CRC_OFFSET = 0; // u32
-export const RECORD_LENGTH_OFFSET = 4; // u32, payload length in bytes
-export const RECORD_TYPE_OFFSET = 8; // u8, a RecordType
-export const RECORD_RESERVED_OFFSET = 9; // 3 bytes, zero
-export const RECORD_LSN_OFFSET = 12; // u64, the record's log sequence number
+/** Byte offset of this field: u32, payload length in bytes. */
+export const RECORD_LENGTH_OFFSET = 4;
+/** Byte offset of this field: u8, a RecordType. */
+export const RECORD_TYPE_OFFSET = 8;
+/** Byte offset of this field: 3 bytes, zero. */
+export const RECORD_RESERVED_OFFSET = 9;
+/** Byte offset of this field: u64, the record's log sequence number. */
+export const RECORD_LSN_OFFSET = 12;
 /** First byte covered by the record CRC. */
 export const RECORD_CRC_START = 4;
 
@@ -53,6 +66,7 @@ export const RecordType = {
   CleanShutdown: 7,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
+/** Highest valid {@link RecordType}; a larger type byte is damage. */
 export const MAX_RECORD_TYPE = 7;
 
 // ── Caps, checked before allocating ──────────────────────────────────────────────────────────
@@ -82,7 +96,9 @@ export const MAX_SEGMENT_SIZE_BYTES = 512 * 1024 * 1024;
 export const PUT_KEY_LENGTH_SIZE = 4;
 /** Commit: u64 epoch, u8 flags, i64 watermark, u32 source count, then per source u16 name length, name, u64 offset. */
 export const COMMIT_FIXED_SIZE = 8 + 1 + 8 + 4;
+/** Commit flags bit: the record carries a watermark. */
 export const COMMIT_FLAG_HAS_WATERMARK = 1;
+/** Fixed bytes per source in a Commit record: u16 name length and u64 offset (the name follows). */
 export const COMMIT_SOURCE_FIXED_SIZE = 2 + 8;
 /** CheckpointMarker: u64 checkpoint id, u64 epoch, u64 covered LSN. */
 export const CHECKPOINT_MARKER_SIZE = 24;
@@ -97,9 +113,13 @@ export const CLEAN_SHUTDOWN_RECORD_SIZE = 24;
  * CheckpointMarker record; nothing for an EpochBarrier.
  */
 export const CORE_ENTRY_HEADER_SIZE = 24;
+/** Byte offset of the CoreEntry operation field: u8, a {@link CoreOperation}. */
 export const CORE_ENTRY_OPERATION_OFFSET = 0;
+/** Byte offset of the CoreEntry core id field: u32. */
 export const CORE_ENTRY_CORE_ID_OFFSET = 4;
+/** Byte offset of the CoreEntry epoch field: u64. */
 export const CORE_ENTRY_EPOCH_OFFSET = 8;
+/** Byte offset of the CoreEntry timestamp field: u64, ns since the Unix epoch. */
 export const CORE_ENTRY_TIMESTAMP_OFFSET = 16;
 /** Operation codes of a CoreEntry (the seed's `WalOperation`). */
 export const CoreOperation = {
@@ -116,7 +136,9 @@ export const MAX_CORES = 1024;
 // ── Segment file names ───────────────────────────────────────────────────────────────────────
 /** Segment files are named `wal-` + 16 zero-padded decimal digits + `.log`. */
 export const SEGMENT_FILE_PREFIX = 'wal-';
+/** Suffix of a segment file name. */
 export const SEGMENT_FILE_SUFFIX = '.log';
+/** Digits of the zero-padded decimal segment number in a segment file name. */
 export const SEGMENT_NUMBER_DIGITS = 16;
 /**
  * Bytes a repair cut off (a torn tail, a point-in-time cut, a segment whose header never became
@@ -140,19 +162,30 @@ export const PREALLOCATE_START_FRACTION = 0.25;
 // It says where the log ended when it was closed cleanly, and it survives a truncation of the
 // log that would also cut the CleanShutdown record: a log shorter than it says is data loss.
 // Opening the log for writing removes it (then fsyncs the directory) before anything is appended.
+/** Name of the clean-shutdown side file in the WAL directory: where the log ended when it was closed cleanly. */
 export const CLEAN_MARKER_FILE_NAME = 'CLEAN';
 /** "TMCS" as bytes T M C S, read as a little-endian u32. */
 export const CLEAN_MARKER_MAGIC = 0x53434d54;
+/** Version of the clean-shutdown side file written by this build. */
 export const CLEAN_MARKER_VERSION = 1;
+/** Size of the clean-shutdown side file in bytes. */
 export const CLEAN_MARKER_SIZE = 40;
-export const CLEAN_MARKER_MAGIC_OFFSET = 0; // u32
-export const CLEAN_MARKER_VERSION_OFFSET = 4; // u16
-export const CLEAN_MARKER_SIZE_OFFSET = 6; // u16, = CLEAN_MARKER_SIZE
-export const CLEAN_MARKER_SEGMENT_OFFSET = 8; // u64, number of the segment the log ends in
-export const CLEAN_MARKER_LSN_OFFSET = 16; // u64, LSN of the log's last record (the CleanShutdown record)
-export const CLEAN_MARKER_END_OFFSET = 24; // u64, size of that segment in bytes at close
-export const CLEAN_MARKER_RESERVED_OFFSET = 32; // u32, zero
-export const CLEAN_MARKER_CRC_OFFSET = 36; // u32, CRC32C of bytes [0, 36)
+/** Byte offset of this field: u32. */
+export const CLEAN_MARKER_MAGIC_OFFSET = 0;
+/** Byte offset of this field: u16. */
+export const CLEAN_MARKER_VERSION_OFFSET = 4;
+/** Byte offset of this field: u16, = CLEAN_MARKER_SIZE. */
+export const CLEAN_MARKER_SIZE_OFFSET = 6;
+/** Byte offset of this field: u64, number of the segment the log ends in. */
+export const CLEAN_MARKER_SEGMENT_OFFSET = 8;
+/** Byte offset of this field: u64, LSN of the log's last record (the CleanShutdown record). */
+export const CLEAN_MARKER_LSN_OFFSET = 16;
+/** Byte offset of this field: u64, size of that segment in bytes at close. */
+export const CLEAN_MARKER_END_OFFSET = 24;
+/** Byte offset of this field: u32, zero. */
+export const CLEAN_MARKER_RESERVED_OFFSET = 32;
+/** Byte offset of this field: u32, CRC32C of bytes [0, 36). */
+export const CLEAN_MARKER_CRC_OFFSET = 36;
 
 // ── Checkpoint state files (see checkpoint/state-file.ts) ───────────────────────────────────
 // A checkpoint's key/value data is one file: a *base* (the whole state) or a *delta* (the puts
@@ -163,10 +196,14 @@ export const STATE_FILE_MAGIC = 0x4b434d54;
 export const STATE_FILE_VERSION = 2;
 /** Header: u32 magic, u16 version, u16 kind (a StateFileKind), u64 entry count. */
 export const STATE_FILE_HEADER_SIZE = 16;
-export const STATE_FILE_MAGIC_OFFSET = 0; // u32
-export const STATE_FILE_VERSION_OFFSET = 4; // u16
-export const STATE_FILE_KIND_OFFSET = 6; // u16 (was "reserved, zero" in version 1 = a base)
-export const STATE_FILE_COUNT_OFFSET = 8; // u64
+/** Byte offset of this field: u32. */
+export const STATE_FILE_MAGIC_OFFSET = 0;
+/** Byte offset of this field: u16. */
+export const STATE_FILE_VERSION_OFFSET = 4;
+/** Byte offset of this field: u16 (was "reserved, zero" in version 1 = a base). */
+export const STATE_FILE_KIND_OFFSET = 6;
+/** Byte offset of this field: u64. */
+export const STATE_FILE_COUNT_OFFSET = 8;
 /** `kind` values: a base holds every key, a delta the changes since its parent. */
 export const StateFileKind = { Base: 0, Delta: 1 } as const;
 export type StateFileKind = (typeof StateFileKind)[keyof typeof StateFileKind];
@@ -186,10 +223,13 @@ export const STATE_FILE_CHUNK_BYTES = 1024 * 1024;
 // ── Checkpoint layout (see checkpoint/checkpoint-store.ts) ───────────────────────────────────
 /** A checkpoint is a directory (or object prefix) `checkpoint-` + 16 zero-padded decimal digits. */
 export const CHECKPOINT_DIR_PREFIX = 'checkpoint-';
+/** Digits of the zero-padded decimal checkpoint id in a checkpoint directory name. */
 export const CHECKPOINT_ID_DIGITS = 16;
 /** Inside it: the manifest (written last: the commit point) and the data files it names. */
 export const CHECKPOINT_MANIFEST_NAME = 'manifest.json';
+/** Name of a base state file (the whole state) inside a checkpoint. */
 export const CHECKPOINT_BASE_FILE_NAME = 'state.base';
+/** Name of a delta state file (puts and tombstones since the parent checkpoint) inside a checkpoint. */
 export const CHECKPOINT_DELTA_FILE_NAME = 'state.delta';
 /** Operator state over the inline threshold goes to this sidecar, one slice per operator. */
 export const CHECKPOINT_OPERATORS_FILE_NAME = 'operators.bin';
@@ -221,15 +261,24 @@ export const MANIFEST_VERSION = 2;
 
 /** `StateChangelogEntry`: 32 bytes, read and written as eight 32-bit words. */
 export const CHANGELOG_ENTRY_SIZE = 32;
+/** A changelog entry in 32-bit words (8). */
 export const CHANGELOG_ENTRY_WORDS = CHANGELOG_ENTRY_SIZE / 4;
-export const CHANGELOG_EPOCH_LO_WORD = 0; // u32, low half of the u64 epoch
-export const CHANGELOG_EPOCH_HI_WORD = 1; // u32, high half
-export const CHANGELOG_RESERVED_WORD = 2; // u32, reserved: written 0 (was a key hash nothing read)
-export const CHANGELOG_PAYLOAD_POSITION_WORD = 3; // u32, arena position of the payload (wrapping counter)
-export const CHANGELOG_PAYLOAD_LENGTH_WORD = 4; // u32, payload bytes (= the WAL record payload)
-export const CHANGELOG_KEY_LENGTH_WORD = 5; // u32, key bytes (Put/Delete), else 0
-export const CHANGELOG_OP_WORD = 6; // u32, a StateOp in the low byte; upper bytes zero
-export const CHANGELOG_SEQUENCE_WORD = 7; // u32, low 32 bits of the entry's changelog sequence
+/** Index of this 32-bit word: u32, low half of the u64 epoch. */
+export const CHANGELOG_EPOCH_LO_WORD = 0;
+/** Index of this 32-bit word: u32, high half. */
+export const CHANGELOG_EPOCH_HI_WORD = 1;
+/** Index of this 32-bit word: u32, reserved: written 0 (was a key hash nothing read). */
+export const CHANGELOG_RESERVED_WORD = 2;
+/** Index of this 32-bit word: u32, arena position of the payload (wrapping counter). */
+export const CHANGELOG_PAYLOAD_POSITION_WORD = 3;
+/** Index of this 32-bit word: u32, payload bytes (= the WAL record payload). */
+export const CHANGELOG_PAYLOAD_LENGTH_WORD = 4;
+/** Index of this 32-bit word: u32, key bytes (Put/Delete), else 0. */
+export const CHANGELOG_KEY_LENGTH_WORD = 5;
+/** Index of this 32-bit word: u32, a StateOp in the low byte; upper bytes zero. */
+export const CHANGELOG_OP_WORD = 6;
+/** Index of this 32-bit word: u32, low 32 bits of the entry's changelog sequence. */
+export const CHANGELOG_SEQUENCE_WORD = 7;
 
 /** `StateOp`: the mutation an entry carries; each maps to the WAL record type of the same value. */
 export const StateOp = {
@@ -245,27 +294,41 @@ export type StateOp = (typeof StateOp)[keyof typeof StateOp];
  * consumer's and the watermark's words sit on separate 64-byte cache lines (16 words apart).
  */
 export const RING_CONTROL_SIZE = 512;
-export const RING_HEAD_WORD = 0; // entries published by Ring 0 (wrapping u32 counter)
-export const RING_ARENA_HEAD_WORD = 1; // arena bytes reserved by Ring 0 (wrapping u32)
-export const RING_PRODUCER_WAITING_WORD = 2; // 1 while Ring 0 waits for space
-export const RING_TAIL_WORD = 16; // entries consumed by Ring 1 (wrapping u32)
-export const RING_ARENA_TAIL_WORD = 17; // arena bytes released by Ring 1 (wrapping u32)
-export const RING_CONSUMER_SLEEPING_WORD = 18; // 1 while Ring 1 sleeps waiting for entries
+/** Index of this 32-bit word: entries published by Ring 0 (wrapping u32 counter). */
+export const RING_HEAD_WORD = 0;
+/** Index of this 32-bit word: arena bytes reserved by Ring 0 (wrapping u32). */
+export const RING_ARENA_HEAD_WORD = 1;
+/** Index of this 32-bit word: 1 while Ring 0 waits for space. */
+export const RING_PRODUCER_WAITING_WORD = 2;
+/** Index of this 32-bit word: entries consumed by Ring 1 (wrapping u32). */
+export const RING_TAIL_WORD = 16;
+/** Index of this 32-bit word: arena bytes released by Ring 1 (wrapping u32). */
+export const RING_ARENA_TAIL_WORD = 17;
+/** Index of this 32-bit word: 1 while Ring 1 sleeps waiting for entries. */
+export const RING_CONSUMER_SLEEPING_WORD = 18;
 /** The durable watermark: a 64-bit word (BigInt64 index 16 = bytes 128..136). */
 export const RING_DURABLE_SEQUENCE_BIGWORD = 16;
 /** The WAL LSN the durable watermark corresponds to (bytes 136..144). */
 export const RING_DURABLE_LSN_BIGWORD = 17;
-export const RING_STATE_WORD = 48; // RingState
-export const RING_ERROR_LENGTH_WORD = 49; // bytes of JSON in the error area
-export const RING_FLUSH_REQUEST_WORD = 50; // bumped by Ring 0 to ask for an immediate group commit
-export const RING_CAPACITY_WORD = 51; // ring capacity in entries (a power of two)
-export const RING_ARENA_SIZE_WORD = 52; // arena size in bytes (a power of two)
-export const RING_LAYOUT_MAGIC_WORD = 53; // RING_LAYOUT_MAGIC, so a wrong buffer is refused
+/** Index of this 32-bit word: RingState. */
+export const RING_STATE_WORD = 48;
+/** Index of this 32-bit word: bytes of JSON in the error area. */
+export const RING_ERROR_LENGTH_WORD = 49;
+/** Index of this 32-bit word: bumped by Ring 0 to ask for an immediate group commit. */
+export const RING_FLUSH_REQUEST_WORD = 50;
+/** Index of this 32-bit word: ring capacity in entries (a power of two). */
+export const RING_CAPACITY_WORD = 51;
+/** Index of this 32-bit word: arena size in bytes (a power of two). */
+export const RING_ARENA_SIZE_WORD = 52;
+/** Index of this 32-bit word: RING_LAYOUT_MAGIC, so a wrong buffer is refused. */
+export const RING_LAYOUT_MAGIC_WORD = 53;
 /** "TMRG" as bytes T M R G, read as a little-endian u32 (stored as its int32 value). */
 export const RING_LAYOUT_MAGIC = 0x47524d54;
-export const RING_EPOCH_WORD = 54; // current epoch, published by Ring 1 after each checkpoint (< 2^31)
+/** Index of this 32-bit word: current epoch, published by Ring 1 after each checkpoint (< 2^31). */
+export const RING_EPOCH_WORD = 54;
 /** Ring 1's counters: float64 slots from byte 256 (Float64 index 32 onwards), written by Ring 1. */
 export const RING_STATS_FLOAT_OFFSET = 32;
+/** Float64 slot of each of Ring 1's counters, counted from {@link RING_STATS_FLOAT_OFFSET}. */
 export const RingStat = {
   recordsAppended: 0,
   bytesWritten: 1,
@@ -282,6 +345,7 @@ export const RingStat = {
   drainSleeps: 12,
   drainSpinHits: 13,
 } as const;
+/** Number of Ring 1 counters in {@link RingStat}. */
 export const RING_STATS_COUNT = 14;
 /** Ring state word values. */
 export const RingState = { Starting: 0, Running: 1, Failed: 2, Closed: 3 } as const;
@@ -289,4 +353,5 @@ export const RingState = { Starting: 0, Running: 1, Failed: 2, Closed: 3 } as co
 export const RING_ERROR_AREA_SIZE = 4096;
 /** Largest ring, in entries (2^24), and largest arena, in bytes (1 GiB). */
 export const MAX_RING_ENTRIES = 2 ** 24;
+/** Largest arena, in bytes (1 GiB). */
 export const MAX_ARENA_BYTES = 2 ** 30;

@@ -67,6 +67,10 @@ export class PutEncoder implements PayloadEncoder {
   private keyBytes = 0;
   private value: Uint8Array = new Uint8Array(0);
 
+  /**
+   * Sets the Put to encode next; returns this encoder. Throws `TIDEMARK_LIMIT` for a key over
+   * {@link MAX_KEY_BYTES} or a payload over {@link MAX_RECORD_PAYLOAD_BYTES}.
+   */
   set(key: string, value: Uint8Array): this {
     this.keyBytes = checkKey(key);
     this.key = key;
@@ -91,6 +95,7 @@ export class DeleteEncoder implements PayloadEncoder {
   byteLength = 0;
   private key = '';
 
+  /** Sets the key to delete next; returns this encoder. Throws `TIDEMARK_LIMIT` for a key over {@link MAX_KEY_BYTES}. */
   set(key: string): this {
     this.byteLength = checkKey(key);
     this.key = key;

@@ -47,6 +47,7 @@ export interface OpenOptions {
 
 /** A held exclusive lock on a directory; released by {@link DirectoryLock.release}. */
 export interface DirectoryLock {
+  /** Releases the lock, so the directory can be locked again. */
   release(): Promise<void>;
 }
 
@@ -92,9 +93,9 @@ export interface Directory {
    */
   removeSubdirectory(name: string): Promise<void>;
   /**
-   * Takes the exclusive writer lock of the data directory this directory belongs to (see
-   * {@link lockLevelsUp}): a `wal/` directory and its `core-<n>/` logs share the lock of the
-   * directory that holds them, so one data directory has one lock however it is opened. A second
+   * Takes the exclusive writer lock of the data directory this directory belongs to: a `wal/`
+   * directory and its `core-<n>/` logs share the lock of the directory that holds them, so one
+   * data directory has one lock however it is opened. A second
    * lock, from this thread, another thread or another process, fails at once with
    * `TIDEMARK_LOCKED`.
    */

@@ -108,7 +108,6 @@ class FsFile implements DirectoryFile {
 export class FsDirectory implements Directory {
   private constructor(readonly path: string) {}
 
-  /** Opens (creating when missing, with an fsync of each created parent) the directory at `dirPath`. */
   /**
    * Opens a directory that must already exist, creating nothing (read-only recovery of a
    * mistyped path must not leave directories behind). Throws `TIDEMARK_NOT_FOUND` when it is
@@ -128,6 +127,10 @@ export class FsDirectory implements Directory {
     return new FsDirectory(abs);
   }
 
+  /**
+   * Opens (creating when missing, with an fsync of each created parent) the directory at
+   * `dirPath`. Throws `TIDEMARK_IO` when it cannot be created.
+   */
   static async open(dirPath: string): Promise<FsDirectory> {
     const abs = path.resolve(dirPath);
     try {

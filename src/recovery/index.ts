@@ -2,8 +2,10 @@ export {
   type CheckpointReport,
   type DataDirectoryProblem,
   type DataDirectoryReport,
+  type DataDirectoryWarning,
   type ExamineOptions,
   examineDataDirectory,
+  type RecoveryVerdict,
   type SegmentReport,
 } from './examine-data-directory.js';
 export {

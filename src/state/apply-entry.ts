@@ -39,6 +39,11 @@ export class StateReplayer {
     return this.pending.length;
   }
 
+  /**
+   * Applies the entry of record `lsn`: a Put or Delete at once, or (transactional) at the next
+   * Commit, which also records its source offsets, watermark, epoch and LSN; an Abort drops the
+   * pending mutations.
+   */
   apply(lsn: number, entry: WalEntry): void {
     switch (entry.type) {
       case 'put':

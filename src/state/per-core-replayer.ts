@@ -22,6 +22,7 @@ export interface PerCoreTarget {
   cores: Map<number, CoreProgress>;
 }
 
+/** Applies merged per-core entries to a {@link PerCoreTarget} (see the module comment). */
 export class PerCoreReplayer {
   private readonly pending = new Map<number, PerCoreWalEntry[]>();
   /** Entries applied. */
@@ -63,6 +64,10 @@ export class PerCoreReplayer {
     this.applied++;
   }
 
+  /**
+   * Applies one entry, in merge order: a Put or Delete at once, or (transactional) at its core's
+   * next Commit, which also records that core's source offsets and watermark.
+   */
   apply(e: PerCoreWalEntry): void {
     if (e.epoch > this.target.epoch) this.target.epoch = e.epoch;
     const core = this.core(e.coreId);

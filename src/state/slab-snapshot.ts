@@ -45,6 +45,7 @@ export class SlabSnapshot {
   private readonly source: ScanSource;
   private readonly scratch = { buf: Buffer.allocUnsafe(256) };
 
+  /** @internal Only the store makes snapshots: call `SlabStore.snapshot()`. */
   constructor(init: SlabSnapshotInit) {
     this.tree = init.tree;
     this.root = init.root;

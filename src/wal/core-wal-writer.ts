@@ -180,6 +180,7 @@ export class CoreWalWriter {
     );
   }
 
+  /** Appends a Delete; returns its sequence. Durable once `flushed(sequence)` resolves. */
   appendDelete(key: string): number {
     return this.wal.append(
       this.encoder.set(CoreOperation.Delete, this.currentEpoch, this.nextTimestamp(), this.del.set(key)),
@@ -262,6 +263,7 @@ export class CoreWalWriter {
     return p.lsn === seq + 1 ? p : { segment: 0, offset: 0, lsn: seq + 1 };
   }
 
+  /** Resolves once the entry with this sequence (and every one before it) is durable. */
   flushed(sequence: number): Promise<void> {
     return this.wal.flushed(sequence);
   }
@@ -281,10 +283,12 @@ export class CoreWalWriter {
     return this.wal.truncatePrefix(Math.min(position.lsn, this.wal.durableLsn));
   }
 
+  /** This core's WAL counters. */
   stats(): WalStats {
     return this.wal.stats();
   }
 
+  /** Closes this core's WAL (memoized: a second call returns the same promise). */
   close(): Promise<void> {
     return this.wal.close();
   }

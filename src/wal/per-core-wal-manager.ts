@@ -69,6 +69,7 @@ export class PerCoreWalManager {
     return new PerCoreWalManager(root, writers);
   }
 
+  /** Number of cores (one writer each). */
   get cores(): number {
     return this.writers.length;
   }
@@ -103,6 +104,7 @@ export class PerCoreWalManager {
     return mergeSegments(perCore);
   }
 
+  /** Closes every core's writer; rejects with the first failure once all have been tried. */
   async close(): Promise<void> {
     const results = await Promise.allSettled(this.writers.map((w) => w.close()));
     const failed = results.find((r) => r.status === 'rejected');
@@ -118,8 +120,11 @@ export class PerCoreWalManager {
 /** A checkpoint participant for a writer in this thread (see {@link CoreWalWriter.barrier}). */
 export function localParticipant(writer: CoreWalWriter): {
   coreId: number;
+  /** {@link CoreWalWriter.barrier}. */
   barrier(epoch: number): Promise<WalPosition>;
+  /** {@link CoreWalWriter.markCheckpoint}. */
   markCheckpoint(options: { checkpointId: number; position: WalPosition }): Promise<number>;
+  /** {@link CoreWalWriter.truncateBefore}. */
   truncateBefore(position: WalPosition): Promise<number>;
 } {
   return {
