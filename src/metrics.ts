@@ -33,11 +33,13 @@ export type MetricAttributes = Record<string, string | number | boolean>;
 
 /** The part of an OpenTelemetry `Histogram` tidemark uses. */
 export interface MetricsHistogram {
+  /** Records one observation: a duration in seconds, or a count or size, with its attributes. */
   record(value: number, attributes?: MetricAttributes): void;
 }
 
 /** The part of an OpenTelemetry `Meter` tidemark uses (`@opentelemetry/api`'s `Meter` fits). */
 export interface MetricsMeter {
+  /** Creates the histogram named `name` (unit and bucket advice in `options`). */
   createHistogram(
     name: string,
     options?: { description?: string; unit?: string; advice?: { explicitBucketBoundaries?: number[] } },
@@ -46,6 +48,7 @@ export interface MetricsMeter {
 
 /** The part of an OpenTelemetry `MeterProvider` tidemark uses (an SDK `MeterProvider` fits). */
 export interface MetricsMeterProvider {
+  /** The meter of the instrumentation scope `name` (tidemark asks for `'tidemark'` and its version). */
   getMeter(name: string, version?: string): MetricsMeter;
 }
 
