@@ -112,7 +112,7 @@ export class SegmentWriter {
     this.file =
       prepared === undefined
         ? await createSegment(this.dir, number, firstLsn, this.dsync)
-        : await startPreparedSegment(this.dir, { number, firstLsn, dsync: this.dsync });
+        : await startSegment(this.dir, { number, firstLsn, dsync: this.dsync, mode: 'write' });
     this.fileBytes = prepared ?? SEGMENT_HEADER_SIZE;
     this.fileSize = SEGMENT_HEADER_SIZE;
     this.activeVersion = WAL_FORMAT_VERSION;
@@ -175,14 +175,21 @@ export class SegmentWriter {
 }
 
 /**
- * Starts segment `number` in a prepared file already renamed to its name (the rename fsynced the
- * directory): writes its header over the zeros at offset 0 and makes it durable.
+ * Writes segment `number`'s header (first LSN `firstLsn`) at offset 0 of the file opened with
+ * `mode` and makes it durable: `'create'` makes a new file (its directory entry fsynced by
+ * `create`); `'write'` starts a prepared file already renamed to the segment's name (the rename
+ * fsynced the directory), overwriting the zeros at offset 0.
  */
-async function startPreparedSegment(
+async function startSegment(
   dir: Directory,
-  { number, firstLsn, dsync }: { number: number; firstLsn: number; dsync: boolean },
+  {
+    number,
+    firstLsn,
+    dsync,
+    mode,
+  }: { number: number; firstLsn: number; dsync: boolean; mode: 'create' | 'write' },
 ): Promise<DirectoryFile> {
-  const file = await dir.open(segmentFileName(number), 'write', { dsync });
+  const file = await dir.open(segmentFileName(number), mode, { dsync });
   try {
     await file.write(encodeSegmentHeader(number, firstLsn), 0, SEGMENT_HEADER_SIZE, 0);
     if (!file.dsync) await file.datasync();
@@ -194,20 +201,11 @@ async function startPreparedSegment(
 }
 
 /** Creates segment `number` starting at `firstLsn`: its header is durable, and so is its directory entry. */
-export async function createSegment(
+export function createSegment(
   dir: Directory,
   number: number,
   firstLsn: number,
   dsync: boolean,
 ): Promise<DirectoryFile> {
-  // `create` fsyncs the directory, making the new entry durable before anything is acknowledged.
-  const file = await dir.open(segmentFileName(number), 'create', { dsync });
-  try {
-    await file.write(encodeSegmentHeader(number, firstLsn), 0, SEGMENT_HEADER_SIZE, 0);
-    if (!file.dsync) await file.datasync();
-  } catch (err) {
-    await file.close().catch(() => {});
-    throw err;
-  }
-  return file;
+  return startSegment(dir, { number, firstLsn, dsync, mode: 'create' });
 }
