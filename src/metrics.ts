@@ -27,6 +27,7 @@ import {
 } from './diagnostics.js';
 import { TidemarkError } from './errors.js';
 import { importOptional } from './io/optional-dependency.js';
+import { checkOptionsObject, invalidArgument } from './validation.js';
 
 /** Attribute values tidemark records (a subset of OpenTelemetry's `Attributes`). */
 export type MetricAttributes = Record<string, string | number | boolean>;
@@ -158,12 +159,35 @@ function withError(ctx: SpanOutcome, attributes: MetricAttributes): MetricAttrib
  * Spans are per thread (docs/OBSERVABILITY.md): call this in the thread whose work you want
  * measured. Calling it twice records everything twice.
  *
- * Rejects `TIDEMARK_MISSING_DEPENDENCY` (naming `@opentelemetry/api` and its install command)
+ * Rejects `TIDEMARK_INVALID_ARGUMENT` for options that are not an object, or a `meter` /
+ * `meterProvider` without `createHistogram` / `getMeter`, before anything subscribes; rejects
+ * `TIDEMARK_MISSING_DEPENDENCY` (naming `@opentelemetry/api` and its install command)
  * when neither `meter` nor `meterProvider` is given and `@opentelemetry/api` is not installed.
  */
 export async function enableOpenTelemetryMetrics(
   options: OpenTelemetryMetricsOptions = {},
 ): Promise<OpenTelemetryMetrics> {
+  // Checked before anything subscribes: a wrong object would otherwise fail later, inside a
+  // span, as a bare TypeError.
+  checkOptionsObject('enableOpenTelemetryMetrics(options)', options);
+  if (
+    options.meter !== undefined &&
+    typeof (options.meter as Partial<MetricsMeter>)?.createHistogram !== 'function'
+  )
+    throw invalidArgument(
+      'enableOpenTelemetryMetrics(options.meter)',
+      options.meter,
+      'an OpenTelemetry Meter',
+    );
+  if (
+    options.meterProvider !== undefined &&
+    typeof (options.meterProvider as Partial<MetricsMeterProvider>)?.getMeter !== 'function'
+  )
+    throw invalidArgument(
+      'enableOpenTelemetryMetrics(options.meterProvider)',
+      options.meterProvider,
+      'an OpenTelemetry MeterProvider',
+    );
   const meter =
     options.meter ??
     (options.meterProvider ?? (await globalMeterProvider())).getMeter('tidemark', packageVersion());

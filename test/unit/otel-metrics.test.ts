@@ -209,3 +209,27 @@ test('an object-store request attempt is recorded with its operation, HTTP statu
   for (const r of got) assert.ok(r.value > 0);
   assert.equal(channels.objectStoreRequest, 'tidemark:object-store.request');
 });
+
+test('enableOpenTelemetryMetrics refuses options that are not an object, a meter or a meter provider, before subscribing to anything', async () => {
+  for (const bad of [
+    null,
+    5,
+    'x',
+    { meter: {} },
+    { meter: 3 },
+    { meterProvider: {} },
+    { meterProvider: 'p' },
+  ]) {
+    await assert.rejects(
+      enableOpenTelemetryMetrics(bad as never),
+      { code: 'TIDEMARK_INVALID_ARGUMENT' },
+      JSON.stringify(bad),
+    );
+  }
+  for (const [name, channel] of Object.entries(tracing))
+    assert.equal(
+      (channel as { hasSubscribers: boolean }).hasSubscribers,
+      false,
+      `${name}: nothing subscribed`,
+    );
+});
