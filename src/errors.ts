@@ -41,9 +41,13 @@ export interface TidemarkErrorDetails {
 
 /** The one error class tidemark throws. Switch on `code`, never on `message`. */
 export class TidemarkError extends Error {
+  /** Always `'TidemarkError'`, so logs and `util.inspect` name the class. */
   override readonly name = 'TidemarkError';
+  /** The stable machine-readable code (see docs/ERRORS.md); match on it, never on the message. */
   readonly code: TidemarkErrorCode;
+  /** The file or object the error is about, when there is one. */
   readonly path: string | undefined;
+  /** The byte offset in {@link TidemarkError.path} the error is about (a damaged record, a torn tail), when known. */
   readonly offset: number | undefined;
   /** The argument or option at fault, for `TIDEMARK_INVALID_ARGUMENT` and `TIDEMARK_LIMIT`. */
   readonly argument: string | undefined;

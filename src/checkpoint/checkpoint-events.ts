@@ -35,6 +35,7 @@ export type CheckpointStep = (typeof CHECKPOINT_STEPS)[number];
 
 /** A message on the channel. */
 export interface CheckpointStepMessage {
+  /** The step just completed (see {@link CHECKPOINT_STEPS} for the order). */
   step: CheckpointStep;
   /** Checkpoint id. */
   id: number;

@@ -54,6 +54,7 @@ function emit(step: PerCoreCheckpointStep, checkpointId: number, epoch: number):
 
 /** One core, as the coordinator sees it (in this thread, or a proxy to a worker thread). */
 export interface CoreCheckpointParticipant {
+  /** The core this participant writes for (its `core-<id>/` WAL directory). */
   readonly coreId: number;
   /** Appends EpochBarrier(`epoch`), makes it durable, resolves the synced position after it. */
   barrier(epoch: number): Promise<WalPosition>;
@@ -69,9 +70,11 @@ export interface CoreCheckpointParticipant {
 
 /** Options of {@link PerCoreCheckpointCoordinator.open}. */
 export interface PerCoreCheckpointOptions {
+  /** Where checkpoints are published (a `CheckpointStore`: local directory or object store). */
   store: CheckpointStore;
   /** The WAL root holding `core-<id>/` (read here; written only by the cores). */
   walRoot: Directory;
+  /** One participant per core, each the owner of its core's WAL writer. */
   participants: readonly CoreCheckpointParticipant[];
   /** Only committed batches enter a checkpoint (per core). Default false. */
   transactional?: boolean;
@@ -91,14 +94,21 @@ export interface PerCoreCheckpointOptions {
 
 /** What one checkpoint did. */
 export interface PerCoreCheckpointResult {
+  /** The published checkpoint's id (never reused). */
   id: number;
+  /** The epoch the checkpoint closes: every core's entries of this epoch and before are in it. */
   epoch: number;
   /** Each core's synced position the checkpoint covers. */
   positions: Record<string, WalPosition>;
+  /** Keys in the checkpointed state. */
   keys: number;
+  /** Per-core WAL entries merged into the state for this checkpoint. */
   entriesReplayed: number;
+  /** Bytes of the state file written. */
   stateBytes: number;
+  /** WAL segments deleted (wholly before the covered positions) after the publish. */
   segmentsTruncated: number;
+  /** Wall time of the whole checkpoint, barrier to truncation, in milliseconds. */
   durationMs: number;
 }
 

@@ -36,6 +36,7 @@ export interface CleanShutdownMarker {
 
 /** CleanShutdown record payload encoder. */
 export class CleanShutdownEncoder implements PayloadEncoder {
+  /** Always `RecordType.CleanShutdown`: the WAL record type this encoder frames. */
   readonly recordType = RecordType.CleanShutdown;
   readonly byteLength = CLEAN_SHUTDOWN_RECORD_SIZE;
   /**

@@ -20,25 +20,52 @@ import { type RecordPayload, readU64, writeU64 } from './record-frame.js';
 
 /** What a per-core entry does (the seed's `WalOperation`). */
 export type WalOperation =
-  | { type: 'put'; key: string; value: Uint8Array }
-  | { type: 'delete'; key: string }
-  | { type: 'commit'; sourceOffsets: SourceOffsets; watermark: number | undefined }
   | {
+      /** A write of one key. */
+      type: 'put';
+      /** The key written. */
+      key: string;
+      /** The value written (decoded entries own their bytes). */
+      value: Uint8Array;
+    }
+  | {
+      /** A removal of one key. */
+      type: 'delete';
+      /** The key removed. */
+      key: string;
+    }
+  | {
+      /** The end of a transactional batch: everything since the previous commit applies. */
+      type: 'commit';
+      /** Source name → offset committed with the batch (exactly-once resume points). */
+      sourceOffsets: SourceOffsets;
+      /** Event-time watermark committed with the batch, if any. */
+      watermark: number | undefined;
+    }
+  | {
+      /** A checkpoint marker: a published checkpoint covers this core up to `coveredSequence`. */
       type: 'checkpoint';
+      /** The id of the published checkpoint. */
       checkpointId: number;
       /** The checkpoint holds this core's entries up to this sequence. */
       coveredSequence: number;
     }
-  | { type: 'epoch-barrier' };
+  | {
+      /** An epoch barrier: every entry of the previous epoch is before it in this core's log. */
+      type: 'epoch-barrier';
+    };
 
 /** One entry of a per-core WAL (the seed's `PerCoreWalEntry`). */
 export interface PerCoreWalEntry {
+  /** The checkpoint epoch the entry belongs to (advanced by epoch barriers). */
   epoch: number;
   /** The entry's LSN in its core's log: strictly increasing per core, never repeated. */
   sequence: number;
+  /** The core whose log holds the entry. */
   coreId: number;
   /** Nanoseconds since the Unix epoch; strictly increasing per core. */
   timestampNs: bigint;
+  /** What the entry does. */
   operation: WalOperation;
 }
 
@@ -51,6 +78,7 @@ const INNER_TYPE: Record<number, number> = {
 
 /** Reusable encoder of a CoreEntry around an inner entry encoder (none for an EpochBarrier). */
 export class CoreEntryEncoder implements PayloadEncoder {
+  /** Always `RecordType.CoreEntry`: the WAL record type this encoder frames. */
   readonly recordType = RecordType.CoreEntry;
   byteLength = CORE_ENTRY_HEADER_SIZE;
   private operation: CoreOperation = CoreOperation.EpochBarrier;
@@ -58,7 +86,10 @@ export class CoreEntryEncoder implements PayloadEncoder {
   private timestampNs = 0n;
   private inner: PayloadEncoder | undefined;
 
-  constructor(readonly coreId: number) {
+  constructor(
+    /** The core the encoded entries belong to, in [0, `MAX_CORES`). */
+    readonly coreId: number,
+  ) {
     if (!Number.isInteger(coreId) || coreId < 0 || coreId >= MAX_CORES)
       throw new TidemarkError(
         'TIDEMARK_INVALID_ARGUMENT',

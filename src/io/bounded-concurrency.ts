@@ -3,7 +3,10 @@ export class BoundedConcurrency {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(readonly limit: number) {}
+  constructor(
+    /** Most tasks running at once (the rest wait in FIFO order). */
+    readonly limit: number,
+  ) {}
 
   /** Runs `task` once a slot is free; the slot is released when it settles. */
   async run<T>(task: () => Promise<T>): Promise<T> {

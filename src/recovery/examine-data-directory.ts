@@ -24,9 +24,13 @@ import { objectStoreOf, openCheckpointStore, type StorageOptions, WAL_DIR_NAME }
 
 /** One problem found, with where it is. */
 export interface DataDirectoryProblem {
+  /** The error code recovery (or a check) would raise for it (see docs/ERRORS.md). */
   code: TidemarkErrorCode;
+  /** The damaged or missing file, when the problem has one. */
   path: string | undefined;
+  /** Byte offset in that file, when known. */
   offset: number | undefined;
+  /** A sentence for an operator. */
   message: string;
 }
 
@@ -41,13 +45,17 @@ const TYPE_NAMES: Record<number, string> = {
 
 /** Something worth a look that is not damage: the log works without it. */
 export interface DataDirectoryWarning {
+  /** The file the warning is about. */
   path: string;
+  /** A sentence for an operator. */
   message: string;
 }
 
 /** One WAL segment as found. */
 export interface SegmentReport {
+  /** The segment's number (from its file name, checked against its header). */
   number: number;
+  /** The segment file. */
   path: string;
   /**
    * Size of the file in bytes. The final segment's file may be longer than its data (a
@@ -58,6 +66,7 @@ export interface SegmentReport {
   firstLsn: number | undefined;
   /** LSN of the last intact record. */
   lastLsn: number | undefined;
+  /** Intact records read. */
   records: number;
   /** Records by type: put, delete, commit, checkpoint, abort, clean-shutdown. */
   recordsByType: Record<string, number>;
@@ -65,27 +74,37 @@ export interface SegmentReport {
   endOffset: number;
   /** Damage at the end of the final segment that opening the log would cut (not a problem). */
   tornTail: TornTail | undefined;
+  /** Damage that stops recovery in this segment (a torn tail is not one: see `tornTail`). */
   problem: DataDirectoryProblem | undefined;
 }
 
 /** One checkpoint as found. */
 export interface CheckpointReport {
+  /** The checkpoint's id. */
   id: number;
+  /** True when the manifest, every data file and the chain to its base check out. */
   valid: boolean;
+  /** The decoded manifest, when it decodes. */
   manifest: CheckpointManifest | undefined;
   /** Ids from the base to this checkpoint. */
   chain: number[];
+  /** Bytes read and CRC-checked for this checkpoint. */
   bytesChecked: number;
+  /** What is wrong with it (empty when valid). */
   problems: CheckpointProblem[];
 }
 
 /** What a data directory holds, and what is wrong with it. */
 export interface DataDirectoryReport {
+  /** The data directory examined. */
   dir: string;
   /** Where checkpoints are (the local `checkpoints/` or an object store). */
   checkpointLocation: string;
+  /** Every WAL segment, oldest first. */
   segments: SegmentReport[];
+  /** Bytes of WAL data (to each segment's end of data), all segments. */
   walBytes: number;
+  /** Every checkpoint found, oldest first. */
   checkpoints: CheckpointReport[];
   /** What the `latest` pointer names. */
   latestPointer: number | 'missing' | 'corrupt';
@@ -111,6 +130,7 @@ export interface DataDirectoryReport {
 /** The outcome of running recovery on the directory: where it would start, or why it refuses. */
 export type RecoveryVerdict =
   | {
+      /** Recovery succeeds. */
       ok: true;
       /** Checkpoint recovery starts from (undefined: from an empty state). */
       checkpointId: number | undefined;
@@ -119,7 +139,10 @@ export type RecoveryVerdict =
       /** LSN of the last record it would apply. */
       lsn: number;
     }
-  | ({ ok: false } & DataDirectoryProblem);
+  | ({
+      /** Recovery refuses the directory, for the problem given. */
+      ok: false;
+    } & DataDirectoryProblem);
 
 /** Options of {@link examineDataDirectory}. */
 export interface ExamineOptions extends StorageOptions {

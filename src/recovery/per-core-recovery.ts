@@ -35,8 +35,11 @@ import { requirePerCoreWalCoverage } from './per-core-wal-coverage.js';
 export interface PerCoreRecoveryConfig {
   /** The WAL root holding `core-<id>/`. */
   walRoot: Directory;
+  /** Where the checkpoints are (local directory or object store). */
   store: CheckpointStore;
+  /** How many cores (`core-0` … `core-<cores-1>`) the data directory has. */
   cores: number;
+  /** Apply only committed batches (per core). Default false. */
   transactional?: boolean;
   /** `tolerate-torn-tail` (default) or `point-in-time` (see the module comment). */
   mode?: 'tolerate-torn-tail' | 'point-in-time';
@@ -49,23 +52,37 @@ export interface PerCoreCut {
   /** Entries dropped, by core. */
   droppedByCore: Record<string, number>;
   /** Where each core's log is to be cut (the barrier of the first dropped epoch, or the damage). */
-  cutAt: Record<string, { path: string; offset: number } | undefined>;
+  cutAt: Record<
+    string,
+    | {
+        /** The segment cut. */
+        path: string;
+        /** Byte offset of the cut in that segment. */
+        offset: number;
+      }
+    | undefined
+  >;
 }
 
 /** The seed's `PerCoreRecoveredState`. */
 export interface PerCoreRecoveredState {
+  /** The recovered state: key → value. */
   state: Map<string, Uint8Array>;
   /** Highest epoch recovered (checkpoint or log): writers resume at `epoch + 1`. */
   epoch: number;
   /** Per core: committed source offsets, watermark, last sequence. */
   cores: Map<number, CoreProgress>;
+  /** The checkpoint recovery started from (undefined: from an empty state). */
   checkpointId: number | undefined;
+  /** Newer checkpoints passed over as invalid, with why. */
   checkpointsSkipped: SkippedCheckpoint[];
   /** Per core: records, bytes, torn bytes, damage, duration. */
   segmentStats: SegmentStats[];
   /** Mutations discarded because their core never committed them. */
   uncommittedDiscarded: number;
+  /** Where the cores' logs disagree and are cut to one epoch (point-in-time mode), if anywhere. */
   cut: PerCoreCut | undefined;
+  /** Wall time of the recovery in milliseconds. */
   durationMs: number;
 }
 
@@ -139,7 +156,10 @@ export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<Per
 
 /** Recovery, then writers for every core at an epoch above anything recovered. */
 export class PerCoreRecoveryManager {
-  constructor(readonly config: PerCoreRecoveryConfig) {}
+  constructor(
+    /** What to recover, as given to the constructor. */
+    readonly config: PerCoreRecoveryConfig,
+  ) {}
 
   /** Read-only recovery (see {@link recoverPerCore}). */
   recover(): Promise<PerCoreRecoveredState> {
@@ -150,9 +170,12 @@ export class PerCoreRecoveryManager {
    * Recovers; in `point-in-time` mode cuts every core's log at the cut; then opens each core's
    * writer at epoch `recovered.epoch + 1` (so epochs survive restarts and never repeat).
    */
-  async open(
-    options: Omit<CoreWalWriterOptions, 'epoch' | 'lock'> = {},
-  ): Promise<{ recovered: PerCoreRecoveredState; writers: CoreWalWriter[] }> {
+  async open(options: Omit<CoreWalWriterOptions, 'epoch' | 'lock'> = {}): Promise<{
+    /** The recovered state and where each core stands. */
+    recovered: PerCoreRecoveredState;
+    /** One open writer per core, at `recovered.epoch + 1`, for its worker thread. */
+    writers: CoreWalWriter[];
+  }> {
     // The data directory's lock, before anything is cut; the writers share it (last close frees it).
     const shares = shareLock(await this.config.walRoot.lock(), this.config.cores);
     const writers: CoreWalWriter[] = [];

@@ -124,6 +124,7 @@ export class FaultInjectingDirectory implements Directory {
   }
 
   private constructor(
+    /** The simulated disk under this directory: crash it, add faults, count calls. */
     readonly disk: SimulatedDisk,
     private readonly node: DirNode,
     readonly path: string,

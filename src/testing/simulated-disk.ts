@@ -34,6 +34,7 @@ export const CRASH_VARIANTS: readonly CrashVariant[] = [
 
 /** Options of {@link SimulatedDisk.crashImage}. */
 export interface CrashOptions {
+  /** What the crash lets through of the unsynced writes (see {@link CRASH_VARIANTS}). */
   variant: CrashVariant;
   /** Seed of the variant's random choices. Default 1. */
   seed?: number;
@@ -57,6 +58,7 @@ export type DiskCallKind =
 export interface DiskCall {
   /** 1-based number of this call on this disk. */
   n: number;
+  /** What the call does (write, fsync, rename, …). */
   kind: DiskCallKind;
   /** Path of the file or directory it touches. */
   path: string;
@@ -70,6 +72,7 @@ export interface FaultRule {
   atCall?: number;
   /** …or every matching call from this number on. */
   fromCall?: number;
+  /** Only calls whose path contains this substring. Default: any path. */
   pathIncludes?: string;
   /** `EIO`, `ENOSPC`, or `short` (a write that stores half its bytes, then fails with ENOSPC). */
   error: 'EIO' | 'ENOSPC' | 'short';
@@ -79,6 +82,7 @@ export interface FaultRule {
 
 /** The error a fault raises: shaped like a node:fs error, so `ioError` types it. */
 export class InjectedFault extends Error {
+  /** The errno name, as node:fs errors carry it: `EIO` or `ENOSPC`. */
   readonly code: string;
   constructor(code: 'EIO' | 'ENOSPC', call: DiskCall) {
     super(`${code}: injected fault at call ${call.n} (${call.kind} ${call.path})`);
@@ -156,6 +160,7 @@ export class DirNode {
 
 /** An in-memory disk with crash images and fault injection (see the module comment). */
 export class SimulatedDisk {
+  /** The disk's root directory node (what {@link FaultInjectingDirectory.root} opens). */
   readonly root: DirNode;
   /** Mutating calls so far. */
   calls = 0;

@@ -29,9 +29,13 @@ export async function listSegments(dir: Directory): Promise<number[]> {
 
 /** A segment's decoded header (or why it did not decode) and its file size in bytes. */
 export interface SegmentHead {
+  /** The segment's number, from its file name. */
   number: number;
+  /** The segment file. */
   path: string;
+  /** The decoded header, or why it does not decode. */
   header: SegmentHeader | SegmentHeaderProblem;
+  /** Size of the file in bytes (a preallocated segment is longer than its data). */
   sizeBytes: number;
 }
 
