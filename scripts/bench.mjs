@@ -82,8 +82,10 @@ for (const name of [
   if (!userJson) {
     console.log(`${name}:`);
     for (const l of lines) {
-      const value = l.unit === 'histogram' ? `${l.value} samples` : String(l.value);
-      console.log(`  ${l.name.padEnd(48)} ${value.padStart(14)} ${l.unit}`);
+      const value = String(l.value);
+      console.log(
+        `  ${l.name.padEnd(48)} ${value.padStart(14)} ${l.unit === 'histogram' ? 'samples (histogram)' : l.unit}`,
+      );
     }
   }
 }
