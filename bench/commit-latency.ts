@@ -14,6 +14,16 @@
  *   commit_latency_mean_us_c<C>_<store>          mean time from put to durable, µs
  *   commit_latency_commits_per_group_c<C>_<store>  commits per WAL group (batching)
  *
+ * and the distribution of the same latencies, for both stores and for the peers (sqlite, lmdb:
+ * bench/helpers/peer-engines.ts, the setup of the peers benchmark) driven the same way:
+ *
+ *   commit_latency_histogram_c<C>_<engine>  {"value": samples, "unit": "histogram",
+ *                                             "buckets": [{"le_us", "count"}, …]}
+ *
+ * with <engine> simple, ring, sqlite, lmdb; buckets are log-spaced, 8 per decade, from the first
+ * non-empty one to the last, counts not cumulative (bench/helpers/latency-histogram.ts).
+ * `npm run bench -- --html FILE` charts them.
+ *
  * (The peers benchmark uses `commits_per_s_*`; these names do not collide with it.)
  *
  *   npm run bench -- --only commit-latency            table
@@ -24,6 +34,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openChangelogAwareStore, RecoveryManager } from '../dist/index.js';
+import { type HistogramLine, LatencyHistogram } from './helpers/latency-histogram.ts';
+import { openLmdbStore, openSqlite } from './helpers/peer-engines.ts';
 
 const json = process.argv.includes('--json');
 const QUICK = process.env.TIDEMARK_BENCH_QUICK === '1';
@@ -71,10 +83,25 @@ async function openRing(): Promise<Engine> {
   };
 }
 
+/** A peer (sqlite, lmdb) as an Engine; only its latency histogram is reported (no WAL groups). */
+async function openPeer(label: 'sqlite' | 'lmdb'): Promise<Engine> {
+  const engine = await (label === 'sqlite' ? openSqlite : openLmdbStore)(
+    path.join(base, `${label}-${dirSeq++}`),
+  );
+  return {
+    commit: async (key) => {
+      await engine.commit(key, VALUE);
+    },
+    groups: () => 0,
+    close: () => engine.close(),
+  };
+}
+
 interface Result {
   commitsPerS: number;
   meanUs: number;
   commitsPerGroup: number;
+  histogram: LatencyHistogram;
 }
 
 async function runCase(engine: Engine, concurrency: number): Promise<Result> {
@@ -85,6 +112,7 @@ async function runCase(engine: Engine, concurrency: number): Promise<Result> {
   const groups0 = engine.groups();
   let done = 0;
   let latencyNs = 0n;
+  const histogram = new LatencyHistogram();
   const t0 = performance.now();
   const deadline = t0 + CASE_MS;
   let last = t0;
@@ -93,7 +121,9 @@ async function runCase(engine: Engine, concurrency: number): Promise<Result> {
       while (done < limit && performance.now() < deadline) {
         const s = process.hrtime.bigint();
         await engine.commit(`k${key++}`);
-        latencyNs += process.hrtime.bigint() - s;
+        const ns = process.hrtime.bigint() - s;
+        latencyNs += ns;
+        histogram.record(Number(ns));
         done++;
         last = performance.now();
       }
@@ -105,10 +135,14 @@ async function runCase(engine: Engine, concurrency: number): Promise<Result> {
     commitsPerS: done / seconds,
     meanUs: Number(latencyNs / BigInt(Math.max(1, done))) / 1000,
     commitsPerGroup: done / groups,
+    histogram,
   };
 }
 
 const rows: { name: string; value: number; unit: string }[] = [];
+const histograms: { line: HistogramLine; histogram: LatencyHistogram }[] = [];
+const histogramOf = (c: number, label: string, histogram: LatencyHistogram) =>
+  histograms.push({ line: histogram.toLine(`commit_latency_histogram_c${c}_${label}`), histogram });
 try {
   for (const [label, open] of [
     ['simple', openSimple],
@@ -131,6 +165,17 @@ try {
             unit: 'commits/group',
           },
         );
+        histogramOf(c, label, r.histogram);
+      } finally {
+        await engine.close();
+      }
+    }
+  }
+  for (const label of ['sqlite', 'lmdb'] as const) {
+    for (const c of CONCURRENCY) {
+      const engine = await openPeer(label);
+      try {
+        histogramOf(c, label, (await runCase(engine, c)).histogram);
       } finally {
         await engine.close();
       }
@@ -140,11 +185,17 @@ try {
   fs.rmSync(base, { recursive: true, force: true });
 }
 
-if (json) for (const row of rows) console.log(JSON.stringify(row));
+if (json) for (const row of [...rows, ...histograms.map((h) => h.line)]) console.log(JSON.stringify(row));
 else {
   console.log(
     `commit latency: put 200 B + commit + await flushed, default WAL options (node ${process.version})`,
   );
   for (const row of rows)
     console.log(`  ${row.name.padEnd(48)} ${String(row.value).padStart(10)} ${row.unit}`);
+  for (const { line, histogram } of histograms) {
+    const q = (x: number) => histogram.quantileUpperBoundUs(x) ?? '>100 s';
+    console.log(
+      `  ${line.name.padEnd(48)} ${String(line.value).padStart(10)} commits, p50 ≤ ${q(0.5)} µs, p99 ≤ ${q(0.99)} µs`,
+    );
+  }
 }

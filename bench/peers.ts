@@ -45,10 +45,8 @@
  *   TIDEMARK_BENCH_DIR=/mnt/nvme             where the temp directories go (default os.tmpdir())
  */
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { open as openLmdb } from 'lmdb';
 import {
   FsDirectory,
   openChangelogAwareStore,
@@ -57,6 +55,7 @@ import {
   type WalOptions,
   WriteAheadLog,
 } from '../dist/index.js';
+import { openLmdbStore, openSqlite } from './helpers/peer-engines.ts';
 
 const json = process.argv.includes('--json');
 const QUICK = process.env.TIDEMARK_BENCH_QUICK === '1';
@@ -108,68 +107,6 @@ async function openTidemarkRing(dir: string): Promise<Engine> {
       return store.flushed(store.commit(NO_OFFSETS));
     },
     close: () => store.close(),
-  };
-}
-
-// better-sqlite3 ships no types and @types/better-sqlite3 is not a dependency: the little used here.
-interface SqliteStatement {
-  run(...params: unknown[]): unknown;
-}
-interface SqliteDatabase {
-  pragma(source: string): unknown;
-  exec(source: string): unknown;
-  prepare(source: string): SqliteStatement;
-  transaction<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
-  close(): unknown;
-}
-const Sqlite = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => SqliteDatabase;
-
-async function openSqlite(dir: string): Promise<Engine> {
-  fs.mkdirSync(dir, { recursive: true });
-  const db = new Sqlite(path.join(dir, 'kv.sqlite'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB)');
-  const upsert = db.prepare(
-    'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-  );
-  type Pending = { key: string; value: Buffer; resolve: () => void; reject: (e: unknown) => void };
-  const applyAll = db.transaction((batch: Pending[]) => {
-    for (const p of batch) upsert.run(p.key, p.value);
-  });
-  let queued: Pending[] = [];
-  const flush = () => {
-    const batch = queued;
-    queued = [];
-    try {
-      applyAll(batch);
-    } catch (err) {
-      for (const p of batch) p.reject(err);
-      return;
-    }
-    for (const p of batch) p.resolve();
-  };
-  return {
-    commit(key, value) {
-      return new Promise<void>((resolve, reject) => {
-        if (queued.push({ key, value, resolve, reject }) === 1) setImmediate(flush);
-      });
-    },
-    async close() {
-      db.close();
-    },
-  };
-}
-
-async function openLmdbStore(dir: string): Promise<Engine> {
-  const db = openLmdb<Buffer, string>({ path: dir, encoding: 'binary', separateFlushed: true });
-  return {
-    commit(key, value) {
-      const written = db.put(key, value) as Promise<boolean> & { flushed?: Promise<unknown> };
-      if (!written.flushed) throw new Error('lmdb: separateFlushed gave no flushed promise');
-      return Promise.all([written, written.flushed]);
-    },
-    close: () => db.close(),
   };
 }
 
