@@ -16,7 +16,7 @@ import { loadLatestCheckpoint } from '../checkpoint/checkpoint-chain.js';
 import { type CheckpointDataFile, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import { perCoreProgressOf } from '../checkpoint/per-core-checkpoint-coordinator.js';
-import { TidemarkError } from '../errors.js';
+import { isTidemarkError, TidemarkError } from '../errors.js';
 import { MAX_CORES } from '../format/constants.js';
 import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
@@ -63,13 +63,24 @@ export interface PerCoreRestoreResult {
 }
 
 /**
- * The number of cores a per-core object store holds — one above the highest core id in its
- * latest valid checkpoint or its WAL archive — or undefined when it holds no per-core data
- * (a single-log store, or an empty one). Rejects `TIDEMARK_IO` for a store that cannot be reached.
+ * The number of cores a per-core object store holds — one above the highest core id in its WAL
+ * archive or, with none archived, in its newest checkpoint manifest that can be read — or
+ * undefined when it holds no per-core data (a single-log store, or an empty one). Reads only
+ * listings and manifests. Rejects `TIDEMARK_IO` for a store that cannot be reached.
  */
 export async function detectObjectStoreCores(store: ObjectStoreCheckpointStore): Promise<number | undefined> {
-  const latest = await loadLatestCheckpoint(store);
-  return coresOf(store.storage, perCoreProgressOf(latest.checkpoint?.manifest).positions.keys());
+  const archived = await coresOf(store.storage, []);
+  if (archived !== undefined) return archived;
+  const ids = await store.list();
+  for (let i = ids.length - 1; i >= 0; i--) {
+    try {
+      const m = await store.loadManifest(ids[i]!);
+      return coresOf(store.storage, perCoreProgressOf(m).positions.keys());
+    } catch (err) {
+      if (!isTidemarkError(err) || err.code === 'TIDEMARK_IO') throw err;
+    }
+  }
+  return undefined;
 }
 
 async function coresOf(
