@@ -36,6 +36,7 @@ import {
   resolveCheckpointOptions,
 } from './checkpoint-config.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
+import { chooseCheckpointKind } from './checkpoint-kind.js';
 import { CheckpointPublisher } from './checkpoint-publisher.js';
 import {
   type CheckpointDataFile,
@@ -370,13 +371,12 @@ export class IncrementalCheckpointManager {
 
   /** Base or delta? A delta needs a parent, room in the chain, and to be smaller than a base. */
   private nextKind(copy: Copy): 'base' | 'delta' {
-    const p = this.parent;
-    const o = this.options;
-    if (!o.incremental || p === undefined) return 'base';
-    if (p.chainLength + 1 > o.maxChainLength) return 'base';
-    if (p.state.deltaBytesSinceBase > o.maxDeltaRatio * p.state.baseBytes) return 'base';
-    if (this.changed.size >= copy.state.size && copy.state.size > 0) return 'base';
-    return 'delta';
+    return chooseCheckpointKind({
+      parent: this.parent,
+      options: this.options,
+      changedKeys: this.changed.size,
+      stateKeys: copy.state.size,
+    });
   }
 
   private draft(copy: Copy, id: number, kind: 'base' | 'delta'): CheckpointDraft {

@@ -26,6 +26,7 @@ export {
   type CheckpointStep,
   type CheckpointStepMessage,
 } from './checkpoint-events.js';
+export { type CheckpointKindInput, chooseCheckpointKind } from './checkpoint-kind.js';
 export { CheckpointPublisher, type PublishResult } from './checkpoint-publisher.js';
 export {
   type CheckpointDataFile,

@@ -6,8 +6,11 @@
  *    answers with its synced position after the barrier;
  * 2. replay every core's log from the previous checkpoint up to that position, merged by
  *    (epoch, timestampNs, coreId, sequence), onto the coordinator's own copy of the state;
- * 3. write the checkpoint — the state, each core's synced position and committed source
- *    offsets — and publish it (the manifest is the commit point);
+ * 3. write the checkpoint — the state (a base), or only the keys changed since the previous
+ *    checkpoint (a delta, with tombstones; chains bounded by `maxChainLength` and
+ *    `maxDeltaRatio`, then a fresh base, as the single-log engine's incremental checkpoints),
+ *    each core's synced position and committed source offsets — and publish it (the manifest is
+ *    the commit point);
  * 4. append a "checkpoint committed" marker to every core's log and wait until every one is
  *    durable (the publish order of PostgreSQL's checkpoint record and of this project's single
  *    WAL: checkpoint durable → marker durable → only then delete WAL);
@@ -23,14 +26,15 @@ import * as diagnostics from 'node:diagnostics_channel';
 import { type CheckpointSpanContext, traceAsync, tracing } from '../diagnostics.js';
 import { TidemarkError } from '../errors.js';
 import type { CheckpointManifest, ConnectorCheckpoint } from '../format/checkpoint-manifest.js';
-import { MANIFEST_VERSION, StateFileKind } from '../format/constants.js';
-import { encodeStateFileChunks } from '../format/state-file.js';
 import type { Directory } from '../io/directory.js';
 import { PerCoreReplayer, type PerCoreTarget } from '../state/per-core-replayer.js';
 import { mergeSegments, PerCoreWalReader } from '../wal/per-core-wal-reader.js';
 import type { WalPosition } from '../wal/wal-reader.js';
 import { DEFAULT_MIN_RETAINED_BASES, loadLatestCheckpoint, pruneCheckpoints } from './checkpoint-chain.js';
+import { type CheckpointOptions, resolveCheckpointOptions } from './checkpoint-config.js';
+import { chooseCheckpointKind } from './checkpoint-kind.js';
 import type { CheckpointStore } from './checkpoint-store.js';
+import { perCoreCheckpointDraft } from './per-core-checkpoint-draft.js';
 
 /** Channel of the coordinator's steps: `{ step, checkpointId, epoch }`. */
 export const PER_CORE_CHECKPOINT_CHANNEL = 'tidemark:per-core-checkpoint';
@@ -84,6 +88,12 @@ export interface PerCoreCheckpointOptions {
   maxRetained?: number;
   /** Distinct bases kept at least, so one damaged checkpoint has a fallback (see `RetentionPolicy`). Default 2. */
   minRetainedBases?: number;
+  /** Write deltas (keys changed since the previous checkpoint) when allowed; false: every checkpoint is a base. Default true. */
+  incremental?: boolean;
+  /** After this many deltas on one base, the next checkpoint is a base. Default 8. */
+  maxChainLength?: number;
+  /** Once the delta files since the base exceed this fraction of the base file's size, the next checkpoint is a base. Default 0.5. */
+  maxDeltaRatio?: number;
   /**
    * The epoch the cores' writers are at (after `PerCoreRecoveryManager.open()`:
    * `recovered.epoch + 1`); the next checkpoint's barrier starts the epoch after it. Default:
@@ -102,6 +112,14 @@ export interface PerCoreCheckpointResult {
   positions: Record<string, WalPosition>;
   /** Keys in the checkpointed state. */
   keys: number;
+  /** `base` (every key) or `delta` (the keys changed since its parent). */
+  kind: 'base' | 'delta';
+  /** Deltas between this checkpoint and its base (0 for a base). */
+  chainLength: number;
+  /** Entries in the state file: every key for a base, changed keys and tombstones for a delta. */
+  keysWritten: number;
+  /** Of `keysWritten`, keys deleted since the parent. */
+  tombstones: number;
   /** Per-core WAL entries merged into the state for this checkpoint. */
   entriesReplayed: number;
   /** Bytes of the state file written. */
@@ -157,16 +175,29 @@ export class PerCoreCheckpointCoordinator {
   private busy = false;
 
   private constructor(
-    private readonly options: Required<Omit<PerCoreCheckpointOptions, 'transactional'>> & {
+    private readonly options: Required<
+      Omit<PerCoreCheckpointOptions, 'transactional' | 'incremental' | 'maxChainLength' | 'maxDeltaRatio'>
+    > & {
       transactional: boolean;
+      compaction: Pick<CheckpointOptions, 'incremental' | 'maxChainLength' | 'maxDeltaRatio'>;
     },
     private target: PerCoreTarget,
     private positions: Map<number, WalPosition>,
     private epoch: number,
+    /** The latest checkpoint: what the next delta applies to. */
+    private parent: CheckpointManifest | undefined,
   ) {}
 
-  /** Loads the latest valid checkpoint as the coordinator's copy. */
+  /**
+   * Loads the latest valid checkpoint (base and deltas) as the coordinator's copy. Throws
+   * `TIDEMARK_INVALID_ARGUMENT` for a bad compaction option.
+   */
   static async open(options: PerCoreCheckpointOptions): Promise<PerCoreCheckpointCoordinator> {
+    const { incremental, maxChainLength, maxDeltaRatio } = resolveCheckpointOptions({
+      incremental: options.incremental,
+      maxChainLength: options.maxChainLength,
+      maxDeltaRatio: options.maxDeltaRatio,
+    });
     const latest = await loadLatestCheckpoint(options.store);
     const { positions, target } = perCoreProgressOf(latest.checkpoint?.manifest);
     if (latest.checkpoint) target.state = latest.checkpoint.state;
@@ -180,10 +211,12 @@ export class PerCoreCheckpointCoordinator {
         maxRetained: options.maxRetained ?? 2,
         minRetainedBases: options.minRetainedBases ?? DEFAULT_MIN_RETAINED_BASES,
         epoch: options.epoch ?? target.epoch,
+        compaction: { incremental, maxChainLength, maxDeltaRatio },
       },
       target,
       positions,
       Math.max(target.epoch, options.epoch ?? 0),
+      latest.checkpoint?.manifest,
     );
   }
 
@@ -196,16 +229,21 @@ export class PerCoreCheckpointCoordinator {
    * Takes a checkpoint (see the module comment). `epoch`, when given, must be above every epoch
    * used so far (e.g. one above what recovery found). Rejects `TIDEMARK_TIMEOUT` (a core did not
    * answer: abandoned), `TIDEMARK_IO` / `TIDEMARK_NO_SPACE` (nothing truncated),
-   * `TIDEMARK_INVALID_ARGUMENT` (one already running).
+   * `TIDEMARK_INVALID_ARGUMENT` (one already running). `options.forceBase` writes a base even
+   * when a delta is allowed (compacts the chain now).
    */
-  checkpoint(epoch = this.epoch + 1): Promise<PerCoreCheckpointResult> {
+  checkpoint(
+    epoch = this.epoch + 1,
+    options: { forceBase?: boolean } = {},
+  ): Promise<PerCoreCheckpointResult> {
     return traceAsync(
       tracing.checkpoint,
       (): CheckpointSpanContext => ({ engine: 'per-core', epoch, kind: 'base' }),
       async (ctx) => {
-        const done = await this.checkpointNow(epoch);
+        const done = await this.checkpointNow(epoch, options.forceBase === true);
         if (ctx) {
           ctx.id = done.id;
+          ctx.kind = done.kind;
           ctx.keysWritten = done.keys;
           ctx.bytes = done.stateBytes;
         }
@@ -214,7 +252,7 @@ export class PerCoreCheckpointCoordinator {
     );
   }
 
-  private async checkpointNow(epoch: number): Promise<PerCoreCheckpointResult> {
+  private async checkpointNow(epoch: number, forceBase: boolean): Promise<PerCoreCheckpointResult> {
     if (this.busy)
       throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'a per-core checkpoint is already running');
     if (!Number.isSafeInteger(epoch) || epoch <= this.epoch)
@@ -239,7 +277,10 @@ export class PerCoreCheckpointCoordinator {
           [...this.target.cores].map(([c, p]) => [c, { ...p, sourceOffsets: { ...p.sourceOffsets } }]),
         ),
       };
-      const replayer = new PerCoreReplayer(target, this.options.transactional);
+      // Every key this replay touches: the replay runs from the parent's positions, so this is
+      // exactly what changed since the parent — a delta's contents.
+      const changed = new Map<string, Uint8Array | undefined>();
+      const replayer = new PerCoreReplayer(target, this.options.transactional, changed);
       const perCore = [];
       for (let i = 0; i < participants.length; i++) {
         const coreId = participants[i]!.coreId;
@@ -273,42 +314,20 @@ export class PerCoreCheckpointCoordinator {
           metadata: p.watermark === undefined ? {} : { watermark: String(p.watermark) },
         };
       }
-      const manifest = await store.save({
-        manifest: {
-          version: MANIFEST_VERSION,
-          id,
-          epoch,
-          createdAtMs: Date.now(),
-          kind: 'base',
-          parentId: null,
-          baseId: id,
-          chainLength: 0,
-          walPosition: { lsn: 0 },
-          perCoreWalPositions: positions,
-          sourceOffsets: {},
-          connectors,
-          operators: {},
-          sinkEpochs: {},
-          sinkCommitStatuses: {},
-          watermark: null,
-          sourceWatermarks: {},
-          state: {
-            keys: state.size,
-            entriesWritten: state.size,
-            tombstones: 0,
-            baseBytes: 0,
-            deltaBytesSinceBase: 0,
-          },
-        },
-        files: [
-          { role: 'base', chunks: encodeStateFileChunks(StateFileKind.Base, state.size, state.entries()) },
-        ],
-        beforeCommit: (m) => {
-          m.state.baseBytes = m.files[0]!.sizeBytes;
-        },
+      const parent = this.parent;
+      const kind = chooseCheckpointKind({
+        parent,
+        options: this.options.compaction,
+        changedKeys: changed.size,
+        stateKeys: state.size,
+        forceBase,
       });
+      const manifest = await store.save(
+        perCoreCheckpointDraft({ id, epoch, kind, parent, state, changed, positions, connectors }),
+      );
       target.epoch = epoch;
       this.target = target;
+      this.parent = manifest;
       this.positions = new Map(Object.entries(positions).map(([c, p]) => [Number(c), p]));
       emit('published', id, epoch);
 
@@ -348,6 +367,10 @@ export class PerCoreCheckpointCoordinator {
         epoch,
         positions,
         keys: state.size,
+        kind: manifest.kind,
+        chainLength: manifest.chainLength,
+        keysWritten: manifest.state.entriesWritten,
+        tombstones: manifest.state.tombstones,
         entriesReplayed: merged.length,
         stateBytes: manifest.sizeBytes,
         segmentsTruncated,

@@ -100,6 +100,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
           limit: o.limit,
           batchRows: o.batch,
           checkpointEveryRows: o.checkpointEvery,
+          store: o.store,
         });
         process.disconnect?.();
         return;
@@ -143,6 +144,11 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
         .default('auto'),
     )
     .option('--json', 'print the report as one JSON object', false)
+    .option(
+      '--cores <n>',
+      'a per-core data directory with N cores (wal/core-<id>/); with --from it is detected from the store when not given',
+      int('--cores', 1),
+    )
     .addOption(
       new Option(
         '--mode <mode>',
@@ -161,6 +167,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
           out: o.out,
           format: o.format,
           json: o.json,
+          cores: o.cores,
         },
         (line) => console.log(line),
       );

@@ -11,6 +11,7 @@ import { type RestoreResult, restoreFromObjectStore } from '../recovery/restore-
 import type { WalRecoveryMode } from '../wal/segment-scanner.js';
 import { resultFromState } from './demo/aggregates.js';
 import { SOURCE } from './demo/worker.js';
+import { perCoreCountOf, runRecoverPerCore } from './recover-per-core.js';
 
 export interface RecoverOptions {
   dir: string;
@@ -23,6 +24,8 @@ export interface RecoverOptions {
   /** `demo`: the demo's aggregates; `state`: keys and base64 values; `auto`: demo when the state is the demo's. */
   format: 'auto' | 'demo' | 'state';
   json: boolean;
+  /** Per-core data directory with this many cores; undefined: detected from `from` (else one WAL). */
+  cores?: number | undefined;
 }
 
 export interface RecoverSummary {
@@ -45,7 +48,15 @@ function stateDocument(r: RecoveredState, format: RecoverOptions['format']): unk
   };
 }
 
-export async function runRecover(opts: RecoverOptions, log: (line: string) => void): Promise<RecoverSummary> {
+export async function runRecover(
+  opts: RecoverOptions,
+  log: (line: string) => void,
+): Promise<RecoverSummary | undefined> {
+  const cores = await perCoreCountOf({ from: opts.from, cores: opts.cores });
+  if (cores !== undefined) {
+    await runRecoverPerCore({ ...opts, cores }, log);
+    return undefined;
+  }
   let restore: RestoreResult | undefined;
   if (opts.from) {
     const bar =

@@ -29,4 +29,10 @@ export {
   type RestoreResult,
   restoreFromObjectStore,
 } from './restore-from-object-store.js';
+export {
+  detectObjectStoreCores,
+  type PerCoreRestoreOptions,
+  type PerCoreRestoreResult,
+  restorePerCoreFromObjectStore,
+} from './restore-per-core-from-object-store.js';
 export { objectStoreOf, type StorageOptions } from './storage-location.js';

@@ -30,6 +30,7 @@ import {
 import { segmentFileName } from '../wal/segment-name.js';
 import { cutWalAt } from '../wal/wal-repair.js';
 import { requirePerCoreWalCoverage } from './per-core-wal-coverage.js';
+import { refuseInterruptedRestore } from './restore-marker-check.js';
 
 /** What to recover. */
 export interface PerCoreRecoveryConfig {
@@ -88,11 +89,13 @@ export interface PerCoreRecoveredState {
 
 /**
  * Recovers per-core state, read-only; see the module comment. Throws `TIDEMARK_CORRUPTION`
- * (core, file, offset), and `TIDEMARK_DATA_LOSS` when a core's log no longer reaches back to the
+ * (core, file, offset), `TIDEMARK_DATA_LOSS` when a restore from the object store into this
+ * directory was interrupted (its copy is partial), and `TIDEMARK_DATA_LOSS` when a core's log no longer reaches back to the
  * checkpoint's position for it, ends before it, or is missing (see `requirePerCoreWalCoverage`).
  */
 export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<PerCoreRecoveredState> {
   const t0 = performance.now();
+  await refuseInterruptedRestore(config.walRoot);
   const latest = await loadLatestCheckpoint(config.store);
   const { positions, target } = perCoreProgressOf(latest.checkpoint?.manifest);
   if (latest.checkpoint) target.state = latest.checkpoint.state;

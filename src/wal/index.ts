@@ -1,6 +1,14 @@
 export { saveBrokenCopy } from './broken-copy.js';
 export { readCleanMarker } from './clean-marker.js';
 export { CoreWalWriter, type CoreWalWriterOptions, type NanoClock, wallClockNs } from './core-wal-writer.js';
+export {
+  archivingParticipant,
+  CoreWalArchive,
+  type CoreWalArchiveOptions,
+  coreArchivePrefix,
+  coreArchiveStorage,
+  listArchivedCores,
+} from './per-core-wal-archive.js';
 export { localParticipant, type PerCoreWalConfig, PerCoreWalManager } from './per-core-wal-manager.js';
 export {
   coreWalDirName,

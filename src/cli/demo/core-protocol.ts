@@ -11,6 +11,8 @@ export interface CoreWorkerData {
   state: [string, Uint8Array][];
   /** The row offset this core has committed: batches ending at or before it are skipped. */
   committedRow: number;
+  /** `s3://BUCKET/PREFIX`: archive this core's sealed segments there (`wal/core-<id>/`). */
+  objectStore?: string | undefined;
 }
 
 /** One batch's rows for one core (its partition), ending at source row `rowEnd`. */

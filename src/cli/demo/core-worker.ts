@@ -8,7 +8,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isTidemarkError } from '../../errors.js';
 import { FsDirectory } from '../../io/fs-directory.js';
+import { parseObjectStoreUrl } from '../../io/object-store-config.js';
 import { CoreWalWriter } from '../../wal/core-wal-writer.js';
+import { CoreWalArchive } from '../../wal/per-core-wal-archive.js';
 import { foldFlights } from './aggregates.js';
 import type { CoreWorkerData, FromCore, ToCore } from './core-protocol.js';
 import { SOURCE } from './worker.js';
@@ -24,6 +26,11 @@ const writer = await CoreWalWriter.open(await FsDirectory.open(data.walRoot), da
   lock: false,
   epoch: data.epoch,
 });
+// With an object store: sealed segments are archived there before this core is truncated.
+const archive =
+  data.objectStore === undefined
+    ? undefined
+    : await CoreWalArchive.start({ storage: parseObjectStoreUrl(data.objectStore), writer });
 
 function put(key: string, value: Uint8Array): void {
   state.set(key, value);
@@ -62,14 +69,17 @@ port.on('message', (m: ToCore) => {
         .markCheckpoint({ checkpointId: m.checkpointId, position: m.position })
         .then((sequence) => post({ type: 'checkpoint-marked', requestId: m.requestId, sequence }), fail);
     } else if (m.type === 'truncate') {
-      writer
+      (archive ?? writer)
         .truncateBefore(m.position)
         .then((segments) => post({ type: 'truncated', requestId: m.requestId, segments }), fail);
     } else if (m.type === 'close') {
-      writer.close().then(() => {
-        post({ type: 'closed' });
-        port.close();
-      }, fail);
+      // A clean close archives the whole log (the active segment sealed first).
+      (archive ? archive.close().catch(fail) : Promise.resolve())
+        .then(() => writer.close())
+        .then(() => {
+          post({ type: 'closed' });
+          port.close();
+        }, fail);
     }
   } catch (err) {
     fail(err);

@@ -7,13 +7,15 @@
  */
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { FileSystemCheckpointStore } from '../../checkpoint/checkpoint-store.js';
+import { type CheckpointStore, FileSystemCheckpointStore } from '../../checkpoint/checkpoint-store.js';
+import { ObjectStoreCheckpointStore } from '../../checkpoint/object-store-checkpoint-store.js';
 import {
   type CoreCheckpointParticipant,
   PerCoreCheckpointCoordinator,
 } from '../../checkpoint/per-core-checkpoint-coordinator.js';
 import { TidemarkError, type TidemarkErrorCode } from '../../errors.js';
 import { FsDirectory } from '../../io/fs-directory.js';
+import { parseObjectStoreUrl } from '../../io/object-store-config.js';
 import { startModuleWorker } from '../../pipeline/module-worker.js';
 import { recoverPerCore } from '../../recovery/per-core-recovery.js';
 import { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from '../../recovery/storage-location.js';
@@ -29,6 +31,8 @@ export interface CoresIngestOptions {
   limit: number;
   batchRows: number;
   checkpointEveryRows: number;
+  /** `s3://BUCKET/PREFIX`: checkpoints there, and every core's sealed segments archived there. */
+  store?: string | undefined;
 }
 
 /** Batches a core may have in flight before the reader waits. */
@@ -153,9 +157,10 @@ class CoreHandle implements CoreCheckpointParticipant {
 
 export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
   const walRoot = await FsDirectory.open(path.join(opts.dir, WAL_DIR_NAME));
-  const store = new FileSystemCheckpointStore(
-    await FsDirectory.open(path.join(opts.dir, CHECKPOINT_DIR_NAME)),
-  );
+  const remote =
+    opts.store === undefined ? undefined : new ObjectStoreCheckpointStore(parseObjectStoreUrl(opts.store));
+  const store: CheckpointStore =
+    remote ?? new FileSystemCheckpointStore(await FsDirectory.open(path.join(opts.dir, CHECKPOINT_DIR_NAME)));
   const lock = await (await FsDirectory.open(opts.dir)).lock();
   const recovered = await recoverPerCore({ walRoot, store, cores: opts.cores, transactional: true });
   const committed = (c: number) => recovered.cores.get(c)?.sourceOffsets[SOURCE] ?? 0;
@@ -176,6 +181,7 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
       epoch: recovered.epoch + 1,
       state: partitions[coreId]!,
       committedRow: committed(coreId),
+      objectStore: opts.store,
     };
     return new CoreHandle(
       coreId,
@@ -192,6 +198,7 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
     epoch: recovered.epoch + 1,
   });
   let checkpoints = 0;
+  let deltas = 0;
   let checkpointing: Promise<unknown> | undefined;
   let lastCheckpointRow = startRow;
   const durableRow = () => Math.min(...cores.map((c) => c.durableRow));
@@ -203,7 +210,7 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
       walBytes: cores.reduce((n, c) => n + c.walBytes, 0),
       syncs: cores.reduce((n, c) => n + c.syncs, 0),
       checkpoints,
-      deltas: 0,
+      deltas,
     });
   };
 
@@ -234,7 +241,8 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
         checkpointing = coordinator.checkpoint().then(
           (r) => {
             checkpoints++;
-            send({ type: 'checkpointed', id: r.id, kind: 'base' });
+            if (r.kind === 'delta') deltas++;
+            send({ type: 'checkpointed', id: r.id, kind: r.kind });
             checkpointing = undefined;
           },
           (err) => {
@@ -251,6 +259,9 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
   if (checkpointing) await checkpointing;
   progress(rows);
   await Promise.all(cores.map((c) => c.close()));
+  const failed = cores.find((c) => c.failure);
+  if (failed) throw failed.failure;
+  remote?.close();
   await lock.release();
   send({
     type: 'done',
@@ -258,6 +269,6 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
     walBytes: cores.reduce((n, c) => n + c.walBytes, 0),
     syncs: cores.reduce((n, c) => n + c.syncs, 0),
     checkpoints,
-    deltas: 0,
+    deltas,
   });
 }

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import cliProgress from 'cli-progress';
-import { FileSystemCheckpointStore } from '../../checkpoint/checkpoint-store.js';
+import { type CheckpointStore, FileSystemCheckpointStore } from '../../checkpoint/checkpoint-store.js';
+import { ObjectStoreCheckpointStore } from '../../checkpoint/object-store-checkpoint-store.js';
 import { TidemarkError } from '../../errors.js';
 import { FsDirectory } from '../../io/fs-directory.js';
 import { parseObjectStoreUrl } from '../../io/object-store-config.js';
@@ -109,17 +110,22 @@ async function prepareObjectStore(url: string, log: (line: string) => void): Pro
 async function recoverCores(
   dir: string,
   cores: number,
-): Promise<{ state: Map<string, Uint8Array>; rows: number }> {
+  objectStore: string | undefined,
+): Promise<{ state: Map<string, Uint8Array>; rows: number; checkpointId: number | undefined }> {
+  const remote =
+    objectStore === undefined ? undefined : new ObjectStoreCheckpointStore(parseObjectStoreUrl(objectStore));
+  const store: CheckpointStore =
+    remote ?? new FileSystemCheckpointStore(await FsDirectory.open(path.join(dir, CHECKPOINT_DIR_NAME)));
   const r = await recoverPerCore({
     walRoot: await FsDirectory.open(path.join(dir, WAL_DIR_NAME)),
-    store: new FileSystemCheckpointStore(await FsDirectory.open(path.join(dir, CHECKPOINT_DIR_NAME))),
+    store,
     cores,
     transactional: true,
-  });
+  }).finally(() => remote?.close());
   const rows = Math.min(
     ...Array.from({ length: cores }, (_, c) => r.cores.get(c)?.sourceOffsets[SOURCE] ?? 0),
   );
-  return { state: r.state, rows };
+  return { state: r.state, rows, checkpointId: r.checkpointId };
 }
 
 export async function runDemo(opts: DemoOptions, log: (line: string) => void): Promise<DemoSummary> {
@@ -227,7 +233,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   const elapsedS = (performance.now() - t0) / 1000;
 
   const { state, rows, checkpointId } = opts.cores
-    ? { ...(await recoverCores(dir, opts.cores)), checkpointId: undefined }
+    ? await recoverCores(dir, opts.cores, opts.store)
     : await (async () => {
         const r = await new RecoveryManager({ dir, transactional: true, objectStore: opts.store }).recover();
         return { state: r.state, rows: r.sourceOffsets[SOURCE] ?? 0, checkpointId: r.stats.checkpointId };
@@ -255,7 +261,9 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     `WAL on disk     ${onDisk.bytes.toLocaleString('en-US')} bytes in ${onDisk.segments} segment files now`,
   );
   if (opts.cores) {
-    log(`checkpoints     ${checkpoints} published (per-core bases)`);
+    log(
+      `checkpoints     ${checkpoints} published (${deltas} per-core deltas, ${checkpoints - deltas} bases); final recovery started from checkpoint ${checkpointId ?? 'none'}`,
+    );
   } else {
     // A worker killed between a publish and its report leaves that checkpoint uncounted; the
     // checkpoint recovery used is read from the directory itself.
@@ -270,7 +278,9 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   if (opts.out) log(`output          ${opts.out}`);
   if (opts.store) {
     log(`object store    ${opts.store} (checkpoints and archived WAL segments)`);
-    log(`  on another machine: tidemark recover --from ${opts.store} --dir DIR --transactional --out FILE`);
+    log(
+      `  on another machine: tidemark recover --from ${opts.store} --dir DIR${opts.cores ? ` --cores ${opts.cores}` : ''} --transactional --out FILE`,
+    );
   }
   log(
     verified
