@@ -4,6 +4,7 @@
  * ended, every frame's checksum, and that damage appears only as a torn tail of the final segment.
  */
 
+import { abortSignalOf, throwIfAborted } from '../abort-steps.js';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import type { CleanShutdownMarker } from '../format/clean-shutdown.js';
 import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } from '../format/constants.js';
@@ -67,6 +68,16 @@ export interface WalReadOptions {
   resumeAt?: WalPosition | undefined;
   /** What damage does (default `tolerate-torn-tail`); see {@link WalRecoveryMode}. */
   mode?: WalRecoveryMode | undefined;
+  /**
+   * Stops the read before the next segment once aborted: it rejects with `TIDEMARK_ABORTED`
+   * (`cause` = `signal.reason`). A read changes nothing on disk, so nothing needs undoing.
+   */
+  signal?: AbortSignal | undefined;
+  /**
+   * Awaited after the records of each segment were visited, before the next segment is read
+   * (how `readWal` hands records out one segment at a time). A rejection ends the read with it.
+   */
+  afterSegment?: (() => Promise<void>) | undefined;
 }
 
 /** Numbers, names and first LSNs (undefined when the header does not decode) of `dir`'s segments, in order. */
@@ -118,7 +129,10 @@ export class WalReader {
       untilLsn = Number.POSITIVE_INFINITY,
       resumeAt: from,
       mode = 'tolerate-torn-tail',
+      signal,
+      afterSegment,
     } = options;
+    throwIfAborted(`reading the WAL in ${dir.path}`, signal);
     const segments = await segmentHeaders(dir);
     const stats: WalReadStats = {
       records: 0,
@@ -226,6 +240,11 @@ export class WalReader {
     };
     for (let i = start; i <= last; i++) {
       const seg = segments[i]!;
+      if (i > start) {
+        // Between segments: the safe point where a reader may pause or stop.
+        await afterSegment?.();
+        throwIfAborted(`reading the WAL in ${dir.path} (before ${seg.name})`, signal);
+      }
       if (mode === 'salvage' && seg.firstLsn === undefined && i < last) continue; // reported above
       const path = `${dir.path}/${seg.name}`;
       let buf: Buffer;
@@ -302,6 +321,9 @@ function checkReadArguments(options: WalReadOptions, visit: RecordVisitor): void
   )
     throw invalidArgument('options.untilLsn', options.untilLsn, 'an LSN (a number)');
   enumOption('options.mode', options.mode, WAL_RECOVERY_MODES, 'tolerate-torn-tail');
+  abortSignalOf('options', options);
+  if (options.afterSegment !== undefined && typeof options.afterSegment !== 'function')
+    throw invalidArgument('options.afterSegment', options.afterSegment, 'a function');
   if (typeof visit !== 'function') throw invalidArgument('visit', visit, 'a function');
 }
 
