@@ -4,6 +4,7 @@
  * every link and every file; validation reports what is wrong instead of throwing; retention
  * keeps whole chains.
  */
+import { throwIfAborted } from '../abort-steps.js';
 import { isTidemarkError, TidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
 import { crc32c } from '../format/crc32c.js';
@@ -216,11 +217,13 @@ function problemOf(checkpointId: number, err: unknown): CheckpointProblem {
  * Validates checkpoint `id` and its chain back to the base (the seed's `validate_checkpoint`):
  * manifests, links, every file's size and checksum, state file structure, entry and key counts,
  * operator state. Collects every problem it can reach instead of stopping at the first;
- * `TIDEMARK_IO` is thrown, not reported.
+ * `TIDEMARK_IO` is thrown, not reported. `options.signal` stops it before the next checkpoint's
+ * files are read (`TIDEMARK_ABORTED`).
  */
 export async function validateCheckpointChain(
   store: CheckpointStore,
   id: number,
+  options: { signal?: AbortSignal | undefined } = {},
 ): Promise<CheckpointValidation> {
   const result: CheckpointValidation = { id, valid: false, chain: [], problems: [], bytesChecked: 0 };
   const record = (checkpointId: number, err: unknown) => {
@@ -253,6 +256,7 @@ export async function validateCheckpointChain(
   const whole = result.problems.length === 0 && chain[0]?.kind === 'base';
   const state = whole ? new Map<string, Uint8Array>() : undefined;
   for (const m of chain) {
+    throwIfAborted(`validating checkpoint ${id}`, options.signal);
     try {
       result.bytesChecked += await applyCheckpointState(store, m, state);
     } catch (err) {

@@ -12,6 +12,7 @@
  *   every core and reported. `open()` then cuts the logs there (at the barrier of the first
  *   dropped epoch) before the writers reopen.
  */
+import { type AbortOptions, abortSignalOf, throwIfAborted } from '../abort-steps.js';
 import { loadLatestCheckpoint, type SkippedCheckpoint } from '../checkpoint/checkpoint-chain.js';
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { perCoreProgressOf } from '../checkpoint/per-core-checkpoint-coordinator.js';
@@ -74,8 +75,14 @@ export interface PerCoreRecoveredState {
  * (core, file, offset), and `TIDEMARK_DATA_LOSS` when a core's log no longer reaches back to the
  * checkpoint's position for it, ends before it, or is missing (see `requirePerCoreWalCoverage`).
  */
-export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<PerCoreRecoveredState> {
+export async function recoverPerCore(
+  config: PerCoreRecoveryConfig,
+  options: AbortOptions = {},
+): Promise<PerCoreRecoveredState> {
   const t0 = performance.now();
+  const signal = abortSignalOf('recoverPerCore(options)', options);
+  const what = `recovering the per-core WAL in ${config.walRoot.path}`;
+  throwIfAborted(what, signal);
   const latest = await loadLatestCheckpoint(config.store);
   const { positions, target } = perCoreProgressOf(latest.checkpoint?.manifest);
   if (latest.checkpoint) target.state = latest.checkpoint.state;
@@ -83,6 +90,7 @@ export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<Per
   const perCore: PerCoreWalEntry[][] = [];
   const stats: SegmentStats[] = [];
   for (let c = 0; c < config.cores; c++) {
+    throwIfAborted(what, signal);
     const read = await PerCoreWalReader.read(config.walRoot, c, { from: positions.get(c), mode });
     perCore.push(read.entries);
     stats.push(read.stats);
@@ -141,31 +149,50 @@ export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<Per
 export class PerCoreRecoveryManager {
   constructor(readonly config: PerCoreRecoveryConfig) {}
 
-  /** Read-only recovery (see {@link recoverPerCore}). */
-  recover(): Promise<PerCoreRecoveredState> {
-    return recoverPerCore(this.config);
+  /**
+   * Read-only recovery (see {@link recoverPerCore}). `options.signal` stops it between cores'
+   * logs with `TIDEMARK_ABORTED`; nothing on disk changes either way.
+   */
+  recover(options?: AbortOptions): Promise<PerCoreRecoveredState> {
+    try {
+      abortSignalOf('recover(options)', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return recoverPerCore(this.config, options);
   }
 
   /**
    * Recovers; in `point-in-time` mode cuts every core's log at the cut; then opens each core's
    * writer at epoch `recovered.epoch + 1` (so epochs survive restarts and never repeat).
+   *
+   * `options.signal` stops the open between cores (while recovering, and before each writer
+   * opens): the writers opened so far are closed, the lock is released, and it rejects with
+   * `TIDEMARK_ABORTED` (`cause` = `signal.reason`); already aborted, before the lock is taken.
+   * A point-in-time cut already made stays made (it is what any later open would cut).
    */
   async open(
-    options: Omit<CoreWalWriterOptions, 'epoch' | 'lock'> = {},
+    options: Omit<CoreWalWriterOptions, 'epoch' | 'lock'> & AbortOptions = {},
   ): Promise<{ recovered: PerCoreRecoveredState; writers: CoreWalWriter[] }> {
+    const signal = abortSignalOf('open(options)', options);
+    const { signal: _signal, ...writerOptions } = options;
+    const what = `opening the per-core WAL in ${this.config.walRoot.path}`;
+    throwIfAborted(what, signal);
     // The data directory's lock, before anything is cut; the writers share it (last close frees it).
     const shares = shareLock(await this.config.walRoot.lock(), this.config.cores);
     const writers: CoreWalWriter[] = [];
     try {
-      const recovered = await this.recoverAndCut();
-      for (let c = 0; c < this.config.cores; c++)
+      const recovered = await this.recoverAndCut(signal);
+      for (let c = 0; c < this.config.cores; c++) {
+        throwIfAborted(what, signal);
         writers.push(
           await CoreWalWriter.open(this.config.walRoot, c, {
-            ...options,
+            ...writerOptions,
             lock: shares[c]!,
             epoch: recovered.epoch + 1,
           }),
         );
+      }
       return { recovered, writers };
     } catch (err) {
       await Promise.allSettled(writers.map((w) => w.close()));
@@ -174,8 +201,8 @@ export class PerCoreRecoveryManager {
     }
   }
 
-  private async recoverAndCut(): Promise<PerCoreRecoveredState> {
-    const recovered = await recoverPerCore(this.config);
+  private async recoverAndCut(signal: AbortSignal | undefined): Promise<PerCoreRecoveredState> {
+    const recovered = await recoverPerCore(this.config, { signal });
     if (recovered.cut) {
       for (let c = 0; c < this.config.cores; c++) {
         const at = recovered.cut.cutAt[c];
