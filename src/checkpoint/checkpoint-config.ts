@@ -84,7 +84,12 @@ export function resolveCheckpointOptions(partial: Partial<CheckpointOptions> = {
   return o;
 }
 
-/** Configuration of an {@link IncrementalCheckpointManager} on a local directory. */
+/**
+ * Configuration of an {@link IncrementalCheckpointManager} on a local directory.
+ *
+ * Threads: a builder of plain values: use it in one thread; what it builds is plain data any
+ * thread may copy.
+ */
 export class CheckpointConfig {
   readonly options: CheckpointOptions;
 

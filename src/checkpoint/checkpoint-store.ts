@@ -219,7 +219,13 @@ export function checkpointFilePath(store: CheckpointStore, id: number, name: str
   return `${store.location}/${checkpointName(id)}/${name}`;
 }
 
-/** A {@link CheckpointStore} in a {@link Directory} (a local folder, or memory). */
+/**
+ * A {@link CheckpointStore} in a {@link Directory} (a local folder, or memory).
+ *
+ * Threads: one writer (`save`, `remove`, `cleanupOrphans`) at a time, from the thread that owns
+ * the data directory; readers in other threads or processes open their own instance (a checkpoint
+ * without its manifest is never loaded).
+ */
 export class FileSystemCheckpointStore implements CheckpointStore {
   constructor(readonly dir: Directory) {}
 

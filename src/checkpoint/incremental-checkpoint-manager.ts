@@ -115,7 +115,12 @@ interface Copy extends ReplayTarget {
   resumeAt?: WalPosition | undefined;
 }
 
-/** Creates base and delta checkpoints from a private, WAL-fed copy of the state. */
+/**
+ * Creates base and delta checkpoints from a private, WAL-fed copy of the state.
+ *
+ * Threads: not thread-safe — the thread that owns its WAL (Ring 1 in the pipeline); calls from
+ * that thread queue.
+ */
 export class IncrementalCheckpointManager {
   readonly options: CheckpointOptions;
   readonly publisher: CheckpointPublisher;

@@ -142,7 +142,12 @@ export function perCoreProgressOf(manifest: CheckpointManifest | undefined): {
   return { positions, target };
 }
 
-/** Coordinates checkpoints across per-core logs; see the module comment. */
+/**
+ * Coordinates checkpoints across per-core logs; see the module comment.
+ *
+ * Threads: runs in the coordinating thread; its participants may live in worker threads
+ * (`localParticipant` for in-thread writers, or an adapter of your own that messages the workers).
+ */
 export class PerCoreCheckpointCoordinator {
   private busy = false;
 

@@ -34,7 +34,11 @@ export interface CleanShutdownMarker {
   endOffset: number;
 }
 
-/** CleanShutdown record payload encoder. */
+/**
+ * CleanShutdown record payload encoder.
+ *
+ * Threads: a reusable scratch object: one per thread, never shared.
+ */
 export class CleanShutdownEncoder implements PayloadEncoder {
   readonly recordType = RecordType.CleanShutdown;
   readonly byteLength = CLEAN_SHUTDOWN_RECORD_SIZE;

@@ -104,7 +104,13 @@ class FsFile implements DirectoryFile {
   }
 }
 
-/** The node:fs {@link Directory}. The directory is created (and made durable) when missing. */
+/**
+ * The node:fs {@link Directory}. The directory is created (and made durable) when missing.
+ *
+ * Threads: use an instance from the thread that opened it; other threads open their own
+ * `FsDirectory` on the same path. Its `lock()` is one writer per directory across threads and
+ * processes.
+ */
 export class FsDirectory implements Directory {
   private constructor(readonly path: string) {}
 

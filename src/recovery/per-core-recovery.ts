@@ -145,7 +145,13 @@ export async function recoverPerCore(
   };
 }
 
-/** Recovery, then writers for every core at an epoch above anything recovered. */
+/**
+ * Recovery, then writers for every core at an epoch above anything recovered.
+ *
+ * Threads: runs in the coordinating thread, and the writers `open()` returns live there; to write
+ * from worker threads, recover here and open each core's `CoreWalWriter` in its own worker (at
+ * `recovered.epoch + 1`).
+ */
 export class PerCoreRecoveryManager {
   constructor(readonly config: PerCoreRecoveryConfig) {}
 

@@ -167,7 +167,12 @@ export interface OpenedStore {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Recovers state from a data directory. */
+/**
+ * Recovers state from a data directory.
+ *
+ * Threads: use from one thread; the store `open()` returns belongs to that thread (see
+ * `WalStateStore`).
+ */
 export class RecoveryManager {
   /** Checks every option (throws `TIDEMARK_INVALID_ARGUMENT` naming it) before anything is touched. */
   constructor(readonly config: RecoveryConfig) {

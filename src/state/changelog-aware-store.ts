@@ -142,7 +142,14 @@ interface Queued {
   epoch: number;
 }
 
-/** Ring 0's state store. Open with `openChangelogAwareStore()` (tidemark's pipeline layer). */
+/**
+ * Ring 0's state store. Open with `openChangelogAwareStore()` (tidemark's pipeline layer).
+ *
+ * Threads: Ring 0's side — use from the thread that opened it: the ring it pushes into is single-
+ * producer, so two threads must never write one store (and an instance cannot be sent to another
+ * thread). Ring 1 runs in its own worker thread; the two share only the `SharedArrayBuffer` ring
+ * and status words.
+ */
 export class ChangelogAwareStore {
   private readonly watermarkWaiters: DurableWatermark;
   private readonly policy: BackpressurePolicy;

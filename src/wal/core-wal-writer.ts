@@ -83,7 +83,13 @@ async function newestEntryOf(
   return { epoch, lastTs };
 }
 
-/** One core's WAL writer; owned by one thread. */
+/**
+ * One core's WAL writer; owned by one thread.
+ *
+ * Threads: one per worker thread — each thread opens its own core's writer
+ * (`CoreWalWriter.open(walRoot, id)`) and uses it only there; writers of different cores never
+ * share state.
+ */
 export class CoreWalWriter {
   private readonly encoder: CoreEntryEncoder;
   private readonly put = new PutEncoder();

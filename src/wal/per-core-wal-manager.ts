@@ -28,7 +28,12 @@ export interface PerCoreWalConfig {
   epoch?: number;
 }
 
-/** Opens and holds every core's writer. */
+/**
+ * Opens and holds every core's writer.
+ *
+ * Threads: holds every core's writer in the thread that opened it (tests, single-threaded use);
+ * with worker threads, open each core's `CoreWalWriter` in its own worker instead.
+ */
 export class PerCoreWalManager {
   private constructor(
     readonly walRoot: Directory,

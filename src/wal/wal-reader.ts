@@ -96,7 +96,12 @@ async function segmentHeaders(
   return out;
 }
 
-/** Reads a WAL directory; see {@link WalReader.read}. */
+/**
+ * Reads a WAL directory; see {@link WalReader.read}.
+ *
+ * Threads: static and read-only, no state between calls: any thread (or process) may read a WAL
+ * directory, even one another thread writes (with `untilLsn` up to what it made durable).
+ */
 export class WalReader {
   /**
    * Calls `visit` for every record with LSN ≥ `options.fromLsn`, in LSN order (one reused
