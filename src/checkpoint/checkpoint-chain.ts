@@ -10,6 +10,7 @@ import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
 import { crc32c } from '../format/crc32c.js';
 import { applyStateFile, readStateFile } from '../format/state-file.js';
 import type { ReplayTarget } from '../state/apply-entry.js';
+import { checkCheckpointStoreArgument } from '../validation.js';
 import { type CheckpointStore, checkpointFilePath } from './checkpoint-store.js';
 
 /** Longest chain followed (a loop or a runaway chain is corruption, not a hang). */
@@ -156,6 +157,7 @@ export async function loadCheckpoint(store: CheckpointStore, id: number): Promis
  * `TIDEMARK_UNSUPPORTED_VERSION` (a manifest or state file of a newer version) are thrown.
  */
 export async function loadLatestCheckpoint(store: CheckpointStore): Promise<LatestCheckpoint> {
+  checkCheckpointStoreArgument('store', store);
   const ids = await store.list();
   const said = await store.readLatestPointer();
   const skipped: SkippedCheckpoint[] = [];

@@ -4,6 +4,7 @@
  * Immutable: every `with*` returns a new config.
  */
 import { TidemarkError } from '../errors.js';
+import { checkPath } from '../validation.js';
 
 /** The tunables of incremental checkpointing (plain data: it crosses to the Ring 1 worker). */
 export interface CheckpointOptions {
@@ -102,6 +103,8 @@ export class CheckpointConfig {
     readonly walDir?: string,
     options: Partial<CheckpointOptions> = {},
   ) {
+    checkPath('checkpointDir', checkpointDir);
+    if (walDir !== undefined) checkPath('walDir', walDir);
     this.options = resolveCheckpointOptions(options);
   }
 

@@ -35,6 +35,7 @@ import {
 import { crc32c } from '../format/crc32c.js';
 import type { Directory } from '../io/directory.js';
 import { TEMP_SUFFIX } from '../io/fs-directory.js';
+import { checkDirectoryArgument } from '../validation.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
 
 /** `checkpoint-0000000000000007` */
@@ -227,7 +228,10 @@ export function checkpointFilePath(store: CheckpointStore, id: number, name: str
  * without its manifest is never loaded).
  */
 export class FileSystemCheckpointStore implements CheckpointStore {
-  constructor(readonly dir: Directory) {}
+  /** `dir`: the checkpoint directory; anything but a `Directory` is `TIDEMARK_INVALID_ARGUMENT`. */
+  constructor(readonly dir: Directory) {
+    checkDirectoryArgument('dir', dir);
+  }
 
   get location(): string {
     return this.dir.path;

@@ -27,6 +27,12 @@ import { MANIFEST_VERSION, StateFileKind } from '../format/constants.js';
 import { encodeStateFileChunks } from '../format/state-file.js';
 import type { Directory } from '../io/directory.js';
 import { PerCoreReplayer, type PerCoreTarget } from '../state/per-core-replayer.js';
+import {
+  checkCheckpointStoreArgument,
+  checkDirectoryArgument,
+  checkOptionsObject,
+  invalidArgument,
+} from '../validation.js';
 import { mergeSegments, PerCoreWalReader } from '../wal/per-core-wal-reader.js';
 import type { WalPosition } from '../wal/wal-reader.js';
 import { DEFAULT_MIN_RETAINED_BASES, loadLatestCheckpoint, pruneCheckpoints } from './checkpoint-chain.js';
@@ -162,6 +168,12 @@ export class PerCoreCheckpointCoordinator {
 
   /** Loads the latest valid checkpoint as the coordinator's copy. */
   static async open(options: PerCoreCheckpointOptions): Promise<PerCoreCheckpointCoordinator> {
+    checkOptionsObject('options', options);
+    if (options === undefined) throw invalidArgument('options', options, 'an options object');
+    checkCheckpointStoreArgument('options.store', options.store);
+    checkDirectoryArgument('options.walRoot', options.walRoot);
+    if (!Array.isArray(options.participants))
+      throw invalidArgument('options.participants', options.participants, 'an array of participants');
     const latest = await loadLatestCheckpoint(options.store);
     const { positions, target } = perCoreProgressOf(latest.checkpoint?.manifest);
     if (latest.checkpoint) target.state = latest.checkpoint.state;

@@ -21,6 +21,15 @@ import type { Directory } from '../io/directory.js';
 import { shareLock } from '../io/shared-lock.js';
 import type { CoreProgress } from '../state/per-core-replayer.js';
 import { PerCoreReplayer } from '../state/per-core-replayer.js';
+import {
+  booleanOption,
+  checkCheckpointStoreArgument,
+  checkDirectoryArgument,
+  checkInteger,
+  checkOptionsObject,
+  enumOption,
+  invalidArgument,
+} from '../validation.js';
 import { CoreWalWriter, type CoreWalWriterOptions } from '../wal/core-wal-writer.js';
 import {
   coreWalDirName,
@@ -80,6 +89,7 @@ export async function recoverPerCore(
   options: AbortOptions = {},
 ): Promise<PerCoreRecoveredState> {
   const t0 = performance.now();
+  checkPerCoreRecoveryConfig(config);
   const signal = abortSignalOf('recoverPerCore(options)', options);
   const what = `recovering the per-core WAL in ${config.walRoot.path}`;
   throwIfAborted(what, signal);
@@ -153,7 +163,10 @@ export async function recoverPerCore(
  * `recovered.epoch + 1`).
  */
 export class PerCoreRecoveryManager {
-  constructor(readonly config: PerCoreRecoveryConfig) {}
+  /** Checks `config` (`TIDEMARK_INVALID_ARGUMENT` naming the option) before anything is touched. */
+  constructor(readonly config: PerCoreRecoveryConfig) {
+    checkPerCoreRecoveryConfig(config);
+  }
 
   /**
    * Read-only recovery (see {@link recoverPerCore}). `options.signal` stops it between cores'
@@ -224,4 +237,15 @@ export class PerCoreRecoveryManager {
     }
     return recovered;
   }
+}
+
+/** A malformed {@link PerCoreRecoveryConfig} is `TIDEMARK_INVALID_ARGUMENT`, not a `TypeError` inside the first read. */
+function checkPerCoreRecoveryConfig(config: PerCoreRecoveryConfig): void {
+  checkOptionsObject('config', config);
+  if (config === undefined) throw invalidArgument('config', config, 'an options object');
+  checkDirectoryArgument('config.walRoot', config.walRoot);
+  checkCheckpointStoreArgument('config.store', config.store);
+  checkInteger('config.cores', config.cores, 1, 1024);
+  booleanOption('config.transactional', config.transactional, false);
+  enumOption('config.mode', config.mode, ['tolerate-torn-tail', 'point-in-time'], 'tolerate-torn-tail');
 }

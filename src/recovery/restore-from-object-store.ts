@@ -16,6 +16,7 @@ import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { checkOptionsObject, checkPath, invalidArgument } from '../validation.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
 import { archivedSegmentKey, listArchivedSegments } from '../wal/wal-archiver.js';
@@ -151,6 +152,9 @@ export interface RestoreResult {
  */
 export async function restoreFromObjectStore(options: RestoreOptions): Promise<RestoreResult> {
   const t0 = performance.now();
+  checkOptionsObject('options', options);
+  if (options === undefined) throw invalidArgument('options', options, 'an options object');
+  checkPath('options.dir', options.dir);
   const signal = abortSignalOf('restoreFromObjectStore(options)', options);
   const what = `restoring ${options.dir} from the object store`;
   throwIfAborted(what, signal);

@@ -11,6 +11,7 @@ import type { PerCoreWalEntry } from '../format/per-core-entry.js';
 import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import { shareLock } from '../io/shared-lock.js';
+import { checkDirectoryArgument, checkOptionsObject, invalidArgument } from '../validation.js';
 import { CoreWalWriter, type NanoClock } from './core-wal-writer.js';
 import { mergeSegments, PerCoreWalReader } from './per-core-wal-reader.js';
 import type { WalPosition } from './wal-reader.js';
@@ -46,6 +47,9 @@ export class PerCoreWalManager {
    * the data directory.
    */
   static async open(config: PerCoreWalConfig): Promise<PerCoreWalManager> {
+    checkOptionsObject('config', config);
+    if (config === undefined) throw invalidArgument('config', config, 'an options object');
+    if (typeof config.dir !== 'string') checkDirectoryArgument('config.dir', config.dir);
     if (!Number.isInteger(config.cores) || config.cores < 1 || config.cores > MAX_CORES)
       throw new TidemarkError(
         'TIDEMARK_INVALID_ARGUMENT',

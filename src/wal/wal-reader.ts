@@ -11,7 +11,13 @@ import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } f
 import { type FrameInfo, FrameStatus, readFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
-import { checkInteger, checkOptionsObject, enumOption, invalidArgument } from '../validation.js';
+import {
+  checkDirectoryArgument,
+  checkInteger,
+  checkOptionsObject,
+  enumOption,
+  invalidArgument,
+} from '../validation.js';
 import { cleanShutdownShortfall, type LogEnd, readCleanMarker } from './clean-marker.js';
 import { listSegments, readSegmentHead } from './segment-files.js';
 import { segmentFileName } from './segment-name.js';
@@ -128,6 +134,7 @@ export class WalReader {
    * segment, i.e. not when `untilLsn` stops it in an earlier one).
    */
   static async read(dir: Directory, options: WalReadOptions, visit: RecordVisitor): Promise<WalReadStats> {
+    checkDirectoryArgument('dir', dir);
     checkReadArguments(options, visit);
     const {
       fromLsn,
