@@ -39,7 +39,12 @@ export interface TidemarkErrorDetails {
   argument?: string;
 }
 
-/** The one error class tidemark throws. Switch on `code`, never on `message`. */
+/**
+ * The one error class tidemark throws. Switch on `code`, never on `message`.
+ *
+ * Threads: an immutable value; across `postMessage` only its message survives as an `Error` (send
+ * `code`, `path`, `offset` yourself, as the pipeline does).
+ */
 export class TidemarkError extends Error {
   /** Always `'TidemarkError'`, so logs and `util.inspect` name the class. */
   override readonly name = 'TidemarkError';

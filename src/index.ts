@@ -1,5 +1,6 @@
 /** tidemark: a durability layer for Node.js. See README.md and docs/. */
 export type { WaitOptions } from './abort.js';
+export type { AbortOptions } from './abort-steps.js';
 export * from './changelog/index.js';
 export * from './checkpoint/index.js';
 export {

@@ -279,3 +279,39 @@ export function checkCommit(argument: string, sourceOffsets: unknown, watermark:
     );
   }
 }
+
+/**
+ * A `Directory` (`FsDirectory`, `MemoryDirectory`, a `FaultInjectingDirectory`, or your own):
+ * an object with the methods every reader and writer calls. Anything else is
+ * `TIDEMARK_INVALID_ARGUMENT` naming `argument`, instead of a `TypeError` deep inside the first
+ * read.
+ */
+export function checkDirectoryArgument(argument: string, value: unknown): void {
+  const d = value as Record<string, unknown> | null;
+  if (
+    d === null ||
+    typeof d !== 'object' ||
+    typeof d.path !== 'string' ||
+    typeof d.subdirectory !== 'function' ||
+    typeof d.readFile !== 'function' ||
+    typeof d.list !== 'function'
+  )
+    throw invalidArgument(argument, value, 'a Directory (FsDirectory.open(path), MemoryDirectory, …)');
+}
+
+/** A `CheckpointStore` (`FileSystemCheckpointStore`, `ObjectStoreCheckpointStore`, or your own). */
+export function checkCheckpointStoreArgument(argument: string, value: unknown): void {
+  const s = value as Record<string, unknown> | null;
+  if (
+    s === null ||
+    typeof s !== 'object' ||
+    typeof s.list !== 'function' ||
+    typeof s.loadManifest !== 'function' ||
+    typeof s.readLatestPointer !== 'function'
+  )
+    throw invalidArgument(
+      argument,
+      value,
+      'a CheckpointStore (FileSystemCheckpointStore, ObjectStoreCheckpointStore)',
+    );
+}

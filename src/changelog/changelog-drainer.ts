@@ -58,7 +58,11 @@ class ArenaPayloadEncoder implements PayloadEncoder {
   }
 }
 
-/** Ring 1's consumer. Call {@link run} once; {@link stop} drains what is left, syncs and returns. */
+/**
+ * Ring 1's consumer. Call {@link run} once; {@link stop} drains what is left, syncs and returns.
+ *
+ * Threads: runs in Ring 1's worker thread, the single consumer of the ring.
+ */
 export class ChangelogDrainer {
   private readonly maxBatchEntries: number;
   private readonly spinMicros: number;

@@ -35,7 +35,11 @@ export interface DurableWatermarkOptions {
   onWait: () => void;
 }
 
-/** Waiters on the durable watermark, sorted by sequence. */
+/**
+ * Waiters on the durable watermark, sorted by sequence.
+ *
+ * Threads: Ring 0's side: the thread of its store.
+ */
 export class DurableWatermark {
   private readonly waiters: Waiter[] = [];
   private watching = false;

@@ -113,7 +113,13 @@ const ALIGN_VALUES_FROM_BYTES = 16;
 /** Byte offset of the entries region. */
 const ENTRIES_OFFSET = RING_CONTROL_SIZE + RING_ERROR_AREA_SIZE;
 
-/** The SPSC ring. Ring 0 uses the producer half, Ring 1 the consumer half, over the same memory. */
+/**
+ * The SPSC ring. Ring 0 uses the producer half, Ring 1 the consumer half, over the same memory.
+ *
+ * Threads: shared by exactly two threads over a `SharedArrayBuffer`: one producer (Ring 0,
+ * `create`) and one consumer (Ring 1, `attach`) — single-producer, single-consumer; never two
+ * producers or two consumers.
+ */
 export class StateChangelogBuffer {
   /** The shared memory; pass it to the other thread and {@link StateChangelogBuffer.attach} there. */
   readonly shared: SharedArrayBuffer;

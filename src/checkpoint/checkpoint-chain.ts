@@ -4,11 +4,13 @@
  * every link and every file; validation reports what is wrong instead of throwing; retention
  * keeps whole chains.
  */
+import { throwIfAborted } from '../abort-steps.js';
 import { isTidemarkError, TidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
 import { crc32c } from '../format/crc32c.js';
 import { applyStateFile, readStateFile } from '../format/state-file.js';
 import type { ReplayTarget } from '../state/apply-entry.js';
+import { checkCheckpointStoreArgument } from '../validation.js';
 import { type CheckpointStore, checkpointFilePath } from './checkpoint-store.js';
 
 /** Longest chain followed (a loop or a runaway chain is corruption, not a hang). */
@@ -155,6 +157,7 @@ export async function loadCheckpoint(store: CheckpointStore, id: number): Promis
  * `TIDEMARK_UNSUPPORTED_VERSION` (a manifest or state file of a newer version) are thrown.
  */
 export async function loadLatestCheckpoint(store: CheckpointStore): Promise<LatestCheckpoint> {
+  checkCheckpointStoreArgument('store', store);
   const ids = await store.list();
   const said = await store.readLatestPointer();
   const skipped: SkippedCheckpoint[] = [];
@@ -216,11 +219,13 @@ function problemOf(checkpointId: number, err: unknown): CheckpointProblem {
  * Validates checkpoint `id` and its chain back to the base (the seed's `validate_checkpoint`):
  * manifests, links, every file's size and checksum, state file structure, entry and key counts,
  * operator state. Collects every problem it can reach instead of stopping at the first;
- * `TIDEMARK_IO` is thrown, not reported.
+ * `TIDEMARK_IO` is thrown, not reported. `options.signal` stops it before the next checkpoint's
+ * files are read (`TIDEMARK_ABORTED`).
  */
 export async function validateCheckpointChain(
   store: CheckpointStore,
   id: number,
+  options: { signal?: AbortSignal | undefined } = {},
 ): Promise<CheckpointValidation> {
   const result: CheckpointValidation = { id, valid: false, chain: [], problems: [], bytesChecked: 0 };
   const record = (checkpointId: number, err: unknown) => {
@@ -253,6 +258,7 @@ export async function validateCheckpointChain(
   const whole = result.problems.length === 0 && chain[0]?.kind === 'base';
   const state = whole ? new Map<string, Uint8Array>() : undefined;
   for (const m of chain) {
+    throwIfAborted(`validating checkpoint ${id}`, options.signal);
     try {
       result.bytesChecked += await applyCheckpointState(store, m, state);
     } catch (err) {

@@ -4,6 +4,7 @@
  * Immutable: every `with*` returns a new config.
  */
 import { TidemarkError } from '../errors.js';
+import { checkPath } from '../validation.js';
 
 /** The tunables of incremental checkpointing (plain data: it crosses to the Ring 1 worker). */
 export interface CheckpointOptions {
@@ -84,7 +85,12 @@ export function resolveCheckpointOptions(partial: Partial<CheckpointOptions> = {
   return o;
 }
 
-/** Configuration of an {@link IncrementalCheckpointManager} on a local directory. */
+/**
+ * Configuration of an {@link IncrementalCheckpointManager} on a local directory.
+ *
+ * Threads: a builder of plain values: use it in one thread; what it builds is plain data any
+ * thread may copy.
+ */
 export class CheckpointConfig {
   readonly options: CheckpointOptions;
 
@@ -97,6 +103,8 @@ export class CheckpointConfig {
     readonly walDir?: string,
     options: Partial<CheckpointOptions> = {},
   ) {
+    checkPath('checkpointDir', checkpointDir);
+    if (walDir !== undefined) checkPath('walDir', walDir);
     this.options = resolveCheckpointOptions(options);
   }
 

@@ -42,7 +42,12 @@ export interface PublishResult {
   archiveError?: TidemarkError | undefined;
 }
 
-/** Publishes checkpoints; see the module comment for the order. */
+/**
+ * Publishes checkpoints; see the module comment for the order.
+ *
+ * Threads: not thread-safe — the thread that owns the WAL it publishes into (Ring 1 in the
+ * pipeline).
+ */
 export class CheckpointPublisher {
   private busy = false;
 

@@ -35,6 +35,7 @@ import {
 import { crc32c } from '../format/crc32c.js';
 import type { Directory } from '../io/directory.js';
 import { TEMP_SUFFIX } from '../io/fs-directory.js';
+import { checkDirectoryArgument } from '../validation.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
 
 /** `checkpoint-0000000000000007` */
@@ -219,9 +220,18 @@ export function checkpointFilePath(store: CheckpointStore, id: number, name: str
   return `${store.location}/${checkpointName(id)}/${name}`;
 }
 
-/** A {@link CheckpointStore} in a {@link Directory} (a local folder, or memory). */
+/**
+ * A {@link CheckpointStore} in a {@link Directory} (a local folder, or memory).
+ *
+ * Threads: one writer (`save`, `remove`, `cleanupOrphans`) at a time, from the thread that owns
+ * the data directory; readers in other threads or processes open their own instance (a checkpoint
+ * without its manifest is never loaded).
+ */
 export class FileSystemCheckpointStore implements CheckpointStore {
-  constructor(readonly dir: Directory) {}
+  /** `dir`: the checkpoint directory; anything but a `Directory` is `TIDEMARK_INVALID_ARGUMENT`. */
+  constructor(readonly dir: Directory) {
+    checkDirectoryArgument('dir', dir);
+  }
 
   get location(): string {
     return this.dir.path;

@@ -13,6 +13,7 @@
  * and Flink's incremental checkpoints, a chain is bounded and then folded into a fresh base.
  * Bases are written in 1 MiB chunks, so the thread writing them keeps serving its event loop.
  */
+import { abortSignalOf, isAborted, throwIfAborted } from '../abort-steps.js';
 import { type CheckpointSpanContext, traceAsync, tracing } from '../diagnostics.js';
 import { assert, isTidemarkError, TidemarkError } from '../errors.js';
 import type {
@@ -26,6 +27,11 @@ import { crc32c } from '../format/crc32c.js';
 import { encodeStateFileChunks, type StateFileEntry } from '../format/state-file.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import { type ReplayTarget, replayWal, StateReplayer } from '../state/apply-entry.js';
+import {
+  type CheckpointCall,
+  type CheckpointCallOptions,
+  parseCheckpointCall,
+} from '../state/checkpoint-call.js';
 import type { WalArchiver } from '../wal/wal-archiver.js';
 import type { WalPosition } from '../wal/wal-reader.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
@@ -69,6 +75,14 @@ export interface IncrementalCheckpointManagerInit {
 export interface CreateCheckpointOptions {
   /** Write a base even when a delta is allowed (compact the chain now). Default false. */
   forceBase?: boolean;
+  /**
+   * Abandons the checkpoint once aborted, at its next safe point before the publish point (the
+   * commit of its manifest): while queued, between the replay and the write, between data-file
+   * chunks, and just before the manifest. The half-written draft is removed, no WAL is deleted,
+   * the next checkpoint works, and the call rejects with `TIDEMARK_ABORTED` (`cause` =
+   * `signal.reason`). Past the publish point the checkpoint completes and resolves as usual.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** Counters of a manager. */
@@ -102,7 +116,12 @@ interface Copy extends ReplayTarget {
   resumeAt?: WalPosition | undefined;
 }
 
-/** Creates base and delta checkpoints from a private, WAL-fed copy of the state. */
+/**
+ * Creates base and delta checkpoints from a private, WAL-fed copy of the state.
+ *
+ * Threads: not thread-safe — the thread that owns its WAL (Ring 1 in the pipeline); calls from
+ * that thread queue.
+ */
 export class IncrementalCheckpointManager {
   readonly options: CheckpointOptions;
   readonly publisher: CheckpointPublisher;
@@ -218,26 +237,42 @@ export class IncrementalCheckpointManager {
    * at a time. `extras` (connectors, operators, sinks, watermarks) replace the previous ones;
    * without them the previous ones are carried forward. `options.forceBase` compacts now.
    *
+   * `extras` may also be the options form `{ extras?, signal?, forceBase? }` (see
+   * `CheckpointCallOptions`); malformed arguments reject with `TIDEMARK_INVALID_ARGUMENT` before
+   * anything is queued.
+   *
    * Resolves what was written. Rejects with the I/O (`TIDEMARK_IO`, `TIDEMARK_NO_SPACE`) or
    * corruption error that stopped it; no WAL is deleted then, and the next call rebuilds the
-   * copy from the latest valid checkpoint.
+   * copy from the latest valid checkpoint. With a signal that aborts before the publish point:
+   * `TIDEMARK_ABORTED`, the draft removed (see {@link CreateCheckpointOptions.signal}).
    */
   createCheckpoint(
     epoch: number,
-    extras?: CheckpointExtras,
+    extras?: CheckpointExtras | (CheckpointCallOptions & Pick<CreateCheckpointOptions, 'forceBase'>),
     options: CreateCheckpointOptions = {},
   ): Promise<IncrementalCheckpointMetadata> {
     if (!Number.isSafeInteger(epoch) || epoch < 0)
       return Promise.reject(
         new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `epoch must be an integer ≥ 0, got ${epoch}`),
       );
-    const forceBase = options.forceBase === true;
+    let call: CheckpointCall;
+    let signal: AbortSignal | undefined;
+    try {
+      // The second argument is the extras, or `{ extras?, signal?, forceBase? }`.
+      call = parseCheckpointCall('createCheckpoint(extras)', extras, true);
+      signal = abortSignalOf('createCheckpoint(options)', options) ?? call.signal;
+      throwIfAborted('checkpoint', signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const forceBase = (options.forceBase ?? call.forceBase) === true;
+    const request = { extras: call.extras, forceBase, signal };
     const run = this.chain.then(() =>
       traceAsync(
         tracing.checkpoint,
         (): CheckpointSpanContext => ({ engine: 'incremental', epoch }),
         async (ctx) => {
-          const done = await this.checkpointNow(epoch, extras, forceBase);
+          const done = await this.checkpointNow(epoch, request);
           if (ctx) {
             ctx.id = done.id;
             ctx.kind = done.kind;
@@ -298,11 +333,13 @@ export class IncrementalCheckpointManager {
 
   private async checkpointNow(
     epoch: number,
-    extras: CheckpointExtras | undefined,
-    forceBase: boolean,
+    request: { extras: CheckpointExtras | undefined; forceBase: boolean; signal: AbortSignal | undefined },
   ): Promise<IncrementalCheckpointMetadata> {
+    const { extras, forceBase, signal } = request;
     const t0 = performance.now();
+    let draftId: number | undefined;
     try {
+      throwIfAborted('checkpoint (queued)', signal);
       if (!this.transactional) await this.wal.sync();
       this.copy ??= await this.loadCopy();
       const copy = this.copy;
@@ -323,9 +360,14 @@ export class IncrementalCheckpointManager {
           copy.resumeAt = read.endPosition?.lsn === lsn + 1 ? read.endPosition : undefined;
         copy.lsn = lsn;
       }
+      throwIfAborted('checkpoint (after the replay)', signal);
       if (epoch > copy.epoch) copy.epoch = epoch;
       if (extras) this.extras = { ...extras };
-      const draft = this.draft(copy, await this.store.nextId(), forceBase ? 'base' : this.nextKind(copy));
+      draftId = await this.store.nextId();
+      const draft = abortableDraft(
+        this.draft(copy, draftId, forceBase ? 'base' : this.nextKind(copy)),
+        signal,
+      );
       const published = await this.publisher.publish(draft, this.wal);
       const m = published.manifest;
       this.parent = m;
@@ -363,6 +405,8 @@ export class IncrementalCheckpointManager {
       this.copy = undefined;
       this.parent = undefined;
       this.changed.clear();
+      // An abandoned draft (files written, no manifest) goes now rather than at the next open.
+      if (draftId !== undefined && isAborted(err)) await this.store.cleanupOrphans().catch(() => {});
       if (!isTidemarkError(err))
         throw new TidemarkError('TIDEMARK_BUG', `checkpoint failed: ${String(err)}`, { cause: err });
       throw err;
@@ -476,5 +520,34 @@ export class IncrementalCheckpointManager {
       }
     }
     return { operators, sidecar };
+  }
+}
+
+/**
+ * `draft` with `signal` checked before each data chunk is written and once more just before the
+ * manifest is committed (`beforeCommit`): the last point where a checkpoint can still be
+ * abandoned without anything published.
+ */
+function abortableDraft(draft: CheckpointDraft, signal: AbortSignal | undefined): CheckpointDraft {
+  if (signal === undefined) return draft;
+  const what = `checkpoint ${draft.manifest.id}`;
+  return {
+    ...draft,
+    files: draft.files.map((file) => ({ role: file.role, chunks: checkedChunks(file.chunks, what, signal) })),
+    beforeCommit: (m) => {
+      throwIfAborted(`${what} (before its manifest)`, signal);
+      draft.beforeCommit?.(m);
+    },
+  };
+}
+
+async function* checkedChunks(
+  chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  what: string,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    throwIfAborted(`${what} (writing its data)`, signal);
+    yield chunk;
   }
 }

@@ -63,7 +63,13 @@ function dataKey(manifest: Pick<CheckpointManifest, 'id' | 'attemptId'>, name: s
     : `${checkpointPrefix(manifest.id)}${manifest.attemptId}/${name}`;
 }
 
-/** A {@link CheckpointStore} in an S3-compatible object store. */
+/**
+ * A {@link CheckpointStore} in an S3-compatible object store.
+ *
+ * Threads: one writer (`save`, `remove`, `cleanupOrphans`) at a time, from the thread that owns
+ * the data directory; readers in other threads or processes use their own instance (a reader never
+ * sees a half-written checkpoint; writers on other machines are fenced by epochs).
+ */
 export class ObjectStoreCheckpointStore implements CheckpointStore {
   readonly storage: S3ObjectStorage;
   private readonly ownsStorage: boolean;

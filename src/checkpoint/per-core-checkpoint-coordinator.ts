@@ -28,6 +28,12 @@ import { TidemarkError } from '../errors.js';
 import type { CheckpointManifest, ConnectorCheckpoint } from '../format/checkpoint-manifest.js';
 import type { Directory } from '../io/directory.js';
 import { PerCoreReplayer, type PerCoreTarget } from '../state/per-core-replayer.js';
+import {
+  checkCheckpointStoreArgument,
+  checkDirectoryArgument,
+  checkOptionsObject,
+  invalidArgument,
+} from '../validation.js';
 import { mergeSegments, PerCoreWalReader } from '../wal/per-core-wal-reader.js';
 import type { WalPosition } from '../wal/wal-reader.js';
 import { DEFAULT_MIN_RETAINED_BASES, loadLatestCheckpoint, pruneCheckpoints } from './checkpoint-chain.js';
@@ -170,7 +176,12 @@ export function perCoreProgressOf(manifest: CheckpointManifest | undefined): {
   return { positions, target };
 }
 
-/** Coordinates checkpoints across per-core logs; see the module comment. */
+/**
+ * Coordinates checkpoints across per-core logs; see the module comment.
+ *
+ * Threads: runs in the coordinating thread; its participants may live in worker threads
+ * (`localParticipant` for in-thread writers, or an adapter of your own that messages the workers).
+ */
 export class PerCoreCheckpointCoordinator {
   private busy = false;
 
@@ -193,6 +204,12 @@ export class PerCoreCheckpointCoordinator {
    * `TIDEMARK_INVALID_ARGUMENT` for a bad compaction option.
    */
   static async open(options: PerCoreCheckpointOptions): Promise<PerCoreCheckpointCoordinator> {
+    checkOptionsObject('options', options);
+    if (options === undefined) throw invalidArgument('options', options, 'an options object');
+    checkCheckpointStoreArgument('options.store', options.store);
+    checkDirectoryArgument('options.walRoot', options.walRoot);
+    if (!Array.isArray(options.participants))
+      throw invalidArgument('options.participants', options.participants, 'an array of participants');
     const { incremental, maxChainLength, maxDeltaRatio } = resolveCheckpointOptions({
       incremental: options.incremental,
       maxChainLength: options.maxChainLength,

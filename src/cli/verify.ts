@@ -44,7 +44,7 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
   }
   const validCheckpoints = report.checkpoints.filter((c) => c.valid).length;
   log(
-    `${report.dir}: ${report.segments.length} WAL segments (${report.walBytes.toLocaleString('en-US')} bytes), ${report.checkpoints.length} checkpoints (${validCheckpoints} valid) in ${report.checkpointLocation}`,
+    `${report.dir}: ${count(report.segments.length, 'WAL segment')} (${report.walBytes.toLocaleString('en-US')} bytes), ${count(report.checkpoints.length, 'checkpoint')} (${validCheckpoints} valid) in ${report.checkpointLocation}`,
   );
   for (const s of report.segments)
     if (s.tornTail)
@@ -56,10 +56,24 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
       `closed cleanly   at LSN ${report.cleanShutdown.lsn} (segment ${report.cleanShutdown.segment}, ${report.cleanShutdown.endOffset} bytes)`,
     );
   for (const w of report.warnings) log(`warning         ${w.path}: ${w.message}`);
-  for (const p of report.problems)
-    log(
-      `${p.code} ${p.path ?? report.dir}${p.offset === undefined ? '' : ` at byte ${p.offset}`}: ${p.message}`,
-    );
-  log(clean ? 'OK: no damage found' : `DAMAGED: ${report.problems.length} problem(s)`);
+  for (const p of report.problems) log(problemLine(p, report.dir));
+  log(clean ? 'OK: no damage found' : `DAMAGED: ${count(report.problems.length, 'problem')}`);
   return clean ? 0 : 1;
+}
+
+/** `1 WAL segment`, `2 WAL segments`. */
+function count(n: number, noun: string): string {
+  return `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * `CODE where: what`. Most messages already start with the file and offset (`corruption()`
+ * writes `<path> at byte <n>: …`): those are printed as they are, so the path is not repeated.
+ */
+function problemLine(
+  p: { code: string; path?: string | undefined; offset?: number | undefined; message: string },
+  dir: string,
+): string {
+  const where = `${p.path ?? dir}${p.offset === undefined ? '' : ` at byte ${p.offset}`}`;
+  return p.message.startsWith(where) ? `${p.code} ${p.message}` : `${p.code} ${where}: ${p.message}`;
 }

@@ -34,7 +34,11 @@ export interface CleanShutdownMarker {
   endOffset: number;
 }
 
-/** CleanShutdown record payload encoder. */
+/**
+ * CleanShutdown record payload encoder.
+ *
+ * Threads: a reusable scratch object: one per thread, never shared.
+ */
 export class CleanShutdownEncoder implements PayloadEncoder {
   /** Always `RecordType.CleanShutdown`: the WAL record type this encoder frames. */
   readonly recordType = RecordType.CleanShutdown;

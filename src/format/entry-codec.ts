@@ -59,7 +59,11 @@ function checkU64(name: string, value: number): void {
   }
 }
 
-/** Reusable Put encoder: set `key`/`value` with {@link PutEncoder.set}, then append it. */
+/**
+ * Reusable Put encoder: set `key`/`value` with {@link PutEncoder.set}, then append it.
+ *
+ * Threads: a reusable scratch object: one per thread, never shared.
+ */
 export class PutEncoder implements PayloadEncoder {
   readonly recordType = RecordType.Put;
   byteLength = 0;
@@ -89,7 +93,11 @@ export class PutEncoder implements PayloadEncoder {
   }
 }
 
-/** Reusable Delete encoder: the payload is the key's UTF-8 bytes. */
+/**
+ * Reusable Delete encoder: the payload is the key's UTF-8 bytes.
+ *
+ * Threads: a reusable scratch object: one per thread, never shared.
+ */
 export class DeleteEncoder implements PayloadEncoder {
   readonly recordType = RecordType.Delete;
   byteLength = 0;
@@ -107,7 +115,11 @@ export class DeleteEncoder implements PayloadEncoder {
   }
 }
 
-/** Commit encoder: epoch, optional watermark and every source's offset, in one record. */
+/**
+ * Commit encoder: epoch, optional watermark and every source's offset, in one record.
+ *
+ * Threads: a reusable scratch object: one per thread, never shared.
+ */
 export class CommitEncoder implements PayloadEncoder {
   readonly recordType = RecordType.Commit;
   readonly byteLength: number;
@@ -168,7 +180,11 @@ export class CommitEncoder implements PayloadEncoder {
   }
 }
 
-/** CheckpointMarker encoder: "checkpoint `checkpointId` of `epoch` covers every record ≤ `lsn`". */
+/**
+ * CheckpointMarker encoder: "checkpoint `checkpointId` of `epoch` covers every record ≤ `lsn`".
+ *
+ * Threads: a reusable scratch object: one per thread, never shared.
+ */
 export class CheckpointMarkerEncoder implements PayloadEncoder {
   readonly recordType = RecordType.CheckpointMarker;
   readonly byteLength = CHECKPOINT_MARKER_SIZE;

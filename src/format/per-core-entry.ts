@@ -76,7 +76,11 @@ const INNER_TYPE: Record<number, number> = {
   [CoreOperation.Checkpoint]: RecordType.CheckpointMarker,
 };
 
-/** Reusable encoder of a CoreEntry around an inner entry encoder (none for an EpochBarrier). */
+/**
+ * Reusable encoder of a CoreEntry around an inner entry encoder (none for an EpochBarrier).
+ *
+ * Threads: a reusable scratch object: one per thread, never shared.
+ */
 export class CoreEntryEncoder implements PayloadEncoder {
   /** Always `RecordType.CoreEntry`: the WAL record type this encoder frames. */
   readonly recordType = RecordType.CoreEntry;

@@ -1,4 +1,8 @@
-/** A counting semaphore: at most `limit` tasks run at once; the rest wait in FIFO order. */
+/**
+ * A counting semaphore: at most `limit` tasks run at once; the rest wait in FIFO order.
+ *
+ * Threads: not thread-safe: one thread.
+ */
 export class BoundedConcurrency {
   private running = 0;
   private readonly waiting: (() => void)[] = [];

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ioError, TidemarkError } from '../errors.js';
+import { checkPath } from '../validation.js';
 import {
   checkFileName,
   type Directory,
@@ -104,7 +105,13 @@ class FsFile implements DirectoryFile {
   }
 }
 
-/** The node:fs {@link Directory}. The directory is created (and made durable) when missing. */
+/**
+ * The node:fs {@link Directory}. The directory is created (and made durable) when missing.
+ *
+ * Threads: use an instance from the thread that opened it; other threads open their own
+ * `FsDirectory` on the same path. Its `lock()` is one writer per directory across threads and
+ * processes.
+ */
 export class FsDirectory implements Directory {
   private constructor(readonly path: string) {}
 
@@ -114,7 +121,7 @@ export class FsDirectory implements Directory {
    * missing or not a directory.
    */
   static async openExisting(dirPath: string): Promise<FsDirectory> {
-    const abs = path.resolve(dirPath);
+    const abs = path.resolve(checkPath('dirPath', dirPath));
     let isDir = false;
     try {
       isDir = fs.statSync(abs).isDirectory();
@@ -132,7 +139,7 @@ export class FsDirectory implements Directory {
    * `dirPath`. Throws `TIDEMARK_IO` when it cannot be created.
    */
   static async open(dirPath: string): Promise<FsDirectory> {
-    const abs = path.resolve(dirPath);
+    const abs = path.resolve(checkPath('dirPath', dirPath));
     try {
       ensureDirectory(abs);
     } catch (err) {

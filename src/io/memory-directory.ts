@@ -77,7 +77,11 @@ class MemoryFile implements DirectoryFile {
   }
 }
 
-/** An in-memory {@link Directory}. */
+/**
+ * An in-memory {@link Directory}.
+ *
+ * Threads: in-memory and not shared: one thread (a worker cannot see it).
+ */
 export class MemoryDirectory implements Directory {
   private readonly files = new Map<string, MemoryNode>();
   private readonly children = new Map<string, MemoryDirectory>();

@@ -88,7 +88,12 @@ function md5Base64(bytes: Uint8Array, start = 0, end = bytes.length): string {
   return createHash('md5').update(bytes.subarray(start, end)).digest('base64');
 }
 
-/** Objects in one bucket under one prefix of an S3-compatible store. */
+/**
+ * Objects in one bucket under one prefix of an S3-compatible store.
+ *
+ * Threads: use from the thread that created it (its S3 client and connection pool); other threads
+ * create their own.
+ */
 export class S3ObjectStorage {
   readonly config: ResolvedObjectStoreConfig;
   /** `s3://bucket/prefix`. */

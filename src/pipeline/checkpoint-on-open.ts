@@ -43,6 +43,8 @@ export interface CheckpointOnOpenInit {
   checkpoint: CheckpointOptions;
   /** Where checkpoints go (and whether the WAL is archived). */
   storage: StorageOptions;
+  /** Abandons the checkpoint before its publish point (`TIDEMARK_ABORTED`); see `CreateCheckpointOptions.signal`. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -100,7 +102,7 @@ export async function checkpointRecoveredState(
       lsn: recovered.lsn,
       changed,
     });
-    result = await manager.createCheckpoint(recovered.epoch + 1);
+    result = await manager.createCheckpoint(recovered.epoch + 1, { signal: init.signal });
   } catch (err) {
     failure = err;
   }

@@ -66,7 +66,11 @@ export function forwardCheckpointSpans(options: {
   });
 }
 
-/** Ring 0's side: republishes forwarded spans on this thread's `tidemark:checkpoint.create`. */
+/**
+ * Ring 0's side: republishes forwarded spans on this thread's `tidemark:checkpoint.create`.
+ *
+ * Threads: Ring 0's side: used in the thread that started the Ring 1 worker.
+ */
 export class SpanRelay {
   private readonly open = new Map<number, CheckpointSpanContext>();
 

@@ -8,6 +8,7 @@
  */
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { type AbortOptions, abortSignalOf, operationAborted, throwIfAborted } from '../abort-steps.js';
 import type { ChangelogDrainerOptions } from '../changelog/changelog-drainer.js';
 import { publishFailure, storeEpoch } from '../changelog/ring-status.js';
 import {
@@ -43,7 +44,7 @@ import type { Ring0ToRing1, Ring1ToRing0, Ring1WorkerData, WireError } from './r
  * Configuration of {@link openChangelogAwareStore}. With `objectStore`, Ring 1 keeps checkpoints
  * in object storage and archives sealed WAL segments there (see {@link StorageOptions}).
  */
-export interface ChangelogStoreConfig extends StorageOptions {
+export interface ChangelogStoreConfig extends StorageOptions, AbortOptions {
   /** The data directory (a path: Ring 1 opens it from its own thread). */
   dir: string;
   /** Only committed transactions survive recovery (see `RecoveryConfig.transactional`). Default false. */
@@ -98,23 +99,38 @@ function fromWire(e: WireError): TidemarkError {
  * `TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`,
  * `TIDEMARK_NO_SPACE` (that checkpoint did not fit; no WAL was deleted), `TIDEMARK_CONFLICT`
  * (WAL archive), `TIDEMARK_INVALID_ARGUMENT`.
+ *
+ * `config.signal` stops the open at its next safe point — between WAL segments of the replay,
+ * between the steps of the checkpoint on open (abandoning its draft), before the worker starts,
+ * and once it is ready (the store is then closed again): it rejects with `TIDEMARK_ABORTED`
+ * (`cause` = `signal.reason`) having stopped Ring 1 and released the lock, and the directory
+ * recovers as before. An already aborted signal rejects before the lock is taken. The signal
+ * only bounds the open: aborting it later does nothing to the store.
  */
 export async function openChangelogAwareStore(config: ChangelogStoreConfig): Promise<OpenedChangelogStore> {
   checkChangelogStoreConfig(config);
+  const signal = abortSignalOf('config', config);
+  const what = `opening ${path.resolve(config.dir)}`;
+  throwIfAborted(what, signal);
   const root = await FsDirectory.open(config.dir);
   const lock = await root.lock();
   let worker: Worker | undefined;
+  // Set once the store's own close() stopped Ring 1 and released the lock.
+  let closedByStore = false;
   try {
+    throwIfAborted(what, signal);
     const transactional = config.transactional ?? false;
     const objectStore = objectStoreOf(config);
     // A new machine taking over: the archived WAL is fetched before recovery reads it.
-    const segmentsFetched = await fetchArchiveIfWalEmpty(await root.subdirectory(WAL_DIR_NAME), config);
+    const segmentsFetched = await fetchArchiveIfWalEmpty(await root.subdirectory(WAL_DIR_NAME), config, {
+      signal,
+    });
     const recovered = await new RecoveryManager({
       dir: root,
       transactional,
       objectStore,
       trackChangedKeys: true,
-    }).recover();
+    }).recover({ signal });
     recovered.stats.segmentsFetched = segmentsFetched;
     const checkpointOptions = resolveCheckpointOptions({
       maxRetained: config.maxRetained,
@@ -130,8 +146,10 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       wal: config.wal ?? {},
       checkpoint: checkpointOptions,
       storage: config,
+      signal,
     });
     recovered.changedSinceCheckpoint = undefined;
+    throwIfAborted(what, signal);
     const buffer = StateChangelogBuffer.create(config.ring);
     storeEpoch(buffer, recoveryCheckpoint?.epoch ?? recovered.epoch);
     const data: Ring1WorkerData = {
@@ -183,7 +201,8 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
             break;
           case 'checkpoint-failed': {
             const err = fromWire(msg.error);
-            lastCheckpointError = err;
+            // A checkpoint abandoned on request is not a failure of Ring 1's checkpointing.
+            if (err.code !== 'TIDEMARK_ABORTED') lastCheckpointError = err;
             requests.get(msg.requestId)?.reject(err);
             requests.delete(msg.requestId);
             break;
@@ -223,16 +242,35 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       else w.unref();
     };
     const link: Ring1Link = {
-      checkpoint(extras) {
+      checkpoint(extras, options) {
         if (workerFailure) return Promise.reject(workerFailure);
         if (closing || exited)
           return Promise.reject(new TidemarkError('TIDEMARK_CLOSED', 'the store is closed or closing'));
-        return new Promise((resolve, reject) => {
-          const requestId = nextRequest++;
-          requests.set(requestId, { resolve, reject });
+        const signal = options?.signal;
+        if (signal?.aborted) return Promise.reject(operationAborted('checkpoint', signal));
+        const requestId = nextRequest++;
+        // Ring 1 decides: abandoned before its publish point, or completed. Either answer settles this.
+        const onAbort = () => {
+          if (!exited) w.postMessage({ type: 'abort-checkpoint', requestId } satisfies Ring0ToRing1);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        return new Promise<Ring1CheckpointResult>((resolve, reject) => {
+          requests.set(requestId, {
+            resolve,
+            // Ring 1's TIDEMARK_ABORTED is re-made here, carrying the signal's own reason as cause.
+            reject: (err) =>
+              reject(
+                signal?.aborted && err instanceof TidemarkError && err.code === 'TIDEMARK_ABORTED'
+                  ? operationAborted('checkpoint (abandoned in Ring 1 before its publish point)', signal)
+                  : err,
+              ),
+          });
           updateRef();
           w.postMessage({ type: 'checkpoint', requestId, extras } satisfies Ring0ToRing1);
-        }).finally(updateRef) as Promise<Ring1CheckpointResult>;
+        }).finally(() => {
+          signal?.removeEventListener('abort', onAbort);
+          updateRef();
+        });
       },
       close() {
         closing ??= (async () => {
@@ -280,10 +318,17 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
         ...(config.maxQueuedBytes !== undefined ? { maxQueuedBytes: config.maxQueuedBytes } : {}),
       },
     );
+    if (signal?.aborted) {
+      // Aborted while Ring 1 started: stop it the orderly way (it drains nothing, syncs, closes).
+      closedByStore = true;
+      await store.close().catch(() => {});
+      throw operationAborted(what, signal);
+    }
     // A discarded uncommitted tail is fenced by an Abort, so no later commit can revive it.
     if (transactional && recovered.stats.uncommittedDiscarded > 0) store.pushAbort();
     return { store, recovered, recoveryCheckpoint };
   } catch (err) {
+    if (closedByStore) throw err;
     if (worker) await worker.terminate().catch(() => {});
     await lock.release();
     throw err;

@@ -44,6 +44,8 @@ export interface WireError {
 
 export type Ring0ToRing1 =
   | { type: 'checkpoint'; requestId: number; extras: CheckpointExtras | undefined }
+  /** Ring 0's signal aborted: abandon checkpoint `requestId` if it is not past its publish point. */
+  | { type: 'abort-checkpoint'; requestId: number }
   | { type: 'close' };
 
 export type Ring1ToRing0 =

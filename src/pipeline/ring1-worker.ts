@@ -86,9 +86,12 @@ async function main(): Promise<void> {
     .catch((err) => post({ type: 'checkpoint-failed', requestId: -1, error: wire(err) }));
 
   /** Checkpoints queue in the manager; each covers everything durable (and committed) when it starts. */
-  const checkpoint = async (extras?: CheckpointExtras): Promise<IncrementalCheckpointMetadata> => {
+  const checkpoint = async (
+    extras?: CheckpointExtras,
+    signal?: AbortSignal,
+  ): Promise<IncrementalCheckpointMetadata> => {
     const epoch = loadEpoch(buffer) + 1;
-    const done = await manager.createCheckpoint(epoch, extras);
+    const done = await manager.createCheckpoint(epoch, extras, { signal });
     storeEpoch(buffer, done.epoch);
     buffer.statsArea[RingStat.checkpoints]!++;
     buffer.statsArea[RingStat.checkpointLastMs] = done.durationMs;
@@ -115,12 +118,20 @@ async function main(): Promise<void> {
   storeRingState(buffer, RingState.Running);
   post({ type: 'ready', lastLsn: wal.lastLsn, repairedTail: wal.repairedTail });
 
+  // Ring 0's requests by id, so an abort from Ring 0 reaches the checkpoint it is about.
+  const aborts = new Map<number, AbortController>();
   port.on('message', (msg: Ring0ToRing1) => {
     if (msg.type === 'checkpoint') {
-      checkpoint(msg.extras).then(
-        (result) => post({ type: 'checkpointed', requestId: msg.requestId, result }),
-        (err) => post({ type: 'checkpoint-failed', requestId: msg.requestId, error: wire(err) }),
-      );
+      const controller = new AbortController();
+      aborts.set(msg.requestId, controller);
+      checkpoint(msg.extras, controller.signal)
+        .then(
+          (result) => post({ type: 'checkpointed', requestId: msg.requestId, result }),
+          (err) => post({ type: 'checkpoint-failed', requestId: msg.requestId, error: wire(err) }),
+        )
+        .finally(() => aborts.delete(msg.requestId));
+    } else if (msg.type === 'abort-checkpoint') {
+      aborts.get(msg.requestId)?.abort(new Error('aborted in Ring 0'));
     } else if (msg.type === 'close') {
       if (periodic) clearInterval(periodic);
       drainer.stop();

@@ -12,6 +12,7 @@
  *   every core and reported. `open()` then cuts the logs there (at the barrier of the first
  *   dropped epoch) before the writers reopen.
  */
+import { type AbortOptions, abortSignalOf, throwIfAborted } from '../abort-steps.js';
 import { loadLatestCheckpoint, type SkippedCheckpoint } from '../checkpoint/checkpoint-chain.js';
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { perCoreProgressOf } from '../checkpoint/per-core-checkpoint-coordinator.js';
@@ -20,6 +21,15 @@ import type { Directory } from '../io/directory.js';
 import { shareLock } from '../io/shared-lock.js';
 import type { CoreProgress } from '../state/per-core-replayer.js';
 import { PerCoreReplayer } from '../state/per-core-replayer.js';
+import {
+  booleanOption,
+  checkCheckpointStoreArgument,
+  checkDirectoryArgument,
+  checkInteger,
+  checkOptionsObject,
+  enumOption,
+  invalidArgument,
+} from '../validation.js';
 import { CoreWalWriter, type CoreWalWriterOptions } from '../wal/core-wal-writer.js';
 import {
   coreWalDirName,
@@ -93,8 +103,15 @@ export interface PerCoreRecoveredState {
  * directory was interrupted (its copy is partial), and `TIDEMARK_DATA_LOSS` when a core's log no longer reaches back to the
  * checkpoint's position for it, ends before it, or is missing (see `requirePerCoreWalCoverage`).
  */
-export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<PerCoreRecoveredState> {
+export async function recoverPerCore(
+  config: PerCoreRecoveryConfig,
+  options: AbortOptions = {},
+): Promise<PerCoreRecoveredState> {
   const t0 = performance.now();
+  checkPerCoreRecoveryConfig(config);
+  const signal = abortSignalOf('recoverPerCore(options)', options);
+  const what = `recovering the per-core WAL in ${config.walRoot.path}`;
+  throwIfAborted(what, signal);
   await refuseInterruptedRestore(config.walRoot);
   const latest = await loadLatestCheckpoint(config.store);
   const { positions, target } = perCoreProgressOf(latest.checkpoint?.manifest);
@@ -103,6 +120,7 @@ export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<Per
   const perCore: PerCoreWalEntry[][] = [];
   const stats: SegmentStats[] = [];
   for (let c = 0; c < config.cores; c++) {
+    throwIfAborted(what, signal);
     const read = await PerCoreWalReader.read(config.walRoot, c, { from: positions.get(c), mode });
     perCore.push(read.entries);
     stats.push(read.stats);
@@ -157,41 +175,69 @@ export async function recoverPerCore(config: PerCoreRecoveryConfig): Promise<Per
   };
 }
 
-/** Recovery, then writers for every core at an epoch above anything recovered. */
+/**
+ * Recovery, then writers for every core at an epoch above anything recovered.
+ *
+ * Threads: runs in the coordinating thread, and the writers `open()` returns live there; to write
+ * from worker threads, recover here and open each core's `CoreWalWriter` in its own worker (at
+ * `recovered.epoch + 1`).
+ */
 export class PerCoreRecoveryManager {
+  /** Checks `config` (`TIDEMARK_INVALID_ARGUMENT` naming the option) before anything is touched. */
   constructor(
     /** What to recover, as given to the constructor. */
     readonly config: PerCoreRecoveryConfig,
-  ) {}
+  ) {
+    checkPerCoreRecoveryConfig(config);
+  }
 
-  /** Read-only recovery (see {@link recoverPerCore}). */
-  recover(): Promise<PerCoreRecoveredState> {
-    return recoverPerCore(this.config);
+  /**
+   * Read-only recovery (see {@link recoverPerCore}). `options.signal` stops it between cores'
+   * logs with `TIDEMARK_ABORTED`; nothing on disk changes either way.
+   */
+  recover(options?: AbortOptions): Promise<PerCoreRecoveredState> {
+    try {
+      abortSignalOf('recover(options)', options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return recoverPerCore(this.config, options);
   }
 
   /**
    * Recovers; in `point-in-time` mode cuts every core's log at the cut; then opens each core's
    * writer at epoch `recovered.epoch + 1` (so epochs survive restarts and never repeat).
+   *
+   * `options.signal` stops the open between cores (while recovering, and before each writer
+   * opens): the writers opened so far are closed, the lock is released, and it rejects with
+   * `TIDEMARK_ABORTED` (`cause` = `signal.reason`); already aborted, before the lock is taken.
+   * A point-in-time cut already made stays made (it is what any later open would cut).
    */
-  async open(options: Omit<CoreWalWriterOptions, 'epoch' | 'lock'> = {}): Promise<{
+  async open(options: Omit<CoreWalWriterOptions, 'epoch' | 'lock'> & AbortOptions = {}): Promise<{
     /** The recovered state and where each core stands. */
     recovered: PerCoreRecoveredState;
     /** One open writer per core, at `recovered.epoch + 1`, for its worker thread. */
     writers: CoreWalWriter[];
   }> {
+    const signal = abortSignalOf('open(options)', options);
+    const { signal: _signal, ...writerOptions } = options;
+    const what = `opening the per-core WAL in ${this.config.walRoot.path}`;
+    throwIfAborted(what, signal);
     // The data directory's lock, before anything is cut; the writers share it (last close frees it).
     const shares = shareLock(await this.config.walRoot.lock(), this.config.cores);
     const writers: CoreWalWriter[] = [];
     try {
-      const recovered = await this.recoverAndCut();
-      for (let c = 0; c < this.config.cores; c++)
+      const recovered = await this.recoverAndCut(signal);
+      for (let c = 0; c < this.config.cores; c++) {
+        throwIfAborted(what, signal);
         writers.push(
           await CoreWalWriter.open(this.config.walRoot, c, {
-            ...options,
+            ...writerOptions,
             lock: shares[c]!,
             epoch: recovered.epoch + 1,
           }),
         );
+      }
       return { recovered, writers };
     } catch (err) {
       await Promise.allSettled(writers.map((w) => w.close()));
@@ -200,8 +246,8 @@ export class PerCoreRecoveryManager {
     }
   }
 
-  private async recoverAndCut(): Promise<PerCoreRecoveredState> {
-    const recovered = await recoverPerCore(this.config);
+  private async recoverAndCut(signal: AbortSignal | undefined): Promise<PerCoreRecoveredState> {
+    const recovered = await recoverPerCore(this.config, { signal });
     if (recovered.cut) {
       for (let c = 0; c < this.config.cores; c++) {
         const at = recovered.cut.cutAt[c];
@@ -217,4 +263,15 @@ export class PerCoreRecoveryManager {
     }
     return recovered;
   }
+}
+
+/** A malformed {@link PerCoreRecoveryConfig} is `TIDEMARK_INVALID_ARGUMENT`, not a `TypeError` inside the first read. */
+function checkPerCoreRecoveryConfig(config: PerCoreRecoveryConfig): void {
+  checkOptionsObject('config', config);
+  if (config === undefined) throw invalidArgument('config', config, 'an options object');
+  checkDirectoryArgument('config.walRoot', config.walRoot);
+  checkCheckpointStoreArgument('config.store', config.store);
+  checkInteger('config.cores', config.cores, 1, 1024);
+  booleanOption('config.transactional', config.transactional, false);
+  enumOption('config.mode', config.mode, ['tolerate-torn-tail', 'point-in-time'], 'tolerate-torn-tail');
 }

@@ -7,6 +7,7 @@
  */
 
 import * as path from 'node:path';
+import { type AbortOptions, abortSignalOf, throwIfAborted } from '../abort-steps.js';
 import {
   type LatestCheckpoint,
   loadLatestCheckpoint,
@@ -32,8 +33,9 @@ import type { Directory, DirectoryLock } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import { MemoryDirectory } from '../io/memory-directory.js';
 import { replayWal, StateReplayer } from '../state/apply-entry.js';
+import { type CheckpointCallOptions, parseCheckpointCall } from '../state/checkpoint-call.js';
 import { WalStateStore } from '../state/wal-state-store.js';
-import { checkCheckpointExtras, checkOptionsObject } from '../validation.js';
+import { checkOptionsObject } from '../validation.js';
 import { listSegments, readSegmentHead } from '../wal/segment-files.js';
 import type { TornTail, WalDamage, WalRecoveryMode } from '../wal/segment-scanner.js';
 import { listArchivedSegments, type WalArchiver } from '../wal/wal-archiver.js';
@@ -144,9 +146,15 @@ export interface OpenedStore {
    * transactional mode, up to the last Commit). See {@link IncrementalCheckpointManager.createCheckpoint}.
    * `extras` and `options` are objects or undefined: anything else rejects with
    * `TIDEMARK_INVALID_ARGUMENT` before anything is written; after `close()`, `TIDEMARK_CLOSED`.
+   *
+   * The first argument is either the extras themselves or an options object
+   * `{ extras?, signal?, forceBase? }` (see {@link CheckpointCallOptions}); `options.signal`
+   * works too. A call with a signal never joins another call's checkpoint (its abort would
+   * abandon theirs): it runs as its own, after the ones queued. An abort before the publish
+   * point abandons the draft (`TIDEMARK_ABORTED`); past it the checkpoint completes.
    */
   checkpoint(
-    extras?: CheckpointExtras,
+    extras?: CheckpointExtras | (CheckpointCallOptions & Pick<CreateCheckpointOptions, 'forceBase'>),
     options?: CreateCheckpointOptions,
   ): Promise<IncrementalCheckpointMetadata>;
   /**
@@ -159,7 +167,12 @@ export interface OpenedStore {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Recovers state from a data directory. */
+/**
+ * Recovers state from a data directory.
+ *
+ * Threads: use from one thread; the store `open()` returns belongs to that thread (see
+ * `WalStateStore`).
+ */
 export class RecoveryManager {
   /** Checks every option (throws `TIDEMARK_INVALID_ARGUMENT` naming it) before anything is touched. */
   constructor(readonly config: RecoveryConfig) {
@@ -190,10 +203,10 @@ export class RecoveryManager {
 
   /**
    * Read-only recovery (the seed's `recover`): nothing on disk changes. Same as
-   * {@link recoverLatestValidated}.
+   * {@link recoverLatestValidated} (and takes the same `{ signal }`).
    */
-  recover(): Promise<RecoveredState> {
-    return this.recoverLatestValidated();
+  recover(options?: AbortOptions): Promise<RecoveredState> {
+    return this.recoverLatestValidated(options);
   }
 
   /**
@@ -202,25 +215,43 @@ export class RecoveryManager {
    * WAL from it. Read-only. Throws `TIDEMARK_DATA_LOSS` when the WAL no longer reaches back to
    * the checkpoint used — or, with no valid checkpoint left, to LSN 1 — never a partial start;
    * also `TIDEMARK_CORRUPTION`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`.
+   *
+   * `options.signal` stops the recovery between WAL segments (and between its other steps):
+   * it rejects with `TIDEMARK_ABORTED` (`cause` = `signal.reason`); an already aborted signal
+   * rejects before anything is read. Nothing on disk changes either way.
    */
-  recoverLatestValidated(): Promise<RecoveredState> {
+  recoverLatestValidated(options?: AbortOptions): Promise<RecoveredState> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = abortSignalOf('recover(options)', options);
+      throwIfAborted(`recovering ${this.describeDir()}`, signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.traced(
       'recover',
-      () => this.recoverNow(),
+      () => this.recoverNow(signal),
       (r) => r,
     );
   }
 
-  private async recoverNow(): Promise<RecoveredState> {
+  private describeDir(): string {
+    const d = this.config.dir;
+    return typeof d === 'string' ? path.resolve(d) : d.path;
+  }
+
+  private async recoverNow(signal: AbortSignal | undefined): Promise<RecoveredState> {
+    const what = `recovering ${this.describeDir()}`;
     const root = await this.readOnlyRoot();
     const walDir = await root.subdirectory(WAL_DIR_NAME);
     const checkpoints = await openCheckpointStore(root, objectStoreOf(this.config));
     try {
       await requireLocalWalWhenArchived(walDir, checkpoints.store, this.config);
       const latest = await loadLatestCheckpoint(checkpoints.store);
+      throwIfAborted(what, signal);
       await requireWalFrom(walDir, latest);
       const historyDamage = await checkHistory(walDir, latest, this.config.mode);
-      const recovered = await this.replay(walDir, latest);
+      const recovered = await this.replay(walDir, latest, signal);
       recovered.stats.walDamage.unshift(...historyDamage);
       return recovered;
     } finally {
@@ -231,11 +262,25 @@ export class RecoveryManager {
   /**
    * Takes the directory's lock, recovers, cuts a torn WAL tail, and returns a writable store.
    * Throws `TIDEMARK_LOCKED` when another writer has the directory.
+   *
+   * `options.signal` stops the open at its next safe point — between WAL segments of the replay
+   * and between the steps before the store is handed out: it rejects with `TIDEMARK_ABORTED`
+   * (`cause` = `signal.reason`) after closing the WAL and releasing the lock. Nothing is
+   * half-published: the directory recovers as before (a torn tail the open already cut stays
+   * cut; an archive fetch stopped midway is restarted by the next open). An already aborted
+   * signal rejects before the lock is taken.
    */
-  open(): Promise<OpenedStore> {
+  open(options?: AbortOptions): Promise<OpenedStore> {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = abortSignalOf('open(options)', options);
+      throwIfAborted(`opening ${this.describeDir()}`, signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.traced(
       'open',
-      () => this.openNow(),
+      () => this.openNow(signal),
       (opened) => opened.recovered,
     );
   }
@@ -265,7 +310,8 @@ export class RecoveryManager {
     );
   }
 
-  private async openNow(): Promise<OpenedStore> {
+  private async openNow(signal: AbortSignal | undefined): Promise<OpenedStore> {
+    const what = `opening ${this.describeDir()}`;
     if (this.config.mode === 'salvage')
       throw new TidemarkError(
         'TIDEMARK_INVALID_ARGUMENT',
@@ -276,18 +322,24 @@ export class RecoveryManager {
     const opened: { close(): void }[] = [];
     try {
       const walDir = await root.subdirectory(WAL_DIR_NAME);
-      const segmentsFetched = await fetchArchiveIfWalEmpty(walDir, this.config);
+      throwIfAborted(what, signal);
+      const segmentsFetched = await fetchArchiveIfWalEmpty(walDir, this.config, { signal });
       const checkpointStore = await openCheckpointStore(root, objectStoreOf(this.config));
       opened.push(checkpointStore);
       const store = checkpointStore.store;
       const latest = await loadLatestCheckpoint(store);
+      throwIfAborted(what, signal);
       await requireWalFrom(walDir, latest);
       const historyDamage = await checkHistory(walDir, latest, this.config.mode);
       const ckptLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
       let cut: WalDamage | undefined;
       if (this.config.mode === 'point-in-time') {
         // End the log at its first damage before the writer opens it.
-        const read = await WalReader.read(walDir, { fromLsn: ckptLsn + 1, mode: 'point-in-time' }, () => {});
+        const read = await WalReader.read(
+          walDir,
+          { fromLsn: ckptLsn + 1, mode: 'point-in-time', signal },
+          () => {},
+        );
         cut = read.damage[0];
         if (cut) await cutWalAt(walDir, cut);
       }
@@ -307,7 +359,9 @@ export class RecoveryManager {
             { path: walDir.path },
           );
         }
-        const recovered = await this.replay(walDir, latest);
+        const recovered = await this.replay(walDir, latest, signal);
+        // The last safe point: past it the open appends (an Abort) and hands the store out.
+        throwIfAborted(what, signal);
         recovered.stats.tornTail = wal.repairedTail ?? recovered.stats.tornTail;
         recovered.stats.segmentsFetched = segmentsFetched;
         if (cut) recovered.stats.walDamage = [cut];
@@ -341,16 +395,28 @@ export class RecoveryManager {
           archiver,
           // One at a time, as the changelog-aware store does: a call while one runs joins it,
           // unless it brings extras or options of its own (then it runs next, in order).
-          checkpoint: (extras, options) => {
+          checkpoint: (first, options) => {
+            let call: ReturnType<typeof parseCheckpointCall>;
+            let signal: AbortSignal | undefined;
             try {
-              checkCheckpointExtras('checkpoint(extras)', extras);
+              call = parseCheckpointCall('checkpoint(extras)', first, true);
               checkOptionsObject('checkpoint(options)', options);
+              signal = abortSignalOf('checkpoint(options)', options) ?? call.signal;
+              throwIfAborted('checkpoint', signal);
             } catch (err) {
               return Promise.reject(err);
             }
             if (closing) return Promise.reject(closedError(walDir.path));
-            if (inFlight && extras === undefined && options === undefined) return inFlight;
-            const run = checkpoints.createCheckpoint(stateStore.advanceEpoch(), extras, options);
+            const { extras } = call;
+            const plain = extras === undefined && options === undefined && first === undefined;
+            if (inFlight && plain) return inFlight;
+            const run = checkpoints.createCheckpoint(stateStore.advanceEpoch(), extras, {
+              ...options,
+              ...(call.forceBase !== undefined ? { forceBase: call.forceBase } : {}),
+              signal,
+            });
+            // A call with a signal is nobody else's to join: their checkpoint must not be aborted by it.
+            if (signal !== undefined) return run;
             inFlight = run;
             const clear = () => {
               if (inFlight === run) inFlight = undefined;
@@ -395,14 +461,18 @@ export class RecoveryManager {
     }
   }
 
-  private async replay(walDir: Directory, latest: LatestCheckpoint): Promise<RecoveredState> {
+  private async replay(
+    walDir: Directory,
+    latest: LatestCheckpoint,
+    signal: AbortSignal | undefined,
+  ): Promise<RecoveredState> {
     const t0 = performance.now();
     const ckpt = latest.checkpoint;
     const target = replayStartOf(ckpt);
     const fromLsn = target.lsn + 1;
     const changed = this.config.trackChangedKeys ? new Map<string, Uint8Array | undefined>() : undefined;
     const replayer = new StateReplayer(target, this.config.transactional ?? false, changed);
-    const read = await replayWal(walDir, replayer, { fromLsn, mode: this.config.mode });
+    const read = await replayWal(walDir, replayer, { fromLsn, mode: this.config.mode, signal });
     if (read.lastLsn < target.lsn) {
       throw new TidemarkError(
         'TIDEMARK_DATA_LOSS',

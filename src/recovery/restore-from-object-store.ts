@@ -5,6 +5,7 @@
  * segments from the one holding the checkpoint's LSN onward into `wal/`. The result is an
  * ordinary data directory: `RecoveryManager` recovers it, with or without the object store.
  */
+import { abortSignalOf, isAborted, throwIfAborted } from '../abort-steps.js';
 import { loadLatestCheckpoint } from '../checkpoint/checkpoint-chain.js';
 import { type CheckpointDataFile, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
@@ -15,6 +16,7 @@ import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { checkOptionsObject, checkPath, invalidArgument } from '../validation.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
 import { archivedSegmentKey, listArchivedSegments } from '../wal/wal-archiver.js';
@@ -52,6 +54,8 @@ export interface FetchArchivedSegmentsOptions {
   archived?: readonly { number: number }[] | undefined;
   /** Called after each segment is copied, with its size in bytes. */
   onSegment?: ((bytes: number) => void) | undefined;
+  /** Checked before each segment: once aborted, the copy stops with `TIDEMARK_ABORTED`. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -65,7 +69,7 @@ export async function fetchArchivedSegments(
   walDir: Directory,
   options: FetchArchivedSegmentsOptions,
 ): Promise<{ segments: number[]; bytes: number }> {
-  const { afterLsn, archived, onSegment } = options;
+  const { afterLsn, archived, onSegment, signal } = options;
   const list = archived ?? (await listArchivedSegments(storage));
   const copied: number[] = [];
   let bytes = 0;
@@ -78,6 +82,7 @@ export async function fetchArchivedSegments(
         { path: storage.urlOf(archivedSegmentKey(number + 1)) },
       );
     }
+    throwIfAborted(`copying the WAL archive of ${storage.url}`, signal);
     const key = archivedSegmentKey(number);
     const data = await storage.get(key, MAX_SEGMENT_OBJECT_BYTES);
     const header = data.length >= SEGMENT_HEADER_SIZE ? decodeSegmentHeader(data) : undefined;
@@ -111,6 +116,13 @@ export interface RestoreOptions {
   dir: string;
   /** Called after each object is copied: objects done, objects in all, bytes so far. */
   onProgress?: (done: number, total: number, bytes: number) => void;
+  /**
+   * Stops the restore before the next object once aborted: what it copied is removed again
+   * (the directory holds no WAL and no checkpoint, as before), the lock is released, and it
+   * rejects with `TIDEMARK_ABORTED` (`cause` = `signal.reason`). Already aborted: it rejects
+   * before touching the directory. Default: none.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** What a restore copied. */
@@ -136,10 +148,16 @@ export interface RestoreResult {
  * and started again. Rejects with `TIDEMARK_INVALID_ARGUMENT` when the directory already holds
  * WAL segments or checkpoints; `TIDEMARK_DATA_LOSS` when neither a valid
  * checkpoint nor an archive from LSN 1 is found; `TIDEMARK_CORRUPTION` for damaged objects;
- * `TIDEMARK_IO` for a store that cannot be reached.
+ * `TIDEMARK_IO` for a store that cannot be reached; `TIDEMARK_ABORTED` (see `options.signal`).
  */
 export async function restoreFromObjectStore(options: RestoreOptions): Promise<RestoreResult> {
   const t0 = performance.now();
+  checkOptionsObject('options', options);
+  if (options === undefined) throw invalidArgument('options', options, 'an options object');
+  checkPath('options.dir', options.dir);
+  const signal = abortSignalOf('restoreFromObjectStore(options)', options);
+  const what = `restoring ${options.dir} from the object store`;
+  throwIfAborted(what, signal);
   const config = objectStoreOf({ objectStore: options.from });
   if (config === undefined)
     throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'restore needs an object store');
@@ -176,6 +194,7 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
     const total = () => chain.length + archived.length;
 
     for (const id of chain) {
+      throwIfAborted(what, signal);
       const manifest = await remote.loadManifest(id);
       const files: CheckpointDataFile[] = [];
       for (const entry of manifest.files) {
@@ -191,6 +210,7 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
     const fetched = await fetchArchivedSegments(remote.storage, walDir, {
       afterLsn: checkpointLsn,
       archived,
+      signal,
       onSegment: (segmentBytes) => {
         bytes += segmentBytes;
         options.onProgress?.(++done, total(), bytes);
@@ -207,6 +227,9 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       bytes,
       durationMs: performance.now() - t0,
     };
+  } catch (err) {
+    if (isAborted(err)) await undoRestore(root);
+    throw err;
   } finally {
     remote?.close();
     await lock.release();
@@ -222,7 +245,11 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
  * fetched again on the next call, and without the object store that next call rejects with
  * `TIDEMARK_DATA_LOSS` rather than recover from a partial WAL. The caller holds the lock.
  */
-export async function fetchArchiveIfWalEmpty(walDir: Directory, options: StorageOptions): Promise<number> {
+export async function fetchArchiveIfWalEmpty(
+  walDir: Directory,
+  options: StorageOptions,
+  control: { signal?: AbortSignal | undefined } = {},
+): Promise<number> {
   const config = objectStoreOf(options);
   const interrupted = await walDir.exists(RESTORE_MARKER);
   if (config === undefined || options.archiveWal === false) {
@@ -238,10 +265,33 @@ export async function fetchArchiveIfWalEmpty(walDir: Directory, options: Storage
   const storage = new S3ObjectStorage(config);
   try {
     await beginRestore(walDir);
-    const copied = (await fetchArchivedSegments(storage, walDir, { afterLsn: 0 })).segments.length;
+    let copied: number;
+    try {
+      copied = (await fetchArchivedSegments(storage, walDir, { afterLsn: 0, signal: control.signal }))
+        .segments.length;
+    } catch (err) {
+      // An abort leaves the local WAL empty, as it was; the next open fetches it again.
+      if (isAborted(err)) {
+        await discardSegments(walDir);
+        await endRestore(walDir);
+      }
+      throw err;
+    }
     await endRestore(walDir);
     return copied;
   } finally {
     storage.destroy();
   }
+}
+
+/**
+ * Undoes a restore that was aborted: its checkpoints and segments go, then its marker, so the
+ * directory is empty again (not a "restore killed midway" for the next call to clean up).
+ */
+async function undoRestore(root: Directory): Promise<void> {
+  const walDir = await root.subdirectory(WAL_DIR_NAME);
+  if (!(await walDir.exists(RESTORE_MARKER))) return;
+  await root.removeSubdirectory(CHECKPOINT_DIR_NAME);
+  await discardSegments(walDir);
+  await endRestore(walDir);
 }

@@ -17,7 +17,11 @@ export interface ReplayTarget {
   lastCommitLsn: number;
 }
 
-/** Applies entries in LSN order; in transactional mode, only committed ones. */
+/**
+ * Applies entries in LSN order; in transactional mode, only committed ones.
+ *
+ * Threads: not thread-safe: one replay in one thread.
+ */
 export class StateReplayer {
   private readonly pending: WalEntry[] = [];
   /** Entries applied. */

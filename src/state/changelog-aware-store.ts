@@ -17,6 +17,7 @@
  *   space. Like a stream's `write()` returning false: `if (!store.isWritable) await store.writable()`.
  */
 import { abortedError, guardWaiter, type WaitOptions, waitSignal } from '../abort.js';
+import { throwIfAborted } from '../abort-steps.js';
 import { DurableWatermark } from '../changelog/durable-watermark.js';
 import { loadEpoch, loadRingFailure, loadRingState } from '../changelog/ring-status.js';
 import type { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
@@ -34,7 +35,6 @@ import {
 } from '../format/constants.js';
 import { ABORT_ENCODER, CommitEncoder, type SourceOffsets } from '../format/entry-codec.js';
 import {
-  checkCheckpointExtras,
   checkCommit,
   checkKey,
   checkPosition,
@@ -43,6 +43,7 @@ import {
   integerOption,
   isUint8Array,
 } from '../validation.js';
+import { type CheckpointCallOptions, parseCheckpointCall } from './checkpoint-call.js';
 import { FifoQueue } from './fifo-queue.js';
 
 /** Queued entries the pump moves into the ring before it yields to the event loop. */
@@ -53,8 +54,14 @@ export type BackpressurePolicy = 'wait' | 'throw';
 
 /** What the store needs from Ring 1 (implemented by the opener in `recovery/`). */
 export interface Ring1Link {
-  /** Takes a checkpoint in Ring 1 of everything durable (and committed, in transactional mode). */
-  checkpoint(extras?: CheckpointExtras): Promise<Ring1CheckpointResult>;
+  /**
+   * Takes a checkpoint in Ring 1 of everything durable (and committed, in transactional mode).
+   * `options.signal` asks Ring 1 to abandon it before its publish point (`TIDEMARK_ABORTED`).
+   */
+  checkpoint(
+    extras?: CheckpointExtras,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<Ring1CheckpointResult>;
   /** Drains, syncs, stops the worker and releases the directory. */
   close(): Promise<void>;
   /** Keeps the process alive (true) while Ring 0 awaits Ring 1, and lets it exit otherwise. */
@@ -135,7 +142,14 @@ interface Queued {
   epoch: number;
 }
 
-/** Ring 0's state store. Open with `openChangelogAwareStore()` (tidemark's pipeline layer). */
+/**
+ * Ring 0's state store. Open with `openChangelogAwareStore()` (tidemark's pipeline layer).
+ *
+ * Threads: Ring 0's side — use from the thread that opened it: the ring it pushes into is single-
+ * producer, so two threads must never write one store (and an instance cannot be sent to another
+ * thread). Ring 1 runs in its own worker thread; the two share only the `SharedArrayBuffer` ring
+ * and status words.
+ */
 export class ChangelogAwareStore {
   private readonly watermarkWaiters: DurableWatermark;
   private readonly policy: BackpressurePolicy;
@@ -486,19 +500,35 @@ export class ChangelogAwareStore {
    * without them the previous ones are carried forward). A base or a delta, as Ring 1's
    * `IncrementalCheckpointManager` decides. Rejects with `TIDEMARK_IO` / `TIDEMARK_NO_SPACE`; a
    * failed checkpoint deletes no WAL.
+   *
+   * The argument is either the extras themselves or `{ extras?, signal? }` (see
+   * `CheckpointCallOptions`). With a signal the call never joins another's checkpoint; an abort
+   * before Ring 1 commits the manifest abandons it (draft removed, no WAL deleted, the next
+   * checkpoint works) and rejects `TIDEMARK_ABORTED` (`cause` = `signal.reason`); an abort after
+   * that point changes nothing and the call resolves with the published checkpoint. The promise
+   * always says what really happened in Ring 1.
    */
-  checkpoint(extras?: CheckpointExtras): Promise<Ring1CheckpointResult> {
+  checkpoint(extrasOrOptions?: CheckpointExtras | CheckpointCallOptions): Promise<Ring1CheckpointResult> {
     if (this.closing) {
       return Promise.reject(
         this.failure() ?? new TidemarkError('TIDEMARK_CLOSED', 'the store is closed or closing'),
       );
     }
+    let call: ReturnType<typeof parseCheckpointCall>;
     try {
-      checkCheckpointExtras('checkpoint(extras)', extras);
+      call = parseCheckpointCall('checkpoint(extras)', extrasOrOptions, false);
+      throwIfAborted('checkpoint', call.signal);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.checkpointInFlight && extras === undefined) return this.checkpointInFlight;
+    const { extras, signal } = call;
+    if (signal !== undefined) {
+      return (async () => {
+        await this.durable({ signal });
+        return this.ring1.checkpoint(extras, { signal });
+      })();
+    }
+    if (this.checkpointInFlight && extrasOrOptions === undefined) return this.checkpointInFlight;
     const run = (async () => {
       await this.durable();
       return this.ring1.checkpoint(extras);

@@ -4,6 +4,8 @@
  * in place; a backing store over ~128 KiB (about 16k elements) lives in large-object space,
  * where every `shift` moves all the remaining elements — measured: 70,000 shifts of a
  * 140,000-element array took 7.6 s, all of it blocking the event loop.
+ *
+ * Threads: not thread-safe: one thread.
  */
 export class FifoQueue<T> {
   private items: (T | undefined)[] = [];

@@ -9,6 +9,7 @@ export {
   type Ring1CheckpointResult,
   type Ring1Link,
 } from './changelog-aware-store.js';
+export type { CheckpointCallOptions } from './checkpoint-call.js';
 export { type CoreProgress, PerCoreReplayer, type PerCoreTarget } from './per-core-replayer.js';
 export type { ScanOptions } from './slab-cursor.js';
 export { SlabSnapshot } from './slab-snapshot.js';

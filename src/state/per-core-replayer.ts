@@ -22,7 +22,11 @@ export interface PerCoreTarget {
   cores: Map<number, CoreProgress>;
 }
 
-/** Applies merged per-core entries to a {@link PerCoreTarget} (see the module comment). */
+/**
+ * Applies merged per-core entries to a {@link PerCoreTarget} (see the module comment).
+ *
+ * Threads: not thread-safe: one replay in one thread.
+ */
 export class PerCoreReplayer {
   private readonly pending = new Map<number, PerCoreWalEntry[]>();
   /** Entries applied. */

@@ -46,6 +46,7 @@ function varintSize(n: number): number {
   return size;
 }
 
+/** Threads: not thread-safe: one thread (the store's). */
 export class SlabArena {
   readonly slabs: (Slab | undefined)[] = [];
   private readonly freeIndexes: number[] = [];

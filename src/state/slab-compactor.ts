@@ -25,6 +25,7 @@ export interface SlabCompactorOptions {
   auto: boolean;
 }
 
+/** Threads: not thread-safe: one thread (the store's). */
 export class SlabCompactor {
   readonly stepBytes: number;
   private readonly garbageRatio: number;

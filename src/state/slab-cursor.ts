@@ -15,7 +15,11 @@ import { COUNT, HEADER_WORDS, KIND, LEAF, type PagePool, SEPARATORS } from './sl
 
 const MAX_DEPTH = 40;
 
-/** A position in the tree under one root: the page ids and slot indexes from root to leaf. */
+/**
+ * A position in the tree under one root: the page ids and slot indexes from root to leaf.
+ *
+ * Threads: not thread-safe: the thread of its store.
+ */
 export class TreeCursor {
   private readonly ids = new Float64Array(MAX_DEPTH);
   private readonly slots = new Int32Array(MAX_DEPTH);
@@ -134,7 +138,11 @@ export interface ScanBounds {
   limit: number;
 }
 
-/** The iterator a scan returns: `[key, value]` in key order, the value a fresh copy. */
+/**
+ * The iterator a scan returns: `[key, value]` in key order, the value a fresh copy.
+ *
+ * Threads: not thread-safe: the thread of its store.
+ */
 export class ScanIterator implements IterableIterator<[string, Uint8Array]> {
   private readonly cursor: TreeCursor;
   private seenVersion: number;

@@ -8,6 +8,7 @@
  */
 import { assert } from '../errors.js';
 
+/** Threads: not thread-safe: one thread (the store's). */
 export class SnapshotEpochs {
   /** The current write epoch. */
   epoch = 1;

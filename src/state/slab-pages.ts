@@ -29,6 +29,7 @@ export const INTERNAL_CAPACITY = (PAGE_WORDS - HEADER_WORDS + 1) >> 1;
 /** Word offset of separator 0 in an internal page. */
 export const SEPARATORS = HEADER_WORDS + INTERNAL_CAPACITY;
 
+/** Threads: not thread-safe: one thread (the store's). */
 export class PagePool {
   private readonly chunks: Float64Array[] = [];
   private readonly freeIds: number[] = [];

@@ -32,7 +32,11 @@ export interface SlabSnapshotInit {
   release: () => void;
 }
 
-/** A read-only view of the store as it was when `snapshot()` was called. */
+/**
+ * A read-only view of the store as it was when `snapshot()` was called.
+ *
+ * Threads: not thread-safe: read it in the thread of the store that made it.
+ */
 export class SlabSnapshot {
   /** Entries at the snapshot's time. */
   readonly size: number;

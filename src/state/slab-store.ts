@@ -77,7 +77,11 @@ const encoder = (s: string, into: { buf: Buffer }): number => {
   return into.buf.write(s, 0, 'utf8');
 };
 
-/** A compact, ordered, in-memory key/value store (module comment: order, copies, snapshots). */
+/**
+ * A compact, ordered, in-memory key/value store (module comment: order, copies, snapshots).
+ *
+ * Threads: not thread-safe — use from one thread; snapshots and cursors belong to that thread too.
+ */
 export class SlabStore {
   private readonly arena: SlabArena;
   private readonly pool = new PagePool();

@@ -33,6 +33,7 @@ import {
 /** Deepest tree: fan-out ≥ 32 after merges, so 2^53 entries fit well within it. */
 const MAX_DEPTH = 40;
 
+/** Threads: not thread-safe: one thread (the store's). */
 export class SlabTree {
   root: number;
   /** Entries in the live tree. */

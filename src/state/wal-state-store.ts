@@ -24,7 +24,13 @@ export interface WalStateStoreInit {
   transactional?: boolean;
 }
 
-/** In-memory state, logged before applied. */
+/**
+ * In-memory state, logged before applied.
+ *
+ * Threads: not thread-safe — use from the thread that opened it (its WAL is framed and written in
+ * that thread). To write from several threads use the per-core WAL (one `CoreWalWriter` per worker
+ * thread), or send the writes to this thread.
+ */
 export class WalStateStore {
   private readonly state: Map<string, Uint8Array>;
   private readonly putEncoder = new PutEncoder();

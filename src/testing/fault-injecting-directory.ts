@@ -116,7 +116,11 @@ class FaultFile implements DirectoryFile {
   }
 }
 
-/** A directory on a {@link SimulatedDisk}; see the module comment. */
+/**
+ * A directory on a {@link SimulatedDisk}; see the module comment.
+ *
+ * Threads: not thread-safe: the thread of its `SimulatedDisk`.
+ */
 export class FaultInjectingDirectory implements Directory {
   /** The root directory of `disk` (default: a fresh disk). */
   static root(disk = new SimulatedDisk()): FaultInjectingDirectory {

@@ -80,7 +80,11 @@ export interface FaultRule {
   repeat?: 'once' | 'always';
 }
 
-/** The error a fault raises: shaped like a node:fs error, so `ioError` types it. */
+/**
+ * The error a fault raises: shaped like a node:fs error, so `ioError` types it.
+ *
+ * Threads: an immutable value.
+ */
 export class InjectedFault extends Error {
   /** The errno name, as node:fs errors carry it: `EIO` or `ENOSPC`. */
   readonly code: string;
@@ -94,7 +98,11 @@ type UnsyncedOp =
   | { kind: 'write'; position: number; bytes: Uint8Array }
   | { kind: 'truncate'; length: number };
 
-/** A file: its volatile bytes, its durable bytes, and the writes in between. */
+/**
+ * A file: its volatile bytes, its durable bytes, and the writes in between.
+ *
+ * Threads: part of a `SimulatedDisk`: its thread only.
+ */
 export class FileNode {
   readonly kind = 'file';
   data: Uint8Array;
@@ -146,7 +154,11 @@ export class FileNode {
   }
 }
 
-/** A directory: its volatile entries and its durable entries. */
+/**
+ * A directory: its volatile entries and its durable entries.
+ *
+ * Threads: part of a `SimulatedDisk`: its thread only.
+ */
 export class DirNode {
   readonly kind = 'dir';
   entries = new Map<string, FileNode | DirNode>();
@@ -158,7 +170,11 @@ export class DirNode {
   }
 }
 
-/** An in-memory disk with crash images and fault injection (see the module comment). */
+/**
+ * An in-memory disk with crash images and fault injection (see the module comment).
+ *
+ * Threads: not thread-safe: one thread (a worker cannot see it).
+ */
 export class SimulatedDisk {
   /** The disk's root directory node (what {@link FaultInjectingDirectory.root} opens). */
   readonly root: DirNode;

@@ -21,6 +21,7 @@ import {
 } from '../format/entry-codec.js';
 import { CoreEntryEncoder } from '../format/per-core-entry.js';
 import type { Directory, DirectoryLock } from '../io/directory.js';
+import { checkDirectoryArgument } from '../validation.js';
 import { coreWalDirName, PerCoreWalReader } from './per-core-wal-reader.js';
 import type { WalPosition } from './wal-reader.js';
 import { type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';
@@ -83,7 +84,13 @@ async function newestEntryOf(
   return { epoch, lastTs };
 }
 
-/** One core's WAL writer; owned by one thread. */
+/**
+ * One core's WAL writer; owned by one thread.
+ *
+ * Threads: one per worker thread — each thread opens its own core's writer
+ * (`CoreWalWriter.open(walRoot, id)`) and uses it only there; writers of different cores never
+ * share state.
+ */
 export class CoreWalWriter {
   private readonly encoder: CoreEntryEncoder;
   private readonly put = new PutEncoder();
@@ -122,6 +129,7 @@ export class CoreWalWriter {
     coreId: number,
     options: CoreWalWriterOptions = {},
   ): Promise<CoreWalWriter> {
+    checkDirectoryArgument('walRoot', walRoot);
     const dir = await walRoot.subdirectory(coreWalDirName(coreId));
     // No CleanShutdown record: a core log's LSNs are its entry sequences, every record a CoreEntry.
     const wal = await WriteAheadLog.open(dir, {

@@ -79,7 +79,11 @@ export interface GroupCommitOptions {
   stats: WalStats;
 }
 
-/** The group buffers and flush loop of one log. */
+/**
+ * The group buffers and flush loop of one log.
+ *
+ * Threads: part of a `WriteAheadLog`: used from that log's thread only.
+ */
 export class GroupCommit {
   private readonly path: string;
   private readonly groupCommitBytes: number;

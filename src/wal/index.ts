@@ -17,6 +17,7 @@ export {
   PerCoreWalReader,
   type SegmentStats,
 } from './per-core-wal-reader.js';
+export { type ReadWalOptions, readWal, type WalRecord, type WalRecordPosition } from './read-wal.js';
 export { listSegments, readSegmentHead, type SegmentHead, walSize } from './segment-files.js';
 export {
   brokenFileName,

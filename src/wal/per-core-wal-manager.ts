@@ -11,6 +11,7 @@ import type { PerCoreWalEntry } from '../format/per-core-entry.js';
 import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import { shareLock } from '../io/shared-lock.js';
+import { checkDirectoryArgument, checkOptionsObject, invalidArgument } from '../validation.js';
 import { CoreWalWriter, type NanoClock } from './core-wal-writer.js';
 import { mergeSegments, PerCoreWalReader } from './per-core-wal-reader.js';
 import type { WalPosition } from './wal-reader.js';
@@ -28,7 +29,12 @@ export interface PerCoreWalConfig {
   epoch?: number;
 }
 
-/** Opens and holds every core's writer. */
+/**
+ * Opens and holds every core's writer.
+ *
+ * Threads: holds every core's writer in the thread that opened it (tests, single-threaded use);
+ * with worker threads, open each core's `CoreWalWriter` in its own worker instead.
+ */
 export class PerCoreWalManager {
   private constructor(
     readonly walRoot: Directory,
@@ -41,6 +47,9 @@ export class PerCoreWalManager {
    * the data directory.
    */
   static async open(config: PerCoreWalConfig): Promise<PerCoreWalManager> {
+    checkOptionsObject('config', config);
+    if (config === undefined) throw invalidArgument('config', config, 'an options object');
+    if (typeof config.dir !== 'string') checkDirectoryArgument('config.dir', config.dir);
     if (!Number.isInteger(config.cores) || config.cores < 1 || config.cores > MAX_CORES)
       throw new TidemarkError(
         'TIDEMARK_INVALID_ARGUMENT',

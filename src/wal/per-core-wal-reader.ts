@@ -46,7 +46,12 @@ export interface PerCoreReadOptions {
   mode?: WalRecoveryMode;
 }
 
-/** Reads per-core logs. */
+/**
+ * Reads per-core logs.
+ *
+ * Threads: static and read-only, no state between calls: any thread may read, each with its own
+ * `Directory`.
+ */
 export class PerCoreWalReader {
   /**
    * Every entry of core `coreId` under `walRoot` from `options.from`, in sequence order.

@@ -25,7 +25,11 @@ export interface SegmentPreallocatorOptions {
   segmentSizeBytes: number;
 }
 
-/** Prepares at most one zero-filled segment file ahead of rotation. */
+/**
+ * Prepares at most one zero-filled segment file ahead of rotation.
+ *
+ * Threads: part of a `WriteAheadLog`: used from that log's thread only.
+ */
 export class SegmentPreallocator {
   private readonly dir: Directory;
   private readonly sizeBytes: number;

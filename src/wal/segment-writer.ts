@@ -41,7 +41,11 @@ export interface SegmentWriterOptions {
   fileBytes?: number | undefined;
 }
 
-/** Writes groups into the segment files of one log. */
+/**
+ * Writes groups into the segment files of one log.
+ *
+ * Threads: part of a `WriteAheadLog`: used from that log's thread only.
+ */
 export class SegmentWriter {
   /**
    * Where the data of the file being appended to ends: the next write goes here. A preallocated

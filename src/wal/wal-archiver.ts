@@ -63,7 +63,11 @@ export interface WalArchiveStats {
   lastError: TidemarkError | undefined;
 }
 
-/** Ships sealed segments of one open log to object storage. */
+/**
+ * Ships sealed segments of one open log to object storage.
+ *
+ * Threads: use from the thread that owns the WAL it archives (Ring 1 in the pipeline).
+ */
 export class WalArchiver {
   private readonly archived = new Set<number>();
   /** First LSN of every segment seen locally (an archived segment's records end where the next begins). */

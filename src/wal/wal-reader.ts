@@ -4,13 +4,20 @@
  * ended, every frame's checksum, and that damage appears only as a torn tail of the final segment.
  */
 
+import { abortSignalOf, throwIfAborted } from '../abort-steps.js';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import type { CleanShutdownMarker } from '../format/clean-shutdown.js';
 import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { type FrameInfo, FrameStatus, readFrame } from '../format/record-frame.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
-import { checkInteger, checkOptionsObject, enumOption, invalidArgument } from '../validation.js';
+import {
+  checkDirectoryArgument,
+  checkInteger,
+  checkOptionsObject,
+  enumOption,
+  invalidArgument,
+} from '../validation.js';
 import { cleanShutdownShortfall, type LogEnd, readCleanMarker } from './clean-marker.js';
 import { listSegments, readSegmentHead } from './segment-files.js';
 import { segmentFileName } from './segment-name.js';
@@ -67,6 +74,16 @@ export interface WalReadOptions {
   resumeAt?: WalPosition | undefined;
   /** What damage does (default `tolerate-torn-tail`); see {@link WalRecoveryMode}. */
   mode?: WalRecoveryMode | undefined;
+  /**
+   * Stops the read before the next segment once aborted: it rejects with `TIDEMARK_ABORTED`
+   * (`cause` = `signal.reason`). A read changes nothing on disk, so nothing needs undoing.
+   */
+  signal?: AbortSignal | undefined;
+  /**
+   * Awaited after the records of each segment were visited, before the next segment is read
+   * (how `readWal` hands records out one segment at a time). A rejection ends the read with it.
+   */
+  afterSegment?: (() => Promise<void>) | undefined;
 }
 
 /** Numbers, names and first LSNs (undefined when the header does not decode) of `dir`'s segments, in order. */
@@ -85,7 +102,12 @@ async function segmentHeaders(
   return out;
 }
 
-/** Reads a WAL directory; see {@link WalReader.read}. */
+/**
+ * Reads a WAL directory; see {@link WalReader.read}.
+ *
+ * Threads: static and read-only, no state between calls: any thread (or process) may read a WAL
+ * directory, even one another thread writes (with `untilLsn` up to what it made durable).
+ */
 export class WalReader {
   /**
    * Calls `visit` for every record with LSN ≥ `options.fromLsn`, in LSN order (one reused
@@ -112,13 +134,17 @@ export class WalReader {
    * segment, i.e. not when `untilLsn` stops it in an earlier one).
    */
   static async read(dir: Directory, options: WalReadOptions, visit: RecordVisitor): Promise<WalReadStats> {
+    checkDirectoryArgument('dir', dir);
     checkReadArguments(options, visit);
     const {
       fromLsn,
       untilLsn = Number.POSITIVE_INFINITY,
       resumeAt: from,
       mode = 'tolerate-torn-tail',
+      signal,
+      afterSegment,
     } = options;
+    throwIfAborted(`reading the WAL in ${dir.path}`, signal);
     const segments = await segmentHeaders(dir);
     const stats: WalReadStats = {
       records: 0,
@@ -226,6 +252,11 @@ export class WalReader {
     };
     for (let i = start; i <= last; i++) {
       const seg = segments[i]!;
+      if (i > start) {
+        // Between segments: the safe point where a reader may pause or stop.
+        await afterSegment?.();
+        throwIfAborted(`reading the WAL in ${dir.path} (before ${seg.name})`, signal);
+      }
       if (mode === 'salvage' && seg.firstLsn === undefined && i < last) continue; // reported above
       const path = `${dir.path}/${seg.name}`;
       let buf: Buffer;
@@ -302,6 +333,9 @@ function checkReadArguments(options: WalReadOptions, visit: RecordVisitor): void
   )
     throw invalidArgument('options.untilLsn', options.untilLsn, 'an LSN (a number)');
   enumOption('options.mode', options.mode, WAL_RECOVERY_MODES, 'tolerate-torn-tail');
+  abortSignalOf('options', options);
+  if (options.afterSegment !== undefined && typeof options.afterSegment !== 'function')
+    throw invalidArgument('options.afterSegment', options.afterSegment, 'a function');
   if (typeof visit !== 'function') throw invalidArgument('visit', visit, 'a function');
 }
 

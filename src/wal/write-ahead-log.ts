@@ -43,7 +43,12 @@ import type { WalOptions, WalStats } from './wal-options.js';
 
 export type { WalOptions, WalStats } from './wal-options.js';
 
-/** The write-ahead log. Create with {@link WriteAheadLog.open}. */
+/**
+ * The write-ahead log. Create with {@link WriteAheadLog.open}.
+ *
+ * Threads: not thread-safe — use an instance from the thread that opened it (in the pipeline, Ring
+ * 1's worker). One writer per directory across threads and processes (its `LOCK`).
+ */
 export class WriteAheadLog {
   private readonly segmentSizeBytes: number;
   /** A group is flushed as soon as it holds this many bytes. */

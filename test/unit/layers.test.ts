@@ -18,6 +18,7 @@ const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../sr
 const RANKS: Record<string, number> = {
   errors: 0,
   abort: 0,
+  'abort-steps': 0,
   validation: 0,
   diagnostics: 0,
   io: 1,
