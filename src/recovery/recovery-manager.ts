@@ -50,6 +50,7 @@ import {
   startWalArchiver,
   WAL_DIR_NAME,
 } from './storage-location.js';
+import { claimWriter } from './writer-claim.js';
 
 export { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from './storage-location.js';
 
@@ -276,9 +277,14 @@ export class RecoveryManager {
     const opened: { close(): void }[] = [];
     try {
       const walDir = await root.subdirectory(WAL_DIR_NAME);
+      // A writer on an object store claims its epoch first (fencing the previous writer): what
+      // it fetches and recovers next is then exactly the history its claim records as valid.
+      const objectStore = objectStoreOf(this.config);
+      const claimed = objectStore ? await claimWriter(objectStore) : undefined;
+      if (claimed) opened.push(claimed);
       const segmentsFetched = await fetchArchiveIfWalEmpty(walDir, this.config);
-      const checkpointStore = await openCheckpointStore(root, objectStoreOf(this.config));
-      opened.push(checkpointStore);
+      const checkpointStore = claimed ?? (await openCheckpointStore(root, objectStore));
+      if (!claimed) opened.push(checkpointStore);
       const store = checkpointStore.store;
       const latest = await loadLatestCheckpoint(store);
       await requireWalFrom(walDir, latest);

@@ -7,7 +7,7 @@
  */
 import { loadLatestCheckpoint } from '../checkpoint/checkpoint-chain.js';
 import { type CheckpointDataFile, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
-import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
+import { bothFilters, epochFilter, FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
 import { TidemarkError } from '../errors.js';
 import { SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
@@ -15,9 +15,12 @@ import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { WriterHistory } from '../io/writer-epoch.js';
+import { filterVisibleSegments } from '../wal/archive-epochs.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
 import { archivedSegmentKey, listArchivedSegments } from '../wal/wal-archiver.js';
+import { checkPointInTimeTarget, endWalAt, pointInTimeFilter } from './point-in-time.js';
 import { CHECKPOINT_DIR_NAME, objectStoreOf, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
 
 /** Most bytes one archived segment may have. */
@@ -66,7 +69,8 @@ export async function fetchArchivedSegments(
   options: FetchArchivedSegmentsOptions,
 ): Promise<{ segments: number[]; bytes: number }> {
   const { afterLsn, archived, onSegment } = options;
-  const list = archived ?? (await listArchivedSegments(storage));
+  // Segments a fenced writer archived after a takeover are not part of the history.
+  const list = archived ?? (await filterVisibleSegments(storage, await listArchivedSegments(storage)));
   const copied: number[] = [];
   let bytes = 0;
   for (let i = list.length - 1; i >= 0; i--) {
@@ -111,6 +115,14 @@ export interface RestoreOptions {
   dir: string;
   /** Called after each object is copied: objects done, objects in all, bytes so far. */
   onProgress?: (done: number, total: number, bytes: number) => void;
+  /**
+   * Point-in-time recovery (see {@link PointInTimeTarget}): restore the state as of this LSN —
+   * the newest checkpoint at or before it, the archived WAL after it, cut just after the record.
+   * `TIDEMARK_DATA_LOSS` when the archive does not reach it.
+   */
+  untilLsn?: number | undefined;
+  /** Point-in-time recovery: the state of the newest checkpoint created at or before this time (ms since the Unix epoch). */
+  untilTimeMs?: number | undefined;
 }
 
 /** What a restore copied. */
@@ -127,6 +139,8 @@ export interface RestoreResult {
   segments: number[];
   /** Bytes downloaded. */
   bytes: number;
+  /** Point-in-time recovery: the LSN the restored WAL ends at (undefined: no target, the whole archive). */
+  targetLsn: number | undefined;
   durationMs: number;
 }
 
@@ -140,13 +154,15 @@ export interface RestoreResult {
  */
 export async function restoreFromObjectStore(options: RestoreOptions): Promise<RestoreResult> {
   const t0 = performance.now();
+  const target = checkPointInTimeTarget(options);
   const config = objectStoreOf({ objectStore: options.from });
   if (config === undefined)
     throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'restore needs an object store');
   const root = await FsDirectory.open(options.dir);
   // The restore writes the data directory: it is its writer, under its lock.
   const lock = await root.lock();
-  let remote: ObjectStoreCheckpointStore | undefined;
+  let remote: FilteredCheckpointView | undefined;
+  let storage: S3ObjectStorage | undefined;
   try {
     const walDir = await root.subdirectory(WAL_DIR_NAME);
     if (await walDir.exists(RESTORE_MARKER)) {
@@ -166,7 +182,13 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       );
     }
     await beginRestore(walDir);
-    remote = new ObjectStoreCheckpointStore(config);
+    // Only the valid history of the prefix's writer epochs, and only up to the target.
+    storage = new S3ObjectStorage(config);
+    const epochs = epochFilter(await WriterHistory.read(storage));
+    remote = new FilteredCheckpointView(
+      storage,
+      target ? bothFilters(epochs, pointInTimeFilter(target)) : epochs,
+    );
     const latest = await loadLatestCheckpoint(remote);
     const chain = latest.checkpoint?.chain ?? [];
     const checkpointLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
@@ -197,6 +219,14 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       },
     });
     const copied = fetched.segments;
+    const targetLsn = target === undefined ? undefined : (target.untilLsn ?? checkpointLsn);
+    if (targetLsn !== undefined && copied.length > 0) await endWalAt(walDir, targetLsn);
+    else if (targetLsn !== undefined && targetLsn > checkpointLsn)
+      throw new TidemarkError(
+        'TIDEMARK_DATA_LOSS',
+        `the WAL archive in ${storage.url} holds no record after LSN ${checkpointLsn}, before the recovery target LSN ${targetLsn}`,
+        { path: storage.url },
+      );
     await endRestore(walDir);
     return {
       checkpointId: latest.checkpoint?.manifest.id,
@@ -205,10 +235,12 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       checkpointsSkipped: latest.skipped.map((s) => ({ id: s.id, code: s.code, reason: s.reason })),
       segments: copied,
       bytes,
+      targetLsn,
       durationMs: performance.now() - t0,
     };
   } finally {
     remote?.close();
+    storage?.destroy();
     await lock.release();
   }
 }

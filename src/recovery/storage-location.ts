@@ -4,9 +4,11 @@
  */
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import type { Directory } from '../io/directory.js';
 import { type ObjectStoreConfig, parseObjectStoreUrl } from '../io/object-store-config.js';
+import { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { WalArchiver } from '../wal/wal-archiver.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 
@@ -49,8 +51,15 @@ export async function openCheckpointStore(
   if (objectStore === undefined) {
     return { store: new FileSystemCheckpointStore(await root.subdirectory(CHECKPOINT_DIR_NAME)), close() {} };
   }
-  const store = new ObjectStoreCheckpointStore(objectStore);
-  return { store, close: () => store.close() };
+  // Only the valid history of the prefix's writer epochs (docs/OBJECT-STORE.md) is shown.
+  const storage = new S3ObjectStorage(objectStore);
+  try {
+    const store = await FilteredCheckpointView.ofEpochs(storage);
+    return { store, close: () => storage.destroy() };
+  } catch (err) {
+    storage.destroy();
+    throw err;
+  }
 }
 
 /** Starts WAL archiving for `wal` when the options ask for it (an object store, `archiveWal` not false). */

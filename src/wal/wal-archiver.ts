@@ -24,6 +24,8 @@ import { OBJECT_WAL_ARCHIVE_PREFIX, SEGMENT_HEADER_SIZE } from '../format/consta
 import { crc32c } from '../format/crc32c.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { checkFence, epochOfMetadata, WriterFence } from '../io/writer-epoch.js';
+import { filterVisibleSegments } from './archive-epochs.js';
 import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 import type { WriteAheadLog } from './write-ahead-log.js';
 
@@ -99,7 +101,8 @@ export class WalArchiver {
   ): Promise<WalArchiver> {
     const archiver = new WalArchiver(storage, wal);
     const local = new Map(wal.segmentList().map((s) => [s.number, s]));
-    for (const remote of await listArchivedSegments(storage)) {
+    // Segments a fenced writer archived after a takeover are not this log's: pass over them.
+    for (const remote of await filterVisibleSegments(storage, await listArchivedSegments(storage))) {
       archiver.archived.add(remote.number);
       const mine = local.get(remote.number);
       if (mine !== undefined && remote.sizeBytes !== mine.sizeBytes) {
@@ -167,6 +170,7 @@ export class WalArchiver {
         doomed.push(n);
       }
       if (doomed.length === 0) return 0;
+      await checkFence(this.storage, `the deletion of ${doomed.length} archived segment(s)`);
       await this.storage.delete(doomed.map(archivedSegmentKey));
       for (const n of doomed) {
         this.archived.delete(n);
@@ -229,18 +233,28 @@ export class WalArchiver {
     const name = segmentFileName(number);
     const key = archivedSegmentKey(number);
     const dir = this.wal.directory;
+    const fence = WriterFence.of(this.storage);
+    const put = (createOnly: boolean) =>
+      dir instanceof FsDirectory
+        ? this.storage.putFile(key, `${dir.path}/${name}`, { createOnly, metadata: fence?.metadata() })
+        : dir
+            .readFile(name, sizeBytes)
+            .then((bytes) => this.storage.put(key, bytes, { createOnly, metadata: fence?.metadata() }));
+    await fence?.check(`archived segment ${number}`);
     try {
-      if (dir instanceof FsDirectory)
-        await this.storage.putFile(key, `${dir.path}/${name}`, { createOnly: true });
-      else await this.storage.put(key, await dir.readFile(name, sizeBytes), { createOnly: true });
+      await put(true);
     } catch (err) {
       if (!isTidemarkError(err, 'TIDEMARK_CONFLICT')) throw err;
       // Archived before, by this writer in an earlier life (a crash after the upload): the same bytes?
       const remote = await this.storage.head(key);
       const local = await dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE));
       if (remote?.sizeBytes === local.length && remote.crc32c === crc32c(local)) return;
-      throw err;
+      // Left by a writer this one fenced, after the takeover (invisible to recovery): ours replaces it.
+      if (!fence || epochOfMetadata(remote?.metadata) >= fence.epoch) throw err;
+      await put(false);
     }
+    // A zombie learns here, not later, that what it just archived is not part of the history.
+    await fence?.check(`archived segment ${number}`);
   }
 
   private refreshPosition(): void {
