@@ -49,6 +49,13 @@ export interface WriterRecord {
   cutoff: EpochCutoff;
 }
 
+/** A writer epoch claimed by this process, handed to another client or thread (plain data). */
+export interface ClaimedEpoch {
+  epoch: number;
+  /** The prefix's writer records, this claim's included. */
+  records: readonly WriterRecord[];
+}
+
 /** Key of epoch `epoch`'s record. */
 export function writerKey(epoch: number): string {
   return `${WRITERS_PREFIX}/${String(epoch).padStart(20, '0')}`;
@@ -115,6 +122,17 @@ export class WriterHistory {
     return true;
   }
 
+  /**
+   * Archived segments numbered at or below this are visible whatever their epoch: the newest
+   * claim's segment cutoff. Segments are archived in order and a new owner overwrites, from its
+   * predecessor's cutoff on, every segment a fenced writer left in its way, so everything up to
+   * the newest visible segment is its predecessors' or its own — unlike checkpoint ids, where a
+   * fenced writer's id can sit below the new owner's (use {@link floor} for those).
+   */
+  segmentFloor(): number {
+    return this.records.at(-1)?.cutoff.segment ?? Number.POSITIVE_INFINITY;
+  }
+
   /** The smallest cutoff of `kind` of any claim: objects at or below it are visible whatever their epoch. */
   floor(kind: EpochObjectKind): number {
     let min = Number.POSITIVE_INFINITY;
@@ -145,6 +163,7 @@ const fences = new WeakMap<S3ObjectStorage, WriterFence>();
 /** This process's claim on a prefix: its epoch, and the check that it is still the newest. */
 export class WriterFence {
   private fencedBy: TidemarkError | undefined;
+  private readonly listeners: ((err: TidemarkError) => void)[] = [];
 
   private constructor(
     readonly storage: S3ObjectStorage,
@@ -209,14 +228,27 @@ export class WriterFence {
   async check(what: string): Promise<void> {
     if (this.fencedBy) throw this.fencedBy;
     const newest = (await listEpochs(this.storage)).at(-1) ?? 0;
-    if (newest > this.epoch) {
-      this.fencedBy ??= new TidemarkError(
+    if (newest > this.epoch && !this.fencedBy) {
+      const err = new TidemarkError(
         'TIDEMARK_FENCED',
         `writer epoch ${this.epoch} on ${this.storage.url} was fenced by epoch ${newest} (another writer took over): refusing to publish ${what}`,
         { path: this.storage.urlOf(writerKey(newest)) },
       );
-      throw this.fencedBy;
+      this.fencedBy = err;
+      for (const listener of this.listeners.splice(0)) listener(err);
     }
+    if (this.fencedBy) throw this.fencedBy;
+  }
+
+  /** Calls `listener` once, when this writer is found fenced (at once when it already is). */
+  onFenced(listener: (err: TidemarkError) => void): void {
+    if (this.fencedBy) listener(this.fencedBy);
+    else this.listeners.push(listener);
+  }
+
+  /** This claim as plain data (for a worker thread: {@link WriterFence.resume}). */
+  claimed(): ClaimedEpoch {
+    return { epoch: this.epoch, records: this.history.records };
   }
 
   /** The metadata naming this writer's epoch, for an object it publishes. */

@@ -21,6 +21,7 @@ import type { IncrementalCheckpointMetadata } from '../format/checkpoint-manifes
 import type { Directory } from '../io/directory.js';
 import type { RecoveredState } from '../recovery/recovery-manager.js';
 import {
+  type ClaimedEpoch,
   objectStoreOf,
   openCheckpointStore,
   type StorageOptions,
@@ -43,6 +44,8 @@ export interface CheckpointOnOpenInit {
   checkpoint: CheckpointOptions;
   /** Where checkpoints go (and whether the WAL is archived). */
   storage: StorageOptions;
+  /** With an object store: the writer epoch this open claimed (its checkpoint is published under it). */
+  writer?: ClaimedEpoch | undefined;
 }
 
 /**
@@ -62,7 +65,9 @@ export async function checkpointRecoveredState(
   const changed = recovered.changedSinceCheckpoint;
   assert(changed !== undefined, 'checkpoint on open needs a recovery that tracked changed keys');
   const walDir = await init.root.subdirectory(WAL_DIR_NAME);
-  const checkpoints = await openCheckpointStore(init.root, objectStoreOf(init.storage));
+  const checkpoints = await openCheckpointStore(init.root, objectStoreOf(init.storage), {
+    writer: init.writer,
+  });
   let wal: WriteAheadLog;
   try {
     wal = await WriteAheadLog.open(walDir, {

@@ -26,7 +26,8 @@ import {
   WAL_DIR_NAME,
 } from '../recovery/recovery-manager.js';
 import { fetchArchiveIfWalEmpty } from '../recovery/restore-from-object-store.js';
-import { objectStoreOf, type StorageOptions } from '../recovery/storage-location.js';
+import { type ClaimedEpoch, objectStoreOf, type StorageOptions } from '../recovery/storage-location.js';
+import { claimWriter } from '../recovery/writer-claim.js';
 import {
   type BackpressurePolicy,
   ChangelogAwareStore,
@@ -104,9 +105,17 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
   const root = await FsDirectory.open(config.dir);
   const lock = await root.lock();
   let worker: Worker | undefined;
+  let writer: ClaimedEpoch | undefined;
   try {
     const transactional = config.transactional ?? false;
     const objectStore = objectStoreOf(config);
+    // A writer on an object store claims its epoch first (fencing the previous writer,
+    // docs/OBJECT-STORE.md): what it fetches and recovers next is what its claim records as valid.
+    if (objectStore) {
+      const claimed = await claimWriter(objectStore, { root, takeover: config.takeover ?? false });
+      writer = claimed.fence.claimed();
+      claimed.close();
+    }
     // A new machine taking over: the archived WAL is fetched before recovery reads it.
     const segmentsFetched = await fetchArchiveIfWalEmpty(await root.subdirectory(WAL_DIR_NAME), config);
     const recovered = await new RecoveryManager({
@@ -130,6 +139,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       wal: config.wal ?? {},
       checkpoint: checkpointOptions,
       storage: config,
+      writer,
     });
     recovered.changedSinceCheckpoint = undefined;
     const buffer = StateChangelogBuffer.create(config.ring);
@@ -148,6 +158,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       objectStore,
       archiveWal: config.archiveWal,
       archiveIntervalMs: config.archiveIntervalMs,
+      writer,
     };
     const w = startWorker(data);
     worker = w;

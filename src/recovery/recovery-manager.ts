@@ -280,7 +280,9 @@ export class RecoveryManager {
       // A writer on an object store claims its epoch first (fencing the previous writer): what
       // it fetches and recovers next is then exactly the history its claim records as valid.
       const objectStore = objectStoreOf(this.config);
-      const claimed = objectStore ? await claimWriter(objectStore) : undefined;
+      const claimed = objectStore
+        ? await claimWriter(objectStore, { root, takeover: this.config.takeover ?? false })
+        : undefined;
       if (claimed) opened.push(claimed);
       const segmentsFetched = await fetchArchiveIfWalEmpty(walDir, this.config);
       const checkpointStore = claimed ?? (await openCheckpointStore(root, objectStore));
@@ -319,6 +321,8 @@ export class RecoveryManager {
         if (cut) recovered.stats.walDamage = [cut];
         recovered.stats.walDamage.unshift(...historyDamage);
         archiver = await startWalArchiver(store, wal, this.config);
+        // A fenced writer stops: nothing more is acknowledged, every waiter fails.
+        claimed?.fence.onFenced((err) => wal.failWith(err));
         const transactional = this.config.transactional ?? false;
         if (transactional && recovered.stats.uncommittedDiscarded > 0) wal.append(ABORT_ENCODER);
         const stateStore = new WalStateStore(wal, {

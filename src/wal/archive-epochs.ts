@@ -11,7 +11,8 @@ import { segmentFileName } from './segment-name.js';
 /**
  * The segments of `listed` (an archive listing, ascending) that are visible under the prefix's
  * writer history — the history of the fence registered on `storage` when there is one, else read
- * from the store. Segments above every claim's cutoff are HEADed for the epoch in their metadata.
+ * from the store. Segments above the newest claim's cutoff are HEADed for the epoch in their
+ * metadata (see `WriterHistory.segmentFloor`).
  */
 export async function filterVisibleSegments<T extends { number: number }>(
   storage: S3ObjectStorage,
@@ -20,7 +21,7 @@ export async function filterVisibleSegments<T extends { number: number }>(
 ): Promise<T[]> {
   const h = history ?? WriterFence.of(storage)?.history ?? (await WriterHistory.read(storage));
   if (h.records.length === 0) return [...listed];
-  const floor = h.floor('segment');
+  const floor = h.segmentFloor();
   const visible: T[] = [];
   for (const s of listed) {
     if (s.number <= floor) {

@@ -63,6 +63,11 @@ export interface WalArchiveStats {
   archivedBeforeLsn: number;
   /** The last archiving failure, if the latest attempt failed (the next attempt retries). */
   lastError: TidemarkError | undefined;
+  /**
+   * Bytes of local segments not in the archive (records included, headers not): what losing
+   * this machine now would lose (the recovery point objective, in bytes).
+   */
+  unarchivedBytes: number;
 }
 
 /** Ships sealed segments of one open log to object storage. */
@@ -74,12 +79,14 @@ export class WalArchiver {
   private prunedThrough = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
   private readonly counters: WalArchiveStats = {
     segmentsArchived: 0,
     bytesArchived: 0,
     archivedThroughSegment: 0,
     archivedBeforeLsn: 0,
     lastError: undefined,
+    unarchivedBytes: 0,
   };
 
   private constructor(
@@ -90,7 +97,10 @@ export class WalArchiver {
   /**
    * Lists what is archived, seals the active segment when the archive already has it (a log
    * restored from the archive must not append to an archived segment), and guards truncation.
-   * `archiveIntervalMs` > 0 also archives newly sealed segments on a timer (unref'd).
+   * `archiveIntervalMs` > 0 also archives on a timer (unref'd): each tick seals the active
+   * segment when it holds records and uploads every sealed segment (PostgreSQL's
+   * `archive_timeout`), so an acknowledged record reaches the archive within about one interval
+   * plus the upload, whatever the segment size.
    * Rejects `TIDEMARK_CONFLICT` when the archive holds a different segment under a local
    * segment's number (another writer archives to this prefix), `TIDEMARK_IO`.
    */
@@ -120,7 +130,14 @@ export class WalArchiver {
     wal.setTruncationGuard((n) => archiver.archived.has(n) || n <= archiver.prunedThrough);
     if (archiveIntervalMs > 0) {
       archiver.timer = setInterval(() => {
-        archiver.archiveSealed().catch(() => {}); // recorded in stats().lastError and on the channel
+        if (archiver.ticking) return; // the previous tick is still uploading
+        archiver.ticking = true;
+        archiver
+          .archiveAll()
+          .catch(() => {}) // recorded in stats().lastError and on the channel
+          .finally(() => {
+            archiver.ticking = false;
+          });
       }, archiveIntervalMs);
       archiver.timer.unref();
     }
@@ -129,7 +146,10 @@ export class WalArchiver {
 
   /** Counters. */
   stats(): WalArchiveStats {
-    return { ...this.counters };
+    let unarchivedBytes = 0;
+    for (const s of this.wal.segmentList())
+      if (!this.archived.has(s.number)) unarchivedBytes += Math.max(0, s.sizeBytes - SEGMENT_HEADER_SIZE);
+    return { ...this.counters, unarchivedBytes };
   }
 
   /** True when segment `segmentNumber` is in the archive. */

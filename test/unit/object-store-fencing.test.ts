@@ -13,6 +13,7 @@ import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 const root = tmpDir('object-store-fencing');
 const asText = (m: Map<string, Uint8Array>) =>
   Object.fromEntries([...m].map(([k, v]) => [k, Buffer.from(v).toString('hex')]).sort());
+const hex = (v: Uint8Array | undefined) => (v === undefined ? 'none' : Buffer.from(v).toString('hex'));
 const fenced = (err: unknown) => isTidemarkError(err, 'TIDEMARK_FENCED');
 
 test('radosgw honours If-None-Match: * on PutObject: a second create of one writer epoch is refused', async () => {
@@ -166,4 +167,54 @@ test('point-in-time recovery at an LSN gives the state of a replay of the WAL up
     restoreFromObjectStore({ from: objectStore, dir: path.join(root, 'pitr-far'), untilLsn: 10_000 }),
     (err) => isTidemarkError(err, 'TIDEMARK_DATA_LOSS'),
   );
+});
+
+test('a directory whose writer was fenced is refused as the writer again (TIDEMARK_FENCED); a takeover needs a fresh directory', async () => {
+  const objectStore = testObjectStore('fence-stale');
+  const options = { objectStore, archiveIntervalMs: 0 };
+  const a = await new RecoveryManager({ ...options, dir: path.join(root, 'stale-a') }).open();
+  a.store.put('k', payloadFor(1));
+  await a.checkpoint();
+  await a.close();
+  const b = await new RecoveryManager({ ...options, dir: path.join(root, 'stale-b'), takeover: true }).open();
+  assert.equal(hex(b.recovered.state.get('k')), hex(payloadFor(1)));
+  await b.close();
+  await assert.rejects(new RecoveryManager({ ...options, dir: path.join(root, 'stale-a') }).open(), fenced);
+  await assert.rejects(
+    new RecoveryManager({ ...options, dir: path.join(root, 'stale-a'), takeover: true }).open(),
+    (err) => isTidemarkError(err, 'TIDEMARK_INVALID_ARGUMENT'),
+  );
+  // B's own directory reopens fine: it is still the newest writer.
+  const again = await new RecoveryManager({ ...options, dir: path.join(root, 'stale-b') }).open();
+  await again.close();
+  assert.throws(
+    () => new RecoveryManager({ dir: path.join(root, 'stale-c'), takeover: true }),
+    (err) => isTidemarkError(err, 'TIDEMARK_INVALID_ARGUMENT'),
+  );
+});
+
+test('archiveIntervalMs bounds the loss: acknowledged records reach the archive without a checkpoint or close, and a takeover recovers them', async () => {
+  const objectStore = testObjectStore('fence-rpo');
+  const a = await new RecoveryManager({
+    objectStore,
+    dir: path.join(root, 'rpo-a'),
+    archiveIntervalMs: 100,
+    wal: { segmentSizeBytes: 1024 * 1024 },
+  }).open();
+  for (let i = 0; i < 20; i++) a.store.put(`k${i}`, payloadFor(i));
+  await a.store.durable();
+  assert.ok(a.archiver!.stats().unarchivedBytes > 0);
+  const t0 = Date.now();
+  while (a.archiver!.stats().unarchivedBytes > 0) {
+    assert.ok(Date.now() - t0 < 5000, 'archived within the interval');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const b = await new RecoveryManager({ objectStore, dir: path.join(root, 'rpo-b'), takeover: true }).open();
+  for (let i = 0; i < 20; i++) assert.equal(hex(b.recovered.state.get(`k${i}`)), hex(payloadFor(i)));
+  await b.close();
+  // The zombie learns at its next publish; from then on its log is read-only.
+  a.store.put('late', payloadFor(1));
+  await assert.rejects(a.archiver!.archiveAll(), fenced);
+  await assert.rejects(async () => a.store.flushed(a.store.put('later', payloadFor(2))), fenced);
+  await assert.rejects(a.close(), fenced);
 });
