@@ -24,8 +24,8 @@ export const WRITERS_PREFIX = 'writers';
 export const META_EPOCH = 'tidemark-epoch';
 /** Most claims tried when other writers keep winning the race for the next epoch. */
 const MAX_CLAIM_ATTEMPTS = 16;
-/** Largest writer record read (a few hundred bytes in practice). */
-const MAX_RECORD_BYTES = 64 * 1024;
+/** Largest writer record read (about 70 bytes per earlier epoch). */
+const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 
 /** The kinds of published objects whose visibility the epochs decide. */
 export type EpochObjectKind = 'checkpoint' | 'segment';
@@ -38,22 +38,31 @@ export interface EpochCutoff {
   segment: number;
 }
 
-/** The object `writers/<epoch>`. */
-export interface WriterRecord {
+/** One claim as the visibility rule needs it. */
+export interface EpochClaim {
   epoch: number;
+  cutoff: EpochCutoff;
+}
+
+/**
+ * The object `writers/<epoch>`. It repeats every earlier claim (`earlier`), so that reading the
+ * newest record alone gives the whole history: one GET per open, however many epochs.
+ */
+export interface WriterRecord extends EpochClaim {
   claimedAtMs: number;
   /** Random id of the claiming process's open store. */
   writerId: string;
   host: string;
   pid: number;
-  cutoff: EpochCutoff;
+  /** Every earlier claim, oldest first. */
+  earlier: EpochClaim[];
 }
 
 /** A writer epoch claimed by this process, handed to another client or thread (plain data). */
 export interface ClaimedEpoch {
   epoch: number;
-  /** The prefix's writer records, this claim's included. */
-  records: readonly WriterRecord[];
+  /** The prefix's claims, this one included. */
+  records: readonly EpochClaim[];
 }
 
 /** Key of epoch `epoch`'s record. */
@@ -89,7 +98,9 @@ function decodeRecord(storage: S3ObjectStorage, epoch: number, bytes: Uint8Array
     });
   }
   const ok = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  if (r?.epoch !== epoch || !ok(r.cutoff?.checkpoint) || !ok(r.cutoff?.segment))
+  const claim = (c: EpochClaim | undefined) =>
+    ok(c?.epoch) && ok(c?.cutoff?.checkpoint) && ok(c?.cutoff?.segment);
+  if (r?.epoch !== epoch || !claim(r) || !Array.isArray(r.earlier) || !r.earlier.every(claim))
     throw new TidemarkError(
       'TIDEMARK_CORRUPTION',
       `${url} at byte 0: not the writer record of epoch ${epoch}`,
@@ -104,7 +115,7 @@ function decodeRecord(storage: S3ObjectStorage, epoch: number, bytes: Uint8Array
 /** Every writer record of a prefix: which objects of which epoch are visible. */
 export class WriterHistory {
   /** Records, oldest epoch first. */
-  constructor(readonly records: readonly WriterRecord[]) {}
+  constructor(readonly records: readonly EpochClaim[]) {}
 
   /** The newest epoch claimed (0: none; objects written before epochs existed have epoch 0). */
   get newestEpoch(): number {
@@ -140,12 +151,15 @@ export class WriterHistory {
     return min;
   }
 
-  /** Reads every record under `writers/`. Rejects `TIDEMARK_CORRUPTION` for a damaged one, `TIDEMARK_IO`. */
+  /**
+   * The history: the newest record under `writers/` and the earlier claims it repeats. Rejects
+   * `TIDEMARK_CORRUPTION` for a damaged record, `TIDEMARK_IO`.
+   */
   static async read(storage: S3ObjectStorage): Promise<WriterHistory> {
-    const records: WriterRecord[] = [];
-    for (const epoch of await listEpochs(storage))
-      records.push(decodeRecord(storage, epoch, await storage.get(writerKey(epoch), MAX_RECORD_BYTES)));
-    return new WriterHistory(records);
+    const newest = (await listEpochs(storage)).at(-1);
+    if (newest === undefined) return new WriterHistory([]);
+    const r = decodeRecord(storage, newest, await storage.get(writerKey(newest), MAX_RECORD_BYTES));
+    return new WriterHistory([...r.earlier, { epoch: r.epoch, cutoff: r.cutoff }]);
   }
 }
 
@@ -190,6 +204,7 @@ export class WriterFence {
         host: hostname(),
         pid: process.pid,
         cutoff: await options.cutoffOf(history),
+        earlier: history.records.map(({ epoch, cutoff }) => ({ epoch, cutoff })),
       };
       try {
         await storage.put(writerKey(epoch), Buffer.from(`${JSON.stringify(record)}\n`), { createOnly: true });
@@ -197,7 +212,11 @@ export class WriterFence {
         if (!isTidemarkError(err, 'TIDEMARK_CONFLICT') || attempt >= MAX_CLAIM_ATTEMPTS) throw err;
         continue; // another writer claimed this epoch first: list again, try the next
       }
-      const fence = new WriterFence(storage, epoch, new WriterHistory([...history.records, record]));
+      const fence = new WriterFence(
+        storage,
+        epoch,
+        new WriterHistory([...history.records, { epoch, cutoff: record.cutoff }]),
+      );
       fences.set(storage, fence);
       return fence;
     }

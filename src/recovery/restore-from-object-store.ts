@@ -16,10 +16,10 @@ import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { WriterHistory } from '../io/writer-epoch.js';
-import { filterVisibleSegments } from '../wal/archive-epochs.js';
+import { listVisibleArchive } from '../wal/archive-epochs.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
-import { archivedSegmentKey, listArchivedSegments } from '../wal/wal-archiver.js';
+import { archivedSegmentKey } from '../wal/wal-archiver.js';
 import { checkPointInTimeTarget, endWalAt, pointInTimeFilter } from './point-in-time.js';
 import { CHECKPOINT_DIR_NAME, objectStoreOf, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
 
@@ -52,7 +52,7 @@ export interface FetchArchivedSegmentsOptions {
   /** The last LSN the recovery already has (its checkpoint's); 0 for all of the archive. */
   afterLsn: number;
   /** The archive's listing, when the caller already has it (default: listed here). */
-  archived?: readonly { number: number }[] | undefined;
+  archived?: readonly { number: number; key?: string | undefined }[] | undefined;
   /** Called after each segment is copied, with its size in bytes. */
   onSegment?: ((bytes: number) => void) | undefined;
 }
@@ -70,11 +70,11 @@ export async function fetchArchivedSegments(
 ): Promise<{ segments: number[]; bytes: number }> {
   const { afterLsn, archived, onSegment } = options;
   // Segments a fenced writer archived after a takeover are not part of the history.
-  const list = archived ?? (await filterVisibleSegments(storage, await listArchivedSegments(storage)));
+  const list = archived ?? (await listVisibleArchive(storage));
   const copied: number[] = [];
   let bytes = 0;
   for (let i = list.length - 1; i >= 0; i--) {
-    const number = list[i]!.number;
+    const { number, key: listedKey } = list[i]!;
     if (copied.length > 0 && copied[copied.length - 1] !== number + 1) {
       throw new TidemarkError(
         'TIDEMARK_DATA_LOSS',
@@ -82,7 +82,7 @@ export async function fetchArchivedSegments(
         { path: storage.urlOf(archivedSegmentKey(number + 1)) },
       );
     }
-    const key = archivedSegmentKey(number);
+    const key = listedKey ?? archivedSegmentKey(number);
     const data = await storage.get(key, MAX_SEGMENT_OBJECT_BYTES);
     const header = data.length >= SEGMENT_HEADER_SIZE ? decodeSegmentHeader(data) : undefined;
     if (header === undefined || typeof header === 'string' || header.segmentNumber !== number) {
@@ -192,7 +192,7 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
     const latest = await loadLatestCheckpoint(remote);
     const chain = latest.checkpoint?.chain ?? [];
     const checkpointLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
-    const archived = await listArchivedSegments(remote.storage);
+    const archived = await listVisibleArchive(storage);
     let bytes = 0;
     let done = 0;
     const total = () => chain.length + archived.length;

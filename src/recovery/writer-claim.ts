@@ -15,9 +15,8 @@ import {
   type WriterHistory,
   writerKey,
 } from '../io/writer-epoch.js';
-import { filterVisibleSegments } from '../wal/archive-epochs.js';
+import { listVisibleArchive } from '../wal/archive-epochs.js';
 import { listSegments } from '../wal/segment-files.js';
-import { listArchivedSegments } from '../wal/wal-archiver.js';
 import { RESTORE_MARKER } from './restore-from-object-store.js';
 import { type OpenedCheckpointStore, WAL_DIR_NAME } from './storage-location.js';
 
@@ -45,7 +44,7 @@ async function readLocalEpoch(root: Directory, url: string): Promise<number | un
 /** The newest checkpoint id and archived segment visible under `history`. */
 export async function visibleCutoff(storage: S3ObjectStorage, history: WriterHistory): Promise<EpochCutoff> {
   const checkpoints = await new FilteredCheckpointView(storage, epochFilter(history)).list();
-  const segments = await filterVisibleSegments(storage, await listArchivedSegments(storage), history);
+  const segments = await listVisibleArchive(storage, history);
   return { checkpoint: checkpoints.at(-1) ?? 0, segment: segments.at(-1)?.number ?? 0 };
 }
 

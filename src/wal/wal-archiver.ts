@@ -21,11 +21,10 @@
 import * as diagnostics from 'node:diagnostics_channel';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import { OBJECT_WAL_ARCHIVE_PREFIX, SEGMENT_HEADER_SIZE } from '../format/constants.js';
-import { crc32c } from '../format/crc32c.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { S3ObjectStorage } from '../io/s3-object-storage.js';
-import { checkFence, epochOfMetadata, WriterFence } from '../io/writer-epoch.js';
-import { filterVisibleSegments } from './archive-epochs.js';
+import { checkFence, WriterFence } from '../io/writer-epoch.js';
+import { archiveSegmentObject, listVisibleArchive } from './archive-epochs.js';
 import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 import type { WriteAheadLog } from './write-ahead-log.js';
 
@@ -73,6 +72,8 @@ export interface WalArchiveStats {
 /** Ships sealed segments of one open log to object storage. */
 export class WalArchiver {
   private readonly archived = new Set<number>();
+  /** Key of each archived segment not under its canonical key (writer epochs: `archive-epochs.ts`). */
+  private readonly keyOf = new Map<number, string>();
   /** First LSN of every segment seen locally (an archived segment's records end where the next begins). */
   private readonly firstLsnOf = new Map<number, number>();
   /** Every segment up to this number was pruned from the archive (a checkpoint covers it). */
@@ -112,8 +113,9 @@ export class WalArchiver {
     const archiver = new WalArchiver(storage, wal);
     const local = new Map(wal.segmentList().map((s) => [s.number, s]));
     // Segments a fenced writer archived after a takeover are not this log's: pass over them.
-    for (const remote of await filterVisibleSegments(storage, await listArchivedSegments(storage))) {
+    for (const remote of await listVisibleArchive(storage)) {
       archiver.archived.add(remote.number);
+      if (remote.key !== archivedSegmentKey(remote.number)) archiver.keyOf.set(remote.number, remote.key);
       const mine = local.get(remote.number);
       if (mine !== undefined && remote.sizeBytes !== mine.sizeBytes) {
         throw new TidemarkError(
@@ -191,9 +193,10 @@ export class WalArchiver {
       }
       if (doomed.length === 0) return 0;
       await checkFence(this.storage, `the deletion of ${doomed.length} archived segment(s)`);
-      await this.storage.delete(doomed.map(archivedSegmentKey));
+      await this.storage.delete(doomed.map((n) => this.keyOf.get(n) ?? archivedSegmentKey(n)));
       for (const n of doomed) {
         this.archived.delete(n);
+        this.keyOf.delete(n);
         this.firstLsnOf.delete(n);
         if (n > this.prunedThrough) this.prunedThrough = n;
       }
@@ -251,28 +254,19 @@ export class WalArchiver {
 
   private async uploadSegment(number: number, sizeBytes: number): Promise<void> {
     const name = segmentFileName(number);
-    const key = archivedSegmentKey(number);
     const dir = this.wal.directory;
     const fence = WriterFence.of(this.storage);
-    const put = (createOnly: boolean) =>
-      dir instanceof FsDirectory
-        ? this.storage.putFile(key, `${dir.path}/${name}`, { createOnly, metadata: fence?.metadata() })
-        : dir
-            .readFile(name, sizeBytes)
-            .then((bytes) => this.storage.put(key, bytes, { createOnly, metadata: fence?.metadata() }));
+    const options = { createOnly: true, metadata: fence?.metadata() };
     await fence?.check(`archived segment ${number}`);
-    try {
-      await put(true);
-    } catch (err) {
-      if (!isTidemarkError(err, 'TIDEMARK_CONFLICT')) throw err;
-      // Archived before, by this writer in an earlier life (a crash after the upload): the same bytes?
-      const remote = await this.storage.head(key);
-      const local = await dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE));
-      if (remote?.sizeBytes === local.length && remote.crc32c === crc32c(local)) return;
-      // Left by a writer this one fenced, after the takeover (invisible to recovery): ours replaces it.
-      if (!fence || epochOfMetadata(remote?.metadata) >= fence.epoch) throw err;
-      await put(false);
-    }
+    const key = await archiveSegmentObject(this.storage, number, {
+      fence,
+      put: async (key) =>
+        dir instanceof FsDirectory
+          ? this.storage.putFile(key, `${dir.path}/${name}`, options)
+          : this.storage.put(key, await dir.readFile(name, sizeBytes), options),
+      localBytes: () => dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE)),
+    });
+    if (key !== archivedSegmentKey(number)) this.keyOf.set(number, key);
     // A zombie learns here, not later, that what it just archived is not part of the history.
     await fence?.check(`archived segment ${number}`);
   }

@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { parseUntilLsn, parseUntilTime, runRecover } from '../../src/cli/recover.ts';
 import { isTidemarkError } from '../../src/errors.ts';
 import { S3ObjectStorage } from '../../src/io/index.ts';
 import { listEpochs, WriterFence, WriterHistory, writerKey } from '../../src/io/writer-epoch.ts';
 import { RecoveryManager, restoreFromObjectStore } from '../../src/recovery/index.ts';
-import { testObjectStore } from '../helpers/s3.ts';
+import { testObjectStore, urlOf } from '../helpers/s3.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
 const root = tmpDir('object-store-fencing');
@@ -159,6 +160,27 @@ test('point-in-time recovery at an LSN gives the state of a replay of the WAL up
     assert.equal(r.lsn, untilLsn, `target ${untilLsn}`);
     assert.deepEqual(asText(r.state), asText(snapshots.get(untilLsn)!), `target ${untilLsn}`);
   }
+  // The CLI: tidemark recover --from s3://… --until-lsn N.
+  const cliTarget = targets[2]!;
+  const cli = await runRecover(
+    {
+      dir: path.join(root, 'pitr-cli'),
+      from: urlOf(objectStore),
+      transactional: false,
+      mode: 'tolerate-torn-tail',
+      out: undefined,
+      format: 'state',
+      json: true,
+      untilLsn: parseUntilLsn(String(cliTarget)),
+    },
+    () => {},
+  );
+  assert.deepEqual(asText(cli.recovered.state), asText(snapshots.get(cliTarget)!));
+  assert.throws(
+    () => parseUntilLsn('12x'),
+    (err) => isTidemarkError(err, 'TIDEMARK_INVALID_ARGUMENT'),
+  );
+  assert.equal(parseUntilTime('1970-01-01T00:00:01Z'), 1000);
   await assert.rejects(
     restoreFromObjectStore({ from: objectStore, dir: path.join(root, 'pitr-bad'), untilLsn: -1 }),
     (err) => isTidemarkError(err, 'TIDEMARK_INVALID_ARGUMENT'),
