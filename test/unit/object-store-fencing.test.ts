@@ -7,6 +7,7 @@ import { parseUntilLsn, parseUntilTime, runRecover } from '../../src/cli/recover
 import { isTidemarkError } from '../../src/errors.ts';
 import { S3ObjectStorage } from '../../src/io/index.ts';
 import { listEpochs, WriterFence, WriterHistory, writerKey } from '../../src/io/writer-epoch.ts';
+import { openChangelogAwareStore } from '../../src/pipeline/index.ts';
 import { RecoveryManager, restoreFromObjectStore } from '../../src/recovery/index.ts';
 import { testObjectStore, urlOf } from '../helpers/s3.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
@@ -239,4 +240,34 @@ test('archiveIntervalMs bounds the loss: acknowledged records reach the archive 
   await assert.rejects(a.archiver!.archiveAll(), fenced);
   await assert.rejects(async () => a.store.flushed(a.store.put('later', payloadFor(2))), fenced);
   await assert.rejects(a.close(), fenced);
+});
+
+test('the changelog-aware store is fenced too: after a takeover its Ring 1 checkpoint rejects TIDEMARK_FENCED and its writes stop being acknowledged', async () => {
+  const objectStore = testObjectStore('fence-ring');
+  const { store } = await openChangelogAwareStore({
+    dir: path.join(root, 'ring-a'),
+    objectStore,
+    archiveIntervalMs: 50,
+    transactional: true,
+  });
+  store.put('k', payloadFor(1));
+  store.commit({ src: 1 });
+  await store.checkpoint();
+  await new Promise((r) => setTimeout(r, 600)); // the archive timer ships the active segment
+  const b = await new RecoveryManager({
+    objectStore,
+    dir: path.join(root, 'ring-b'),
+    takeover: true,
+    transactional: true,
+  }).open();
+  assert.equal(hex(b.recovered.state.get('k')), hex(payloadFor(1)));
+  store.put('zombie', payloadFor(2));
+  store.commit({ src: 2 });
+  await assert.rejects(store.checkpoint(), fenced);
+  await assert.rejects(async () => {
+    store.put('later', payloadFor(3));
+    await store.flushed(store.commit({ src: 3 }));
+  });
+  await store.close().catch(() => {});
+  await b.close();
 });
