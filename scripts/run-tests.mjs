@@ -2,7 +2,7 @@
 // Runs every test/**/*.test.ts file on node's built-in runner (TypeScript through tsx).
 // Node 20's --test does not expand globs itself, so the files are listed here.
 //
-// Object-store tests (files under test/ whose path contains "s3" or "object-store") need a real
+// Object-store tests (files under test/ whose path contains "s3", "object-store" or "fencing") need a real
 // S3-compatible server: unless AWS_ENDPOINT_URL_S3 already names one, this script starts Ceph's
 // radosgw on 127.0.0.1 with scripts/radosgw.sh (installing it from Debian when missing) and
 // stops it afterwards. If it cannot be started those tests fail, loudly — nothing stands in.
@@ -27,7 +27,7 @@ const files = find('test')
 
 const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 let rgwDir;
-if (files.some((f) => /s3|object-store/.test(f)) && !env.AWS_ENDPOINT_URL_S3) {
+if (files.some((f) => /s3|object-store|fencing/.test(f)) && !env.AWS_ENDPOINT_URL_S3) {
   const port = String(17480 + (process.pid % 500));
   rgwDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tidemark-rgw-'));
   const t0 = performance.now();

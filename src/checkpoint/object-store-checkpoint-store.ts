@@ -29,6 +29,7 @@ import {
 } from '../format/constants.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { checkFence, WriterFence } from '../io/writer-epoch.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
 import {
   type CheckpointDraft,
@@ -129,6 +130,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
       );
     }
     const attemptId = randomUUID();
+    const fence = WriterFence.of(this.storage);
     const files: CheckpointFileEntry[] = [];
     for (const file of draft.files) {
       const name = checkpointFileName(file.role);
@@ -144,10 +146,15 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
       files,
       sizeBytes: files.reduce((s, f) => s + f.sizeBytes, 0),
       attemptId,
+      ...(fence ? { writerEpoch: fence.epoch } : {}),
     };
     draft.beforeCommit?.(manifest);
+    // Fencing (docs/OBJECT-STORE.md): checked before the commit point, and again before the
+    // pointer, so a writer fenced meanwhile fails instead of reporting a checkpoint nobody sees.
+    await fence?.check(`checkpoint ${id}`);
     await this.storage.put(manifestKey(id), encodeManifest(manifest), { createOnly: true });
     emitCheckpointStep('manifest-committed', id, { kind: manifest.kind });
+    await fence?.check(`the latest pointer to checkpoint ${id}`);
     await this.storage.put(LATEST_KEY, encodeLatestPointer(id));
     emitCheckpointStep('pointer-updated', id, { kind: manifest.kind });
     return manifest;
@@ -184,6 +191,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
 
   async remove(ids: readonly number[]): Promise<void> {
     if (ids.length === 0) return;
+    await checkFence(this.storage, `the deletion of checkpoint(s) ${ids.join(', ')}`);
     const present = await this.scan();
     for (const id of ids) {
       const entry = present.get(id);

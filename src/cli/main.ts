@@ -7,7 +7,7 @@ import { runDemo } from './demo/supervisor.js';
 import { runWorker } from './demo/worker.js';
 import { runInspect } from './inspect.js';
 import { runProbe } from './probe.js';
-import { runRecover } from './recover.js';
+import { parseUntilLsn, parseUntilTime, runRecover } from './recover.js';
 import { runVerify } from './verify.js';
 
 function int(name: string, min: number) {
@@ -135,6 +135,14 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
       false,
     )
     .option('--out <file>', 'write the recovered state as JSON to FILE')
+    .option(
+      '--until-lsn <lsn>',
+      'with --from: point-in-time recovery, the state as of this LSN (newest checkpoint at or before it + archived WAL up to it)',
+    )
+    .option(
+      '--until-time <time>',
+      'with --from: point-in-time recovery, the state of the newest checkpoint created at or before TIME (ISO 8601 or ms since the Unix epoch)',
+    )
     .addOption(
       new Option(
         '--format <format>',
@@ -168,6 +176,8 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
           format: o.format,
           json: o.json,
           cores: o.cores,
+          untilLsn: o.untilLsn === undefined ? undefined : parseUntilLsn(o.untilLsn),
+          untilTimeMs: o.untilTime === undefined ? undefined : parseUntilTime(o.untilTime),
         },
         (line) => console.log(line),
       );

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import cliProgress from 'cli-progress';
+import { TidemarkError } from '../errors.js';
 import { type RecoveredState, RecoveryManager } from '../recovery/recovery-manager.js';
 import { type RestoreResult, restoreFromObjectStore } from '../recovery/restore-from-object-store.js';
 import type { WalRecoveryMode } from '../wal/segment-scanner.js';
@@ -26,6 +27,30 @@ export interface RecoverOptions {
   json: boolean;
   /** Per-core data directory with this many cores; undefined: detected from `from` (else one WAL). */
   cores?: number | undefined;
+  /** With `from`: point-in-time recovery to this LSN. */
+  untilLsn?: number | undefined;
+  /** With `from`: point-in-time recovery to the newest checkpoint created at or before this time, ms since the Unix epoch. */
+  untilTimeMs?: number | undefined;
+}
+
+/** `--until-lsn`: a non-negative integer (`TIDEMARK_INVALID_ARGUMENT` otherwise). */
+export function parseUntilLsn(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(n))
+    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `--until-lsn must be an LSN, got ${text}`, {
+      argument: '--until-lsn',
+    });
+  return n;
+}
+
+/** `--until-time`: ISO 8601, or ms since the Unix epoch (`TIDEMARK_INVALID_ARGUMENT` otherwise). */
+export function parseUntilTime(text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(n) || n < 0)
+    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `--until-time must be a time, got ${text}`, {
+      argument: '--until-time',
+    });
+  return n;
 }
 
 export interface RecoverSummary {
@@ -58,6 +83,12 @@ export async function runRecover(
     return undefined;
   }
   let restore: RestoreResult | undefined;
+  if (!opts.from && (opts.untilLsn !== undefined || opts.untilTimeMs !== undefined))
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      '--until-lsn and --until-time restore from the object store: give --from s3://…',
+      { argument: opts.untilLsn !== undefined ? '--until-lsn' : '--until-time' },
+    );
   if (opts.from) {
     const bar =
       process.stderr.isTTY && !opts.json
@@ -74,6 +105,8 @@ export async function runRecover(
     restore = await restoreFromObjectStore({
       from: opts.from,
       dir: opts.dir,
+      untilLsn: opts.untilLsn,
+      untilTimeMs: opts.untilTimeMs,
       onProgress: (done, total, bytes) => {
         if (!bar) return;
         const mb = (bytes / 1e6).toFixed(1);
@@ -116,7 +149,7 @@ export async function runRecover(
       `  checkpoint    ${restore.checkpointId ?? 'none'}${restore.chain.length > 1 ? ` (chain ${restore.chain.join(' → ')})` : ''}, LSN ${restore.checkpointLsn}`,
     );
     log(
-      `  WAL segments  ${restore.segments.length}${restore.segments.length > 0 ? ` (${restore.segments[0]}–${restore.segments.at(-1)})` : ''}; ${restore.bytes.toLocaleString('en-US')} bytes in ${restore.durationMs.toFixed(0)} ms`,
+      `  WAL segments  ${restore.segments.length}${restore.targetLsn !== undefined ? ` (point-in-time: up to LSN ${restore.targetLsn})` : ''}${restore.segments.length > 0 ? ` (${restore.segments[0]}–${restore.segments.at(-1)})` : ''}; ${restore.bytes.toLocaleString('en-US')} bytes in ${restore.durationMs.toFixed(0)} ms`,
     );
     for (const k of restore.checkpointsSkipped)
       log(`  skipped       checkpoint ${k.id}: ${k.code} ${k.reason}`);

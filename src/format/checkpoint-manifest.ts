@@ -127,6 +127,11 @@ export interface CheckpointManifest {
    * each other's data. Absent in local checkpoints.
    */
   attemptId?: string;
+  /**
+   * Object stores with writer epochs only: the epoch of the writer that published this
+   * checkpoint (docs/OBJECT-STORE.md). Absent: written before epochs (epoch 0).
+   */
+  writerEpoch?: number;
 }
 
 /** Serializes a manifest with its checksum (a `crc32c` field appended to the JSON object). */
@@ -218,6 +223,7 @@ export function decodeManifest(bytes: Uint8Array, path: string): CheckpointManif
   if (!isInt(m.id) || m.id === 0) throw bad('id');
   if (m.attemptId !== undefined && !(isString(m.attemptId) && /^[0-9a-f-]{1,64}$/.test(m.attemptId)))
     throw bad('attemptId');
+  if (m.writerEpoch !== undefined && !isInt(m.writerEpoch)) throw bad('writerEpoch');
   if (!isInt(m.epoch)) throw bad('epoch');
   if (!isInt(m.createdAtMs)) throw bad('createdAtMs');
   if (m.kind !== 'base' && m.kind !== 'delta') throw bad('kind');

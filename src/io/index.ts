@@ -19,3 +19,14 @@ export {
   type PutResult,
   S3ObjectStorage,
 } from './s3-object-storage.js';
+export {
+  type ClaimedEpoch,
+  type EpochClaim,
+  type EpochCutoff,
+  listEpochs,
+  WRITERS_PREFIX,
+  WriterFence,
+  WriterHistory,
+  type WriterRecord,
+  writerKey,
+} from './writer-epoch.js';

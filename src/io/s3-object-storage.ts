@@ -65,6 +65,8 @@ export interface PutResult {
 export interface PutOptions {
   /** `If-None-Match: *`: fail with `TIDEMARK_CONFLICT` when the key exists (unless it holds exactly this upload). */
   createOnly?: boolean;
+  /** Extra user metadata (`x-amz-meta-<name>`; lower-case names), e.g. the writer epoch. */
+  metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Counters of one storage client. */
@@ -267,7 +269,11 @@ export class S3ObjectStorage {
   }
 
   /** Size, CRC32C and upload token of an object; undefined when it does not exist. */
-  async head(key: string): Promise<(ObjectInfo & { upload?: string | undefined }) | undefined> {
+  async head(
+    key: string,
+  ): Promise<
+    (ObjectInfo & { upload?: string | undefined; metadata?: Record<string, string> | undefined }) | undefined
+  > {
     await this.ensureBucket();
     const s3 = await this.s3();
     try {
@@ -282,6 +288,7 @@ export class S3ObjectStorage {
         sizeBytes: out.ContentLength ?? 0,
         crc32c: crc === undefined ? undefined : Number(crc),
         upload: out.Metadata?.[META_UPLOAD],
+        metadata: out.Metadata,
       };
     } catch (err) {
       if (err instanceof TidemarkError && err.code === 'TIDEMARK_NOT_FOUND') return undefined;
@@ -320,6 +327,7 @@ export class S3ObjectStorage {
             ContentMD5: contentMd5,
             ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
             Metadata: {
+              ...options.metadata,
               [META_CRC]: String(result.crc32c),
               [META_SIZE]: String(body.length),
               [META_UPLOAD]: upload,
@@ -451,6 +459,7 @@ export class S3ObjectStorage {
           Bucket,
           Key,
           Metadata: {
+            ...options.metadata,
             [META_UPLOAD]: upload,
             ...(knownCrc32c === undefined ? {} : { [META_CRC]: String(knownCrc32c) }),
           },

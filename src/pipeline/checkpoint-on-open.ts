@@ -21,6 +21,7 @@ import type { IncrementalCheckpointMetadata } from '../format/checkpoint-manifes
 import type { Directory } from '../io/directory.js';
 import type { RecoveredState } from '../recovery/recovery-manager.js';
 import {
+  type ClaimedEpoch,
   objectStoreOf,
   openCheckpointStore,
   type StorageOptions,
@@ -45,6 +46,8 @@ export interface CheckpointOnOpenInit {
   storage: StorageOptions;
   /** Abandons the checkpoint before its publish point (`TIDEMARK_ABORTED`); see `CreateCheckpointOptions.signal`. */
   signal?: AbortSignal | undefined;
+  /** With an object store: the writer epoch this open claimed (its checkpoint is published under it). */
+  writer?: ClaimedEpoch | undefined;
 }
 
 /**
@@ -64,7 +67,9 @@ export async function checkpointRecoveredState(
   const changed = recovered.changedSinceCheckpoint;
   assert(changed !== undefined, 'checkpoint on open needs a recovery that tracked changed keys');
   const walDir = await init.root.subdirectory(WAL_DIR_NAME);
-  const checkpoints = await openCheckpointStore(init.root, objectStoreOf(init.storage));
+  const checkpoints = await openCheckpointStore(init.root, objectStoreOf(init.storage), {
+    writer: init.writer,
+  });
   let wal: WriteAheadLog;
   try {
     wal = await WriteAheadLog.open(walDir, {

@@ -27,7 +27,8 @@ import {
   WAL_DIR_NAME,
 } from '../recovery/recovery-manager.js';
 import { fetchArchiveIfWalEmpty } from '../recovery/restore-from-object-store.js';
-import { objectStoreOf, type StorageOptions } from '../recovery/storage-location.js';
+import { type ClaimedEpoch, objectStoreOf, type StorageOptions } from '../recovery/storage-location.js';
+import { claimWriter } from '../recovery/writer-claim.js';
 import {
   type BackpressurePolicy,
   ChangelogAwareStore,
@@ -117,10 +118,18 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
   let worker: Worker | undefined;
   // Set once the store's own close() stopped Ring 1 and released the lock.
   let closedByStore = false;
+  let writer: ClaimedEpoch | undefined;
   try {
     throwIfAborted(what, signal);
     const transactional = config.transactional ?? false;
     const objectStore = objectStoreOf(config);
+    // A writer on an object store claims its epoch first (fencing the previous writer,
+    // docs/OBJECT-STORE.md): what it fetches and recovers next is what its claim records as valid.
+    if (objectStore) {
+      const claimed = await claimWriter(objectStore, { root, takeover: config.takeover ?? false });
+      writer = claimed.fence.claimed();
+      claimed.close();
+    }
     // A new machine taking over: the archived WAL is fetched before recovery reads it.
     const segmentsFetched = await fetchArchiveIfWalEmpty(await root.subdirectory(WAL_DIR_NAME), config, {
       signal,
@@ -147,6 +156,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       checkpoint: checkpointOptions,
       storage: config,
       signal,
+      writer,
     });
     recovered.changedSinceCheckpoint = undefined;
     throwIfAborted(what, signal);
@@ -166,6 +176,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       objectStore,
       archiveWal: config.archiveWal,
       archiveIntervalMs: config.archiveIntervalMs,
+      writer,
     };
     const w = startWorker(data);
     worker = w;

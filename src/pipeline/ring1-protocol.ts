@@ -7,6 +7,7 @@ import type { ChangelogDrainerOptions } from '../changelog/changelog-drainer.js'
 import type { CheckpointOptions } from '../checkpoint/checkpoint-config.js';
 import type { CheckpointExtras } from '../format/checkpoint-manifest.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
+import type { ClaimedEpoch } from '../io/writer-epoch.js';
 import type { Ring1CheckpointResult } from '../state/changelog-aware-store.js';
 import type { TornTail } from '../wal/segment-scanner.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
@@ -32,6 +33,8 @@ export interface Ring1WorkerData {
   objectStore: ObjectStoreConfig | undefined;
   archiveWal: boolean | undefined;
   archiveIntervalMs: number | undefined;
+  /** With an object store: the writer epoch Ring 0 claimed; Ring 1 publishes under it, fence-checked. */
+  writer: ClaimedEpoch | undefined;
 }
 
 /** A TidemarkError flattened for postMessage. */

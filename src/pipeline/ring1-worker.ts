@@ -9,12 +9,15 @@ import { ChangelogDrainer } from '../changelog/changelog-drainer.js';
 import { loadEpoch, publishFailure, storeEpoch, storeRingState } from '../changelog/ring-status.js';
 import { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
 import { type CheckpointStore, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { epochFilter, FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
 import { IncrementalCheckpointManager } from '../checkpoint/incremental-checkpoint-manager.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import { TidemarkError } from '../errors.js';
 import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import { RingStat, RingState } from '../format/constants.js';
 import { FsDirectory } from '../io/fs-directory.js';
+import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { WriterFence, WriterHistory } from '../io/writer-epoch.js';
 import { startWalArchiver } from '../recovery/storage-location.js';
 import type { WalArchiver } from '../wal/wal-archiver.js';
 import { WriteAheadLog } from '../wal/write-ahead-log.js';
@@ -60,9 +63,18 @@ async function main(): Promise<void> {
   let store: CheckpointStore;
   let archiver: WalArchiver | undefined;
   try {
-    store = data.objectStore
-      ? new ObjectStoreCheckpointStore(data.objectStore)
-      : new FileSystemCheckpointStore(await FsDirectory.open(data.checkpointDirPath));
+    if (data.objectStore) {
+      // Only the valid history of the prefix's writer epochs; publishes under Ring 0's claim.
+      const storage = new S3ObjectStorage(data.objectStore);
+      const history = new WriterHistory(data.writer?.records ?? []);
+      // A fenced writer stops: the log goes read-only, so the drainer fails every waiter.
+      if (data.writer)
+        WriterFence.resume(storage, data.writer.epoch, history).onFenced((err) => wal.failWith(err));
+      store = new FilteredCheckpointView(
+        storage,
+        epochFilter(data.writer ? history : await WriterHistory.read(storage)),
+      );
+    } else store = new FileSystemCheckpointStore(await FsDirectory.open(data.checkpointDirPath));
     archiver = await startWalArchiver(store, wal, data);
   } catch (err) {
     await wal.close().catch(() => {});
@@ -151,7 +163,7 @@ async function main(): Promise<void> {
         } catch (err) {
           error ??= wire(err);
         }
-        if (store instanceof ObjectStoreCheckpointStore) store.close();
+        if (store instanceof ObjectStoreCheckpointStore) store.storage.destroy();
         if (drainer.failed !== undefined) error ??= wire(drainer.failed);
         else storeRingState(buffer, RingState.Closed);
         post({ type: 'closed', error });

@@ -32,6 +32,10 @@ function checkStorageOptions(config: StorageOptions): void {
   if (typeof o === 'string') parseObjectStoreUrl(o);
   else if (o !== undefined) resolveObjectStoreConfig(o);
   booleanOption('archiveWal', config.archiveWal, true);
+  if (booleanOption('takeover', config.takeover, false) && o === undefined)
+    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'takeover needs an object store (objectStore)', {
+      argument: 'takeover',
+    });
   integerOption('archiveIntervalMs', config.archiveIntervalMs, {
     min: 0,
     max: 24 * 3600 * 1000,

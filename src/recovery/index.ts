@@ -15,6 +15,7 @@ export {
   PerCoreRecoveryManager,
   recoverPerCore,
 } from './per-core-recovery.js';
+export type { PointInTimeTarget } from './point-in-time.js';
 export {
   CHECKPOINT_DIR_NAME,
   type OpenedStore,

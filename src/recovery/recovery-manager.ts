@@ -52,6 +52,7 @@ import {
   startWalArchiver,
   WAL_DIR_NAME,
 } from './storage-location.js';
+import { claimWriter } from './writer-claim.js';
 
 export { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from './storage-location.js';
 
@@ -322,10 +323,17 @@ export class RecoveryManager {
     const opened: { close(): void }[] = [];
     try {
       const walDir = await root.subdirectory(WAL_DIR_NAME);
+      // A writer on an object store claims its epoch first (fencing the previous writer): what
+      // it fetches and recovers next is then exactly the history its claim records as valid.
+      const objectStore = objectStoreOf(this.config);
+      const claimed = objectStore
+        ? await claimWriter(objectStore, { root, takeover: this.config.takeover ?? false })
+        : undefined;
+      if (claimed) opened.push(claimed);
       throwIfAborted(what, signal);
       const segmentsFetched = await fetchArchiveIfWalEmpty(walDir, this.config, { signal });
-      const checkpointStore = await openCheckpointStore(root, objectStoreOf(this.config));
-      opened.push(checkpointStore);
+      const checkpointStore = claimed ?? (await openCheckpointStore(root, objectStore));
+      if (!claimed) opened.push(checkpointStore);
       const store = checkpointStore.store;
       const latest = await loadLatestCheckpoint(store);
       throwIfAborted(what, signal);
@@ -367,6 +375,8 @@ export class RecoveryManager {
         if (cut) recovered.stats.walDamage = [cut];
         recovered.stats.walDamage.unshift(...historyDamage);
         archiver = await startWalArchiver(store, wal, this.config);
+        // A fenced writer stops: nothing more is acknowledged, every waiter fails.
+        claimed?.fence.onFenced((err) => wal.failWith(err));
         const transactional = this.config.transactional ?? false;
         if (transactional && recovered.stats.uncommittedDiscarded > 0) wal.append(ABORT_ENCODER);
         const stateStore = new WalStateStore(wal, {

@@ -8,7 +8,7 @@
 import { abortSignalOf, isAborted, throwIfAborted } from '../abort-steps.js';
 import { loadLatestCheckpoint } from '../checkpoint/checkpoint-chain.js';
 import { type CheckpointDataFile, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
-import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
+import { bothFilters, epochFilter, FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
 import { TidemarkError } from '../errors.js';
 import { SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
@@ -16,10 +16,13 @@ import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { WriterHistory } from '../io/writer-epoch.js';
 import { checkOptionsObject, checkPath, invalidArgument } from '../validation.js';
+import { listVisibleArchive } from '../wal/archive-epochs.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
-import { archivedSegmentKey, listArchivedSegments } from '../wal/wal-archiver.js';
+import { archivedSegmentKey } from '../wal/wal-archiver.js';
+import { checkPointInTimeTarget, endWalAt, pointInTimeFilter } from './point-in-time.js';
 import { CHECKPOINT_DIR_NAME, objectStoreOf, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
 
 /** Most bytes one archived segment may have. */
@@ -51,7 +54,7 @@ export interface FetchArchivedSegmentsOptions {
   /** The last LSN the recovery already has (its checkpoint's); 0 for all of the archive. */
   afterLsn: number;
   /** The archive's listing, when the caller already has it (default: listed here). */
-  archived?: readonly { number: number }[] | undefined;
+  archived?: readonly { number: number; key?: string | undefined }[] | undefined;
   /** Called after each segment is copied, with its size in bytes. */
   onSegment?: ((bytes: number) => void) | undefined;
   /** Checked before each segment: once aborted, the copy stops with `TIDEMARK_ABORTED`. */
@@ -70,11 +73,12 @@ export async function fetchArchivedSegments(
   options: FetchArchivedSegmentsOptions,
 ): Promise<{ segments: number[]; bytes: number }> {
   const { afterLsn, archived, onSegment, signal } = options;
-  const list = archived ?? (await listArchivedSegments(storage));
+  // Segments a fenced writer archived after a takeover are not part of the history.
+  const list = archived ?? (await listVisibleArchive(storage));
   const copied: number[] = [];
   let bytes = 0;
   for (let i = list.length - 1; i >= 0; i--) {
-    const number = list[i]!.number;
+    const { number, key: listedKey } = list[i]!;
     if (copied.length > 0 && copied[copied.length - 1] !== number + 1) {
       throw new TidemarkError(
         'TIDEMARK_DATA_LOSS',
@@ -83,7 +87,7 @@ export async function fetchArchivedSegments(
       );
     }
     throwIfAborted(`copying the WAL archive of ${storage.url}`, signal);
-    const key = archivedSegmentKey(number);
+    const key = listedKey ?? archivedSegmentKey(number);
     const data = await storage.get(key, MAX_SEGMENT_OBJECT_BYTES);
     const header = data.length >= SEGMENT_HEADER_SIZE ? decodeSegmentHeader(data) : undefined;
     if (header === undefined || typeof header === 'string' || header.segmentNumber !== number) {
@@ -123,6 +127,14 @@ export interface RestoreOptions {
    * before touching the directory. Default: none.
    */
   signal?: AbortSignal | undefined;
+  /**
+   * Point-in-time recovery (see {@link PointInTimeTarget}): restore the state as of this LSN —
+   * the newest checkpoint at or before it, the archived WAL after it, cut just after the record.
+   * `TIDEMARK_DATA_LOSS` when the archive does not reach it.
+   */
+  untilLsn?: number | undefined;
+  /** Point-in-time recovery: the state of the newest checkpoint created at or before this time (ms since the Unix epoch). */
+  untilTimeMs?: number | undefined;
 }
 
 /** What a restore copied. */
@@ -139,6 +151,8 @@ export interface RestoreResult {
   segments: number[];
   /** Bytes downloaded. */
   bytes: number;
+  /** Point-in-time recovery: the LSN the restored WAL ends at (undefined: no target, the whole archive). */
+  targetLsn: number | undefined;
   durationMs: number;
 }
 
@@ -158,13 +172,15 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
   const signal = abortSignalOf('restoreFromObjectStore(options)', options);
   const what = `restoring ${options.dir} from the object store`;
   throwIfAborted(what, signal);
+  const target = checkPointInTimeTarget(options);
   const config = objectStoreOf({ objectStore: options.from });
   if (config === undefined)
     throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'restore needs an object store');
   const root = await FsDirectory.open(options.dir);
   // The restore writes the data directory: it is its writer, under its lock.
   const lock = await root.lock();
-  let remote: ObjectStoreCheckpointStore | undefined;
+  let remote: FilteredCheckpointView | undefined;
+  let storage: S3ObjectStorage | undefined;
   try {
     const walDir = await root.subdirectory(WAL_DIR_NAME);
     if (await walDir.exists(RESTORE_MARKER)) {
@@ -184,11 +200,17 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       );
     }
     await beginRestore(walDir);
-    remote = new ObjectStoreCheckpointStore(config);
+    // Only the valid history of the prefix's writer epochs, and only up to the target.
+    storage = new S3ObjectStorage(config);
+    const epochs = epochFilter(await WriterHistory.read(storage));
+    remote = new FilteredCheckpointView(
+      storage,
+      target ? bothFilters(epochs, pointInTimeFilter(target)) : epochs,
+    );
     const latest = await loadLatestCheckpoint(remote);
     const chain = latest.checkpoint?.chain ?? [];
     const checkpointLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
-    const archived = await listArchivedSegments(remote.storage);
+    const archived = await listVisibleArchive(storage);
     let bytes = 0;
     let done = 0;
     const total = () => chain.length + archived.length;
@@ -217,6 +239,14 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       },
     });
     const copied = fetched.segments;
+    const targetLsn = target === undefined ? undefined : (target.untilLsn ?? checkpointLsn);
+    if (targetLsn !== undefined && copied.length > 0) await endWalAt(walDir, targetLsn);
+    else if (targetLsn !== undefined && targetLsn > checkpointLsn)
+      throw new TidemarkError(
+        'TIDEMARK_DATA_LOSS',
+        `the WAL archive in ${storage.url} holds no record after LSN ${checkpointLsn}, before the recovery target LSN ${targetLsn}`,
+        { path: storage.url },
+      );
     await endRestore(walDir);
     return {
       checkpointId: latest.checkpoint?.manifest.id,
@@ -225,6 +255,7 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       checkpointsSkipped: latest.skipped.map((s) => ({ id: s.id, code: s.code, reason: s.reason })),
       segments: copied,
       bytes,
+      targetLsn,
       durationMs: performance.now() - t0,
     };
   } catch (err) {
@@ -232,6 +263,7 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
     throw err;
   } finally {
     remote?.close();
+    storage?.destroy();
     await lock.release();
   }
 }

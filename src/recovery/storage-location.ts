@@ -4,9 +4,15 @@
  */
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
+import { FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import type { Directory } from '../io/directory.js';
 import { type ObjectStoreConfig, parseObjectStoreUrl } from '../io/object-store-config.js';
+import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { type ClaimedEpoch, WriterFence, WriterHistory } from '../io/writer-epoch.js';
+
+export type { ClaimedEpoch } from '../io/writer-epoch.js';
+
 import { WalArchiver } from '../wal/wal-archiver.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 
@@ -25,8 +31,21 @@ export interface StorageOptions {
   objectStore?: string | ObjectStoreConfig | undefined;
   /** With `objectStore`: archive sealed WAL segments there too. Default true. */
   archiveWal?: boolean | undefined;
-  /** With WAL archiving: also archive newly sealed segments this often, ms (0: only at checkpoints and close). Default 1,000. */
+  /**
+   * With WAL archiving: this often, ms, seal the active segment when it holds records and
+   * archive every sealed segment (0: only at checkpoints, full segments and close). Bounds what
+   * losing the machine loses to about this interval (docs/OBJECT-STORE.md). Default 1,000.
+   */
   archiveIntervalMs?: number | undefined;
+  /**
+   * With `objectStore`: take over the prefix from another machine's writer, into a fresh data
+   * directory (no WAL yet; `TIDEMARK_INVALID_ARGUMENT` otherwise). Opening claims a new writer
+   * epoch (every writer open does), which fences the previous writer; the state is recovered from
+   * the newest valid checkpoint and archived WAL. Without it, opening a directory whose own
+   * writer was fenced by another one rejects `TIDEMARK_FENCED`: its local WAL may hold records
+   * the new owner never saw. Default false.
+   */
+  takeover?: boolean | undefined;
 }
 
 /** The object store config of `options`, parsed; undefined for local checkpoints. */
@@ -41,16 +60,32 @@ export interface OpenedCheckpointStore {
   close(): void;
 }
 
+/** Options of {@link openCheckpointStore}. */
+export interface OpenCheckpointStoreOptions {
+  /** Publish under this claimed writer epoch (every publish fence-checked); default: a reader's view. */
+  writer?: ClaimedEpoch | undefined;
+}
+
 /** The checkpoint store of a data directory `root`. */
 export async function openCheckpointStore(
   root: Directory,
   objectStore: ObjectStoreConfig | undefined,
+  options: OpenCheckpointStoreOptions = {},
 ): Promise<OpenedCheckpointStore> {
   if (objectStore === undefined) {
     return { store: new FileSystemCheckpointStore(await root.subdirectory(CHECKPOINT_DIR_NAME)), close() {} };
   }
-  const store = new ObjectStoreCheckpointStore(objectStore);
-  return { store, close: () => store.close() };
+  // Only the valid history of the prefix's writer epochs (docs/OBJECT-STORE.md) is shown.
+  const storage = new S3ObjectStorage(objectStore);
+  try {
+    const { writer } = options;
+    if (writer) WriterFence.resume(storage, writer.epoch, new WriterHistory(writer.records));
+    const store = await FilteredCheckpointView.ofEpochs(storage);
+    return { store, close: () => storage.destroy() };
+  } catch (err) {
+    storage.destroy();
+    throw err;
+  }
 }
 
 /** Starts WAL archiving for `wal` when the options ask for it (an object store, `archiveWal` not false). */

@@ -198,11 +198,17 @@ export class GroupCommit {
   /** Makes the log read-only with `err` (never retried) and rejects every waiter. */
   fail(err: unknown): void {
     const cause = err instanceof TidemarkError ? err : ioError('WAL flush', this.path, err);
-    this.failure = new TidemarkError(
-      cause.code === 'TIDEMARK_NO_SPACE' ? 'TIDEMARK_NO_SPACE' : 'TIDEMARK_IO',
-      `WAL in ${this.path} is read-only after a failed write or fdatasync (never retried): ${cause.message}`,
-      { path: cause.path ?? this.path, cause },
-    );
+    this.failure =
+      cause.code === 'TIDEMARK_FENCED'
+        ? new TidemarkError('TIDEMARK_FENCED', `WAL in ${this.path} is read-only: ${cause.message}`, {
+            path: cause.path ?? this.path,
+            cause,
+          })
+        : new TidemarkError(
+            cause.code === 'TIDEMARK_NO_SPACE' ? 'TIDEMARK_NO_SPACE' : 'TIDEMARK_IO',
+            `WAL in ${this.path} is read-only after a failed write or fdatasync (never retried): ${cause.message}`,
+            { path: cause.path ?? this.path, cause },
+          );
     this.clearTimers();
     for (const group of [this.flushing, this.active]) {
       const waiter = group.waiter;

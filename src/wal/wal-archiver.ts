@@ -21,9 +21,10 @@
 import * as diagnostics from 'node:diagnostics_channel';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import { OBJECT_WAL_ARCHIVE_PREFIX, SEGMENT_HEADER_SIZE } from '../format/constants.js';
-import { crc32c } from '../format/crc32c.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { checkFence, WriterFence } from '../io/writer-epoch.js';
+import { archiveSegmentObject, listVisibleArchive } from './archive-epochs.js';
 import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 import type { WriteAheadLog } from './write-ahead-log.js';
 
@@ -61,6 +62,11 @@ export interface WalArchiveStats {
   archivedBeforeLsn: number;
   /** The last archiving failure, if the latest attempt failed (the next attempt retries). */
   lastError: TidemarkError | undefined;
+  /**
+   * Bytes of local segments not in the archive (records included, headers not): what losing
+   * this machine now would lose (the recovery point objective, in bytes).
+   */
+  unarchivedBytes: number;
 }
 
 /**
@@ -70,18 +76,22 @@ export interface WalArchiveStats {
  */
 export class WalArchiver {
   private readonly archived = new Set<number>();
+  /** Key of each archived segment not under its canonical key (writer epochs: `archive-epochs.ts`). */
+  private readonly keyOf = new Map<number, string>();
   /** First LSN of every segment seen locally (an archived segment's records end where the next begins). */
   private readonly firstLsnOf = new Map<number, number>();
   /** Every segment up to this number was pruned from the archive (a checkpoint covers it). */
   private prunedThrough = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
   private readonly counters: WalArchiveStats = {
     segmentsArchived: 0,
     bytesArchived: 0,
     archivedThroughSegment: 0,
     archivedBeforeLsn: 0,
     lastError: undefined,
+    unarchivedBytes: 0,
   };
 
   private constructor(
@@ -92,7 +102,10 @@ export class WalArchiver {
   /**
    * Lists what is archived, seals the active segment when the archive already has it (a log
    * restored from the archive must not append to an archived segment), and guards truncation.
-   * `archiveIntervalMs` > 0 also archives newly sealed segments on a timer (unref'd).
+   * `archiveIntervalMs` > 0 also archives on a timer (unref'd): each tick seals the active
+   * segment when it holds records and uploads every sealed segment (PostgreSQL's
+   * `archive_timeout`), so an acknowledged record reaches the archive within about one interval
+   * plus the upload, whatever the segment size.
    * Rejects `TIDEMARK_CONFLICT` when the archive holds a different segment under a local
    * segment's number (another writer archives to this prefix), `TIDEMARK_IO`.
    */
@@ -103,8 +116,10 @@ export class WalArchiver {
   ): Promise<WalArchiver> {
     const archiver = new WalArchiver(storage, wal);
     const local = new Map(wal.segmentList().map((s) => [s.number, s]));
-    for (const remote of await listArchivedSegments(storage)) {
+    // Segments a fenced writer archived after a takeover are not this log's: pass over them.
+    for (const remote of await listVisibleArchive(storage)) {
       archiver.archived.add(remote.number);
+      if (remote.key !== archivedSegmentKey(remote.number)) archiver.keyOf.set(remote.number, remote.key);
       const mine = local.get(remote.number);
       if (mine !== undefined && remote.sizeBytes !== mine.sizeBytes) {
         throw new TidemarkError(
@@ -121,7 +136,14 @@ export class WalArchiver {
     wal.setTruncationGuard((n) => archiver.archived.has(n) || n <= archiver.prunedThrough);
     if (archiveIntervalMs > 0) {
       archiver.timer = setInterval(() => {
-        archiver.archiveSealed().catch(() => {}); // recorded in stats().lastError and on the channel
+        if (archiver.ticking) return; // the previous tick is still uploading
+        archiver.ticking = true;
+        archiver
+          .archiveAll()
+          .catch(() => {}) // recorded in stats().lastError and on the channel
+          .finally(() => {
+            archiver.ticking = false;
+          });
       }, archiveIntervalMs);
       archiver.timer.unref();
     }
@@ -130,7 +152,10 @@ export class WalArchiver {
 
   /** Counters. */
   stats(): WalArchiveStats {
-    return { ...this.counters };
+    let unarchivedBytes = 0;
+    for (const s of this.wal.segmentList())
+      if (!this.archived.has(s.number)) unarchivedBytes += Math.max(0, s.sizeBytes - SEGMENT_HEADER_SIZE);
+    return { ...this.counters, unarchivedBytes };
   }
 
   /** True when segment `segmentNumber` is in the archive. */
@@ -171,9 +196,11 @@ export class WalArchiver {
         doomed.push(n);
       }
       if (doomed.length === 0) return 0;
-      await this.storage.delete(doomed.map(archivedSegmentKey));
+      await checkFence(this.storage, `the deletion of ${doomed.length} archived segment(s)`);
+      await this.storage.delete(doomed.map((n) => this.keyOf.get(n) ?? archivedSegmentKey(n)));
       for (const n of doomed) {
         this.archived.delete(n);
+        this.keyOf.delete(n);
         this.firstLsnOf.delete(n);
         if (n > this.prunedThrough) this.prunedThrough = n;
       }
@@ -231,20 +258,21 @@ export class WalArchiver {
 
   private async uploadSegment(number: number, sizeBytes: number): Promise<void> {
     const name = segmentFileName(number);
-    const key = archivedSegmentKey(number);
     const dir = this.wal.directory;
-    try {
-      if (dir instanceof FsDirectory)
-        await this.storage.putFile(key, `${dir.path}/${name}`, { createOnly: true });
-      else await this.storage.put(key, await dir.readFile(name, sizeBytes), { createOnly: true });
-    } catch (err) {
-      if (!isTidemarkError(err, 'TIDEMARK_CONFLICT')) throw err;
-      // Archived before, by this writer in an earlier life (a crash after the upload): the same bytes?
-      const remote = await this.storage.head(key);
-      const local = await dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE));
-      if (remote?.sizeBytes === local.length && remote.crc32c === crc32c(local)) return;
-      throw err;
-    }
+    const fence = WriterFence.of(this.storage);
+    const options = { createOnly: true, metadata: fence?.metadata() };
+    await fence?.check(`archived segment ${number}`);
+    const key = await archiveSegmentObject(this.storage, number, {
+      fence,
+      put: async (key) =>
+        dir instanceof FsDirectory
+          ? this.storage.putFile(key, `${dir.path}/${name}`, options)
+          : this.storage.put(key, await dir.readFile(name, sizeBytes), options),
+      localBytes: () => dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE)),
+    });
+    if (key !== archivedSegmentKey(number)) this.keyOf.set(number, key);
+    // A zombie learns here, not later, that what it just archived is not part of the history.
+    await fence?.check(`archived segment ${number}`);
   }
 
   private refreshPosition(): void {

@@ -179,6 +179,14 @@ export class WriteAheadLog {
   get failed(): TidemarkError | undefined {
     return this.groups.failure;
   }
+  /**
+   * Makes the log read-only with `err` and rejects every waiter, as a failed fdatasync does: used
+   * when the writer was fenced on its object store (`TIDEMARK_FENCED`, docs/OBJECT-STORE.md), so
+   * that nothing more is acknowledged by a writer whose records no recovery will see.
+   */
+  failWith(err: TidemarkError): void {
+    if (!this.groups.failure) this.groups.fail(err);
+  }
   /** True once {@link close} has been called. */
   get isClosed(): boolean {
     return this.closed;

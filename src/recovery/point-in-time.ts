@@ -1,0 +1,88 @@
+/**
+ * Point-in-time recovery from the object store (PostgreSQL's `recovery_target_lsn` /
+ * `recovery_target_time`): the restore takes the newest checkpoint at or before the target and
+ * the archived WAL after it, then ends the copied WAL just after the target record, so the
+ * restored directory — opened or recovered later, by anything — holds exactly the state as of
+ * the target.
+ *
+ * `untilTimeMs` is resolved at checkpoint granularity: WAL records carry no wall-clock time, so
+ * the state is that of the newest checkpoint created at or before it (its LSN becomes the target).
+ */
+import type { CheckpointFilter } from '../checkpoint/filtered-checkpoint-view.js';
+import { TidemarkError } from '../errors.js';
+import { SEGMENT_HEADER_SIZE } from '../format/constants.js';
+import type { Directory } from '../io/directory.js';
+import { checkInteger, checkNumber } from '../validation.js';
+import { removeCleanMarker } from '../wal/clean-marker.js';
+import { listSegments, readSegmentHead } from '../wal/segment-files.js';
+import { segmentFileName } from '../wal/segment-name.js';
+import { WalReader } from '../wal/wal-reader.js';
+
+/** A recovery target: at most one of the two. */
+export interface PointInTimeTarget {
+  /** Restore the state as of this LSN (every record ≤ it applied, none after). */
+  untilLsn?: number | undefined;
+  /** Restore the state of the newest checkpoint created at or before this time (ms since the Unix epoch). */
+  untilTimeMs?: number | undefined;
+}
+
+/** Checks a target (`TIDEMARK_INVALID_ARGUMENT`); undefined when it names none. */
+export function checkPointInTimeTarget(t: PointInTimeTarget): PointInTimeTarget | undefined {
+  if (t.untilLsn !== undefined && t.untilTimeMs !== undefined)
+    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'give untilLsn or untilTimeMs, not both', {
+      argument: 'untilLsn',
+    });
+  if (t.untilLsn !== undefined) checkInteger('untilLsn', t.untilLsn, 0, Number.MAX_SAFE_INTEGER);
+  else if (t.untilTimeMs !== undefined) checkNumber('untilTimeMs', t.untilTimeMs, 0, Number.MAX_SAFE_INTEGER);
+  else return undefined;
+  return t;
+}
+
+/** The checkpoints a restore to `t` may start from: at or before the target. */
+export function pointInTimeFilter(t: PointInTimeTarget): CheckpointFilter {
+  return {
+    trustedThrough: 0,
+    accept: (m) =>
+      (t.untilLsn === undefined || m.walPosition.lsn <= t.untilLsn) &&
+      (t.untilTimeMs === undefined || m.createdAtMs <= t.untilTimeMs),
+  };
+}
+
+/**
+ * Ends the WAL in `walDir` just after the record with LSN `untilLsn`: later segments are removed,
+ * the one holding it truncated after it. Throws `TIDEMARK_DATA_LOSS` when the WAL ends before
+ * `untilLsn` — the target is not in the archive.
+ */
+export async function endWalAt(walDir: Directory, untilLsn: number): Promise<void> {
+  const segments = await listSegments(walDir);
+  if (segments.length === 0) return;
+  const head = (await readSegmentHead(walDir, segments[0]!)).header;
+  const firstLsn = head === undefined || typeof head === 'string' ? 1 : head.firstLsn;
+  let keep: { segment: number; offset: number };
+  if (untilLsn < firstLsn) {
+    // The target is the record just before the WAL (the checkpoint's): keep the first segment
+    // empty, so the log still says where it goes on.
+    keep = { segment: segments[0]!, offset: SEGMENT_HEADER_SIZE };
+  } else {
+    const read = await WalReader.read(walDir, { fromLsn: firstLsn, untilLsn }, () => {});
+    if (read.lastLsn < untilLsn || read.endPosition === undefined)
+      throw new TidemarkError(
+        'TIDEMARK_DATA_LOSS',
+        `the archived WAL ends at LSN ${read.lastLsn}, before the recovery target LSN ${untilLsn}`,
+        { path: walDir.path },
+      );
+    keep = read.endPosition;
+  }
+  for (const n of segments.filter((x) => x > keep.segment).reverse())
+    await walDir.remove([segmentFileName(n)]);
+  const file = await walDir.open(segmentFileName(keep.segment), 'write');
+  try {
+    if ((await file.size()) > keep.offset) {
+      await file.truncate(keep.offset);
+      await file.datasync();
+    }
+  } finally {
+    await file.close();
+  }
+  await removeCleanMarker(walDir);
+}
