@@ -46,6 +46,18 @@ export interface GroupBuffer {
   /** Buffer offsets at which a new segment begins, with that segment's first LSN. */
   rotations: { offset: number; firstLsn: number }[];
   waiter: Deferred | undefined;
+  /**
+   * The batch being filled (format version 3): offset of its header in `buf`, -1 when none is
+   * open. The log seals it (header and CRC32C) when the group leaves, or when the next record
+   * does not fit the batch bound or starts a new segment.
+   */
+  batchAt: number;
+  /** Records in the open batch. */
+  batchRecords: number;
+  /** LSN of the open batch's first record. */
+  batchFirstLsn: number;
+  /** Number of the segment the open batch goes into. */
+  batchSegment: number;
 }
 
 function newGroup(capacity: number): GroupBuffer {
@@ -56,6 +68,10 @@ function newGroup(capacity: number): GroupBuffer {
     lastLsn: 0,
     rotations: [],
     waiter: undefined,
+    batchAt: -1,
+    batchRecords: 0,
+    batchFirstLsn: 0,
+    batchSegment: 0,
   };
 }
 
@@ -267,6 +283,7 @@ export class GroupCommit {
         group.length = 0;
         group.records = 0;
         group.rotations.length = 0;
+        group.batchAt = -1;
         group.waiter = undefined;
         waiter?.resolve();
       } catch (err) {

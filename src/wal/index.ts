@@ -11,6 +11,13 @@ export {
 } from './per-core-wal-reader.js';
 export { listSegments, readSegmentHead, type SegmentHead, walSize } from './segment-files.js';
 export {
+  batchFraming,
+  FRAME_FRAMING,
+  type FramedUnit,
+  framingFor,
+  type SegmentFraming,
+} from './segment-framing.js';
+export {
   brokenFileName,
   classifyWalFileName,
   listSegmentNumbers,
