@@ -47,4 +47,4 @@ export {
 } from './wal-archiver.js';
 export { type WalPosition, WalReader, type WalReadOptions, type WalReadStats } from './wal-reader.js';
 export { cutWalAt } from './wal-repair.js';
-export { type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';
+export { type BorrowedRecord, type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';

@@ -30,16 +30,18 @@ import {
   MAX_BATCH_RECORDS_BYTES,
   MAX_RECORD_PAYLOAD_BYTES,
   RECORD_HEADER_SIZE,
+  type RecordType,
   SEGMENT_HEADER_SIZE,
   WAL_BATCH_FORMAT_VERSION,
   WAL_FORMAT_VERSION,
 } from '../format/constants.js';
 import type { PayloadEncoder } from '../format/entry-codec.js';
-import { sealBatch, writeBatchRecordHeader } from '../format/record-batch.js';
+import { writeBatchRecordHeader } from '../format/record-batch.js';
 import { sealFrame } from '../format/record-frame.js';
 import type { Directory, DirectoryLock } from '../io/directory.js';
 import { writeCleanMarker } from './clean-marker.js';
-import { type GroupBuffer, GroupCommit } from './group-commit.js';
+import { type GroupBuffer, GroupCommit, groupSize } from './group-commit.js';
+import { addBorrowed, closeBorrowedRun, sealOpenBatch } from './group-pieces.js';
 import { segmentFileName } from './segment-name.js';
 import { SegmentPreallocator } from './segment-preallocator.js';
 import type { TornTail } from './segment-scanner.js';
@@ -48,6 +50,39 @@ import { type OpenedSegments, openSegments, type ResolvedWalOptions, resolveWalO
 import type { WalOptions, WalStats } from './wal-options.js';
 
 export type { WalOptions, WalStats } from './wal-options.js';
+
+/**
+ * A record {@link WriteAheadLog.appendBorrowed} writes in place: `buf[start, start + 5)` holds
+ * its record header as a batch stores it (u8 type, u32 payload length), the payload follows.
+ */
+export interface BorrowedRecord {
+  /** Memory holding the record (Ring 1: the shared arena). */
+  buf: Buffer;
+  /** Offset of the record header in `buf`. */
+  start: number;
+  /** The record type (`RecordType`), as in the header. */
+  recordType: RecordType;
+  /** Payload length in bytes, as in the header. */
+  payloadLength: number;
+}
+
+/** Copies a borrowed record's payload into a frame (segments of format version 1 or 2). */
+class BorrowedCopy implements PayloadEncoder {
+  recordType: RecordType = 1;
+  byteLength = 0;
+  private buf: Buffer = Buffer.alloc(0);
+  private start = 0;
+  set(record: BorrowedRecord): this {
+    this.recordType = record.recordType;
+    this.byteLength = record.payloadLength;
+    this.buf = record.buf;
+    this.start = record.start + BATCH_RECORD_HEADER_SIZE;
+    return this;
+  }
+  encodeInto(buf: Buffer, offset: number): void {
+    this.buf.copy(buf, offset, this.start, this.start + this.byteLength);
+  }
+}
 
 /** The write-ahead log. Create with {@link WriteAheadLog.open}. */
 export class WriteAheadLog {
@@ -58,6 +93,7 @@ export class WriteAheadLog {
   private readonly writer: SegmentWriter;
   private readonly groups: GroupCommit;
   private readonly segments: Segment[];
+  private readonly borrowedCopy = new BorrowedCopy();
 
   private closed = false;
   /** Set when close() starts: appends are refused from then on, except close's own record. */
@@ -218,6 +254,7 @@ export class WriteAheadLog {
       // A log opened on a version 1 or 2 segment keeps framing records there until it rotates.
       const frameLength = RECORD_HEADER_SIZE + payloadLength;
       const group = this.groups.reserve(frameLength);
+      closeBorrowedRun(group);
       if (!this.rotatesFor(frameLength)) {
         const at = group.length;
         encoder.encodeInto(group.buf, at + RECORD_HEADER_SIZE);
@@ -229,24 +266,8 @@ export class WriteAheadLog {
     }
     const recordLength = BATCH_RECORD_HEADER_SIZE + payloadLength;
     const group = this.groups.reserve(BATCH_HEADER_SIZE + recordLength);
-    // The record joins the open batch unless that would pass the batch bound (a record over the
-    // bound is a batch of its own) or the record starts a new segment.
-    let joins =
-      group.batchAt >= 0 &&
-      group.length - group.batchAt - BATCH_HEADER_SIZE + recordLength <= MAX_BATCH_RECORDS_BYTES;
-    if (this.rotatesFor(recordLength + (joins ? 0 : BATCH_HEADER_SIZE))) {
-      this.rotateAt(group, lsn);
-      joins = false;
-    }
-    if (!joins) {
-      sealOpenBatch(group);
-      group.batchAt = group.length;
-      group.batchRecords = 0;
-      group.batchFirstLsn = lsn;
-      group.batchSegment = this.assignedSegment;
-      group.length += BATCH_HEADER_SIZE;
-      this.assignedSegmentBytes += BATCH_HEADER_SIZE;
-    }
+    closeBorrowedRun(group);
+    this.placeInBatch(group, { lsn, recordLength });
     const at = group.length;
     encoder.encodeInto(group.buf, at + BATCH_RECORD_HEADER_SIZE);
     writeBatchRecordHeader(group.buf, at, encoder.recordType, payloadLength);
@@ -265,6 +286,72 @@ export class WriteAheadLog {
     sealOpenBatch(this.groups.active);
   }
 
+  /**
+   * Appends a record already laid out as a batch stores it — `record.buf[record.start, +5)` its
+   * record header (type, payload length), then the payload — without copying it: the group keeps
+   * a view and the write reads it in place (a vectored write), the batch CRC32C is computed over
+   * it there. Returns the record's LSN. For Ring 1, whose shared arena holds entries in exactly
+   * this layout. The caller must leave those bytes unchanged until the record is durable
+   * (`whenDurable` / `flushed` resolved): only then may the memory be reused. In a version 1 or 2
+   * segment the record is copied into a frame instead. `record` is read during the call only (a
+   * reused object is fine). Same errors as {@link append}.
+   */
+  appendBorrowed(record: BorrowedRecord): number {
+    if (this.assignedVersion < WAL_BATCH_FORMAT_VERSION) return this.append(this.borrowedCopy.set(record));
+    if (this.groups.failure) throw this.groups.failure;
+    if (this.closed || this.closing !== undefined)
+      throw new TidemarkError('TIDEMARK_CLOSED', `WAL in ${this.dir.path} is closed`, {
+        path: this.dir.path,
+      });
+    const payloadLength = record.payloadLength;
+    if (payloadLength > MAX_RECORD_PAYLOAD_BYTES) {
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `record payload of ${payloadLength} bytes is over the cap of ${MAX_RECORD_PAYLOAD_BYTES}`,
+      );
+    }
+    const recordLength = BATCH_RECORD_HEADER_SIZE + payloadLength;
+    const group = this.groups.reserve(BATCH_HEADER_SIZE + recordLength);
+    const lsn = this.nextLsn;
+    if (this.placeInBatch(group, { lsn, recordLength })) closeBorrowedRun(group);
+    addBorrowed(group, record.buf, record.start, record.start + recordLength);
+    group.batchRecords++;
+    return this.appended(group, recordLength);
+  }
+
+  /**
+   * Makes the open batch of `group` take a record of `recordLength` bytes (with LSN `lsn`): it
+   * joins the open batch unless that would pass the batch bound (a record over the bound is a
+   * batch of its own) or it starts a new segment; otherwise the open batch is sealed and a new
+   * one's header is placed in the own buffer. Returns true when it placed a header.
+   */
+  private placeInBatch(group: GroupBuffer, next: { lsn: number; recordLength: number }): boolean {
+    const { lsn, recordLength } = next;
+    let joins =
+      group.batchAt >= 0 &&
+      groupSize(group) - this.batchStart(group) - BATCH_HEADER_SIZE + recordLength <= MAX_BATCH_RECORDS_BYTES;
+    if (this.rotatesFor(recordLength + (joins ? 0 : BATCH_HEADER_SIZE))) {
+      this.rotateAt(group, lsn);
+      joins = false;
+    }
+    if (joins) return false;
+    sealOpenBatch(group);
+    closeBorrowedRun(group);
+    group.batchAt = group.length;
+    group.batchStart = groupSize(group);
+    group.batchRecords = 0;
+    group.batchFirstLsn = lsn;
+    group.batchSegment = this.assignedSegment;
+    group.length += BATCH_HEADER_SIZE;
+    this.assignedSegmentBytes += BATCH_HEADER_SIZE;
+    return true;
+  }
+
+  /** Logical offset (own and borrowed bytes) in `group` of its open batch's header. */
+  private batchStart(group: GroupBuffer): number {
+    return group.batchStart;
+  }
+
   /** Whether `bytes` more would pass the segment size (a segment holding nothing yet takes anything). */
   private rotatesFor(bytes: number): boolean {
     return (
@@ -276,7 +363,8 @@ export class WriteAheadLog {
   /** Records in `group` from here on go to the next segment (a version 3 one), starting at `lsn`. */
   private rotateAt(group: GroupBuffer, lsn: number): void {
     sealOpenBatch(group);
-    group.rotations.push({ offset: group.length, firstLsn: lsn });
+    closeBorrowedRun(group);
+    group.rotations.push({ offset: groupSize(group), firstLsn: lsn });
     this.assignedSegmentBytes = SEGMENT_HEADER_SIZE;
     this.assignedSegment++;
     this.assignedVersion = WAL_FORMAT_VERSION;
@@ -526,16 +614,4 @@ export class WriteAheadLog {
       endOffset: this.writer.fileSize,
     });
   }
-}
-
-/** Seals `group`'s open batch, if any (header fields and CRC32C over header and records). */
-function sealOpenBatch(group: GroupBuffer): void {
-  if (group.batchAt < 0) return;
-  sealBatch(group.buf, group.batchAt, {
-    length: group.length - group.batchAt - BATCH_HEADER_SIZE,
-    count: group.batchRecords,
-    segment: group.batchSegment,
-    firstLsn: group.batchFirstLsn,
-  });
-  group.batchAt = -1;
 }
