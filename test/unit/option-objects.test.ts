@@ -42,6 +42,7 @@ const ALLOWED: Record<string, string> = {
   'SegmentFraming.visitRecords': HOT_PATH,
   read: `SegmentFraming.read in wal/segment-framing.ts (object-literal implementations); ${HOT_PATH}`,
   visitRecords: `SegmentFraming.visitRecords in wal/segment-framing.ts; ${HOT_PATH}`,
+  addBorrowed: `(group, buffer, start, end): a byte range as (buffer, start, end); ${HOT_PATH}`,
   decodeText: HOT_PATH,
   'CoreEntryEncoder.set': HOT_PATH,
   'StateChangelogBuffer.publish': `private; ${HOT_PATH}`,
