@@ -30,7 +30,6 @@ import {
   MAX_BATCH_RECORDS_BYTES,
   MAX_RECORD_PAYLOAD_BYTES,
   RECORD_HEADER_SIZE,
-  type RecordType,
   SEGMENT_HEADER_SIZE,
   WAL_BATCH_FORMAT_VERSION,
   WAL_FORMAT_VERSION,
@@ -39,6 +38,7 @@ import type { PayloadEncoder } from '../format/entry-codec.js';
 import { writeBatchRecordHeader } from '../format/record-batch.js';
 import { sealFrame } from '../format/record-frame.js';
 import type { Directory, DirectoryLock } from '../io/directory.js';
+import { BorrowedCopy, type BorrowedRecord } from './borrowed-record.js';
 import { writeCleanMarker } from './clean-marker.js';
 import { type GroupBuffer, GroupCommit, groupSize } from './group-commit.js';
 import { addBorrowed, closeBorrowedRun, sealOpenBatch } from './group-pieces.js';
@@ -49,40 +49,8 @@ import { type Segment, SegmentWriter } from './segment-writer.js';
 import { type OpenedSegments, openSegments, type ResolvedWalOptions, resolveWalOptions } from './wal-open.js';
 import type { WalOptions, WalStats } from './wal-options.js';
 
+export type { BorrowedRecord } from './borrowed-record.js';
 export type { WalOptions, WalStats } from './wal-options.js';
-
-/**
- * A record {@link WriteAheadLog.appendBorrowed} writes in place: `buf[start, start + 5)` holds
- * its record header as a batch stores it (u8 type, u32 payload length), the payload follows.
- */
-export interface BorrowedRecord {
-  /** Memory holding the record (Ring 1: the shared arena). */
-  buf: Buffer;
-  /** Offset of the record header in `buf`. */
-  start: number;
-  /** The record type (`RecordType`), as in the header. */
-  recordType: RecordType;
-  /** Payload length in bytes, as in the header. */
-  payloadLength: number;
-}
-
-/** Copies a borrowed record's payload into a frame (segments of format version 1 or 2). */
-class BorrowedCopy implements PayloadEncoder {
-  recordType: RecordType = 1;
-  byteLength = 0;
-  private buf: Buffer = Buffer.alloc(0);
-  private start = 0;
-  set(record: BorrowedRecord): this {
-    this.recordType = record.recordType;
-    this.byteLength = record.payloadLength;
-    this.buf = record.buf;
-    this.start = record.start + BATCH_RECORD_HEADER_SIZE;
-    return this;
-  }
-  encodeInto(buf: Buffer, offset: number): void {
-    this.buf.copy(buf, offset, this.start, this.start + this.byteLength);
-  }
-}
 
 /** The write-ahead log. Create with {@link WriteAheadLog.open}. */
 export class WriteAheadLog {
