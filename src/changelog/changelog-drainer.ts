@@ -1,7 +1,8 @@
 /**
  * `ChangelogDrainer` (the seeds' Ring 1 SPSC changelog consumer): drains the
- * {@link StateChangelogBuffer}, frames each entry as one WAL record (CRC32C) and lets the
- * {@link WriteAheadLog} group-commit them; after each group is durable it publishes the durable
+ * {@link StateChangelogBuffer} and hands each entry to the {@link WriteAheadLog} as a record
+ * borrowed from the arena (no copy: the group commit writes it from there with vectored writes and
+ * computes each batch's CRC32C over it in place; the arena bytes are released once durable); after each group is durable it publishes the durable
  * watermark (changelog sequence + WAL LSN) in shared memory, where Ring 0 awaits it with
  * `Atomics.waitAsync`.
  *
@@ -16,14 +17,16 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { assert } from '../errors.js';
 import {
+  BATCH_RECORD_HEADER_SIZE,
+  BATCH_RECORD_LENGTH_OFFSET,
+  BATCH_RECORD_TYPE_OFFSET,
   type RecordType,
   RING_FLUSH_REQUEST_WORD,
   RING_HEAD_WORD,
   RingStat,
   StateOp,
 } from '../format/constants.js';
-import type { PayloadEncoder } from '../format/entry-codec.js';
-import type { WriteAheadLog } from '../wal/write-ahead-log.js';
+import type { BorrowedRecord, WriteAheadLog } from '../wal/write-ahead-log.js';
 import { publishDurable, publishFailure } from './ring-status.js';
 import type { StateChangelogBuffer, StateChangelogEntry } from './state-changelog-buffer.js';
 
@@ -41,20 +44,30 @@ export interface ChangelogDrainerOptions {
   initialCommitLsn?: number;
 }
 
-/** Writes an arena payload as a WAL record payload (a reused object: no allocation per record). */
-class ArenaPayloadEncoder implements PayloadEncoder {
+/**
+ * An arena entry as the WAL record it already is (Ring 0 writes the batch record header before
+ * each payload): handed to `WriteAheadLog.appendBorrowed`, which writes it from the arena in
+ * place. A reused object: no allocation per record.
+ */
+class ArenaRecord implements BorrowedRecord {
+  buf: Buffer = Buffer.alloc(0);
+  start = 0;
   recordType: RecordType = StateOp.Put;
-  byteLength = 0;
-  private entry: StateChangelogEntry | undefined;
+  payloadLength = 0;
   set(entry: StateChangelogEntry): this {
-    this.entry = entry;
+    const start = entry.payloadOffset - BATCH_RECORD_HEADER_SIZE;
+    const arena = entry.payload;
+    // Ring 0 wrote the record header with the payload; a mismatch is a broken ring, never data.
+    assert(
+      arena[start + BATCH_RECORD_TYPE_OFFSET] === entry.op &&
+        arena.readUInt32LE(start + BATCH_RECORD_LENGTH_OFFSET) === entry.payloadLength,
+      `changelog entry ${entry.sequenceLow}: arena record header does not match the entry`,
+    );
+    this.buf = arena;
+    this.start = start;
     this.recordType = entry.op;
-    this.byteLength = entry.payloadLength;
+    this.payloadLength = entry.payloadLength;
     return this;
-  }
-  encodeInto(buf: Buffer, offset: number): void {
-    const e = this.entry!;
-    e.payload.copy(buf, offset, e.payloadOffset, e.payloadOffset + e.payloadLength);
   }
 }
 
@@ -67,7 +80,7 @@ export class ChangelogDrainer {
   private readonly maxBatchEntries: number;
   private readonly spinMicros: number;
   private readonly idleSleepMs: number;
-  private readonly encoder = new ArenaPayloadEncoder();
+  private readonly record = new ArenaRecord();
   private consumed: number;
   private lastLsn = 0;
   private batchCommitLsn = 0;
@@ -82,7 +95,7 @@ export class ChangelogDrainer {
       entry.sequenceLow === sequence >>> 0,
       `changelog entry ${entry.sequenceLow} drained where ${sequence >>> 0} was expected`,
     );
-    const lsn = this.wal.append(this.encoder.set(entry));
+    const lsn = this.wal.appendBorrowed(this.record.set(entry));
     this.consumed = sequence;
     this.lastLsn = lsn;
     if (entry.op === StateOp.Commit) this.batchCommitLsn = lsn;
@@ -100,6 +113,9 @@ export class ChangelogDrainer {
     this.durableSequence = this.consumed;
     this.durableCommit = options.initialCommitLsn ?? 0;
     this.seenFlushRequest = Atomics.load(buffer.control, RING_FLUSH_REQUEST_WORD);
+    // The WAL reads drained records from the arena when it writes them: the arena bytes go back
+    // to Ring 0 only once they are durable (see afterBatch), never at drain.
+    buffer.deferArenaRelease = true;
   }
 
   /** Changelog sequence of the last entry drained into the WAL. */
@@ -197,8 +213,12 @@ export class ChangelogDrainer {
     const sequence = this.consumed;
     const lsn = this.lastLsn;
     const commitLsn = this.batchCommitLsn;
+    const arenaEnd = this.buffer.arenaReleasable;
     this.wal.whenDurable(lsn).then(
       () => {
+        // Written (and synced): the arena bytes of this pass may be reused. Passes become durable
+        // in order, so the release position only moves forward.
+        this.buffer.releaseArena(arenaEnd);
         if (sequence > this.durableSequence) {
           this.durableSequence = sequence;
           if (commitLsn > this.durableCommit) this.durableCommit = commitLsn;

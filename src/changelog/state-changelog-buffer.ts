@@ -36,6 +36,9 @@
  */
 import { TidemarkError } from '../errors.js';
 import {
+  BATCH_RECORD_HEADER_SIZE,
+  BATCH_RECORD_LENGTH_OFFSET,
+  BATCH_RECORD_TYPE_OFFSET,
   CHANGELOG_ENTRY_SIZE,
   CHANGELOG_ENTRY_WORDS,
   CHANGELOG_EPOCH_HI_WORD,
@@ -106,6 +109,9 @@ function powerOfTwo(name: string, value: number, max: number): number {
   }
   return value;
 }
+
+/** Bytes of the WAL record header before each arena payload (see `pushPut`). */
+const RECORD_HDR = BATCH_RECORD_HEADER_SIZE;
 
 /** Values at least this long are copied 8-byte aligned (see `pushPut`). */
 const ALIGN_VALUES_FROM_BYTES = 16;
@@ -257,11 +263,14 @@ export class StateChangelogBuffer {
     // late, where an ASCII key puts the value at its source's alignment; the padding is released
     // with the entry, like the skip at the arena's end. (The arena starts 8-aligned.)
     const pad = valueBytes >= ALIGN_VALUES_FROM_BYTES && bound + 7 <= this.arenaBytes >>> 2 ? 7 : 0;
+    // The arena entry is the record as a WAL batch stores it: a 5-byte record header (type,
+    // payload length), then the payload; Ring 1 writes it to the file from here, uncopied.
     let at = this.reserve(bound + pad);
     if (at < 0) return false;
-    if (pad !== 0) at = (at + ((value.byteOffset - (at + PUT_KEY_LENGTH_SIZE + n)) & 7)) >>> 0;
+    if (pad !== 0) at = (at + ((value.byteOffset - (at + RECORD_HDR + PUT_KEY_LENGTH_SIZE + n)) & 7)) >>> 0;
     const arena = this.arena;
-    const off = at & this.arenaMask;
+    const rec = at & this.arenaMask;
+    const off = rec + RECORD_HDR;
     const keyAt = off + PUT_KEY_LENGTH_SIZE;
     let keyBytes = 0;
     for (; keyBytes < n; keyBytes++) {
@@ -276,7 +285,9 @@ export class StateChangelogBuffer {
     arena[off + 2] = keyBytes >>> 16;
     arena[off + 3] = 0; // keyBytes ≤ MAX_KEY_BYTES < 2^24
     arena.set(value, keyAt + keyBytes);
-    this.publish(StateOp.Put, epoch, at, PUT_KEY_LENGTH_SIZE + keyBytes + valueBytes, keyBytes);
+    const length = PUT_KEY_LENGTH_SIZE + keyBytes + valueBytes;
+    this.writeRecordHeader(rec, StateOp.Put, length);
+    this.publish(StateOp.Put, epoch, (at + RECORD_HDR) >>> 0, length, keyBytes);
     return true;
   }
 
@@ -288,7 +299,8 @@ export class StateChangelogBuffer {
     const at = this.reserve(bound);
     if (at < 0) return false;
     const arena = this.arena;
-    const off = at & this.arenaMask;
+    const rec = at & this.arenaMask;
+    const off = rec + RECORD_HDR;
     let keyBytes = 0;
     for (; keyBytes < n; keyBytes++) {
       const c = key.charCodeAt(keyBytes);
@@ -297,7 +309,8 @@ export class StateChangelogBuffer {
     }
     if (keyBytes < n) keyBytes = this.encodeKey(key, off);
     else if (keyBytes > MAX_KEY_BYTES) throw keyOverCap(keyBytes);
-    this.publish(StateOp.Delete, epoch, at, keyBytes, keyBytes);
+    this.writeRecordHeader(rec, StateOp.Delete, keyBytes);
+    this.publish(StateOp.Delete, epoch, (at + RECORD_HDR) >>> 0, keyBytes, keyBytes);
     return true;
   }
 
@@ -310,8 +323,10 @@ export class StateChangelogBuffer {
     const length = encoder.byteLength;
     const at = this.reserve(length);
     if (at < 0) return false;
-    encoder.encodeInto(this.arena, at & this.arenaMask);
-    this.publish(op, epoch, at, length, 0);
+    const rec = at & this.arenaMask;
+    encoder.encodeInto(this.arena, rec + RECORD_HDR);
+    this.writeRecordHeader(rec, op, length);
+    this.publish(op, epoch, (at + RECORD_HDR) >>> 0, length, 0);
     return true;
   }
 
@@ -354,12 +369,16 @@ export class StateChangelogBuffer {
     return true;
   }
 
-  /** Reserves `bound` contiguous arena bytes; returns their wrapping arena position, or -1 when full. */
-  private reserve(bound: number): number {
-    if (bound > this.arenaBytes >>> 2) {
+  /**
+   * Reserves contiguous arena bytes for a record header and a payload of up to `bound` bytes;
+   * returns the wrapping arena position of the header, or -1 when full.
+   */
+  private reserve(payloadBound: number): number {
+    const bound = payloadBound + RECORD_HDR;
+    if (payloadBound > this.arenaBytes >>> 2) {
       throw new TidemarkError(
         'TIDEMARK_LIMIT',
-        `changelog payload of up to ${bound} bytes is over the cap of ${this.arenaBytes >>> 2} (a quarter of arenaBytes)`,
+        `changelog payload of up to ${payloadBound} bytes is over the cap of ${this.arenaBytes >>> 2} (a quarter of arenaBytes)`,
       );
     }
     if ((this.head - this.cachedTail) >>> 0 >= this.capacityEntries) {
@@ -391,6 +410,17 @@ export class StateChangelogBuffer {
     const keyBytes = this.arena.write(key, off, 'utf8');
     if (keyBytes > MAX_KEY_BYTES) throw keyOverCap(keyBytes);
     return keyBytes;
+  }
+
+  /** Writes the record header of a WAL batch (u8 type, u32 LE payload length) at arena offset `at`. */
+  private writeRecordHeader(at: number, type: number, length: number): void {
+    const arena = this.arena;
+    arena[at + BATCH_RECORD_TYPE_OFFSET] = type;
+    const p = at + BATCH_RECORD_LENGTH_OFFSET;
+    arena[p] = length;
+    arena[p + 1] = length >>> 8;
+    arena[p + 2] = length >>> 16;
+    arena[p + 3] = length >>> 24;
   }
 
   private publish(op: number, epoch: number, at: number, length: number, keyBytes: number): void {
@@ -454,12 +484,34 @@ export class StateChangelogBuffer {
     }
     count = i;
     this.tail = (this.tail + count) >>> 0;
-    Atomics.store(this.control, RING_ARENA_TAIL_WORD, releaseTo | 0);
+    if (this.deferArenaRelease) this.arenaReleasable = releaseTo;
+    else Atomics.store(this.control, RING_ARENA_TAIL_WORD, releaseTo | 0);
     Atomics.store(this.control, RING_TAIL_WORD, this.tail | 0);
     if (Atomics.load(this.control, RING_PRODUCER_WAITING_WORD) === 1) {
       Atomics.notify(this.control, RING_TAIL_WORD);
     }
     return count;
+  }
+
+  /**
+   * Consumer: when set, {@link drain} releases the entries' slots but not their arena bytes: the
+   * consumer still reads them (Ring 1 writes them to the WAL in place) and gives them back with
+   * {@link releaseArena} once that write has returned.
+   */
+  deferArenaRelease = false;
+  /** With {@link deferArenaRelease}: the arena position just after the last payload drained. */
+  arenaReleasable = 0;
+
+  /**
+   * Gives Ring 0 back the arena bytes before wrapping position `position` (an
+   * {@link arenaReleasable} value; positions only move forward), and wakes a producer waiting
+   * for space.
+   */
+  releaseArena(position: number): void {
+    Atomics.store(this.control, RING_ARENA_TAIL_WORD, position | 0);
+    if (Atomics.load(this.control, RING_PRODUCER_WAITING_WORD) === 1) {
+      Atomics.notify(this.control, RING_TAIL_WORD);
+    }
   }
 
   /** Marks the consumer as sleeping (so the producer's {@link wakeConsumer} notifies). */

@@ -3,6 +3,7 @@
  * records by type; checkpoints with kind, chain, WAL position, epoch, files and key counts; the
  * `latest` pointer — read-only. `--json` prints the whole report as one object.
  */
+import { WAL_BATCH_FORMAT_VERSION } from '../format/constants.js';
 import { examineDataDirectory } from '../recovery/examine-data-directory.js';
 import { progressBar, requireDirectory } from './progress.js';
 
@@ -31,8 +32,15 @@ export async function runInspect(opts: InspectOptions, log: (line: string) => vo
       .map(([t, n]) => `${t} ${n}`)
       .join(', ');
     const range = s.firstLsn === undefined ? 'LSN ?' : `LSN ${s.firstLsn}..${s.lastLsn}`;
+    // Version 3 segments group records in batches (one header and CRC32C each): how well they fill.
+    const batches =
+      s.version !== undefined && s.version >= WAL_BATCH_FORMAT_VERSION
+        ? `  v${s.version}: ${s.batches} batches, ${s.batches > 0 ? (s.records / s.batches).toFixed(1) : 0} records/batch (max ${s.maxBatchRecords})`
+        : s.version === undefined
+          ? ''
+          : `  v${s.version}: one frame per record`;
     log(
-      `  segment ${String(s.number).padStart(4)}  ${range.padEnd(24)} ${String(s.records).padStart(8)} records  ${s.sizeBytes.toLocaleString('en-US').padStart(14)} B  ${types}${s.tornTail ? `  [torn tail at ${s.tornTail.offset}]` : ''}${s.problem ? `  [${s.problem.code}]` : ''}`,
+      `  segment ${String(s.number).padStart(4)}  ${range.padEnd(24)} ${String(s.records).padStart(8)} records  ${s.sizeBytes.toLocaleString('en-US').padStart(14)} B  ${types}${batches}${s.tornTail ? `  [torn tail at ${s.tornTail.offset}]` : ''}${s.problem ? `  [${s.problem.code}]` : ''}`,
     );
   }
   if (report.cleanShutdown)

@@ -9,8 +9,13 @@
  * Version of the WAL segment format written by this build; newer versions are refused. Version 2
  * added the CleanShutdown record (type 7): a build that knows only version 1 would read that
  * record as damage and could cut acknowledged records after it, so it must refuse such segments.
+ * Version 3 replaced the per-record frame with record batches (one header and one CRC32C per
+ * batch, see "Record batch" below). Versions 1 and 2 are still read, and a writer that opens a
+ * log ending in a version 1 or 2 segment keeps appending frames there until it rotates.
  */
-export const WAL_FORMAT_VERSION = 2;
+export const WAL_FORMAT_VERSION = 3;
+/** First WAL segment format version whose records are grouped in batches. */
+export const WAL_BATCH_FORMAT_VERSION = 3;
 /** Oldest WAL segment format version still read (version 1: no CleanShutdown record). */
 export const MIN_WAL_FORMAT_VERSION = 1;
 
@@ -49,6 +54,46 @@ export const RECORD_RESERVED_OFFSET = 9;
 export const RECORD_LSN_OFFSET = 12;
 /** First byte covered by the record CRC. */
 export const RECORD_CRC_START = 4;
+
+// ── Record batch (version 3 segments: 32-byte header + records) ─────────────────────────────
+// Kafka's RecordBatch, RocksDB's WriteBatch: what one group commit writes is framed as few
+// batches as the bound allows, each with one header and one CRC32C. Records inside a batch are
+// not framed on their own: each is a 5-byte record header (type, length) and its payload. The
+// LSN of record i (from 0) of a batch is the batch's first LSN + i: LSNs are assigned by the
+// writer at append(), consecutive across batches and segments, and are not stored per record.
+/** Size of the batch header in bytes; the first record header follows it. */
+export const BATCH_HEADER_SIZE = 32;
+/** Byte offset of this field: u32, CRC32C over bytes [4, 32 + length): the header after it and every record. */
+export const BATCH_CRC_OFFSET = 0;
+/** First byte covered by the batch CRC. */
+export const BATCH_CRC_START = 4;
+/** Byte offset of this field: u32, bytes of records after the header (record headers and payloads). */
+export const BATCH_LENGTH_OFFSET = 4;
+/** Byte offset of this field: u32, number of records in the batch (≥ 1; 0 is never valid). */
+export const BATCH_COUNT_OFFSET = 8;
+/** Byte offset of this field: u32, zero (room for attributes such as a codec). */
+export const BATCH_RESERVED_OFFSET = 12;
+/**
+ * Byte offset of this field: u64, number of the segment the batch was written into. A batch
+ * whose number differs from its file's (old bytes of a recycled or reused file) is never read as
+ * records: it is damage, under the torn-write rules.
+ */
+export const BATCH_SEGMENT_OFFSET = 16;
+/** Byte offset of this field: u64, LSN of the batch's first record. */
+export const BATCH_FIRST_LSN_OFFSET = 24;
+/** Per record inside a batch: u8 type, u32 payload length, then the payload. */
+export const BATCH_RECORD_HEADER_SIZE = 5;
+/** Byte offset (in the record header) of this field: u8, a RecordType. */
+export const BATCH_RECORD_TYPE_OFFSET = 0;
+/** Byte offset (in the record header) of this field: u32, payload length (cap MAX_RECORD_PAYLOAD_BYTES). */
+export const BATCH_RECORD_LENGTH_OFFSET = 1;
+/**
+ * The writer closes a batch before its records would pass this many bytes (1 MiB); a single
+ * record larger than that is a batch of its own.
+ */
+export const MAX_BATCH_RECORDS_BYTES = 1024 * 1024;
+/** Cap of a batch's length field, checked before anything is read: one record of the largest payload. */
+export const MAX_BATCH_LENGTH = 16 * 1024 * 1024 + BATCH_RECORD_HEADER_SIZE;
 
 /** Record types. 0 is never valid, so zero-filled space never parses as a record. */
 export const RecordType = {

@@ -47,6 +47,16 @@ export {
   type WalOperation,
 } from './per-core-entry.js';
 export {
+  type BatchInfo,
+  BatchStatus,
+  peekBatchLsn,
+  peekBatchSegment,
+  readBatch,
+  sealBatch,
+  writeBatchHeaderFields,
+  writeBatchRecordHeader,
+} from './record-batch.js';
+export {
   type FrameInfo,
   FrameStatus,
   peekFrameLsn,

@@ -28,6 +28,14 @@ export interface DirectoryFile {
    * until complete). Rejects with `TIDEMARK_IO` or `TIDEMARK_NO_SPACE`.
    */
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<void>;
+  /**
+   * Optional: writes every byte of `buffers`, in order, at `position` with vectored writes
+   * (pwritev(2); short writes are retried until complete), so data spread over several buffers
+   * — a batch header and the records it covers, still in Ring 1's shared arena — reaches the
+   * file without being copied together first. Same errors as {@link write}. Without it, callers
+   * write the buffers one by one.
+   */
+  writev?(buffers: readonly Uint8Array[], position: number): Promise<void>;
   /** fdatasync(2): data and the size change reach stable storage. Rejects with `TIDEMARK_IO`. */
   datasync(): Promise<void>;
   /** Cuts or extends the file to `length` bytes (not synced; call `datasync`). */

@@ -82,6 +82,36 @@ class FsFile implements DirectoryFile {
     });
   }
 
+  writev(buffers: readonly Uint8Array[], position: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const step = (list: readonly Uint8Array[], pos: number): void => {
+        let len = 0;
+        for (const b of list) len += b.length;
+        if (len === 0) {
+          resolve();
+          return;
+        }
+        fs.writev(this.fd, list as Uint8Array[], pos, (err, n) => {
+          if (err) return reject(ioError('write', this.path, err));
+          if (n === len) return resolve();
+          if (n === 0) return reject(ioError('write', this.path, new Error('wrote 0 bytes')));
+          // A short write: go on with what is left (the rest of a buffer, then the next ones).
+          const rest: Uint8Array[] = [];
+          let skip = n;
+          for (const b of list) {
+            if (skip >= b.length) skip -= b.length;
+            else {
+              rest.push(skip > 0 ? b.subarray(skip) : b);
+              skip = 0;
+            }
+          }
+          step(rest, pos + n);
+        });
+      };
+      step(buffers, position);
+    });
+  }
+
   datasync(): Promise<void> {
     return new Promise((resolve, reject) => {
       fs.fdatasync(this.fd, (err) => (err ? reject(ioError('fdatasync', this.path, err)) : resolve()));

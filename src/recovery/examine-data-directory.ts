@@ -68,6 +68,12 @@ export interface SegmentReport {
   lastLsn: number | undefined;
   /** Intact records read. */
   records: number;
+  /** Segment format version (from the header), undefined when the header is unreadable. */
+  version: number | undefined;
+  /** Intact record batches (format version 3); in versions 1 and 2 every record is its own frame. */
+  batches: number;
+  /** Most records in one of those batches (0 when there is none). */
+  maxBatchRecords: number;
   /** Records by type: put, delete, commit, checkpoint, abort, clean-shutdown. */
   recordsByType: Record<string, number>;
   /** Offset just after the last intact record (0 when the header is unreadable). */
@@ -307,6 +313,9 @@ async function examineSegment(walDir: Directory, options: ExamineSegmentOptions)
     firstLsn: undefined,
     lastLsn: undefined,
     records: 0,
+    version: undefined,
+    batches: 0,
+    maxBatchRecords: 0,
     recordsByType,
     endOffset: 0,
     tornTail: undefined,
@@ -333,16 +342,23 @@ async function examineSegment(walDir: Directory, options: ExamineSegmentOptions)
       };
       return seg;
     }
+    let batchAt = -1;
+    let inBatch = 0;
     const scan = scanSegment(buf, {
       path,
       segmentNumber: number,
       final,
-      visit: ({ type }) => {
+      visit: ({ type, batchOffset }) => {
         const t = TYPE_NAMES[type] ?? `type-${type}`;
         recordsByType[t] = (recordsByType[t] ?? 0) + 1;
+        inBatch = batchOffset === batchAt ? inBatch + 1 : 1;
+        batchAt = batchOffset;
+        if (inBatch > seg.maxBatchRecords) seg.maxBatchRecords = inBatch;
       },
       expectedFirstLsn: expectedFirst,
     });
+    seg.version = scan.header.version;
+    seg.batches = scan.batchCount;
     seg.firstLsn = scan.header.firstLsn;
     seg.lastLsn = scan.lastLsn;
     seg.records = scan.recordCount;

@@ -253,6 +253,9 @@ export class CoreWalWriter {
         `core ${this.coreId}: epoch barrier ${epoch} is not above the current epoch ${this.currentEpoch}`,
       );
     this.currentEpoch = epoch;
+    // The barrier starts a batch: its position is where point-in-time recovery may cut the log,
+    // and a cut inside a batch would drop the records before it too.
+    this.wal.startBatch();
     return this.wal.append(
       this.encoder.set(CoreOperation.EpochBarrier, epoch, this.nextTimestamp(), undefined),
     );

@@ -46,6 +46,43 @@ export interface GroupBuffer {
   /** Buffer offsets at which a new segment begins, with that segment's first LSN. */
   rotations: { offset: number; firstLsn: number }[];
   waiter: Deferred | undefined;
+  /**
+   * The batch being filled (format version 3): offset of its header in `buf`, -1 when none is
+   * open. The log seals it (header and CRC32C) when the group leaves, or when the next record
+   * does not fit the batch bound or starts a new segment.
+   */
+  batchAt: number;
+  /** Logical offset (own and borrowed bytes before it) of the open batch's header. */
+  batchStart: number;
+  /** Records in the open batch. */
+  batchRecords: number;
+  /** LSN of the open batch's first record. */
+  batchFirstLsn: number;
+  /** Number of the segment the open batch goes into. */
+  batchSegment: number;
+  /**
+   * Records borrowed, not copied (`WriteAheadLog.appendBorrowed`: Ring 1 writes straight from
+   * the shared arena). Without any, the group's bytes are `buf[0, length)`. With some, the group
+   * is, in order: `pieces` (views of `buf` and of borrowed memory), then the open borrowed run
+   * (`runBuf[runStart, runEnd)`) when there is one, else `buf[pieceMark, length)`.
+   */
+  pieces: Buffer[];
+  /** Where in `buf` the own bytes not yet in `pieces` start. */
+  pieceMark: number;
+  /** Borrowed bytes in the group (in `pieces` and the open run). */
+  borrowed: number;
+  /** The open borrowed run (extended while records are contiguous), if any. */
+  runBuf: Buffer | undefined;
+  runStart: number;
+  runEnd: number;
+  /** Where the open batch's header is: `pieces[batchPiece]` at `batchPieceOffset` once it moved there. */
+  batchPiece: number;
+  batchPieceOffset: number;
+}
+
+/** Bytes in `group`, own and borrowed. */
+export function groupSize(group: GroupBuffer): number {
+  return group.length + group.borrowed;
 }
 
 function newGroup(capacity: number): GroupBuffer {
@@ -56,6 +93,19 @@ function newGroup(capacity: number): GroupBuffer {
     lastLsn: 0,
     rotations: [],
     waiter: undefined,
+    batchAt: -1,
+    batchStart: 0,
+    batchRecords: 0,
+    batchFirstLsn: 0,
+    batchSegment: 0,
+    pieces: [],
+    pieceMark: 0,
+    borrowed: 0,
+    runBuf: undefined,
+    runStart: 0,
+    runEnd: 0,
+    batchPiece: -1,
+    batchPieceOffset: 0,
   };
 }
 
@@ -115,12 +165,12 @@ export class GroupCommit {
 
   /** Bytes appended and not yet written: the group being built plus the one being flushed. */
   get bufferedBytes(): number {
-    return this.active.length + (this.flushInProgress ? this.flushing.length : 0);
+    return groupSize(this.active) + (this.flushInProgress ? groupSize(this.flushing) : 0);
   }
 
   /** True when nothing is buffered and no write is in flight. */
   get idle(): boolean {
-    return !this.flushInProgress && this.active.length === 0;
+    return !this.flushInProgress && groupSize(this.active) === 0;
   }
 
   /**
@@ -129,8 +179,8 @@ export class GroupCommit {
    */
   reserve(frameLength: number): GroupBuffer {
     const group = this.active;
-    const buffered = group.length + frameLength + (this.flushInProgress ? this.flushing.length : 0);
-    if (buffered > this.maxBufferedBytes && group.length > 0) {
+    const buffered = groupSize(group) + frameLength + (this.flushInProgress ? groupSize(this.flushing) : 0);
+    if (buffered > this.maxBufferedBytes && groupSize(group) > 0) {
       throw new TidemarkError(
         'TIDEMARK_BACKPRESSURE',
         `WAL has ${buffered} bytes buffered, over maxBufferedBytes ${this.maxBufferedBytes}: await sync() before appending more`,
@@ -145,7 +195,7 @@ export class GroupCommit {
   appended(lsn: number): void {
     const group = this.active;
     group.lastLsn = lsn;
-    if (group.length >= this.groupCommitBytes) this.startFlush();
+    if (groupSize(group) >= this.groupCommitBytes) this.startFlush();
     else if (group.records === 1) this.scheduleFlush();
   }
 
@@ -164,7 +214,7 @@ export class GroupCommit {
 
   /** Starts writing the active group now (no delay) unless a write is already in flight. */
   flushNow(): void {
-    if (this.active.length > 0) this.startFlush();
+    if (groupSize(this.active) > 0) this.startFlush();
   }
 
   /**
@@ -180,7 +230,7 @@ export class GroupCommit {
       throw this.failure;
     } finally {
       this.flushInProgress = false;
-      if (this.active.length > 0 && !this.failure) {
+      if (groupSize(this.active) > 0 && !this.failure) {
         if (this.active.waiter) this.leadSoon();
         else this.scheduleFlush();
       }
@@ -262,7 +312,7 @@ export class GroupCommit {
 
   private async flushLoop(): Promise<void> {
     this.flushInProgress = true;
-    while (this.active.length > 0 && !this.failure) {
+    while (groupSize(this.active) > 0 && !this.failure) {
       const group = this.active;
       this.active = this.flushing;
       this.flushing = group;
@@ -277,6 +327,12 @@ export class GroupCommit {
         group.length = 0;
         group.records = 0;
         group.rotations.length = 0;
+        group.batchAt = -1;
+        // Drop the views (borrowed memory may be reused by its owner once this write returned).
+        group.pieces.length = 0;
+        group.pieceMark = 0;
+        group.borrowed = 0;
+        group.runBuf = undefined;
         group.waiter = undefined;
         waiter?.resolve();
       } catch (err) {
@@ -291,7 +347,7 @@ export class GroupCommit {
     const ctx = {
       path: this.path,
       records: group.records,
-      bytes: group.length,
+      bytes: groupSize(group),
       firstLsn: group.lastLsn - group.records + 1,
       lastLsn: group.lastLsn,
     };

@@ -20,6 +20,13 @@ export {
 export { type ReadWalOptions, readWal, type WalRecord, type WalRecordPosition } from './read-wal.js';
 export { listSegments, readSegmentHead, type SegmentHead, walSize } from './segment-files.js';
 export {
+  batchFraming,
+  FRAME_FRAMING,
+  type FramedUnit,
+  framingFor,
+  type SegmentFraming,
+} from './segment-framing.js';
+export {
   brokenFileName,
   classifyWalFileName,
   listSegmentNumbers,
@@ -49,4 +56,4 @@ export {
 } from './wal-archiver.js';
 export { type WalPosition, WalReader, type WalReadOptions, type WalReadStats } from './wal-reader.js';
 export { cutWalAt } from './wal-repair.js';
-export { type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';
+export { type BorrowedRecord, type WalOptions, type WalStats, WriteAheadLog } from './write-ahead-log.js';

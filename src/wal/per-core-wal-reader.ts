@@ -73,7 +73,7 @@ export class PerCoreWalReader {
         dir,
         { fromLsn, untilLsn: options.untilSequence, resumeAt: options.from, mode: options.mode },
         (record) => {
-          const { lsn, type, frameOffset, segmentNumber, path } = record;
+          const { lsn, type, frameOffset, batchOffset, segmentNumber, path } = record;
           if (type !== RecordType.CoreEntry)
             throw new TidemarkError(
               'TIDEMARK_CORRUPTION',
@@ -95,7 +95,7 @@ export class PerCoreWalReader {
             );
           entries.push(entry);
           if (entry.operation.type === 'epoch-barrier')
-            barriers.set(entry.epoch, { segment: segmentNumber, offset: frameOffset, lsn });
+            barriers.set(entry.epoch, { segment: segmentNumber, offset: batchOffset, lsn });
         },
       );
       return {

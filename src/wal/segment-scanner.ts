@@ -6,40 +6,20 @@
  * anywhere else it is `TIDEMARK_CORRUPTION` with file and offset.
  */
 import { corruption, TidemarkError } from '../errors.js';
-import {
-  MAX_RECORD_PAYLOAD_BYTES,
-  RECORD_HEADER_SIZE,
-  RECORD_LENGTH_OFFSET,
-  SEGMENT_HEADER_SIZE,
-  WAL_SYNC_WINDOW_BYTES,
-} from '../format/constants.js';
-import {
-  type FrameInfo,
-  FrameStatus,
-  peekFrameLsn,
-  type RecordPayload,
-  readFrame,
-} from '../format/record-frame.js';
+import { SEGMENT_HEADER_SIZE, WAL_SYNC_WINDOW_BYTES } from '../format/constants.js';
+import { BatchStatus } from '../format/record-batch.js';
 import { decodeSegmentHeader, type SegmentHeader } from '../format/segment-header.js';
+import {
+  batchFraming,
+  FRAME_FRAMING,
+  type FramedUnit,
+  framingFor,
+  type RecordInfo,
+  type RecordVisitor,
+  type SegmentFraming,
+} from './segment-framing.js';
 
-/**
- * One valid record, as a {@link RecordVisitor} sees it: its payload (`buf` is the whole segment
- * image, `path` the segment file, `frameOffset` where the record's header starts in it), its LSN
- * and its segment's number. Pass it straight to `decodeEntry` / `decodeCoreEntry`.
- *
- * A scan fills in and passes the same object for every record (nothing is allocated per
- * record), so it is valid only during the visitor's call: copy the fields (and the payload
- * bytes) that must outlive it.
- */
-export interface RecordInfo extends RecordPayload {
-  /** The record's LSN. */
-  lsn: number;
-  /** Number of the segment the record is in. */
-  segmentNumber: number;
-}
-
-/** Called for each valid record, in LSN order; `record` is reused (see {@link RecordInfo}). */
-export type RecordVisitor = (record: Readonly<RecordInfo>) => void;
+export type { RecordInfo, RecordVisitor } from './segment-framing.js';
 
 /** Options of {@link scanSegment}. */
 export interface ScanSegmentOptions {
@@ -110,6 +90,8 @@ export interface WalDamage {
 export interface SegmentScan {
   header: SegmentHeader;
   recordCount: number;
+  /** Valid frames (versions 1, 2: one per record) or batches (version 3) read. */
+  batchCount: number;
   /** LSN of the last valid record (header.firstLsn - 1 when there is none). */
   lastLsn: number;
   /** Offset just after the last valid record: where appends continue. */
@@ -123,10 +105,11 @@ export interface SegmentScan {
 }
 
 const REASONS: Record<number, string> = {
-  [FrameStatus.Truncated]: 'record runs past the end of the file',
-  [FrameStatus.BadLength]: 'record length over the cap',
-  [FrameStatus.BadChecksum]: 'record checksum mismatch',
-  [FrameStatus.BadType]: 'invalid record type or reserved bytes',
+  [BatchStatus.Truncated]: 'record runs past the end of the file',
+  [BatchStatus.BadLength]: 'record length over the cap',
+  [BatchStatus.BadChecksum]: 'record checksum mismatch',
+  [BatchStatus.BadType]: 'invalid record type or reserved bytes',
+  [BatchStatus.OtherSegment]: 'batch written into another segment (old bytes of a reused file)',
 };
 
 /**
@@ -153,25 +136,25 @@ export interface FrameSearch {
  */
 export function validFrameFollows(
   buf: Buffer,
-  range: { from: number; end: number; minLsn: number | undefined },
+  range: { from: number; end: number; minLsn: number | undefined; framing?: SegmentFraming | undefined },
 ): boolean {
-  const { from, end, minLsn } = range;
+  const { from, end, minLsn, framing = FRAME_FRAMING } = range;
   const maxLsn =
-    minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - from) / RECORD_HEADER_SIZE);
-  return nextValidFrame(buf, { from, end, minLsn: minLsn ?? 0, maxLsn }) !== undefined;
+    minLsn === undefined ? Number.MAX_VALUE : minLsn + Math.ceil((end - from) / framing.minRecordBytes);
+  return nextValidFrame(buf, { from, end, minLsn: minLsn ?? 0, maxLsn }, framing) !== undefined;
 }
 
-/** Offset of the first intact frame `search` allows in `buf`, if any. */
-function nextValidFrame(buf: Buffer, search: FrameSearch): number | undefined {
+/** Offset of the first intact frame (or batch) `search` allows in `buf`, if any. */
+function nextValidFrame(buf: Buffer, search: FrameSearch, framing: SegmentFraming): number | undefined {
   const { from, end, minLsn, maxLsn = Number.MAX_VALUE, startBefore = end } = search;
-  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
-  // A valid frame has a non-zero type byte, so none starts in a zero tail (a preallocated
-  // file's unused space): the search stops where the last non-zero byte is.
-  const last = Math.min(end - RECORD_HEADER_SIZE, startBefore - 1, endOfNonZero(buf, from, end) - 1);
+  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0 };
+  const range = { minLsn, maxLsn };
+  // A valid frame has a non-zero type byte (a batch a non-zero count), so none starts in a zero
+  // tail (a preallocated file's unused space): the search stops where the last non-zero byte is.
+  const last = Math.min(end - framing.headerSize, startBefore - 1, endOfNonZero(buf, from, end) - 1);
   for (let p = from; p <= last; p++) {
-    const lsn = peekFrameLsn(buf, p);
-    if (lsn < minLsn || lsn > maxLsn) continue;
-    if (readFrame(buf, p, end, info) === FrameStatus.Ok) return p;
+    if (!framing.plausible(buf, p, range)) continue;
+    if (framing.read(buf, p, end, unit) === BatchStatus.Ok) return p;
   }
   return undefined;
 }
@@ -200,24 +183,24 @@ function nextValidFrame(buf: Buffer, search: FrameSearch): number | undefined {
  */
 export function tornWriteRuledOut(
   buf: Buffer,
-  damage: { offset: number; end: number; nextLsn: number },
+  damage: { offset: number; end: number; nextLsn: number; framing?: SegmentFraming | undefined },
 ): number | undefined {
-  const { offset, end, nextLsn: minLsn } = damage;
-  const maxLsn = minLsn + Math.ceil((end - offset) / RECORD_HEADER_SIZE);
-  const far = nextValidFrame(buf, {
-    from: offset + RECORD_HEADER_SIZE + WAL_SYNC_WINDOW_BYTES,
-    end,
-    minLsn,
-    maxLsn,
-  });
+  const { offset, end, nextLsn: minLsn, framing = FRAME_FRAMING } = damage;
+  const H = framing.headerSize;
+  const maxLsn = minLsn + Math.ceil((end - offset) / framing.minRecordBytes);
+  const far = nextValidFrame(buf, { from: offset + H + WAL_SYNC_WINDOW_BYTES, end, minLsn, maxLsn }, framing);
   if (far === undefined) return undefined;
-  if (end - offset < RECORD_HEADER_SIZE) return far;
-  const length = buf.readUInt32LE(offset + RECORD_LENGTH_OFFSET);
-  if (length > MAX_RECORD_PAYLOAD_BYTES) return far; // the header cannot have been durable
-  const declaredEnd = offset + RECORD_HEADER_SIZE + length;
-  const inside = nextValidFrame(buf, { from: offset + 1, end, minLsn, maxLsn, startBefore: declaredEnd });
+  if (end - offset < H) return far;
+  const length = framing.declaredLength(buf, offset);
+  if (length > framing.maxLength) return far; // the header cannot have been durable
+  const declaredEnd = offset + H + length;
+  const inside = nextValidFrame(
+    buf,
+    { from: offset + 1, end, minLsn, maxLsn, startBefore: declaredEnd },
+    framing,
+  );
   if (inside !== undefined) return inside;
-  return nextValidFrame(buf, { from: declaredEnd + WAL_SYNC_WINDOW_BYTES, end, minLsn, maxLsn });
+  return nextValidFrame(buf, { from: declaredEnd + WAL_SYNC_WINDOW_BYTES, end, minLsn, maxLsn }, framing);
 }
 
 /** Throws the right typed error for a header problem. */
@@ -274,6 +257,7 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
       return {
         header,
         recordCount: 0,
+        batchCount: 0,
         lastLsn: expectedFirstLsn - 1,
         validEnd: 0,
         tornTail: undefined,
@@ -282,7 +266,8 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
     }
     throw corruption(path, 0, `segment starts at LSN ${header.firstLsn}, expected ${expectedFirstLsn}`);
   }
-  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
+  const framing = framingFor(header.version, expectedNumber);
+  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0 };
   // The one object every visit gets (see RecordInfo): no allocation per record.
   const record: RecordInfo = {
     lsn: 0,
@@ -291,31 +276,42 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
     payloadStart: 0,
     payloadLength: 0,
     frameOffset: 0,
+    batchOffset: 0,
+    nextOffset: 0,
     segmentNumber: expectedNumber,
     path,
   };
-  // Resuming (a position an earlier scan ended at, checked by the caller) skips the frames before it.
+  // Resuming (a position an earlier scan ended at, checked by the caller) skips the frames before
+  // it. In a batched segment the position is a batch start and the LSN may lie inside that batch:
+  // the scan checks LSNs from the batch's first and visits only from the resume LSN on.
   let offset = resume?.offset ?? SEGMENT_HEADER_SIZE;
   let nextLsn = resume?.lsn ?? header.firstLsn;
+  const visitFrom = nextLsn;
+  if (resume !== undefined && framing !== FRAME_FRAMING && offset < buf.length) {
+    const first = framing.peekLsn(buf, offset);
+    if (first < nextLsn) nextLsn = first;
+  }
   let count = 0;
+  let batches = 0;
   const skipped: WalDamage[] = [];
   const end = buf.length;
   /** The scan's result, ending at `validEnd` (closes over the counters as they are then). */
   const endedAt = (validEnd: number, extra: Partial<SegmentScan> = {}): SegmentScan => ({
     header,
     recordCount: count,
+    batchCount: batches,
     lastLsn: nextLsn - 1,
     validEnd,
     tornTail: undefined,
     ...extra,
   });
   while (offset < end) {
-    const status = readFrame(buf, offset, end, info);
+    const status = framing.read(buf, offset, end, unit);
     const bad =
-      status !== FrameStatus.Ok
+      status !== BatchStatus.Ok
         ? REASONS[status]!
-        : info.lsn !== nextLsn
-          ? lsnProblem(info.lsn, nextLsn)
+        : unit.firstLsn !== nextLsn
+          ? lsnProblem(unit.firstLsn, nextLsn)
           : undefined;
     if (bad !== undefined) {
       // A preallocated final segment is longer than its data: zeros from here to the end of the
@@ -325,20 +321,20 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
       if (final && isZeroFrom(buf, offset, end)) return endedAt(offset);
       if (mode === 'salvage') {
         // A valid frame with a later LSN is kept (a gap); anything else is skipped to the next intact frame.
-        if (status === FrameStatus.Ok && info.lsn > nextLsn) {
+        if (status === BatchStatus.Ok && unit.firstLsn > nextLsn) {
           skipped.push({
             path,
             offset,
             bytesSkipped: 0,
-            reason: `LSNs ${nextLsn}..${info.lsn - 1} are missing`,
+            reason: `LSNs ${nextLsn}..${unit.firstLsn - 1} are missing`,
           });
-          nextLsn = info.lsn;
+          nextLsn = unit.firstLsn;
           continue;
         }
         // One entry per skipped range: where it starts in this file, how many bytes, and which
         // LSNs went with it (the next intact frame's LSN says), never a second entry at its end.
-        const next = nextValidFrame(buf, { from: offset + 1, end, minLsn: nextLsn });
-        const resumeLsn = next === undefined ? nextLsn : peekFrameLsn(buf, next);
+        const next = nextValidFrame(buf, { from: offset + 1, end, minLsn: nextLsn }, framing);
+        const resumeLsn = next === undefined ? nextLsn : framing.peekLsn(buf, next);
         skipped.push({
           path,
           offset,
@@ -352,7 +348,7 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
       }
       if (mode === 'point-in-time')
         return endedAt(offset, { stoppedAt: { path, offset, bytesSkipped: end - offset, reason: bad } });
-      if (status === FrameStatus.Ok)
+      if (status === BatchStatus.Ok)
         throw corruption(path, offset, `${bad} (hole, duplicate or stale record)`);
       if (!final) throw corruption(path, offset, `${bad} in a sealed segment`);
       if (mode === 'absolute-consistency')
@@ -363,7 +359,7 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
         );
       // A torn write spans at most the sync window: a valid record beyond it (measured from the
       // bad frame's start and from its declared end) proves this spot was durable: damage.
-      const evidence = tornWriteRuledOut(buf, { offset, end, nextLsn });
+      const evidence = tornWriteRuledOut(buf, { offset, end, nextLsn, framing });
       if (evidence !== undefined) {
         throw corruption(
           path,
@@ -373,17 +369,12 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
       }
       return endedAt(offset, { tornTail: { path, offset, bytesDropped: end - offset, reason: bad } });
     }
-    if (visit !== undefined) {
-      record.lsn = info.lsn;
-      record.type = info.type;
-      record.payloadStart = offset + RECORD_HEADER_SIZE;
-      record.payloadLength = info.payloadLength;
-      record.frameOffset = offset;
-      visit(record);
-    }
-    offset += RECORD_HEADER_SIZE + info.payloadLength;
-    nextLsn++;
-    count++;
+    if (visit !== undefined)
+      framing.visitRecords(buf, { offset, info: unit, fromLsn: visitFrom }, record, visit);
+    offset += unit.size;
+    nextLsn += unit.count;
+    count += unit.count;
+    batches++;
   }
   return endedAt(offset, { skipped: skipped.length > 0 ? skipped : undefined });
 }
@@ -421,7 +412,11 @@ function lsnProblem(lsn: number, expected: number): string {
 export function isTornSegmentHeader(buf: Buffer, minLsn: number | undefined): boolean {
   // (A preallocated segment renamed into place whose header never became durable reads as
   // zeros from offset 0, which fail the header checksum: the same case.)
+  // The header is unreadable, so its version is unknown: neither a frame nor a batch may follow.
   const header = decodeSegmentHeader(buf);
   if (header !== 'short' && header !== 'checksum') return false;
-  return !validFrameFollows(buf, { from: 0, end: buf.length, minLsn });
+  const range = { from: 0, end: buf.length, minLsn };
+  return (
+    !validFrameFollows(buf, range) && !validFrameFollows(buf, { ...range, framing: batchFraming(undefined) })
+  );
 }

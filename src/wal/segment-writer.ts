@@ -9,7 +9,8 @@ import { tracing } from '../diagnostics.js';
 import { SEGMENT_HEADER_SIZE, WAL_FORMAT_VERSION, WAL_SYNC_WINDOW_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory, DirectoryFile } from '../io/directory.js';
-import type { GroupBuffer } from './group-commit.js';
+import { type GroupBuffer, groupSize } from './group-commit.js';
+import { groupViews } from './group-pieces.js';
 import { segmentFileName } from './segment-name.js';
 import type { SegmentPreallocator } from './segment-preallocator.js';
 import type { WalStats } from './wal-options.js';
@@ -88,6 +89,7 @@ export class SegmentWriter {
 
   /** Writes `group` (rotating where it says a new segment starts) and makes it durable. */
   async writeGroup(group: GroupBuffer): Promise<void> {
+    if (group.borrowed > 0) return this.writeGroupViews(group);
     let pos = 0;
     for (const rotation of group.rotations) {
       if (rotation.offset > pos) await this.writeAt(group.buf, pos, rotation.offset - pos);
@@ -95,6 +97,42 @@ export class SegmentWriter {
       pos = rotation.offset;
     }
     if (group.length > pos) await this.writeAt(group.buf, pos, group.length - pos);
+    if (!this.file.dsync) await this.datasync();
+    this.preallocator?.maybeStart(this.fileSize);
+  }
+
+  /**
+   * {@link writeGroup} for a group holding borrowed records: its bytes are a list of views, written
+   * with vectored writes (no copy), split at rotations and at sync-window steps as usual.
+   */
+  private async writeGroupViews(group: GroupBuffer): Promise<void> {
+    const views = groupViews(group);
+    let v = 0; // current view
+    let at = 0; // offset in it
+    let pos = 0; // logical offset in the group
+    const take = async (length: number): Promise<void> => {
+      const list: Buffer[] = [];
+      let left = length;
+      while (left > 0) {
+        const view = views[v]!;
+        const n = Math.min(left, view.length - at);
+        list.push(n === view.length ? view : view.subarray(at, at + n));
+        at += n;
+        left -= n;
+        if (at === view.length) {
+          v++;
+          at = 0;
+        }
+      }
+      await this.writeViewsAt(list, length);
+      pos += length;
+    };
+    for (const rotation of group.rotations) {
+      if (rotation.offset > pos) await take(rotation.offset - pos);
+      await this.rotate(rotation.firstLsn);
+    }
+    const total = groupSize(group);
+    if (total > pos) await take(total - pos);
     if (!this.file.dsync) await this.datasync();
     this.preallocator?.maybeStart(this.fileSize);
   }
@@ -155,6 +193,46 @@ export class SegmentWriter {
       this.current.sizeBytes = this.fileSize;
       this.stats.bytesWritten += n;
       offset += n;
+      length -= n;
+    }
+  }
+
+  /**
+   * {@link writeAt} for bytes spread over `views` (`length` bytes in all): one vectored write per
+   * sync-window step when the file supports it, else one write per view.
+   */
+  private async writeViewsAt(views: Buffer[], length: number): Promise<void> {
+    let i = 0;
+    let at = 0;
+    while (length > 0) {
+      if (!this.file.dsync && this.unsyncedBytes >= WAL_SYNC_WINDOW_BYTES) await this.datasync();
+      const n = Math.min(length, WAL_SYNC_WINDOW_BYTES - (this.file.dsync ? 0 : this.unsyncedBytes));
+      const step: Buffer[] = [];
+      for (let left = n; left > 0; ) {
+        const view = views[i]!;
+        const k = Math.min(left, view.length - at);
+        step.push(k === view.length ? view : view.subarray(at, at + k));
+        at += k;
+        left -= k;
+        if (at === view.length) {
+          i++;
+          at = 0;
+        }
+      }
+      const t0 = performance.now();
+      if (this.file.writev !== undefined) await this.file.writev(step, this.fileSize);
+      else {
+        let p = this.fileSize;
+        for (const b of step) {
+          await this.file.write(b, 0, b.length, p);
+          p += b.length;
+        }
+      }
+      if (this.file.dsync) this.countSync(performance.now() - t0);
+      else this.unsyncedBytes += n;
+      this.fileSize += n;
+      this.current.sizeBytes = this.fileSize;
+      this.stats.bytesWritten += n;
       length -= n;
     }
   }

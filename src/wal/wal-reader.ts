@@ -8,7 +8,7 @@ import { abortSignalOf, throwIfAborted } from '../abort-steps.js';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import type { CleanShutdownMarker } from '../format/clean-shutdown.js';
 import { CLEAN_MARKER_FILE_NAME, MAX_SEGMENT_FILE_BYTES, SEGMENT_HEADER_SIZE } from '../format/constants.js';
-import { type FrameInfo, FrameStatus, readFrame } from '../format/record-frame.js';
+import { FrameStatus } from '../format/record-frame.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
 import {
@@ -20,6 +20,7 @@ import {
 } from '../validation.js';
 import { cleanShutdownShortfall, type LogEnd, readCleanMarker } from './clean-marker.js';
 import { listSegments, readSegmentHead } from './segment-files.js';
+import { type FramedUnit, framingFor } from './segment-framing.js';
 import { segmentFileName } from './segment-name.js';
 import {
   headerError,
@@ -246,7 +247,7 @@ export class WalReader {
       if (record.lsn < fromLsn || record.lsn > untilLsn) return;
       stats.records++;
       endSegment = record.segmentNumber;
-      endOffset = record.payloadStart + record.payloadLength;
+      endOffset = record.nextOffset;
       endLsn = record.lsn + 1;
       visit(record);
     };
@@ -339,12 +340,22 @@ function checkReadArguments(options: WalReadOptions, visit: RecordVisitor): void
   if (typeof visit !== 'function') throw invalidArgument('visit', visit, 'a function');
 }
 
-/** True when `resume` is a frame boundary in `buf` holding a valid record with LSN `resume.lsn`, or its end. */
+/**
+ * True when `resume` is a frame boundary in `buf` holding a valid record with LSN `resume.lsn`
+ * (in a batched segment: a batch of this segment holding that LSN), or its end.
+ */
 function resumable(buf: Buffer, resume: { offset: number; lsn: number }): boolean {
   if (resume.offset < SEGMENT_HEADER_SIZE || resume.offset > buf.length) return false;
   if (resume.offset === buf.length) return true;
-  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
-  return readFrame(buf, resume.offset, buf.length, info) === FrameStatus.Ok && info.lsn === resume.lsn;
+  const header = decodeSegmentHeader(buf);
+  if (typeof header === 'string') return false;
+  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0 };
+  const framing = framingFor(header.version, header.segmentNumber);
+  return (
+    framing.read(buf, resume.offset, buf.length, unit) === FrameStatus.Ok &&
+    unit.firstLsn <= resume.lsn &&
+    resume.lsn < unit.firstLsn + unit.count
+  );
 }
 
 /**

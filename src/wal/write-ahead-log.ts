@@ -24,16 +24,24 @@ import { abortedError, raceAbort, type WaitOptions, waitSignal } from '../abort.
 import { TidemarkError } from '../errors.js';
 import { CleanShutdownEncoder } from '../format/clean-shutdown.js';
 import {
+  BATCH_HEADER_SIZE,
+  BATCH_RECORD_HEADER_SIZE,
   CLEAN_SHUTDOWN_RECORD_SIZE,
+  MAX_BATCH_RECORDS_BYTES,
   MAX_RECORD_PAYLOAD_BYTES,
   RECORD_HEADER_SIZE,
   SEGMENT_HEADER_SIZE,
+  WAL_BATCH_FORMAT_VERSION,
+  WAL_FORMAT_VERSION,
 } from '../format/constants.js';
 import type { PayloadEncoder } from '../format/entry-codec.js';
+import { writeBatchRecordHeader } from '../format/record-batch.js';
 import { sealFrame } from '../format/record-frame.js';
 import type { Directory, DirectoryLock } from '../io/directory.js';
+import { BorrowedCopy, type BorrowedRecord } from './borrowed-record.js';
 import { writeCleanMarker } from './clean-marker.js';
-import { GroupCommit } from './group-commit.js';
+import { type GroupBuffer, GroupCommit, groupSize } from './group-commit.js';
+import { addBorrowed, closeBorrowedRun, sealOpenBatch } from './group-pieces.js';
 import { segmentFileName } from './segment-name.js';
 import { SegmentPreallocator } from './segment-preallocator.js';
 import type { TornTail } from './segment-scanner.js';
@@ -41,6 +49,7 @@ import { type Segment, SegmentWriter } from './segment-writer.js';
 import { type OpenedSegments, openSegments, type ResolvedWalOptions, resolveWalOptions } from './wal-open.js';
 import type { WalOptions, WalStats } from './wal-options.js';
 
+export type { BorrowedRecord } from './borrowed-record.js';
 export type { WalOptions, WalStats } from './wal-options.js';
 
 /**
@@ -57,6 +66,7 @@ export class WriteAheadLog {
   private readonly writer: SegmentWriter;
   private readonly groups: GroupCommit;
   private readonly segments: Segment[];
+  private readonly borrowedCopy = new BorrowedCopy();
 
   private closed = false;
   /** Set when close() starts: appends are refused from then on, except close's own record. */
@@ -71,6 +81,10 @@ export class WriteAheadLog {
   private durableOffset: number;
   /** Bytes assigned to the newest segment, including records still buffered. */
   private assignedSegmentBytes: number;
+  /** Number of the newest segment, including one that records still buffered will start. */
+  private assignedSegment: number;
+  /** Format version of that segment: below 3, records are framed one by one (see append). */
+  private assignedVersion: number;
   private readonly statsCounters: WalStats = {
     recordsAppended: 0,
     bytesWritten: 0,
@@ -114,7 +128,10 @@ export class WriteAheadLog {
       maxBufferedBytes: options.maxBufferedBytes,
       stats: this.statsCounters,
       sink: {
-        writeGroup: (group) => this.writer.writeGroup(group),
+        writeGroup: (group) => {
+          sealOpenBatch(group); // the group leaves: its last batch is complete
+          return this.writer.writeGroup(group);
+        },
         committed: (lastLsn) => {
           this.durable = lastLsn;
           this.durableSegment = this.writer.current.number;
@@ -126,6 +143,8 @@ export class WriteAheadLog {
     this.durable = opened.lastLsn;
     const tail = opened.segments[opened.segments.length - 1]!;
     this.assignedSegmentBytes = tail.sizeBytes;
+    this.assignedSegment = tail.number;
+    this.assignedVersion = opened.activeVersion;
     this.durableSegment = tail.number;
     this.durableOffset = tail.sizeBytes;
   }
@@ -211,22 +230,132 @@ export class WriteAheadLog {
         `record payload of ${payloadLength} bytes is over the cap of ${MAX_RECORD_PAYLOAD_BYTES}`,
       );
     }
-    const frameLength = RECORD_HEADER_SIZE + payloadLength;
-    const group = this.groups.reserve(frameLength);
     const lsn = this.nextLsn;
-    if (
-      this.assignedSegmentBytes + frameLength > this.segmentSizeBytes &&
-      this.assignedSegmentBytes > SEGMENT_HEADER_SIZE
-    ) {
-      group.rotations.push({ offset: group.length, firstLsn: lsn });
-      this.assignedSegmentBytes = SEGMENT_HEADER_SIZE;
+    if (this.assignedVersion < WAL_BATCH_FORMAT_VERSION) {
+      // A log opened on a version 1 or 2 segment keeps framing records there until it rotates.
+      const frameLength = RECORD_HEADER_SIZE + payloadLength;
+      const group = this.groups.reserve(frameLength);
+      closeBorrowedRun(group);
+      if (!this.rotatesFor(frameLength)) {
+        const at = group.length;
+        encoder.encodeInto(group.buf, at + RECORD_HEADER_SIZE);
+        sealFrame(group.buf, at, encoder.recordType, lsn, payloadLength);
+        group.length = at + frameLength;
+        return this.appended(group, frameLength);
+      }
+      this.rotateAt(group, lsn);
     }
+    const recordLength = BATCH_RECORD_HEADER_SIZE + payloadLength;
+    const group = this.groups.reserve(BATCH_HEADER_SIZE + recordLength);
+    closeBorrowedRun(group);
+    this.placeInBatch(group, { lsn, recordLength });
     const at = group.length;
-    encoder.encodeInto(group.buf, at + RECORD_HEADER_SIZE);
-    sealFrame(group.buf, at, encoder.recordType, lsn, payloadLength);
-    group.length = at + frameLength;
+    encoder.encodeInto(group.buf, at + BATCH_RECORD_HEADER_SIZE);
+    writeBatchRecordHeader(group.buf, at, encoder.recordType, payloadLength);
+    group.length = at + recordLength;
+    group.batchRecords++;
+    return this.appended(group, recordLength);
+  }
+
+  /**
+   * Closes the batch being filled, so that the next record appended starts a batch (format
+   * version 3) and its batch's offset is an exact point to cut the log before it: a per-core
+   * log's epoch barriers, which point-in-time recovery may cut at. Changes nothing durable;
+   * a no-op in a version 1 or 2 segment, where every record is its own frame.
+   */
+  startBatch(): void {
+    sealOpenBatch(this.groups.active);
+  }
+
+  /**
+   * Appends a record already laid out as a batch stores it — `record.buf[record.start, +5)` its
+   * record header (type, payload length), then the payload — without copying it: the group keeps
+   * a view and the write reads it in place (a vectored write), the batch CRC32C is computed over
+   * it there. Returns the record's LSN. For Ring 1, whose shared arena holds entries in exactly
+   * this layout. The caller must leave those bytes unchanged until the record is durable
+   * (`whenDurable` / `flushed` resolved): only then may the memory be reused. In a version 1 or 2
+   * segment the record is copied into a frame instead. `record` is read during the call only (a
+   * reused object is fine). Same errors as {@link append}.
+   */
+  appendBorrowed(record: BorrowedRecord): number {
+    if (this.assignedVersion < WAL_BATCH_FORMAT_VERSION) return this.append(this.borrowedCopy.set(record));
+    if (this.groups.failure) throw this.groups.failure;
+    if (this.closed || this.closing !== undefined)
+      throw new TidemarkError('TIDEMARK_CLOSED', `WAL in ${this.dir.path} is closed`, {
+        path: this.dir.path,
+      });
+    const payloadLength = record.payloadLength;
+    if (payloadLength > MAX_RECORD_PAYLOAD_BYTES) {
+      throw new TidemarkError(
+        'TIDEMARK_LIMIT',
+        `record payload of ${payloadLength} bytes is over the cap of ${MAX_RECORD_PAYLOAD_BYTES}`,
+      );
+    }
+    const recordLength = BATCH_RECORD_HEADER_SIZE + payloadLength;
+    const group = this.groups.reserve(BATCH_HEADER_SIZE + recordLength);
+    const lsn = this.nextLsn;
+    if (this.placeInBatch(group, { lsn, recordLength })) closeBorrowedRun(group);
+    addBorrowed(group, record.buf, record.start, record.start + recordLength);
+    group.batchRecords++;
+    return this.appended(group, recordLength);
+  }
+
+  /**
+   * Makes the open batch of `group` take a record of `recordLength` bytes (with LSN `lsn`): it
+   * joins the open batch unless that would pass the batch bound (a record over the bound is a
+   * batch of its own) or it starts a new segment; otherwise the open batch is sealed and a new
+   * one's header is placed in the own buffer. Returns true when it placed a header.
+   */
+  private placeInBatch(group: GroupBuffer, next: { lsn: number; recordLength: number }): boolean {
+    const { lsn, recordLength } = next;
+    let joins =
+      group.batchAt >= 0 &&
+      groupSize(group) - this.batchStart(group) - BATCH_HEADER_SIZE + recordLength <= MAX_BATCH_RECORDS_BYTES;
+    if (this.rotatesFor(recordLength + (joins ? 0 : BATCH_HEADER_SIZE))) {
+      this.rotateAt(group, lsn);
+      joins = false;
+    }
+    if (joins) return false;
+    sealOpenBatch(group);
+    closeBorrowedRun(group);
+    group.batchAt = group.length;
+    group.batchStart = groupSize(group);
+    group.batchRecords = 0;
+    group.batchFirstLsn = lsn;
+    group.batchSegment = this.assignedSegment;
+    group.length += BATCH_HEADER_SIZE;
+    this.assignedSegmentBytes += BATCH_HEADER_SIZE;
+    return true;
+  }
+
+  /** Logical offset (own and borrowed bytes) in `group` of its open batch's header. */
+  private batchStart(group: GroupBuffer): number {
+    return group.batchStart;
+  }
+
+  /** Whether `bytes` more would pass the segment size (a segment holding nothing yet takes anything). */
+  private rotatesFor(bytes: number): boolean {
+    return (
+      this.assignedSegmentBytes + bytes > this.segmentSizeBytes &&
+      this.assignedSegmentBytes > SEGMENT_HEADER_SIZE
+    );
+  }
+
+  /** Records in `group` from here on go to the next segment (a version 3 one), starting at `lsn`. */
+  private rotateAt(group: GroupBuffer, lsn: number): void {
+    sealOpenBatch(group);
+    closeBorrowedRun(group);
+    group.rotations.push({ offset: groupSize(group), firstLsn: lsn });
+    this.assignedSegmentBytes = SEGMENT_HEADER_SIZE;
+    this.assignedSegment++;
+    this.assignedVersion = WAL_FORMAT_VERSION;
+  }
+
+  /** Bookkeeping after a record of `bytes` was placed in `group`; returns its LSN. */
+  private appended(group: GroupBuffer, bytes: number): number {
+    const lsn = this.nextLsn;
     group.records++;
-    this.assignedSegmentBytes += frameLength;
+    this.assignedSegmentBytes += bytes;
     this.nextLsn = lsn + 1;
     this.statsCounters.recordsAppended++;
     this.groups.appended(lsn);
@@ -388,6 +517,8 @@ export class WriteAheadLog {
     // Holding the flush loop off keeps appends made meanwhile buffered until the new segment exists.
     const firstLsn = this.nextLsn;
     this.assignedSegmentBytes = SEGMENT_HEADER_SIZE; // appends from here on go to the new segment
+    this.assignedSegment++;
+    this.assignedVersion = WAL_FORMAT_VERSION;
     await this.groups.exclusive(() => this.writer.rotate(firstLsn));
     return true;
   }
@@ -435,12 +566,14 @@ export class WriteAheadLog {
    */
   private async markClean(): Promise<void> {
     if (this.writer.activeVersion >= 2) {
-      const frameLength = RECORD_HEADER_SIZE + CLEAN_SHUTDOWN_RECORD_SIZE;
+      // Everything is synced, so the record starts a new frame or batch (whose offset it names).
+      const frameLength =
+        this.assignedVersion < WAL_BATCH_FORMAT_VERSION
+          ? RECORD_HEADER_SIZE + CLEAN_SHUTDOWN_RECORD_SIZE
+          : BATCH_HEADER_SIZE + BATCH_RECORD_HEADER_SIZE + CLEAN_SHUTDOWN_RECORD_SIZE;
       const current = this.segments[this.segments.length - 1]!;
       // The same rotation rule as append(): the record may start the next segment.
-      const rotates =
-        this.assignedSegmentBytes + frameLength > this.segmentSizeBytes &&
-        this.assignedSegmentBytes > SEGMENT_HEADER_SIZE;
+      const rotates = this.rotatesFor(frameLength);
       this.appendingCleanRecord = true;
       try {
         this.append(

@@ -20,16 +20,22 @@ const RECORDS = 500;
 /** A data directory of RECORDS puts (about 36 KB of WAL), closed cleanly. */
 async function cleanLog(label: string, segmentSizeBytes = 64 * 1024) {
   const dir = path.join(tmpDir(label), 'data');
-  const s = await new RecoveryManager({ dir, wal: { segmentSizeBytes } }).open();
-  for (let i = 1; i <= RECORDS; i++) s.store.put(`k${i}`, Buffer.from(`v${i}-${'x'.repeat(40)}`));
+  // Not preallocated: the final segment's file ends where its data does (the tests cut its end).
+  const s = await new RecoveryManager({ dir, wal: { segmentSizeBytes, preallocateSegments: false } }).open();
+  // Awaited every 25 puts: batches of 25 records (a batch is the unit a cut can keep or lose).
+  for (let i = 1; i <= RECORDS; i++) {
+    s.store.put(`k${i}`, Buffer.from(`v${i}-${'x'.repeat(40)}`));
+    if (i % 25 === 0) await s.store.durable();
+  }
   await s.close();
   const wal = path.join(dir, 'wal');
+  /** Each record, with the offset of the batch holding it. */
   const frames: { lsn: number; type: number; segment: number; offset: number }[] = [];
   await WalReader.read(
     await FsDirectory.open(wal),
     { fromLsn: 1 },
-    ({ lsn, type, frameOffset, segmentNumber }) =>
-      frames.push({ lsn, type, segment: segmentNumber, offset: frameOffset }),
+    ({ lsn, type, batchOffset, segmentNumber }) =>
+      frames.push({ lsn, type, segment: segmentNumber, offset: batchOffset }),
   );
   return { dir, wal, frames };
 }
@@ -52,9 +58,10 @@ test('a cleanly closed log whose final segment lost its last 100 records is refu
   const intact = await examineDataDirectory(dir);
   assert.equal(intact.segments.at(-1)!.recordsByType['clean-shutdown'], 1, 'inspect counts it');
   assert.deepEqual(intact.cleanShutdown?.lsn, RECORDS + 1);
-  // Cut the final segment at the start of the 100th record from the end (a clean frame boundary:
-  // without the marker this would be indistinguishable from a shorter log).
+  // Cut the final segment at the start of the batch of the 100th record from the end (a clean
+  // batch boundary: without the marker this would be indistinguishable from a shorter log).
   const cutFrame = frames[frames.length - 101]!;
+  assert.equal(cutFrame.lsn, RECORDS - 99, 'that record starts a batch');
   assert.equal(cutFrame.segment, last.segment, 'the cut stays inside the final segment');
   const segment = path.join(wal, segmentFileName(last.segment));
   fs.truncateSync(segment, cutFrame.offset);

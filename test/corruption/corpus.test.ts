@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { isTidemarkError } from '../../src/errors.ts';
 import {
+  BATCH_HEADER_SIZE,
+  type BatchInfo,
   CommitEncoder,
   crc32c,
   DeleteEncoder,
@@ -14,6 +16,7 @@ import {
   decodeStateFile,
   type FrameInfo,
   PutEncoder,
+  readBatch,
   readFrame,
   SEGMENT_HEADER_SIZE,
   SEGMENT_VERSION_OFFSET,
@@ -33,6 +36,7 @@ async function referenceLog(): Promise<{ seg1: Buffer; seg2: Buffer; records: Ma
   const put = new PutEncoder();
   const del = new DeleteEncoder();
   for (let i = 1; i <= 120; i++) {
+    if (i % 10 === 1) wal.startBatch(); // batches of (at most) 10 records, several per segment
     if (i % 7 === 0) wal.append(del.set(`k${i - 3}`));
     else if (i % 11 === 0) wal.append(new CommitEncoder(1, { src: i }, i * 1000));
     else wal.append(put.set(`k${i}`, payloadFor(i).subarray(0, 30)));
@@ -165,10 +169,10 @@ test('the classic damaged shapes: each is refused with its code or cut as a repo
     WalReader.read(dir, { fromLsn: 1 }, () => {}),
     (e: unknown) => isTidemarkError(e, 'TIDEMARK_CORRUPTION'),
   );
-  // A stale record: a valid frame of an earlier LSN spliced over a later one in a sealed segment.
-  const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
-  assert.equal(readFrame(seg1, SEGMENT_HEADER_SIZE, seg1.length, info), 0);
-  const firstLen = 20 + info.payloadLength;
+  // A stale record: a valid batch of earlier LSNs spliced over a later one in a sealed segment.
+  const info: BatchInfo = { length: 0, count: 0, segment: 0, firstLsn: 0 };
+  assert.equal(readBatch(seg1, SEGMENT_HEADER_SIZE, seg1.length, { segment: 1, out: info }), 0);
+  const firstLen = BATCH_HEADER_SIZE + info.length;
   const stale = Buffer.from(seg1);
   seg1.copy(stale, SEGMENT_HEADER_SIZE + firstLen, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE + firstLen);
   assert.equal(await code([stale, seg2]), 'TIDEMARK_CORRUPTION');
@@ -219,8 +223,11 @@ test(`fuzzing every decoder with random and mutated bytes: only typed errors, no
       onlyTyped('decodeStateFile', () => decodeStateFile(buf, 'fuzz'));
       onlyTyped('decodeManifest', () => decodeManifest(buf, 'fuzz'));
       const info: FrameInfo = { type: 0, lsn: 0, payloadLength: 0 };
-      for (let p = 0; p + 20 <= buf.length; p += 97)
+      const batch: BatchInfo = { length: 0, count: 0, segment: 0, firstLsn: 0 };
+      for (let p = 0; p + 20 <= buf.length; p += 97) {
         onlyTyped('readFrame', () => readFrame(buf, p, buf.length, info));
+        onlyTyped('readBatch', () => readBatch(buf, p, buf.length, { segment: 1, out: batch }));
+      }
     }),
     { seed: SEED, numRuns: RUNS },
   );

@@ -7,7 +7,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { decodeEntry, PutEncoder, WAL_SYNC_WINDOW_BYTES } from '../../src/format/index.ts';
+import {
+  BATCH_HEADER_SIZE,
+  BATCH_RECORD_HEADER_SIZE,
+  decodeEntry,
+  PutEncoder,
+  WAL_SYNC_WINDOW_BYTES,
+} from '../../src/format/index.ts';
 import { FsDirectory } from '../../src/io/index.ts';
 import { examineDataDirectory } from '../../src/recovery/index.ts';
 import { classifyWalFileName, segmentFileName, WalReader, WriteAheadLog } from '../../src/wal/index.ts';
@@ -17,10 +23,16 @@ import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 const put = new PutEncoder();
 const PREPARED = 'next-segment.prealloc';
 
-/** Writes records `from..to` to the log in `dirPath` and closes it (cleanly unless `clean` is false). */
+/**
+ * Writes records `from..to` to the log in `dirPath` and closes it (cleanly unless `clean` is
+ * false), each in a batch of its own (so damage hits one record).
+ */
 async function writeLog(dirPath: string, from: number, to: number, clean = true): Promise<void> {
   const wal = await WriteAheadLog.open(await FsDirectory.open(dirPath), { cleanShutdown: clean });
-  for (let lsn = from; lsn <= to; lsn++) assert.equal(wal.append(put.set(`k${lsn}`, payloadFor(lsn))), lsn);
+  for (let lsn = from; lsn <= to; lsn++) {
+    wal.startBatch();
+    assert.equal(wal.append(put.set(`k${lsn}`, payloadFor(lsn))), lsn);
+  }
   await wal.close();
 }
 
@@ -105,10 +117,10 @@ test('a torn write followed by zeros in a preallocated segment is still a torn t
   await writeLog(dir, 1, 6, false);
   const segment = path.join(dir, segmentFileName(1));
   const full = fs.readFileSync(segment);
-  const lastLen = 20 + 4 + 'k6'.length + payloadFor(6).length;
+  const lastLen = BATCH_HEADER_SIZE + BATCH_RECORD_HEADER_SIZE + 4 + 'k6'.length + payloadFor(6).length;
   const lastStart = full.length - lastLen;
-  // The last record's first 9 bytes (through its type byte) reached the disk; the rest of the
-  // file is preallocated zeros.
+  // The last batch's first 9 bytes (through part of its record count) reached the disk; the rest
+  // of the file is preallocated zeros.
   const torn = Buffer.alloc(512 * 1024);
   full.copy(torn, 0, 0, lastStart + 9);
   fs.writeFileSync(segment, torn);
@@ -128,7 +140,7 @@ test('non-zero damage after the data of a preallocated segment, with a valid rec
   await writeLog(dir, 1, 8, false);
   const segment = path.join(dir, segmentFileName(1));
   const full = fs.readFileSync(segment);
-  const lastLen = 20 + 4 + 'k8'.length + payloadFor(8).length;
+  const lastLen = BATCH_HEADER_SIZE + BATCH_RECORD_HEADER_SIZE + 4 + 'k8'.length + payloadFor(8).length;
   const lastStart = full.length - lastLen;
   const image = Buffer.alloc(lastStart + WAL_SYNC_WINDOW_BYTES * 3);
   full.copy(image, 0, 0, lastStart);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { PutEncoder, RECORD_HEADER_SIZE } from '../../src/format/index.ts';
+import { BATCH_HEADER_SIZE, BATCH_RECORD_HEADER_SIZE, PutEncoder } from '../../src/format/index.ts';
 import { FsDirectory } from '../../src/io/index.ts';
 import { examineDataDirectory, RecoveryManager } from '../../src/recovery/index.ts';
 import { classifyWalFileName, segmentFileName, WalReader, WriteAheadLog } from '../../src/wal/index.ts';
@@ -25,7 +25,8 @@ const STRAYS = [
 async function dataDir(label: string): Promise<{ dir: string; wal: string }> {
   const dir = path.join(tmpDir(label), 'data');
   const s = await new RecoveryManager({ dir, wal: { segmentSizeBytes: 4096 } }).open();
-  for (let i = 1; i <= 200; i++) s.store.put(`k${i}`, Buffer.from(`v${i}-${'x'.repeat(40)}`));
+  // 300 puts: at least 4 segments of 4 KiB (batches pack records tighter than frames did).
+  for (let i = 1; i <= 300; i++) s.store.put(`k${i}`, Buffer.from(`v${i}-${'x'.repeat(40)}`));
   await s.close();
   return { dir, wal: path.join(dir, 'wal') };
 }
@@ -38,10 +39,10 @@ test('files in wal/ that only look like segments are ignored by open and recover
   assert.equal(classifyWalFileName(`${segmentFileName(1)}.broken`), 'broken');
   assert.equal(classifyWalFileName('CLEAN'), 'control');
 
-  assert.equal((await new RecoveryManager({ dir }).recover()).state.size, 200);
+  assert.equal((await new RecoveryManager({ dir }).recover()).state.size, 300);
   const opened = await new RecoveryManager({ dir }).open();
-  assert.equal(opened.recovered.state.size, 200);
-  opened.store.put('k201', Buffer.from('more'));
+  assert.equal(opened.recovered.state.size, 300);
+  opened.store.put('k301', Buffer.from('more'));
   await opened.close();
   for (const name of STRAYS) assert.ok(fs.existsSync(path.join(wal, name)), `${name} left alone`);
 
@@ -75,18 +76,22 @@ test('salvage names the exact file, first byte and length of each skipped range 
   const walDir = await FsDirectory.open(base);
   const put = new PutEncoder();
   const wal = await WriteAheadLog.open(walDir, { cleanShutdown: false });
-  for (let i = 1; i <= 10; i++) wal.append(put.set(`k${i}`, Buffer.alloc(30 + i, i)));
+  for (let i = 1; i <= 10; i++) {
+    wal.startBatch(); // each record a batch of its own: salvage skips whole batches
+    wal.append(put.set(`k${i}`, Buffer.alloc(30 + i, i)));
+  }
   await wal.close();
   const file = path.join(base, segmentFileName(1));
   const bytes = fs.readFileSync(file);
-  // Frame i starts at 32 + sum of the earlier frames (header 20, key length 4, key, value).
-  const frameLength = (i: number) => RECORD_HEADER_SIZE + 4 + `k${i}`.length + 30 + i;
+  // Batch i starts at 32 + sum of the earlier batches (header 32, record header 5, key length 4, key, value).
+  const frameLength = (i: number) =>
+    BATCH_HEADER_SIZE + BATCH_RECORD_HEADER_SIZE + 4 + `k${i}`.length + 30 + i;
   const frameAt = (i: number) => {
     let o = 32;
     for (let j = 1; j < i; j++) o += frameLength(j);
     return o;
   };
-  bytes[frameAt(3) + RECORD_HEADER_SIZE + 10]! ^= 0x01; // record 3's payload
+  bytes[frameAt(3) + BATCH_HEADER_SIZE + 10]! ^= 0x01; // record 3's payload
   bytes.fill(0xee, frameAt(6) + 5, frameAt(8) + 2); // records 6 and 7 overwritten, 8's CRC too
   fs.writeFileSync(file, bytes);
 

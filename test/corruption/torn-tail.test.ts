@@ -2,20 +2,31 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { decodeEntry, PutEncoder } from '../../src/format/index.ts';
+import {
+  BATCH_HEADER_SIZE,
+  BATCH_RECORD_HEADER_SIZE,
+  decodeEntry,
+  PutEncoder,
+} from '../../src/format/index.ts';
 import { FsDirectory } from '../../src/io/index.ts';
 import { segmentFileName, WalReader, WriteAheadLog } from '../../src/wal/index.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
 const put = new PutEncoder();
 
-/** A log as a crashed writer leaves it: every record durable, no clean-shutdown record or marker. */
+/**
+ * A log as a crashed writer leaves it: every record durable, no clean-shutdown record or marker.
+ * Each record is a batch of its own (as when every append is awaited), so damage hits one record.
+ */
 async function writeLog(dirPath: string, records: number, segmentSizeBytes = 64 * 1024 * 1024) {
   const wal = await WriteAheadLog.open(await FsDirectory.open(dirPath), {
     segmentSizeBytes,
     cleanShutdown: false,
   });
-  for (let lsn = 1; lsn <= records; lsn++) wal.append(put.set(`k${lsn}`, payloadFor(lsn)));
+  for (let lsn = 1; lsn <= records; lsn++) {
+    wal.startBatch();
+    wal.append(put.set(`k${lsn}`, payloadFor(lsn)));
+  }
   await wal.close();
 }
 
@@ -37,7 +48,7 @@ test('a torn tail cut at every byte offset of the last record brings back exactl
   await writeLog(src, 5);
   const segment = path.join(src, segmentFileName(1));
   const full = fs.readFileSync(segment);
-  const lastLen = 20 + 4 + `k5`.length + payloadFor(5).length;
+  const lastLen = BATCH_HEADER_SIZE + BATCH_RECORD_HEADER_SIZE + 4 + `k5`.length + payloadFor(5).length;
   const lastStart = full.length - lastLen;
   for (let cut = lastStart; cut < full.length; cut++) {
     const dir = path.join(base, `cut-${cut}`);

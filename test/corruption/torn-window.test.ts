@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { PutEncoder, RECORD_HEADER_SIZE, WAL_SYNC_WINDOW_BYTES } from '../../src/format/index.ts';
+import { BATCH_HEADER_SIZE, PutEncoder, WAL_SYNC_WINDOW_BYTES } from '../../src/format/index.ts';
 import { FsDirectory } from '../../src/io/index.ts';
 import { examineDataDirectory, RecoveryManager } from '../../src/recovery/index.ts';
 import { brokenFileName, segmentFileName, WalReader, WriteAheadLog } from '../../src/wal/index.ts';
@@ -13,16 +13,23 @@ import { tmpDir } from '../helpers/tmp.ts';
 const put = new PutEncoder();
 const BIG = 3 * 1024 * 1024; // a record larger than the window: written and synced in 1 MiB steps
 
-/** 10 small records, one of BIG bytes, 20 small ones, as a crashed writer leaves them; frame offsets by LSN. */
+/**
+ * 10 small records, one of BIG bytes, 20 small ones, as a crashed writer leaves them, each in a
+ * batch of its own (the unit that is whole or not); batch offsets by LSN.
+ */
 async function logWithBigRecord(walDir: string): Promise<{ file: string; offsets: number[] }> {
   const wal = await WriteAheadLog.open(await FsDirectory.open(walDir), { cleanShutdown: false });
-  for (let i = 1; i <= 10; i++) wal.append(put.set(`k${i}`, Buffer.alloc(50, i)));
-  wal.append(put.set('big', Buffer.alloc(BIG, 0x5a)));
-  for (let i = 12; i <= 31; i++) wal.append(put.set(`k${i}`, Buffer.alloc(50, i)));
+  const append = (key: string, value: Buffer) => {
+    wal.startBatch();
+    wal.append(put.set(key, value));
+  };
+  for (let i = 1; i <= 10; i++) append(`k${i}`, Buffer.alloc(50, i));
+  append('big', Buffer.alloc(BIG, 0x5a));
+  for (let i = 12; i <= 31; i++) append(`k${i}`, Buffer.alloc(50, i));
   await wal.close();
   const offsets: number[] = [];
-  await WalReader.read(await FsDirectory.open(walDir), { fromLsn: 1 }, ({ lsn, frameOffset }) => {
-    offsets[lsn] = frameOffset;
+  await WalReader.read(await FsDirectory.open(walDir), { fromLsn: 1 }, ({ lsn, batchOffset }) => {
+    offsets[lsn] = batchOffset;
   });
   return { file: path.join(walDir, segmentFileName(1)), offsets };
 }
@@ -38,7 +45,7 @@ test('a record larger than the sync window torn near its end, with valid records
   // start, but within the window of its declared end.
   bytes.fill(0, bigEnd - 1024, bigEnd - 512);
   fs.writeFileSync(file, bytes);
-  assert.ok(offsets[12]! - bigStart > WAL_SYNC_WINDOW_BYTES + RECORD_HEADER_SIZE);
+  assert.ok(offsets[12]! - bigStart > WAL_SYNC_WINDOW_BYTES + BATCH_HEADER_SIZE);
   const wal = await WriteAheadLog.open(await FsDirectory.open(dir));
   assert.equal(wal.lastLsn, 10, 'cut before the torn record');
   assert.equal(wal.repairedTail?.offset, bigStart);
@@ -74,11 +81,12 @@ test("valid records inside a bad frame's declared extent, or beyond the window o
   const b = tmpDir('window-beyond');
   const { file: fileB, offsets } = await logWithBigRecord(b);
   const w = await WriteAheadLog.open(await FsDirectory.open(b), { cleanShutdown: false });
-  for (let i = 32; i <= 20_000; i++) w.append(put.set(`k${i}`, Buffer.alloc(50, i)));
+  // (Enough that a whole batch, not only a record, starts more than the window after its end.)
+  for (let i = 32; i <= 40_000; i++) w.append(put.set(`k${i}`, Buffer.alloc(50, i)));
   await w.close();
   const bytesB = fs.readFileSync(fileB);
   assert.ok(bytesB.length - offsets[12]! > WAL_SYNC_WINDOW_BYTES + 4096);
-  bytesB[offsets[11]! + RECORD_HEADER_SIZE + 100]! ^= 1;
+  bytesB[offsets[11]! + BATCH_HEADER_SIZE + 100]! ^= 1;
   fs.writeFileSync(fileB, bytesB);
   await assert.rejects(WriteAheadLog.open(await FsDirectory.open(b)), {
     code: 'TIDEMARK_CORRUPTION',

@@ -1,4 +1,4 @@
-// Golden files pin the on-disk formats (WAL v2, checkpoints v2; WAL v1 still read) (docs/FORMAT.md): the writer must produce these exact
+// Golden files pin the on-disk formats (WAL v3, checkpoints v2; WAL v1 and v2 still read) (docs/FORMAT.md): the writer must produce these exact
 // bytes and the reader must decode them. A change that alters them is a format change: bump the
 // version. Regenerate only deliberately, with TIDEMARK_UPDATE_GOLDEN=1.
 import assert from 'node:assert/strict';
@@ -31,13 +31,15 @@ const DIR = fileURLToPath(new URL('../fixtures/golden-v1/', import.meta.url));
 /** WAL format version 2: the v1 records plus the CleanShutdown record, and the `CLEAN` marker. */
 const DIR_WAL2 = fileURLToPath(new URL('../fixtures/golden-wal-v2/', import.meta.url));
 const UPDATE = process.env.TIDEMARK_UPDATE_GOLDEN === '1';
+/** WAL format version 3: record batches (one header and CRC32C per batch). */
+const DIR_WAL3 = fileURLToPath(new URL('../fixtures/golden-wal-v3/', import.meta.url));
 
-function goldenWal(name: string, bytes: Uint8Array): Buffer {
+function goldenWal3(name: string, bytes: Uint8Array): Buffer {
   if (UPDATE) {
-    fs.mkdirSync(DIR_WAL2, { recursive: true });
-    fs.writeFileSync(DIR_WAL2 + name, bytes);
+    fs.mkdirSync(DIR_WAL3, { recursive: true });
+    fs.writeFileSync(DIR_WAL3 + name, bytes);
   }
-  return fs.readFileSync(DIR_WAL2 + name);
+  return fs.readFileSync(DIR_WAL3 + name);
 }
 
 /** The records of the golden segments; the v2 writer ends the log with a CleanShutdown record. */
@@ -83,16 +85,7 @@ test('a golden v1 segment (written before the clean-shutdown record existed) sti
   await again.close();
 });
 
-test('the WAL writer produces the golden v2 segment (ending in a clean-shutdown record) and CLEAN marker byte for byte', async () => {
-  const dir = new MemoryDirectory();
-  const wal = await WriteAheadLog.open(dir);
-  appendGoldenRecords(wal);
-  await wal.close();
-  const bytes = await dir.readFile(segmentFileName(1), 1 << 20);
-  assert.deepEqual(Buffer.from(bytes), goldenWal(segmentFileName(1), bytes));
-  const marker = await dir.readFile(CLEAN_MARKER_FILE_NAME, 64);
-  assert.deepEqual(Buffer.from(marker), goldenWal(CLEAN_MARKER_FILE_NAME, marker));
-
+test('a golden v2 segment (one frame per record, ending in a clean-shutdown record) and its CLEAN marker still read', async () => {
   const fixtureDir = new MemoryDirectory();
   for (const name of [segmentFileName(1), CLEAN_MARKER_FILE_NAME])
     await fixtureDir.writeFileAtomic(name, fs.readFileSync(DIR_WAL2 + name));
@@ -106,6 +99,45 @@ test('the WAL writer produces the golden v2 segment (ending in a clean-shutdown 
     lsn: 6,
     endOffset: v2Size,
   });
+  // A writer continues a version 2 segment with frames (a segment never mixes framings).
+  const wal = await WriteAheadLog.open(fixtureDir);
+  wal.append(new PutEncoder().set('o:BOS', Buffer.from([7])));
+  await wal.close();
+  const size = (await fixtureDir.readFile(segmentFileName(1), 1 << 20)).length;
+  assert.equal(size, v2Size + (20 + 4 + 5 + 1) + (20 + 24));
+  const again = await WriteAheadLog.open(fixtureDir);
+  assert.equal(again.lastLsn, 8);
+  await again.close();
+});
+
+test('the WAL writer produces the golden v3 segment (one batch of records, then the clean-shutdown record in a batch of its own) and CLEAN marker byte for byte', async () => {
+  const dir = new MemoryDirectory();
+  const wal = await WriteAheadLog.open(dir);
+  appendGoldenRecords(wal);
+  await wal.close();
+  const bytes = await dir.readFile(segmentFileName(1), 1 << 20);
+  assert.deepEqual(Buffer.from(bytes), goldenWal3(segmentFileName(1), bytes));
+  const marker = await dir.readFile(CLEAN_MARKER_FILE_NAME, 64);
+  assert.deepEqual(Buffer.from(marker), goldenWal3(CLEAN_MARKER_FILE_NAME, marker));
+
+  const fixtureDir = new MemoryDirectory();
+  for (const name of [segmentFileName(1), CLEAN_MARKER_FILE_NAME])
+    await fixtureDir.writeFileAtomic(name, fs.readFileSync(DIR_WAL3 + name));
+  const v3Size = fs.statSync(DIR_WAL3 + segmentFileName(1)).size;
+  // The clean-shutdown batch: 32-byte batch header, 5-byte record header, 24-byte payload.
+  assert.deepEqual(await readEntries(fixtureDir), [
+    ...GOLDEN_ENTRIES,
+    [6, { type: 'clean-shutdown', lastLsn: 5, segment: 1, offset: v3Size - 61 }],
+  ]);
+  assert.deepEqual(decodeCleanMarker(fs.readFileSync(DIR_WAL3 + CLEAN_MARKER_FILE_NAME), 'CLEAN'), {
+    segment: 1,
+    lsn: 6,
+    endOffset: v3Size,
+  });
+  const golden = fs.readFileSync(DIR_WAL3 + segmentFileName(1));
+  assert.equal(golden.readUInt16LE(4), 3, 'segment format version 3');
+  assert.equal(golden.readUInt32LE(32 + 8), 5, 'the first batch holds the five records');
+  assert.equal(golden.readUInt32LE(v3Size - 61 + 8), 1, 'the second batch holds the clean-shutdown record');
 });
 
 test('a version 1 state file (the flat layout) still reads as a base; a version 1 manifest is refused', () => {

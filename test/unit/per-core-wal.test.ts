@@ -183,9 +183,10 @@ test("one core's segment damaged: by default a typed error names the core, file 
   const walRoot = await FsDirectory.open(path.join(dir, 'wal'));
   const store = new FileSystemCheckpointStore(await FsDirectory.open(path.join(dir, 'checkpoints')));
   const m = await PerCoreWalManager.open({ dir: walRoot, cores: 2, wal: { segmentSizeBytes: 4096 } });
+  // 30 puts per epoch (batches pack records tighter than frames did): segment 2 stays a sealed one.
   for (let epoch = 1; epoch <= 6; epoch++) {
     for (let c = 0; c < 2; c++) {
-      for (let i = 0; i < 15; i++) m.writer(c).appendPut(`c${c}-e${epoch}-${i}`, v('y'.repeat(30)));
+      for (let i = 0; i < 30; i++) m.writer(c).appendPut(`c${c}-e${epoch}-${i}`, v('y'.repeat(30)));
       m.writer(c).appendCommit({ src: epoch });
       m.writer(c).appendEpochBarrier(epoch + 1);
     }

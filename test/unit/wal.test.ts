@@ -188,7 +188,8 @@ test('a read resumed at the endPosition of an earlier read visits exactly the re
     const plain = await lsns(cut + 1, 300);
     assert.deepEqual(resumed.seen, plain.seen, `cut at ${cut}`);
     assert.equal(resumed.seen[0], cut + 1);
-    assert.ok(resumed.stats.bytesRead < plain.stats.bytesRead, `cut at ${cut}: resuming reads less`);
+    // A position inside a batch resumes at the batch's start: never more than a plain read.
+    assert.ok(resumed.stats.bytesRead <= plain.stats.bytesRead, `cut at ${cut}: resuming reads no more`);
   }
   // A position naming the wrong LSN, a missing segment or a mid-frame offset is not trusted.
   const plain = (await lsns(100, 300)).seen;
