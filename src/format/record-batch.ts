@@ -6,6 +6,7 @@
  * of the new one. Layout in constants.ts and docs/FORMAT.md, "Record batches (version 3)".
  */
 
+import { assert } from '../errors.js';
 import {
   BATCH_COUNT_OFFSET,
   BATCH_CRC_OFFSET,
@@ -130,4 +131,20 @@ export function peekBatchLsn(buf: Buffer, offset: number): number {
 /** Reads the (unchecked) segment-number field of a batch header at `offset`. */
 export function peekBatchSegment(buf: Buffer, offset: number): number {
   return readU64(buf, offset + BATCH_SEGMENT_OFFSET);
+}
+
+/**
+ * Re-seals the valid batch at `offset` in `buf` (described by `info`, as {@link readBatch} filled
+ * it) to hold only its first `keep` records, in place: count, length and CRC32C are rewritten.
+ * Returns the shortened batch's total size. A batch is the unit the reader takes whole or not,
+ * so a cut inside one (point-in-time recovery to an LSN in the middle of a group) must make a
+ * smaller valid batch, never cut bytes out of a checksummed one.
+ */
+export function shortenBatch(buf: Buffer, offset: number, info: BatchInfo, keep: number): number {
+  assert(keep >= 1 && keep <= info.count, `shortenBatch keeps ${keep} of ${info.count} records`);
+  let p = offset + BATCH_HEADER_SIZE;
+  for (let i = 0; i < keep; i++) {
+    p += BATCH_RECORD_HEADER_SIZE + buf.readUInt32LE(p + BATCH_RECORD_LENGTH_OFFSET);
+  }
+  return sealBatch(buf, offset, { ...info, count: keep, length: p - offset - BATCH_HEADER_SIZE });
 }

@@ -10,8 +10,10 @@
  */
 import type { CheckpointFilter } from '../checkpoint/filtered-checkpoint-view.js';
 import { TidemarkError } from '../errors.js';
-import { SEGMENT_HEADER_SIZE } from '../format/constants.js';
-import type { Directory } from '../io/directory.js';
+import { BATCH_HEADER_SIZE, SEGMENT_HEADER_SIZE, WAL_BATCH_FORMAT_VERSION } from '../format/constants.js';
+import { type BatchInfo, BatchStatus, readBatch, shortenBatch } from '../format/record-batch.js';
+import { decodeSegmentHeader } from '../format/segment-header.js';
+import type { Directory, DirectoryFile } from '../io/directory.js';
 import { checkInteger, checkNumber } from '../validation.js';
 import { removeCleanMarker } from '../wal/clean-marker.js';
 import { listSegments, readSegmentHead } from '../wal/segment-files.js';
@@ -77,12 +79,51 @@ export async function endWalAt(walDir: Directory, untilLsn: number): Promise<voi
     await walDir.remove([segmentFileName(n)]);
   const file = await walDir.open(segmentFileName(keep.segment), 'write');
   try {
-    if ((await file.size()) > keep.offset) {
-      await file.truncate(keep.offset);
+    const size = await file.size();
+    // In a batched segment (format v3) the read ends at the end of the batch holding the target,
+    // which may hold later records too: that batch is re-sealed with only the records ≤ target.
+    const end = await shortenBatchEndingAt(file, { segment: keep.segment, end: keep.offset, untilLsn });
+    if (size > end) {
+      await file.truncate(end);
       await file.datasync();
     }
   } finally {
     await file.close();
   }
   await removeCleanMarker(walDir);
+}
+
+/**
+ * In a v3 (batched) segment a read to `untilLsn` stops at a batch boundary, before or after the
+ * batch holding the target, which may hold later records too. This finds that batch in the
+ * segment, re-seals it in place with only the records ≤ `untilLsn` (fdatasynced) and returns
+ * where the segment's data now ends; otherwise (frames of v1/v2 end exactly at a record) `end`.
+ */
+async function shortenBatchEndingAt(
+  file: DirectoryFile,
+  at: { segment: number; end: number; untilLsn: number },
+): Promise<number> {
+  const size = await file.size();
+  if (size <= SEGMENT_HEADER_SIZE) return at.end;
+  const buf = Buffer.alloc(size);
+  await file.read(buf, 0, size, 0);
+  const head = decodeSegmentHeader(buf);
+  if (typeof head === 'string' || head.version < WAL_BATCH_FORMAT_VERSION) return at.end;
+  const info: BatchInfo = { length: 0, count: 0, segment: 0, firstLsn: 0 };
+  let offset = SEGMENT_HEADER_SIZE;
+  while (offset < size) {
+    if (readBatch(buf, offset, size, { segment: at.segment, out: info }) !== BatchStatus.Ok) break;
+    const next = offset + BATCH_HEADER_SIZE + info.length;
+    if (info.firstLsn > at.untilLsn) return offset;
+    if (info.firstLsn + info.count - 1 >= at.untilLsn) {
+      const keep = at.untilLsn - info.firstLsn + 1;
+      if (keep === info.count) return next;
+      const shortened = shortenBatch(buf, offset, info, keep);
+      await file.write(buf, offset, shortened, offset);
+      await file.datasync();
+      return offset + shortened;
+    }
+    offset = next;
+  }
+  return at.end;
 }

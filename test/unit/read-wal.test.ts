@@ -17,12 +17,12 @@ async function writeLog(count: number): Promise<string> {
 }
 
 test('for await over readWal yields every record in LSN order, with values that stay valid after the loop moves on', async () => {
-  const walDir = await writeLog(300);
+  const walDir = await writeLog(600);
   assert.ok(fs.readdirSync(walDir).filter((n) => n.endsWith('.log')).length >= 3, 'several segments');
   const records: WalRecord[] = [];
   for await (const r of readWal(walDir)) records.push(r);
   const puts = records.filter((r) => r.type === 'put');
-  assert.equal(puts.length, 300);
+  assert.equal(puts.length, 600);
   for (let i = 0; i < records.length; i++) assert.equal(records[i]!.lsn, records[0]!.lsn + i);
   // Values held across segments are copies, not views of a reused buffer.
   for (const [i, r] of puts.entries()) {
@@ -31,7 +31,7 @@ test('for await over readWal yields every record in LSN order, with values that 
   }
   assert.ok(records.some((r) => r.type === 'delete' && r.key === 'k0'));
   const commit = records.find((r) => r.type === 'commit');
-  assert.deepEqual(commit?.type === 'commit' && commit.sourceOffsets, { src: 300 });
+  assert.deepEqual(commit?.type === 'commit' && commit.sourceOffsets, { src: 600 });
   assert.equal(records.at(-1)!.type, 'clean-shutdown');
 });
 
@@ -46,7 +46,7 @@ test('readWal starts at fromLsn and stops after untilLsn', async () => {
 });
 
 test('an early break from readWal ends the read without an unhandled rejection, and the log reads again', async () => {
-  const walDir = await writeLog(300);
+  const walDir = await writeLog(600);
   let seen = 0;
   for await (const r of readWal(walDir)) {
     seen++;
@@ -66,7 +66,7 @@ test('an early break from readWal ends the read without an unhandled rejection, 
 });
 
 test('readWal with an aborted signal rejects TIDEMARK_ABORTED, and a malformed option is TIDEMARK_INVALID_ARGUMENT', async () => {
-  const walDir = await writeLog(300);
+  const walDir = await writeLog(600);
   const controller = new AbortController();
   let seen = 0;
   await assert.rejects(
