@@ -25,10 +25,23 @@ import {
   CHECKPOINT_LATEST_POINTER_NAME,
   CHECKPOINT_MANIFEST_NAME,
   MAX_MANIFEST_BYTES,
+  MAX_STATE_FILE_BYTES,
   OBJECT_CHECKPOINTS_PREFIX,
 } from '../format/constants.js';
+import { DEFAULT_OBJECT_COMPRESSION, type ResolvedCompression, resolveCompression } from '../io/codecs.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import {
+  CheckpointBatcher,
+  type CheckpointBatcherOptions,
+  type CheckpointBatcherStats,
+  contentOf,
+  emptyBatcherStats,
+  fileUrl,
+  objectNameOf,
+  resolveBatcherOptions,
+  sliceOfObject,
+} from './checkpoint-batcher.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
 import {
   type CheckpointDraft,
@@ -67,11 +80,34 @@ function dataKey(manifest: Pick<CheckpointManifest, 'id' | 'attemptId'>, name: s
 export class ObjectStoreCheckpointStore implements CheckpointStore {
   readonly storage: S3ObjectStorage;
   private readonly ownsStorage: boolean;
+  /** Codec of the data objects written (each object names its own codec for readers). */
+  readonly compression: ResolvedCompression;
+  private readonly batch: Required<CheckpointBatcherOptions>;
+  private readonly counters = emptyBatcherStats();
 
-  /** A store on `storage`, or on a new client for `config` (`TIDEMARK_INVALID_ARGUMENT` when bad). */
-  constructor(storage: S3ObjectStorage | ObjectStoreConfig) {
+  /**
+   * A store on `storage`, or on a new client for `config` (`TIDEMARK_INVALID_ARGUMENT` when
+   * bad). `options` (default: the config's `compression` and `batch`) set how data files are
+   * written; see {@link ObjectStoreConfig.compression}.
+   */
+  constructor(
+    storage: S3ObjectStorage | ObjectStoreConfig,
+    options: Pick<ObjectStoreConfig, 'compression' | 'batch'> = {},
+  ) {
+    const config = storage instanceof S3ObjectStorage ? undefined : storage;
+    this.compression = resolveCompression(
+      'objectStore.compression',
+      options.compression ?? config?.compression,
+      DEFAULT_OBJECT_COMPRESSION,
+    );
+    this.batch = resolveBatcherOptions(options.batch ?? config?.batch);
     this.ownsStorage = !(storage instanceof S3ObjectStorage);
     this.storage = storage instanceof S3ObjectStorage ? storage : new S3ObjectStorage(storage);
+  }
+
+  /** Data-object counters of every checkpoint this store saved: PUTs, files packed or alone, bytes before and after compression. */
+  stats(): CheckpointBatcherStats {
+    return { ...this.counters };
   }
 
   get location(): string {
@@ -123,16 +159,21 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
       );
     }
     const attemptId = randomUUID();
-    const files: CheckpointFileEntry[] = [];
+    const batcher = new CheckpointBatcher(
+      this.storage,
+      (name) => dataKey({ id, attemptId }, name),
+      this.compression,
+      this.batch,
+    );
     for (const file of draft.files) {
       const name = checkpointFileName(file.role);
-      const put = await this.storage.putChunks(dataKey({ id, attemptId }, name), file.chunks, {
-        createOnly: true,
-      });
+      await batcher.add({ name, role: file.role, chunks: file.chunks });
       emitCheckpointStep('file-written', id, { file: name, kind: draft.manifest.kind });
-      emitCheckpointStep('file-synced', id, { file: name, kind: draft.manifest.kind });
-      files.push({ name, role: file.role, sizeBytes: put.sizeBytes, crc32c: put.crc32c });
     }
+    const files: CheckpointFileEntry[] = await batcher.finish();
+    for (const f of files) emitCheckpointStep('file-synced', id, { file: f.name, kind: draft.manifest.kind });
+    const counted = batcher.stats();
+    for (const k of Object.keys(counted) as (keyof CheckpointBatcherStats)[]) this.counters[k] += counted[k];
     const manifest: CheckpointManifest = {
       ...draft.manifest,
       files,
@@ -166,10 +207,17 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
   }
 
   async readFile(manifest: CheckpointManifest, file: CheckpointFileEntry): Promise<Uint8Array> {
-    const key = dataKey(manifest, file.name);
-    const url = this.storage.urlOf(key);
+    const key = dataKey(manifest, objectNameOf(file));
+    // A packed file is a slice of a shared object, named `…/batch-0.bin#state.base` in errors.
+    const url = fileUrl(this.storage.urlOf(key), file);
     const limit = checkpointFileLimit(url, file);
-    return verifyCheckpointFile(url, file, () => this.storage.get(key, limit));
+    // Read the object (its own CRC32C is checked by the storage), then the file's bytes are
+    // checked against the manifest like any file's, then decompressed (length checked).
+    const objectLimit = file.object === undefined ? limit : MAX_STATE_FILE_BYTES;
+    const stored = await verifyCheckpointFile(url, file, () =>
+      sliceOfObject(file, url, () => this.storage.get(key, objectLimit)),
+    );
+    return contentOf(stored, url);
   }
 
   async readLatestPointer(): Promise<LatestPointer> {
@@ -203,7 +251,10 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
         // Data of attempts other than the committed one: a lost race, or a retried save.
         const manifest = await this.loadManifest(id).catch(() => undefined);
         if (manifest === undefined) continue; // damaged: left for validation to report
-        const keep = new Set([manifestKey(id), ...manifest.files.map((f) => dataKey(manifest, f.name))]);
+        const keep = new Set([
+          manifestKey(id),
+          ...manifest.files.map((f) => dataKey(manifest, objectNameOf(f))),
+        ]);
         doomed = entry.keys.filter((k) => !keep.has(k));
       }
       if (doomed.length > 0) {

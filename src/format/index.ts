@@ -18,6 +18,20 @@ export {
   decodeCleanMarker,
   encodeCleanMarker,
 } from './clean-shutdown.js';
+export {
+  CODEC_FRAME_HEADER_SIZE,
+  CODEC_FRAME_MAGIC,
+  CODEC_FRAME_VERSION,
+  type CodecFrameHeader,
+  CodecId,
+  codecNameOf,
+  decodeCodecFrame,
+  decodeObject,
+  type EncodedObject,
+  encodeCodecFrame,
+  encodeObject,
+  isCodecFrame,
+} from './codec.js';
 export * from './constants.js';
 export {
   CRC32C_FALLBACK_WARNING,

@@ -1,4 +1,18 @@
 export { BoundedConcurrency } from './bounded-concurrency.js';
+export {
+  CODEC_FALLBACK_WARNING,
+  CODEC_NAMES,
+  CODEC_PACKAGES,
+  type CodecLoaders,
+  type CodecName,
+  Codecs,
+  type CompressionSpec,
+  DEFAULT_OBJECT_COMPRESSION,
+  defaultCodecs,
+  FALLBACK_CODEC,
+  type ResolvedCompression,
+  resolveCompression,
+} from './codecs.js';
 export type { Directory, DirectoryFile, DirectoryLock, OpenMode, OpenOptions } from './directory.js';
 export { FsDirectory, TEMP_SUFFIX } from './fs-directory.js';
 export { LOCK_FILE_NAME } from './fs-lock.js';

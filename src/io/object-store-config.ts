@@ -7,6 +7,7 @@
  */
 import { TidemarkError } from '../errors.js';
 import { booleanOption, invalidArgument } from '../validation.js';
+import type { CompressionSpec } from './codecs.js';
 
 /** How tidemark reaches one bucket and prefix of an S3-compatible object store. */
 export interface ObjectStoreConfig {
@@ -34,6 +35,19 @@ export interface ObjectStoreConfig {
   partSizeBytes?: number;
   /** Create the bucket on first use when it does not exist. Default true. */
   createBucket?: boolean;
+  /**
+   * Codec of every checkpoint object and archived WAL segment written: `'zstd'` (level 3),
+   * `'lz4'`, `'brotli'`, `'deflate'`, `{ codec, level }`, or `'none'`/`false` (framed, not
+   * compressed). Default zstd level 3. A codec whose package is missing falls back to brotli
+   * (one `TIDEMARK_CODEC_FALLBACK` warning). Reading does not depend on it: every object names its codec.
+   */
+  compression?: CompressionSpec | false | undefined;
+  /**
+   * Packing of a checkpoint's small files into shared objects (`CheckpointBatcher`): files
+   * compressed to at most `smallFileBytes` (default 1 MiB) share objects of up to
+   * `maxBufferBytes` (default 8 MiB).
+   */
+  batch?: { smallFileBytes?: number | undefined; maxBufferBytes?: number | undefined } | undefined;
 }
 
 /** A config with every bound resolved. */

@@ -23,7 +23,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as diagnostics from 'node:diagnostics_channel';
 import * as fs from 'node:fs/promises';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client, StorageClass } from '@aws-sdk/client-s3';
 import { corruption, ioError, TidemarkError } from '../errors.js';
 import { crc32c } from '../format/crc32c.js';
 import { BoundedConcurrency } from './bounded-concurrency.js';
@@ -65,6 +65,26 @@ export interface PutResult {
 export interface PutOptions {
   /** `If-None-Match: *`: fail with `TIDEMARK_CONFLICT` when the key exists (unless it holds exactly this upload). */
   createOnly?: boolean;
+  /** More user metadata (`x-amz-meta-<key>`; keys lower-case, values ASCII). See object-tiering.ts. */
+  metadata?: Record<string, string> | undefined;
+  /** S3 storage class, e.g. `STANDARD`, `GLACIER_IR` (default: the bucket's). */
+  storageClass?: string | undefined;
+  /** Object tags, e.g. `{ 'tidemark-tier': 'hot' }`. */
+  tags?: Record<string, string> | undefined;
+}
+
+/** The `x-amz-tagging` header value of `tags`. */
+function tagging(tags: Record<string, string> | undefined): { Tagging?: string } {
+  if (tags === undefined || Object.keys(tags).length === 0) return {};
+  return { Tagging: new URLSearchParams(tags).toString() };
+}
+
+/** The request fields a {@link PutOptions} adds to a PutObject / CreateMultipartUpload. */
+function extraFields(options: PutOptions): { StorageClass?: StorageClass; Tagging?: string } {
+  return {
+    ...(options.storageClass ? { StorageClass: options.storageClass as StorageClass } : {}),
+    ...tagging(options.tags),
+  };
 }
 
 /** Counters of one storage client. */
@@ -261,8 +281,15 @@ export class S3ObjectStorage {
     return this.bucketReady;
   }
 
-  /** Size, CRC32C and upload token of an object; undefined when it does not exist. */
-  async head(key: string): Promise<(ObjectInfo & { upload?: string | undefined }) | undefined> {
+  /** Size, CRC32C, upload token, metadata and storage class of an object; undefined when it does not exist. */
+  async head(key: string): Promise<
+    | (ObjectInfo & {
+        upload?: string | undefined;
+        metadata: Record<string, string>;
+        storageClass: string | undefined;
+      })
+    | undefined
+  > {
     await this.ensureBucket();
     const s3 = await this.s3();
     try {
@@ -277,6 +304,8 @@ export class S3ObjectStorage {
         sizeBytes: out.ContentLength ?? 0,
         crc32c: crc === undefined ? undefined : Number(crc),
         upload: out.Metadata?.[META_UPLOAD],
+        metadata: out.Metadata ?? {},
+        storageClass: out.StorageClass,
       };
     } catch (err) {
       if (err instanceof TidemarkError && err.code === 'TIDEMARK_NOT_FOUND') return undefined;
@@ -314,7 +343,9 @@ export class S3ObjectStorage {
             ContentLength: body.length,
             ContentMD5: contentMd5,
             ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
+            ...extraFields(options),
             Metadata: {
+              ...options.metadata,
               [META_CRC]: String(result.crc32c),
               [META_SIZE]: String(body.length),
               [META_UPLOAD]: upload,
@@ -445,7 +476,9 @@ export class S3ObjectStorage {
         new s3.sdk.CreateMultipartUploadCommand({
           Bucket,
           Key,
+          ...extraFields(options),
           Metadata: {
+            ...options.metadata,
             [META_UPLOAD]: upload,
             ...(knownCrc32c === undefined ? {} : { [META_CRC]: String(knownCrc32c) }),
           },

@@ -15,6 +15,7 @@ import type { Directory } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { decodeArchivedSegment } from '../wal/archive-object.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
 import { archivedSegmentKey, listArchivedSegments } from '../wal/wal-archiver.js';
@@ -79,7 +80,10 @@ export async function fetchArchivedSegments(
       );
     }
     const key = archivedSegmentKey(number);
-    const data = await storage.get(key, MAX_SEGMENT_OBJECT_BYTES);
+    const data = await decodeArchivedSegment(
+      await storage.get(key, MAX_SEGMENT_OBJECT_BYTES),
+      storage.urlOf(key),
+    );
     const header = data.length >= SEGMENT_HEADER_SIZE ? decodeSegmentHeader(data) : undefined;
     if (header === undefined || typeof header === 'string' || header.segmentNumber !== number) {
       throw new TidemarkError(

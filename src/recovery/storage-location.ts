@@ -60,5 +60,7 @@ export async function startWalArchiver(
   options: StorageOptions,
 ): Promise<WalArchiver | undefined> {
   if (!(store instanceof ObjectStoreCheckpointStore) || options.archiveWal === false) return undefined;
-  return WalArchiver.start(store.storage, wal, options.archiveIntervalMs ?? 1_000);
+  return WalArchiver.start(store.storage, wal, options.archiveIntervalMs ?? 1_000, {
+    compression: store.compression,
+  });
 }

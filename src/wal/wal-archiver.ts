@@ -21,9 +21,9 @@
 import * as diagnostics from 'node:diagnostics_channel';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import { OBJECT_WAL_ARCHIVE_PREFIX, SEGMENT_HEADER_SIZE } from '../format/constants.js';
-import { crc32c } from '../format/crc32c.js';
-import { FsDirectory } from '../io/fs-directory.js';
+import { DEFAULT_OBJECT_COMPRESSION, type ResolvedCompression } from '../io/codecs.js';
 import type { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { archivedObjectHolds, archivedSegmentSize, encodeArchivedSegment } from './archive-object.js';
 import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 import type { WriteAheadLog } from './write-ahead-log.js';
 
@@ -83,6 +83,8 @@ export class WalArchiver {
   private constructor(
     readonly storage: S3ObjectStorage,
     readonly wal: WriteAheadLog,
+    /** Codec of the archived segments (archive-object.ts). */
+    readonly compression: ResolvedCompression,
   ) {}
 
   /**
@@ -91,21 +93,27 @@ export class WalArchiver {
    * `archiveIntervalMs` > 0 also archives newly sealed segments on a timer (unref'd).
    * Rejects `TIDEMARK_CONFLICT` when the archive holds a different segment under a local
    * segment's number (another writer archives to this prefix), `TIDEMARK_IO`.
+   * `options.compression` is the codec of segments archived from now on (default zstd level 3).
    */
   static async start(
     storage: S3ObjectStorage,
     wal: WriteAheadLog,
     archiveIntervalMs = 0,
+    options: { compression?: ResolvedCompression | undefined } = {},
   ): Promise<WalArchiver> {
-    const archiver = new WalArchiver(storage, wal);
+    const archiver = new WalArchiver(storage, wal, options.compression ?? DEFAULT_OBJECT_COMPRESSION);
     const local = new Map(wal.segmentList().map((s) => [s.number, s]));
     for (const remote of await listArchivedSegments(storage)) {
       archiver.archived.add(remote.number);
       const mine = local.get(remote.number);
-      if (mine !== undefined && remote.sizeBytes !== mine.sizeBytes) {
+      if (mine === undefined || remote.sizeBytes === mine.sizeBytes) continue;
+      // A compressed object's size is not the segment's: its metadata has the segment's.
+      const head = await storage.head(archivedSegmentKey(remote.number));
+      const remoteSize = head === undefined ? remote.sizeBytes : archivedSegmentSize(head);
+      if (remoteSize !== mine.sizeBytes) {
         throw new TidemarkError(
           'TIDEMARK_CONFLICT',
-          `${storage.urlOf(archivedSegmentKey(remote.number))} is ${remote.sizeBytes} bytes, the local segment ${mine.sizeBytes}: another writer archives to this prefix`,
+          `${storage.urlOf(archivedSegmentKey(remote.number))} holds a segment of ${remoteSize} bytes, the local segment ${mine.sizeBytes}: another writer archives to this prefix`,
           { path: storage.urlOf(archivedSegmentKey(remote.number)) },
         );
       }
@@ -229,16 +237,17 @@ export class WalArchiver {
     const name = segmentFileName(number);
     const key = archivedSegmentKey(number);
     const dir = this.wal.directory;
+    // A sealed segment never changes: read it whole, compress (off the event loop where the
+    // codec allows, src/io/codecs.ts), upload the frame create-only.
+    const local = await dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE));
+    const { body, metadata } = await encodeArchivedSegment(local, this.compression);
     try {
-      if (dir instanceof FsDirectory)
-        await this.storage.putFile(key, `${dir.path}/${name}`, { createOnly: true });
-      else await this.storage.put(key, await dir.readFile(name, sizeBytes), { createOnly: true });
+      await this.storage.putChunks(key, [body], { createOnly: true, metadata });
     } catch (err) {
       if (!isTidemarkError(err, 'TIDEMARK_CONFLICT')) throw err;
       // Archived before, by this writer in an earlier life (a crash after the upload): the same bytes?
       const remote = await this.storage.head(key);
-      const local = await dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE));
-      if (remote?.sizeBytes === local.length && remote.crc32c === crc32c(local)) return;
+      if (remote !== undefined && archivedObjectHolds(remote, local)) return;
       throw err;
     }
   }
