@@ -30,6 +30,7 @@ for (const name of [
   'segment-prealloc',
   'state-backend',
   'io-uring',
+  'compression',
 ]) {
   if (only && only !== name) continue;
   const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...args], {

@@ -49,6 +49,9 @@ export interface BatchedFileInput {
   chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 }
 
+/** Where a batcher uploads: an {@link S3ObjectStorage}, or anything with its two upload calls. */
+export type BatchUploader = Pick<S3ObjectStorage, 'put' | 'putChunks'>;
+
 /** Name of the `n`th shared object of a checkpoint. */
 export function batchObjectName(n: number): string {
   return `batch-${n}.bin`;
@@ -97,7 +100,7 @@ export class CheckpointBatcher {
    * the tier of the objects (storage class, tags), if any.
    */
   constructor(
-    private readonly storage: S3ObjectStorage,
+    private readonly storage: BatchUploader,
     private readonly keyOf: (name: string) => string,
     private readonly compression: ResolvedCompression,
     options: CheckpointBatcherOptions & {

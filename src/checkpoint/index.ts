@@ -1,4 +1,12 @@
 export {
+  type BatchedFileInput,
+  type BatchUploader,
+  batchObjectName,
+  CheckpointBatcher,
+  type CheckpointBatcherOptions,
+  type CheckpointBatcherStats,
+} from './checkpoint-batcher.js';
+export {
   type CheckpointProblem,
   type CheckpointValidation,
   type LatestCheckpoint,
