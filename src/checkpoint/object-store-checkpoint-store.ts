@@ -29,6 +29,7 @@ import {
   OBJECT_CHECKPOINTS_PREFIX,
 } from '../format/constants.js';
 import { DEFAULT_OBJECT_COMPRESSION, type ResolvedCompression, resolveCompression } from '../io/codecs.js';
+import { createObjectStorage } from '../io/file-object-storage.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
 import {
@@ -102,7 +103,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
     );
     this.batch = resolveBatcherOptions(options.batch ?? config?.batch);
     this.ownsStorage = !(storage instanceof S3ObjectStorage);
-    this.storage = storage instanceof S3ObjectStorage ? storage : new S3ObjectStorage(storage);
+    this.storage = storage instanceof S3ObjectStorage ? storage : createObjectStorage(storage);
   }
 
   /** Data-object counters of every checkpoint this store saved: PUTs, files packed or alone, bytes before and after compression. */

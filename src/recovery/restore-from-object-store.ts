@@ -12,9 +12,10 @@ import { TidemarkError } from '../errors.js';
 import { SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
+import { createObjectStorage } from '../io/file-object-storage.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
-import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import type { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { decodeArchivedSegment } from '../wal/archive-object.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
@@ -239,7 +240,7 @@ export async function fetchArchiveIfWalEmpty(walDir: Directory, options: Storage
   }
   if (interrupted) await discardSegments(walDir);
   else if ((await listSegments(walDir)).length > 0) return 0;
-  const storage = new S3ObjectStorage(config);
+  const storage = createObjectStorage(config);
   try {
     await beginRestore(walDir);
     const copied = (await fetchArchivedSegments(storage, walDir, { afterLsn: 0 })).segments.length;
