@@ -64,4 +64,13 @@ export {
   type PerCoreCheckpointResult,
   type PerCoreCheckpointStep,
 } from './per-core-checkpoint-coordinator.js';
+export {
+  STORAGE_CLASSES,
+  type StorageClassName,
+  TIER_TAG,
+  type Tier,
+  TieringPolicy,
+  type TieringPolicyOptions,
+  type TieringResult,
+} from './tiering-policy.js';
 export { validateCheckpoint } from './validate-checkpoint.js';

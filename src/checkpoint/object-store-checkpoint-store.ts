@@ -58,6 +58,7 @@ import {
   readPointer,
   verifyCheckpointFile,
 } from './checkpoint-store.js';
+import { TieringPolicy, type TieringResult } from './tiering-policy.js';
 
 const LATEST_KEY = `${OBJECT_CHECKPOINTS_PREFIX}/${CHECKPOINT_LATEST_POINTER_NAME}`;
 const HIGHEST_ID_KEY = `${OBJECT_CHECKPOINTS_PREFIX}/${CHECKPOINT_HIGHEST_ID_NAME}`;
@@ -85,6 +86,10 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
   readonly compression: ResolvedCompression;
   private readonly batch: Required<CheckpointBatcherOptions>;
   private readonly counters = emptyBatcherStats();
+  /** Storage classes by age (`objectStore.tiering`), or undefined: objects keep the bucket's class. */
+  readonly tiering: TieringPolicy | undefined;
+  /** What the last tiering pass did, or its failure (tiering never fails a checkpoint). */
+  lastTiering: TieringResult | TidemarkError | undefined;
 
   /**
    * A store on `storage`, or on a new client for `config` (`TIDEMARK_INVALID_ARGUMENT` when
@@ -93,7 +98,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
    */
   constructor(
     storage: S3ObjectStorage | ObjectStoreConfig,
-    options: Pick<ObjectStoreConfig, 'compression' | 'batch'> = {},
+    options: Pick<ObjectStoreConfig, 'compression' | 'batch' | 'tiering'> = {},
   ) {
     const config = storage instanceof S3ObjectStorage ? undefined : storage;
     this.compression = resolveCompression(
@@ -102,6 +107,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
       DEFAULT_OBJECT_COMPRESSION,
     );
     this.batch = resolveBatcherOptions(options.batch ?? config?.batch);
+    this.tiering = TieringPolicy.of(options.tiering ?? config?.tiering);
     this.ownsStorage = !(storage instanceof S3ObjectStorage);
     this.storage = storage instanceof S3ObjectStorage ? storage : createObjectStorage(storage);
   }
@@ -164,7 +170,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
       this.storage,
       (name) => dataKey({ id, attemptId }, name),
       this.compression,
-      this.batch,
+      { ...this.batch, put: this.tiering?.putOptions('hot') },
     );
     for (const file of draft.files) {
       const name = checkpointFileName(file.role);
@@ -182,11 +188,31 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
       attemptId,
     };
     draft.beforeCommit?.(manifest);
-    await this.storage.put(manifestKey(id), encodeManifest(manifest), { createOnly: true });
+    await this.storage.put(manifestKey(id), encodeManifest(manifest), {
+      createOnly: true,
+      ...this.tiering?.putOptions('hot'),
+    });
     emitCheckpointStep('manifest-committed', id, { kind: manifest.kind });
     await this.storage.put(LATEST_KEY, encodeLatestPointer(id));
     emitCheckpointStep('pointer-updated', id, { kind: manifest.kind });
+    if (this.tiering) await this.applyTiering();
     return manifest;
+  }
+
+  /**
+   * One tiering pass (after every save when `tiering` is on): older chains to warm, covered WAL
+   * archive to cold. Its outcome is kept in `lastTiering`; a failure never fails the save (the
+   * next pass retries), it only leaves objects in a hotter, dearer class.
+   */
+  async applyTiering(): Promise<void> {
+    if (!this.tiering) return;
+    try {
+      this.lastTiering = await this.tiering.apply(this.storage, this);
+    } catch (err) {
+      this.lastTiering = isTidemarkError(err)
+        ? err
+        : new TidemarkError('TIDEMARK_IO', String(err), { cause: err });
+    }
   }
 
   async loadManifest(id: number): Promise<CheckpointManifest> {

@@ -223,6 +223,15 @@ export class FileObjectStorage extends S3ObjectStorage {
     return bytes;
   }
 
+  override async tagsOf(key: string): Promise<Record<string, string>> {
+    const info = await this.head(key);
+    if (info === undefined)
+      throw new TidemarkError('TIDEMARK_NOT_FOUND', `${this.urlOf(key)} does not exist`, {
+        path: this.urlOf(key),
+      });
+    return info.tags;
+  }
+
   override async list(prefix: string): Promise<ObjectInfo[]> {
     await this.ensureBucket();
     this.fileCounters.requests++;
@@ -264,9 +273,15 @@ export class FileObjectStorage extends S3ObjectStorage {
   }
 
   /** Records a new storage class and tags for `key` (a file system has no tiers; tools report them). */
-  async setClass(key: string, options: Pick<PutOptions, 'storageClass' | 'tags'>): Promise<void> {
+  override async rewriteClass(
+    key: string,
+    options: Pick<PutOptions, 'storageClass' | 'tags'>,
+  ): Promise<void> {
     const meta = await this.readSidecar(key);
-    if (meta === undefined) return;
+    if (meta === undefined)
+      throw new TidemarkError('TIDEMARK_NOT_FOUND', `${this.urlOf(key)} does not exist (or has no sidecar)`, {
+        path: this.urlOf(key),
+      });
     const next: Sidecar = { ...meta, storageClass: options.storageClass, tags: options.tags };
     const sidecar = this.sidecarOf(key);
     const tmp = `${sidecar}.${randomUUID()}.tmp`;

@@ -8,7 +8,7 @@
 import { fileURLToPath } from 'node:url';
 import { TidemarkError } from '../errors.js';
 import { booleanOption, invalidArgument } from '../validation.js';
-import type { CompressionSpec } from './codecs.js';
+import { type CompressionSpec, DEFAULT_OBJECT_COMPRESSION, resolveCompression } from './codecs.js';
 
 /** How tidemark reaches one bucket and prefix of an S3-compatible object store (or a directory: `directory`). */
 export interface ObjectStoreConfig {
@@ -55,6 +55,14 @@ export interface ObjectStoreConfig {
    * `maxBufferBytes` (default 8 MiB).
    */
   batch?: { smallFileBytes?: number | undefined; maxBufferBytes?: number | undefined } | undefined;
+  /**
+   * Storage classes by age (`TieringPolicy`, off by default): `true` for the defaults, or the
+   * class of each tier — `hot` (new checkpoints, the WAL tail; default `STANDARD`), `warm` (older
+   * bases and their deltas; default `INTELLIGENT_TIERING`), `cold` (archived WAL the latest
+   * checkpoint covers; default `GLACIER_IR`). Classes: `STANDARD`, `EXPRESS_ONEZONE`,
+   * `INTELLIGENT_TIERING`, `GLACIER_IR`. Objects are tagged `tidemark-tier=hot|warm|cold`.
+   */
+  tiering?: boolean | { hot?: string; warm?: string; cold?: string } | undefined;
 }
 
 /** A config with every bound resolved. */
@@ -169,6 +177,7 @@ export function resolveObjectStoreConfig(
       throw invalidArgument(`objectStore.${name}`, value, 'a string or undefined');
   }
   booleanOption('objectStore.createBucket', config.createBucket, true);
+  resolveCompression('objectStore.compression', config.compression, DEFAULT_OBJECT_COMPRESSION);
   const partSizeBytes = positive('partSizeBytes', config.partSizeBytes ?? 8 * 1024 * 1024);
   if (partSizeBytes < MIN_PART_BYTES)
     throw new TidemarkError(

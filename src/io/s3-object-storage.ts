@@ -680,4 +680,50 @@ export class S3ObjectStorage {
       }
     }
   }
+
+  /**
+   * Rewrites `key` in place with another storage class (CopyObject onto itself: the bytes and
+   * metadata are kept), then sets its tags (PutObjectTagging), for tiering. Rejects
+   * `TIDEMARK_NOT_FOUND`, `TIDEMARK_IO`.
+   */
+  async rewriteClass(key: string, options: Pick<PutOptions, 'storageClass' | 'tags'>): Promise<void> {
+    await this.ensureBucket();
+    const s3 = await this.s3();
+    const Bucket = this.config.bucket;
+    const Key = this.fullKey(key);
+    await this.request('CopyObject', key, (abortSignal) =>
+      s3.client.send(
+        new s3.sdk.CopyObjectCommand({
+          Bucket,
+          Key,
+          CopySource: `${Bucket}/${Key.split('/').map(encodeURIComponent).join('/')}`,
+          MetadataDirective: 'COPY',
+          ...(options.storageClass ? { StorageClass: options.storageClass as StorageClass } : {}),
+        }),
+        { abortSignal },
+      ),
+    );
+    // Tags separately: radosgw ignores `TaggingDirective: REPLACE` on a copy onto itself.
+    const TagSet = Object.entries(options.tags ?? {}).map(([k, v]) => ({ Key: k, Value: v }));
+    await this.request('PutObjectTagging', key, (abortSignal) =>
+      s3.client.send(new s3.sdk.PutObjectTaggingCommand({ Bucket, Key, Tagging: { TagSet } }), {
+        abortSignal,
+      }),
+    );
+  }
+
+  /** The tags of `key` (GetObjectTagging). Rejects `TIDEMARK_NOT_FOUND`, `TIDEMARK_IO`. */
+  async tagsOf(key: string): Promise<Record<string, string>> {
+    await this.ensureBucket();
+    const s3 = await this.s3();
+    const out = await this.request('GetObjectTagging', key, (abortSignal) =>
+      s3.client.send(
+        new s3.sdk.GetObjectTaggingCommand({ Bucket: this.config.bucket, Key: this.fullKey(key) }),
+        {
+          abortSignal,
+        },
+      ),
+    );
+    return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  }
 }

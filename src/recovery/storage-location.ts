@@ -62,5 +62,6 @@ export async function startWalArchiver(
   if (!(store instanceof ObjectStoreCheckpointStore) || options.archiveWal === false) return undefined;
   return WalArchiver.start(store.storage, wal, options.archiveIntervalMs ?? 1_000, {
     compression: store.compression,
+    put: store.tiering?.putOptions('hot'),
   });
 }

@@ -8,6 +8,7 @@
  * Segments archived before compression existed are plain segment files: readers take both.
  */
 import { decodeObject, encodeObject } from '../format/codec.js';
+import { SEGMENT_FIRST_LSN_OFFSET, SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { crc32c } from '../format/crc32c.js';
 import type { ResolvedCompression } from '../io/codecs.js';
 
@@ -15,6 +16,8 @@ import type { ResolvedCompression } from '../io/codecs.js';
 export const ARCHIVE_META_RAW_SIZE = 'tidemark-raw-size';
 export const ARCHIVE_META_RAW_CRC = 'tidemark-raw-crc32c';
 export const ARCHIVE_META_CODEC = 'tidemark-codec';
+/** LSN of the segment's first record (from its header), so tiering can tell which segments a checkpoint covers from a HEAD. */
+export const ARCHIVE_META_FIRST_LSN = 'tidemark-first-lsn';
 
 /** The object body and metadata of segment bytes `segment`. */
 export async function encodeArchivedSegment(
@@ -29,6 +32,15 @@ export async function encodeArchivedSegment(
       [ARCHIVE_META_RAW_SIZE]: String(segment.length),
       [ARCHIVE_META_RAW_CRC]: String(crc32c(segment)),
       [ARCHIVE_META_CODEC]: encoded.codec,
+      ...(segment.length >= SEGMENT_HEADER_SIZE
+        ? {
+            [ARCHIVE_META_FIRST_LSN]: String(
+              Buffer.from(segment.buffer, segment.byteOffset, segment.length).readBigUInt64LE(
+                SEGMENT_FIRST_LSN_OFFSET,
+              ),
+            ),
+          }
+        : {}),
     },
   };
 }

@@ -22,7 +22,7 @@ import * as diagnostics from 'node:diagnostics_channel';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import { OBJECT_WAL_ARCHIVE_PREFIX, SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { DEFAULT_OBJECT_COMPRESSION, type ResolvedCompression } from '../io/codecs.js';
-import type { S3ObjectStorage } from '../io/s3-object-storage.js';
+import type { PutOptions, S3ObjectStorage } from '../io/s3-object-storage.js';
 import { archivedObjectHolds, archivedSegmentSize, encodeArchivedSegment } from './archive-object.js';
 import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 import type { WriteAheadLog } from './write-ahead-log.js';
@@ -86,6 +86,7 @@ export class WalArchiver {
     /** Codec of the archived segments (archive-object.ts). */
     readonly compression: ResolvedCompression,
   ) {}
+  private putOptions: Pick<PutOptions, 'storageClass' | 'tags'> = {};
 
   /**
    * Lists what is archived, seals the active segment when the archive already has it (a log
@@ -99,9 +100,14 @@ export class WalArchiver {
     storage: S3ObjectStorage,
     wal: WriteAheadLog,
     archiveIntervalMs = 0,
-    options: { compression?: ResolvedCompression | undefined } = {},
+    options: {
+      compression?: ResolvedCompression | undefined;
+      /** Storage class and tags of new archived segments (the tiering policy's hot tier). */
+      put?: Pick<PutOptions, 'storageClass' | 'tags'> | undefined;
+    } = {},
   ): Promise<WalArchiver> {
     const archiver = new WalArchiver(storage, wal, options.compression ?? DEFAULT_OBJECT_COMPRESSION);
+    archiver.putOptions = options.put ?? {};
     const local = new Map(wal.segmentList().map((s) => [s.number, s]));
     for (const remote of await listArchivedSegments(storage)) {
       archiver.archived.add(remote.number);
@@ -242,7 +248,7 @@ export class WalArchiver {
     const local = await dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE));
     const { body, metadata } = await encodeArchivedSegment(local, this.compression);
     try {
-      await this.storage.putChunks(key, [body], { createOnly: true, metadata });
+      await this.storage.putChunks(key, [body], { createOnly: true, metadata, ...this.putOptions });
     } catch (err) {
       if (!isTidemarkError(err, 'TIDEMARK_CONFLICT')) throw err;
       // Archived before, by this writer in an earlier life (a crash after the upload): the same bytes?
