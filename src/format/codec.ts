@@ -10,8 +10,9 @@
  *     0  u32  magic "TMZC"
  *     4  u8   frame version (1)
  *     5  u8   codec id (CodecId)
- *     6  u16  reserved, zero
- *     8  u64  uncompressed length in bytes
+ *     6  u8   transform applied before compression (0 none, 1 wal-pack: src/format/wal-pack.ts)
+ *     7  u8   reserved, zero
+ *     8  u64  uncompressed length in bytes (of the decompressed payload, before the transform is undone)
  *    16  u32  CRC32C of the payload (bytes [24, end))
  *    20  u32  CRC32C of bytes [0, 20)
  *    24  …    payload
@@ -32,6 +33,7 @@ import {
   type ResolvedCompression,
 } from '../io/codecs.js';
 import { crc32c } from './crc32c.js';
+import { packSegment, unpackSegment } from './wal-pack.js';
 
 export type { CodecName } from '../io/codecs.js';
 
@@ -60,9 +62,14 @@ export function codecNameOf(id: number): CodecName | undefined {
   return NAMES.get(id);
 }
 
+/** Transforms a frame may apply before compressing; ids are never reused. */
+export const FrameTransform = { none: 0, walPack: 1 } as const;
+
 /** What a frame header says. */
 export interface CodecFrameHeader {
   codec: CodecName;
+  /** {@link FrameTransform} id. */
+  transform: number;
   uncompressedLength: number;
   /** Bytes of payload after the header. */
   payloadLength: number;
@@ -75,7 +82,12 @@ export function isCodecFrame(bytes: Uint8Array): boolean {
 }
 
 /** The frame of `payload` (already compressed by `codec`) whose content is `uncompressedLength` bytes. */
-export function encodeCodecFrame(codec: CodecName, uncompressedLength: number, payload: Uint8Array): Buffer {
+export function encodeCodecFrame(
+  codec: CodecName,
+  uncompressedLength: number,
+  payload: Uint8Array,
+  transform: number = FrameTransform.none,
+): Buffer {
   if (
     !Number.isSafeInteger(uncompressedLength) ||
     uncompressedLength < 0 ||
@@ -89,7 +101,8 @@ export function encodeCodecFrame(codec: CodecName, uncompressedLength: number, p
   out.writeUInt32LE(CODEC_FRAME_MAGIC, 0);
   out.writeUInt8(CODEC_FRAME_VERSION, 4);
   out.writeUInt8(CodecId[codec], 5);
-  out.writeUInt16LE(0, 6);
+  out.writeUInt8(transform, 6);
+  out.writeUInt8(0, 7);
   out.writeBigUInt64LE(BigInt(uncompressedLength), 8);
   out.writeUInt32LE(crc32c(payload), 16);
   out.writeUInt32LE(crc32c(out, 0, 20), 20);
@@ -118,8 +131,10 @@ export function decodeCodecFrame(
       `${path}: compressed-object frame version ${version} is newer than this build reads (${CODEC_FRAME_VERSION}); upgrade tidemark`,
       { path, offset: 4 },
     );
-  if (version === 0 || view.readUInt16LE(6) !== 0)
+  if (version === 0 || view.readUInt8(7) !== 0)
     throw corruption(path, 4, 'bad frame version or reserved bits');
+  const transform = view.readUInt8(6);
+  if (transform > FrameTransform.walPack) throw corruption(path, 6, `unknown transform ${transform}`);
   const id = view.readUInt8(5);
   const codec = codecNameOf(id);
   if (codec === undefined) throw corruption(path, 5, `unknown codec id ${id}`);
@@ -136,7 +151,7 @@ export function decodeCodecFrame(
       8,
       `uncompressed frame holds ${payload.length} bytes, its header says ${uncompressedLength}`,
     );
-  return { codec, uncompressedLength, payloadLength: payload.length, payload };
+  return { codec, transform, uncompressedLength, payloadLength: payload.length, payload };
 }
 
 /** What {@link encodeObject} produced. */
@@ -154,10 +169,21 @@ export interface EncodedObject {
  * when the compressed payload is not smaller, the frame holds the bytes as `none`.
  */
 export async function encodeObject(
-  bytes: Uint8Array,
+  content: Uint8Array,
   compression: ResolvedCompression,
   codecs: Codecs = defaultCodecs,
+  options: { walSegment?: boolean } = {},
 ): Promise<EncodedObject> {
+  // A WAL segment is packed first (wal-pack.ts) when that reproduces it exactly.
+  let bytes = content;
+  let transform: number = FrameTransform.none;
+  if (options.walSegment && compression.codec !== 'none') {
+    const packed = packSegment(content);
+    if (packed !== undefined && unpackSegment(packed, 'wal-pack self-check').equals(content)) {
+      bytes = packed;
+      transform = FrameTransform.walPack;
+    }
+  }
   let used = compression;
   let payload: Uint8Array;
   try {
@@ -168,14 +194,16 @@ export async function encodeObject(
     used = { codec: FALLBACK_CODEC, level: Codecs.defaultLevel(FALLBACK_CODEC) };
     payload = await codecs.compressRaw(bytes, used);
   }
-  if (used.codec !== 'none' && payload.length >= bytes.length) {
+  if (used.codec !== 'none' && payload.length >= content.length) {
     used = { codec: 'none', level: 0 };
-    payload = bytes;
+    payload = content;
+    bytes = content;
+    transform = FrameTransform.none;
   }
   return {
-    bytes: encodeCodecFrame(used.codec, bytes.length, payload),
+    bytes: encodeCodecFrame(used.codec, bytes.length, payload, transform),
     codec: used.codec,
-    uncompressedLength: bytes.length,
+    uncompressedLength: content.length,
   };
 }
 
@@ -209,5 +237,5 @@ export async function decodeObject(
       8,
       `decompresses to ${out.length} bytes, its header says ${frame.uncompressedLength}`,
     );
-  return out;
+  return frame.transform === FrameTransform.walPack ? unpackSegment(out, path) : out;
 }

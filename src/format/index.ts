@@ -30,6 +30,7 @@ export {
   type EncodedObject,
   encodeCodecFrame,
   encodeObject,
+  FrameTransform,
   isCodecFrame,
 } from './codec.js';
 export * from './constants.js';
@@ -85,3 +86,4 @@ export {
   type StateFileEntry,
   type StateFileInfo,
 } from './state-file.js';
+export { packSegment, unpackSegment } from './wal-pack.js';
