@@ -29,18 +29,24 @@ export type CodecName = (typeof CODEC_NAMES)[number];
 
 /** The shape tidemark uses of `zstd-napi`. */
 export interface ZstdModule {
+  /** One zstd frame of `data` at `compressionLevel` (synchronous, on the calling thread). */
   compress(data: Uint8Array, parameters?: { compressionLevel?: number }): Buffer;
+  /** The content of one zstd frame (synchronous). */
   decompress(data: Uint8Array): Buffer;
 }
 /** The shape tidemark uses of `lz4-napi`. */
 export interface Lz4Module {
+  /** A size-prefixed lz4 block of `data` (in libuv's thread pool). */
   compress(data: Uint8Array): Promise<Buffer>;
+  /** The content of a size-prefixed lz4 block (in libuv's thread pool). */
   uncompress(data: Uint8Array): Promise<Buffer>;
 }
 
 /** How to load the optional codec packages (tests inject failing loaders). */
 export interface CodecLoaders {
+  /** Loads `zstd-napi` (default: `import('zstd-napi')`). */
   zstd: () => Promise<ZstdModule>;
+  /** Loads `lz4-napi` (default: `import('lz4-napi')`). */
   lz4: () => Promise<Lz4Module>;
 }
 

@@ -10,8 +10,10 @@ export {
   DEFAULT_OBJECT_COMPRESSION,
   defaultCodecs,
   FALLBACK_CODEC,
+  type Lz4Module,
   type ResolvedCompression,
   resolveCompression,
+  type ZstdModule,
 } from './codecs.js';
 export type { Directory, DirectoryFile, DirectoryLock, OpenMode, OpenOptions } from './directory.js';
 export { FsDirectory, TEMP_SUFFIX } from './fs-directory.js';
