@@ -54,13 +54,13 @@ const CODECS: [string, ResolvedCompression][] = [
 ];
 
 async function measure(codecs: Codecs, input: Buffer, c: ResolvedCompression, walSegment = false) {
-  await decodeObject((await encodeObject(input, c, codecs, { walSegment })).bytes, 'warm', codecs); // warm: packages loaded, pools started
+  await decodeObject((await encodeObject(input, c, { codecs, walSegment })).bytes, 'warm', codecs); // warm: packages loaded, pools started
   const enc: number[] = [];
   const dec: number[] = [];
   let stored = 0;
   for (let r = 0; r < ROUNDS; r++) {
     let t = performance.now();
-    const frame = (await encodeObject(input, c, codecs, { walSegment })).bytes;
+    const frame = (await encodeObject(input, c, { codecs, walSegment })).bytes;
     enc.push(performance.now() - t);
     stored = frame.length;
     t = performance.now();
@@ -159,7 +159,9 @@ async function smallCheckpointPuts(): Promise<number> {
       return put(key, Buffer.concat(parts));
     },
   };
-  const batcher = new CheckpointBatcher(uploader as never, (n) => n, DEFAULT_OBJECT_COMPRESSION);
+  const batcher = new CheckpointBatcher(uploader as never, (n) => n, {
+    compression: DEFAULT_OBJECT_COMPRESSION,
+  });
   const delta = Buffer.concat(
     Array.from({ length: 1000 }, (_, i) => Buffer.from(`op${i % 8}:key:${i}=${(i * 7919) % 100000};`)),
   );

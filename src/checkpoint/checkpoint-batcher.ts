@@ -102,23 +102,27 @@ export class CheckpointBatcher {
   constructor(
     private readonly storage: BatchUploader,
     private readonly keyOf: (name: string) => string,
-    private readonly compression: ResolvedCompression,
     options: CheckpointBatcherOptions & {
+      /** Codec of the files (each file's frame names it). */
+      compression: ResolvedCompression;
       codecs?: Codecs | undefined;
+      /** Options of every upload (the tiering policy's class and tags). */
       put?: Parameters<S3ObjectStorage['put']>[2];
-    } = {},
+    },
   ) {
     this.limits = resolveBatcherOptions(options);
+    this.compression = options.compression;
     this.codecs = options.codecs ?? defaultCodecs;
     this.putOptions = { ...options.put, createOnly: true };
   }
+  private readonly compression: ResolvedCompression;
   private readonly codecs: Codecs;
   private readonly putOptions: Parameters<S3ObjectStorage['put']>[2];
 
   /** Compresses `file` and uploads it alone (large) or packs it (small; may flush the buffer). */
   async add(file: BatchedFileInput): Promise<void> {
     const raw = await collect(file.chunks);
-    const encoded = await encodeObject(raw, this.compression, this.codecs);
+    const encoded = await encodeObject(raw, this.compression, { codecs: this.codecs });
     const frame = encoded.bytes;
     const entry: CheckpointFileEntry = {
       name: file.name,

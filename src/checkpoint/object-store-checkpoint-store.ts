@@ -166,12 +166,11 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
       );
     }
     const attemptId = randomUUID();
-    const batcher = new CheckpointBatcher(
-      this.storage,
-      (name) => dataKey({ id, attemptId }, name),
-      this.compression,
-      { ...this.batch, put: this.tiering?.putOptions('hot') },
-    );
+    const batcher = new CheckpointBatcher(this.storage, (name) => dataKey({ id, attemptId }, name), {
+      ...this.batch,
+      compression: this.compression,
+      put: this.tiering?.putOptions('hot'),
+    });
     for (const file of draft.files) {
       const name = checkpointFileName(file.role);
       await batcher.add({ name, role: file.role, chunks: file.chunks });

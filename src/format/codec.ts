@@ -83,11 +83,10 @@ export function isCodecFrame(bytes: Uint8Array): boolean {
 
 /** The frame of `payload` (already compressed by `codec`) whose content is `uncompressedLength` bytes. */
 export function encodeCodecFrame(
-  codec: CodecName,
-  uncompressedLength: number,
+  header: { codec: CodecName; uncompressedLength: number; transform?: number | undefined },
   payload: Uint8Array,
-  transform: number = FrameTransform.none,
 ): Buffer {
+  const { codec, uncompressedLength, transform = FrameTransform.none } = header;
   if (
     !Number.isSafeInteger(uncompressedLength) ||
     uncompressedLength < 0 ||
@@ -171,9 +170,14 @@ export interface EncodedObject {
 export async function encodeObject(
   content: Uint8Array,
   compression: ResolvedCompression,
-  codecs: Codecs = defaultCodecs,
-  options: { walSegment?: boolean } = {},
+  options: {
+    /** The codecs to use (default: the shared ones). */
+    codecs?: Codecs | undefined;
+    /** `content` is a WAL segment: pack it first (wal-pack) when that reproduces it exactly. */
+    walSegment?: boolean | undefined;
+  } = {},
 ): Promise<EncodedObject> {
+  const codecs = options.codecs ?? defaultCodecs;
   // A WAL segment is packed first (wal-pack.ts) when that reproduces it exactly.
   let bytes = content;
   let transform: number = FrameTransform.none;
@@ -201,7 +205,7 @@ export async function encodeObject(
     transform = FrameTransform.none;
   }
   return {
-    bytes: encodeCodecFrame(used.codec, bytes.length, payload, transform),
+    bytes: encodeCodecFrame({ codec: used.codec, uncompressedLength: bytes.length, transform }, payload),
     codec: used.codec,
     uncompressedLength: content.length,
   };

@@ -35,12 +35,13 @@ const PACK_MAGIC = 0x50574d54; // "TMWP"
 const TWO_32 = 2 ** 32;
 
 /** `from[fromAt, fromAt + len)` into `to` at `toAt`: a loop for the short payloads of most records (Buffer#copy's fixed cost dominates there). */
-function copyBytes(from: Buffer, fromAt: number, to: Buffer, toAt: number, len: number): void {
-  if (len > 64) {
-    from.copy(to, toAt, fromAt, fromAt + len);
+function copyBytes(from: Buffer, to: Buffer, at: { from: number; to: number; length: number }): void {
+  const { from: fromAt, to: toAt, length } = at;
+  if (length > 64) {
+    from.copy(to, toAt, fromAt, fromAt + length);
     return;
   }
-  for (let i = 0; i < len; i++) to[toAt + i] = from[fromAt + i]!;
+  for (let i = 0; i < length; i++) to[toAt + i] = from[fromAt + i]!;
 }
 
 /** Packs segment bytes; undefined when they are not a segment worth packing (no valid record). */
@@ -91,7 +92,7 @@ export function packSegment(segment: Uint8Array): Buffer | undefined {
     const len = buf.readUInt32LE(r + RECORD_LENGTH_OFFSET);
     out.writeUInt32LE(len, at + 4 * i);
     out[typesAt + i] = buf[r + RECORD_TYPE_OFFSET]!;
-    copyBytes(buf, r + RECORD_HEADER_SIZE, out, payloadAt, len);
+    copyBytes(buf, out, { from: r + RECORD_HEADER_SIZE, to: payloadAt, length: len });
     payloadAt += len;
   }
   buf.copy(out, payloadAt, pos);
@@ -128,7 +129,7 @@ export function unpackSegment(packed: Uint8Array, path: string): Buffer {
     out[pos + RECORD_RESERVED_OFFSET + 2] = 0;
     out.writeUInt32LE(lsn % TWO_32, pos + RECORD_LSN_OFFSET);
     out.writeUInt32LE(Math.floor(lsn / TWO_32), pos + RECORD_LSN_OFFSET + 4);
-    copyBytes(p, at, out, pos + RECORD_HEADER_SIZE, len);
+    copyBytes(p, out, { from: at, to: pos + RECORD_HEADER_SIZE, length: len });
     at += len;
     out.writeUInt32LE(crc32c(out, pos + RECORD_CRC_START, pos + RECORD_HEADER_SIZE + len), pos);
     pos += RECORD_HEADER_SIZE + len;

@@ -24,7 +24,7 @@ export async function encodeArchivedSegment(
   segment: Uint8Array,
   compression: ResolvedCompression,
 ): Promise<{ body: Buffer; metadata: Record<string, string>; codec: string }> {
-  const encoded = await encodeObject(segment, compression, undefined, { walSegment: true });
+  const encoded = await encodeObject(segment, compression, { walSegment: true });
   return {
     body: encoded.bytes,
     codec: encoded.codec,

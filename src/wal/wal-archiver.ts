@@ -99,8 +99,9 @@ export class WalArchiver {
   static async start(
     storage: S3ObjectStorage,
     wal: WriteAheadLog,
-    archiveIntervalMs = 0,
     options: {
+      /** > 0: also archive newly sealed segments this often, ms (default 0: only when asked). */
+      archiveIntervalMs?: number | undefined;
       compression?: ResolvedCompression | undefined;
       /** Storage class and tags of new archived segments (the tiering policy's hot tier). */
       put?: Pick<PutOptions, 'storageClass' | 'tags'> | undefined;
@@ -108,6 +109,7 @@ export class WalArchiver {
   ): Promise<WalArchiver> {
     const archiver = new WalArchiver(storage, wal, options.compression ?? DEFAULT_OBJECT_COMPRESSION);
     archiver.putOptions = options.put ?? {};
+    const archiveIntervalMs = options.archiveIntervalMs ?? 0;
     const local = new Map(wal.segmentList().map((s) => [s.number, s]));
     for (const remote of await listArchivedSegments(storage)) {
       archiver.archived.add(remote.number);

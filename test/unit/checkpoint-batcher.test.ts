@@ -61,7 +61,7 @@ async function readBack(
 
 test('a small checkpoint (1,000 changed keys over 8 operators) goes up in one PUT and reads back', async () => {
   const up = memoryUploader();
-  const batcher = new CheckpointBatcher(up, (n) => n, { codec: 'zstd', level: 3 });
+  const batcher = new CheckpointBatcher(up, (n) => n, { compression: { codec: 'zstd', level: 3 } });
   const state = deltaFile(1000);
   const operators = Buffer.concat(
     Array.from({ length: 8 }, (_, i) => Buffer.from(`operator ${i} state `.repeat(20))),
@@ -86,7 +86,10 @@ test('a small checkpoint (1,000 changed keys over 8 operators) goes up in one PU
 
 test('a file compressed past smallFileBytes is an object of its own; the small ones still share one', async () => {
   const up = memoryUploader();
-  const batcher = new CheckpointBatcher(up, (n) => n, { codec: 'lz4', level: 0 }, { smallFileBytes: 4096 });
+  const batcher = new CheckpointBatcher(up, (n) => n, {
+    compression: { codec: 'lz4', level: 0 },
+    smallFileBytes: 4096,
+  });
   const big = randomBytes(64 * 1024); // incompressible: stored as `none`, 64 KiB
   await batcher.add({ name: 'state.base', role: 'base', chunks: [big] });
   await batcher.add({ name: 'operators.bin', role: 'operators', chunks: [Buffer.from('small')] });
@@ -107,7 +110,10 @@ test('a file compressed past smallFileBytes is an object of its own; the small o
 
 test('the buffer is bounded: a full one is flushed before it overflows maxBufferBytes', async () => {
   const up = memoryUploader();
-  const batcher = new CheckpointBatcher(up, (n) => n, { codec: 'none', level: 0 }, { maxBufferBytes: 1000 });
+  const batcher = new CheckpointBatcher(up, (n) => n, {
+    compression: { codec: 'none', level: 0 },
+    maxBufferBytes: 1000,
+  });
   const files = ['base', 'operators'] as const;
   for (const [i, role] of files.entries())
     await batcher.add({ name: `f${i}`, role, chunks: [Buffer.alloc(600, i)] });
@@ -122,7 +128,7 @@ test('the buffer is bounded: a full one is flushed before it overflows maxBuffer
 
 test('a packed file whose slice was damaged is TIDEMARK_CORRUPTION naming the object and the file', async () => {
   const up = memoryUploader();
-  const batcher = new CheckpointBatcher(up, (n) => n, { codec: 'zstd', level: 3 });
+  const batcher = new CheckpointBatcher(up, (n) => n, { compression: { codec: 'zstd', level: 3 } });
   await batcher.add({ name: 'state.delta', role: 'delta', chunks: [deltaFile(100)] });
   await batcher.add({ name: 'operators.bin', role: 'operators', chunks: [Buffer.from('ops'.repeat(100))] });
   const entries = await batcher.finish();
@@ -138,7 +144,8 @@ test('a packed file whose slice was damaged is TIDEMARK_CORRUPTION naming the ob
 test('bad batcher options are TIDEMARK_INVALID_ARGUMENT, before anything is uploaded', () => {
   const up = memoryUploader();
   assert.throws(
-    () => new CheckpointBatcher(up, (n) => n, { codec: 'none', level: 0 }, { maxBufferBytes: 0 }),
+    () =>
+      new CheckpointBatcher(up, (n) => n, { compression: { codec: 'none', level: 0 }, maxBufferBytes: 0 }),
     (err: unknown) => isTidemarkError(err, 'TIDEMARK_INVALID_ARGUMENT'),
   );
   assert.equal(up.puts, 0);

@@ -95,11 +95,10 @@ test('a frame whose payload decompresses to another length than its header says 
   const enc = await encodeObject(input, { codec: 'lz4', level: 0 });
   const payload = enc.bytes.subarray(CODEC_FRAME_HEADER_SIZE);
   // A well-formed frame (both CRCs valid) that lies about the length by one byte.
-  const lying = encodeCodecFrame('lz4', input.length + 1, payload);
+  const lying = encodeCodecFrame({ codec: 'lz4', uncompressedLength: input.length + 1 }, payload);
   await assert.rejects(decodeObject(lying, 'obj'), rejectsWith('TIDEMARK_CORRUPTION'));
   const short = encodeCodecFrame(
-    'brotli',
-    10,
+    { codec: 'brotli', uncompressedLength: 10 },
     (await encodeObject(input, { codec: 'brotli', level: 5 })).bytes.subarray(CODEC_FRAME_HEADER_SIZE),
   );
   await assert.rejects(decodeObject(short, 'obj'), rejectsWith('TIDEMARK_CORRUPTION'));
@@ -115,14 +114,14 @@ test('a frame truncated inside its payload is TIDEMARK_CORRUPTION', async () => 
 });
 
 test('a frame of a newer version is TIDEMARK_UNSUPPORTED_VERSION', () => {
-  const frame = encodeCodecFrame('none', 3, Buffer.from('abc'));
+  const frame = encodeCodecFrame({ codec: 'none', uncompressedLength: 3 }, Buffer.from('abc'));
   frame[4] = CODEC_FRAME_VERSION + 1;
   frame.writeUInt32LE(crc32c(frame, 0, 20), 20);
   assert.throws(() => decodeCodecFrame(frame, 'obj'), rejectsWith('TIDEMARK_UNSUPPORTED_VERSION'));
 });
 
 test('an unknown codec id is TIDEMARK_CORRUPTION at the codec byte', () => {
-  const frame = encodeCodecFrame('none', 3, Buffer.from('abc'));
+  const frame = encodeCodecFrame({ codec: 'none', uncompressedLength: 3 }, Buffer.from('abc'));
   frame[5] = 200;
   frame.writeUInt32LE(crc32c(frame, 0, 20), 20);
   assert.throws(
@@ -151,8 +150,8 @@ test('writing with a missing codec package falls back to the built-in codec with
   try {
     const without = new Codecs({ loaders: { lz4: missing('lz4-napi') } });
     const input = sample();
-    const a = await encodeObject(input, { codec: 'lz4', level: 0 }, without);
-    const b = await encodeObject(input, { codec: 'lz4', level: 0 }, without);
+    const a = await encodeObject(input, { codec: 'lz4', level: 0 }, { codecs: without });
+    const b = await encodeObject(input, { codec: 'lz4', level: 0 }, { codecs: without });
     assert.equal(a.codec, FALLBACK_CODEC);
     assert.equal(b.codec, FALLBACK_CODEC);
     // Readable by anyone: the fallback is built into Node.

@@ -36,7 +36,7 @@ test('a packed segment unpacks to exactly its bytes, and the archive frame uses 
   const packed = packSegment(seg)!;
   assert.ok(packed.length < seg.length, 'record CRCs and LSNs are dropped');
   assert.ok(unpackSegment(packed, 'seg').equals(seg));
-  const enc = await encodeObject(seg, { codec: 'zstd', level: 3 }, undefined, { walSegment: true });
+  const enc = await encodeObject(seg, { codec: 'zstd', level: 3 }, { walSegment: true });
   assert.equal(enc.bytes[6], FrameTransform.walPack);
   assert.ok(Buffer.from(await decodeObject(enc.bytes, 'seg')).equals(seg));
 });
@@ -58,7 +58,7 @@ test('a segment with no valid record is not packed', () => {
 
 test('a packed archive frame with a flipped payload byte is TIDEMARK_CORRUPTION', async () => {
   const seg = await segmentBytes(300);
-  const enc = await encodeObject(seg, { codec: 'lz4', level: 0 }, undefined, { walSegment: true });
+  const enc = await encodeObject(seg, { codec: 'lz4', level: 0 }, { walSegment: true });
   const bad = Buffer.from(enc.bytes);
   bad[CODEC_FRAME_HEADER_SIZE + 40]! ^= 0x01;
   await assert.rejects(decodeObject(bad, 'wal/x'), (err: unknown) =>
