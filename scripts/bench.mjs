@@ -47,6 +47,7 @@ for (const name of [
   'segment-prealloc',
   'state-backend',
   'io-uring',
+  'compression',
 ]) {
   if (only && only !== name) continue;
   if (htmlFile === undefined) {

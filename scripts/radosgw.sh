@@ -101,6 +101,19 @@ CONF
   timeout 120 radosgw $C -n client.rgw.a # daemonizes once connected to the cluster
   timeout 120 radosgw-admin $C user create --uid=tidemark --display-name=tidemark \
     --access-key="$AK" --secret-key="$SK" >/dev/null
+  # The storage classes tidemark's TieringPolicy uses, on the default placement (all in the one
+  # data pool: a test server tiers nothing, it only has to accept and report the class).
+  # radosgw reads placement at start, so it is restarted once (under a second).
+  for sc in EXPRESS_ONEZONE INTELLIGENT_TIERING GLACIER_IR; do
+    timeout 60 radosgw-admin $C zonegroup placement add --rgw-zonegroup default \
+      --placement-id default-placement --storage-class "$sc" >/dev/null
+    timeout 60 radosgw-admin $C zone placement add --rgw-zone default \
+      --placement-id default-placement --storage-class "$sc" --data-pool default.rgw.buckets.data >/dev/null
+  done
+  local RGW_PID; RGW_PID=$(cat "$D/client.rgw.a.pid")
+  kill "$RGW_PID"
+  for _ in $(seq 1 50); do kill -0 "$RGW_PID" 2>/dev/null || break; sleep 0.2; done
+  timeout 120 radosgw $C -n client.rgw.a
   for _ in $(seq 1 120); do curl -fs -o /dev/null "http://127.0.0.1:$PORT/" && return 0; sleep 0.5; done
   echo "radosgw.sh: radosgw did not answer on 127.0.0.1:$PORT (logs in $D/log)" >&2
   exit 1

@@ -1,4 +1,12 @@
 export {
+  type BatchedFileInput,
+  type BatchUploader,
+  batchObjectName,
+  CheckpointBatcher,
+  type CheckpointBatcherOptions,
+  type CheckpointBatcherStats,
+} from './checkpoint-batcher.js';
+export {
   type CheckpointProblem,
   type CheckpointValidation,
   type LatestCheckpoint,
@@ -57,4 +65,13 @@ export {
   type PerCoreCheckpointResult,
   type PerCoreCheckpointStep,
 } from './per-core-checkpoint-coordinator.js';
+export {
+  STORAGE_CLASSES,
+  type StorageClassName,
+  TIER_TAG,
+  type Tier,
+  TieringPolicy,
+  type TieringPolicyOptions,
+  type TieringResult,
+} from './tiering-policy.js';
 export { validateCheckpoint } from './validate-checkpoint.js';

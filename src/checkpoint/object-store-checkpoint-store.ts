@@ -25,11 +25,25 @@ import {
   CHECKPOINT_LATEST_POINTER_NAME,
   CHECKPOINT_MANIFEST_NAME,
   MAX_MANIFEST_BYTES,
+  MAX_STATE_FILE_BYTES,
   OBJECT_CHECKPOINTS_PREFIX,
 } from '../format/constants.js';
+import { DEFAULT_OBJECT_COMPRESSION, type ResolvedCompression, resolveCompression } from '../io/codecs.js';
+import { createObjectStorage } from '../io/file-object-storage.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { checkFence, WriterFence } from '../io/writer-epoch.js';
+import {
+  CheckpointBatcher,
+  type CheckpointBatcherOptions,
+  type CheckpointBatcherStats,
+  contentOf,
+  emptyBatcherStats,
+  fileUrl,
+  objectNameOf,
+  resolveBatcherOptions,
+  sliceOfObject,
+} from './checkpoint-batcher.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
 import {
   type CheckpointDraft,
@@ -45,6 +59,7 @@ import {
   readPointer,
   verifyCheckpointFile,
 } from './checkpoint-store.js';
+import { TieringPolicy, type TieringResult } from './tiering-policy.js';
 
 const LATEST_KEY = `${OBJECT_CHECKPOINTS_PREFIX}/${CHECKPOINT_LATEST_POINTER_NAME}`;
 const HIGHEST_ID_KEY = `${OBJECT_CHECKPOINTS_PREFIX}/${CHECKPOINT_HIGHEST_ID_NAME}`;
@@ -74,11 +89,39 @@ function dataKey(manifest: Pick<CheckpointManifest, 'id' | 'attemptId'>, name: s
 export class ObjectStoreCheckpointStore implements CheckpointStore {
   readonly storage: S3ObjectStorage;
   private readonly ownsStorage: boolean;
+  /** Codec of the data objects written (each object names its own codec for readers). */
+  readonly compression: ResolvedCompression;
+  private readonly batch: Required<CheckpointBatcherOptions>;
+  private readonly counters = emptyBatcherStats();
+  /** Storage classes by age (`objectStore.tiering`), or undefined: objects keep the bucket's class. */
+  readonly tiering: TieringPolicy | undefined;
+  /** What the last tiering pass did, or its failure (tiering never fails a checkpoint). */
+  lastTiering: TieringResult | TidemarkError | undefined;
 
-  /** A store on `storage`, or on a new client for `config` (`TIDEMARK_INVALID_ARGUMENT` when bad). */
-  constructor(storage: S3ObjectStorage | ObjectStoreConfig) {
+  /**
+   * A store on `storage`, or on a new client for `config` (`TIDEMARK_INVALID_ARGUMENT` when
+   * bad). `options` (default: the config's `compression` and `batch`) set how data files are
+   * written; see {@link ObjectStoreConfig.compression}.
+   */
+  constructor(
+    storage: S3ObjectStorage | ObjectStoreConfig,
+    options: Pick<ObjectStoreConfig, 'compression' | 'batch' | 'tiering'> = {},
+  ) {
+    const config = storage instanceof S3ObjectStorage ? undefined : storage;
+    this.compression = resolveCompression(
+      'objectStore.compression',
+      options.compression ?? config?.compression,
+      DEFAULT_OBJECT_COMPRESSION,
+    );
+    this.batch = resolveBatcherOptions(options.batch ?? config?.batch);
+    this.tiering = TieringPolicy.of(options.tiering ?? config?.tiering);
     this.ownsStorage = !(storage instanceof S3ObjectStorage);
-    this.storage = storage instanceof S3ObjectStorage ? storage : new S3ObjectStorage(storage);
+    this.storage = storage instanceof S3ObjectStorage ? storage : createObjectStorage(storage);
+  }
+
+  /** Data-object counters of every checkpoint this store saved: PUTs, files packed or alone, bytes before and after compression. */
+  stats(): CheckpointBatcherStats {
+    return { ...this.counters };
   }
 
   get location(): string {
@@ -131,16 +174,20 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
     }
     const attemptId = randomUUID();
     const fence = WriterFence.of(this.storage);
-    const files: CheckpointFileEntry[] = [];
+    const batcher = new CheckpointBatcher(this.storage, (name) => dataKey({ id, attemptId }, name), {
+      ...this.batch,
+      compression: this.compression,
+      put: this.tiering?.putOptions('hot'),
+    });
     for (const file of draft.files) {
       const name = checkpointFileName(file.role);
-      const put = await this.storage.putChunks(dataKey({ id, attemptId }, name), file.chunks, {
-        createOnly: true,
-      });
+      await batcher.add({ name, role: file.role, chunks: file.chunks });
       emitCheckpointStep('file-written', id, { file: name, kind: draft.manifest.kind });
-      emitCheckpointStep('file-synced', id, { file: name, kind: draft.manifest.kind });
-      files.push({ name, role: file.role, sizeBytes: put.sizeBytes, crc32c: put.crc32c });
     }
+    const files: CheckpointFileEntry[] = await batcher.finish();
+    for (const f of files) emitCheckpointStep('file-synced', id, { file: f.name, kind: draft.manifest.kind });
+    const counted = batcher.stats();
+    for (const k of Object.keys(counted) as (keyof CheckpointBatcherStats)[]) this.counters[k] += counted[k];
     const manifest: CheckpointManifest = {
       ...draft.manifest,
       files,
@@ -152,12 +199,32 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
     // Fencing (docs/OBJECT-STORE.md): checked before the commit point, and again before the
     // pointer, so a writer fenced meanwhile fails instead of reporting a checkpoint nobody sees.
     await fence?.check(`checkpoint ${id}`);
-    await this.storage.put(manifestKey(id), encodeManifest(manifest), { createOnly: true });
+    await this.storage.put(manifestKey(id), encodeManifest(manifest), {
+      createOnly: true,
+      ...this.tiering?.putOptions('hot'),
+    });
     emitCheckpointStep('manifest-committed', id, { kind: manifest.kind });
     await fence?.check(`the latest pointer to checkpoint ${id}`);
     await this.storage.put(LATEST_KEY, encodeLatestPointer(id));
     emitCheckpointStep('pointer-updated', id, { kind: manifest.kind });
+    if (this.tiering) await this.applyTiering();
     return manifest;
+  }
+
+  /**
+   * One tiering pass (after every save when `tiering` is on): older chains to warm, covered WAL
+   * archive to cold. Its outcome is kept in `lastTiering`; a failure never fails the save (the
+   * next pass retries), it only leaves objects in a hotter, dearer class.
+   */
+  async applyTiering(): Promise<void> {
+    if (!this.tiering) return;
+    try {
+      this.lastTiering = await this.tiering.apply(this.storage, this);
+    } catch (err) {
+      this.lastTiering = isTidemarkError(err)
+        ? err
+        : new TidemarkError('TIDEMARK_IO', String(err), { cause: err });
+    }
   }
 
   async loadManifest(id: number): Promise<CheckpointManifest> {
@@ -179,10 +246,17 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
   }
 
   async readFile(manifest: CheckpointManifest, file: CheckpointFileEntry): Promise<Uint8Array> {
-    const key = dataKey(manifest, file.name);
-    const url = this.storage.urlOf(key);
+    const key = dataKey(manifest, objectNameOf(file));
+    // A packed file is a slice of a shared object, named `…/batch-0.bin#state.base` in errors.
+    const url = fileUrl(this.storage.urlOf(key), file);
     const limit = checkpointFileLimit(url, file);
-    return verifyCheckpointFile(url, file, () => this.storage.get(key, limit));
+    // Read the object (its own CRC32C is checked by the storage), then the file's bytes are
+    // checked against the manifest like any file's, then decompressed (length checked).
+    const objectLimit = file.object === undefined ? limit : MAX_STATE_FILE_BYTES;
+    const stored = await verifyCheckpointFile(url, file, () =>
+      sliceOfObject(file, url, () => this.storage.get(key, objectLimit)),
+    );
+    return contentOf(stored, url);
   }
 
   async readLatestPointer(): Promise<LatestPointer> {
@@ -217,7 +291,10 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
         // Data of attempts other than the committed one: a lost race, or a retried save.
         const manifest = await this.loadManifest(id).catch(() => undefined);
         if (manifest === undefined) continue; // damaged: left for validation to report
-        const keep = new Set([manifestKey(id), ...manifest.files.map((f) => dataKey(manifest, f.name))]);
+        const keep = new Set([
+          manifestKey(id),
+          ...manifest.files.map((f) => dataKey(manifest, objectNameOf(f))),
+        ]);
         doomed = entry.keys.filter((k) => !keep.has(k));
       }
       if (doomed.length > 0) {

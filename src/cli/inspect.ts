@@ -5,6 +5,7 @@
  */
 import { WAL_BATCH_FORMAT_VERSION } from '../format/constants.js';
 import { examineDataDirectory } from '../recovery/examine-data-directory.js';
+import { describeFiles, objectStoreLines, summarizeObjectStore } from './object-store-summary.js';
 import { progressBar, requireDirectory } from './progress.js';
 
 export interface InspectOptions {
@@ -21,8 +22,10 @@ export async function runInspect(opts: InspectOptions, log: (line: string) => vo
     onProgress: progress.onProgress,
   });
   progress.stop();
+  // Classes, tiers and the archive's compression: listings and HEADs only.
+  const objectStore = opts.store === undefined ? undefined : await summarizeObjectStore(opts.store);
   if (opts.json) {
-    log(JSON.stringify(report));
+    log(JSON.stringify(objectStore === undefined ? report : { ...report, objectStore }));
     return 0;
   }
   log(`data directory  ${report.dir}`);
@@ -58,11 +61,12 @@ export async function runInspect(opts: InspectOptions, log: (line: string) => vo
       log(`  checkpoint ${c.id}: manifest unreadable  [${c.problems[0]?.code ?? '?'}]`);
       continue;
     }
-    const files = m.files.map((f) => `${f.name} ${f.sizeBytes.toLocaleString('en-US')} B`).join(', ');
+    const files = describeFiles(m);
     log(
       `  checkpoint ${String(c.id).padStart(4)}  ${m.kind.padEnd(5)} chain ${c.chain.join('→') || '?'}  LSN ${m.walPosition.lsn}  epoch ${m.epoch}  ${m.state.keys.toLocaleString('en-US')} keys  ${files}  ${c.valid ? 'valid' : `INVALID [${c.problems[0]?.code}]`}`,
     );
   }
+  if (objectStore !== undefined) for (const line of objectStoreLines(objectStore)) log(line);
   if (report.problems.length > 0)
     log(`problems        ${report.problems.length} (run tidemark verify for details)`);
   return 0;

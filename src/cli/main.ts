@@ -61,7 +61,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     )
     .option(
       '--store <url>',
-      'keep checkpoints and the WAL archive in S3-compatible object storage, s3://BUCKET/PREFIX (the prefix is wiped at start; endpoint and keys from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)',
+      'keep checkpoints and the WAL archive in S3-compatible object storage, s3://BUCKET/PREFIX, or a directory, file:///PATH (the prefix is wiped at start; endpoint and keys from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)',
     )
     .action(async (o) => {
       const summary = await runDemo(
@@ -127,7 +127,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     )
     .option(
       '--from <url>',
-      'restore from S3-compatible object storage, s3://BUCKET/PREFIX (endpoint and keys from the AWS_* settings)',
+      'restore from S3-compatible object storage, s3://BUCKET/PREFIX (endpoint and keys from the AWS_* settings), or a file:///PATH store',
     )
     .option(
       '--transactional',
@@ -189,7 +189,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
       "check every WAL segment and checkpoint of a data directory, read-only: exit 0 when clean, 1 with each problem's code, file and offset when damaged, 2 when it cannot be read",
     )
     .argument('<dir>', 'data directory')
-    .option('--store <url>', 'checkpoints are in object storage, s3://BUCKET/PREFIX')
+    .option('--store <url>', 'checkpoints are in object storage, s3://BUCKET/PREFIX or file:///PATH')
     .option('--json', 'print the result as one JSON object', false)
     .action(async (dir, o) => {
       exitCode = await runVerify({ dir, store: o.store, json: o.json }, (line) => console.log(line));
@@ -201,7 +201,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
       'show what a data directory holds: WAL segments (LSN ranges, records by type, sizes), checkpoints (kind, chain, WAL position, files, keys), read-only',
     )
     .argument('<dir>', 'data directory')
-    .option('--store <url>', 'checkpoints are in object storage, s3://BUCKET/PREFIX')
+    .option('--store <url>', 'checkpoints are in object storage, s3://BUCKET/PREFIX or file:///PATH')
     .option('--json', 'print the whole report as one JSON object', false)
     .action(async (dir, o) => {
       exitCode = await runInspect({ dir, store: o.store, json: o.json }, (line) => console.log(line));

@@ -8,6 +8,7 @@
  * verify never says OK where recovery fails.
  */
 import { examineDataDirectory } from '../recovery/examine-data-directory.js';
+import { objectStoreLines, summarizeObjectStore } from './object-store-summary.js';
 import { progressBar, requireDirectory } from './progress.js';
 
 export interface VerifyOptions {
@@ -26,6 +27,7 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
   });
   progress.stop();
   const clean = report.problems.length === 0;
+  const objectStore = opts.store === undefined ? undefined : await summarizeObjectStore(opts.store);
   if (opts.json) {
     log(
       JSON.stringify({
@@ -38,6 +40,7 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
         warnings: report.warnings,
         problems: report.problems,
         recovery: report.recovery,
+        ...(objectStore === undefined ? {} : { objectStore }),
       }),
     );
     return clean ? 0 : 1;
@@ -55,6 +58,7 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
     log(
       `closed cleanly   at LSN ${report.cleanShutdown.lsn} (segment ${report.cleanShutdown.segment}, ${report.cleanShutdown.endOffset} bytes)`,
     );
+  if (objectStore !== undefined) for (const line of objectStoreLines(objectStore)) log(line);
   for (const w of report.warnings) log(`warning         ${w.path}: ${w.message}`);
   for (const p of report.problems) log(problemLine(p, report.dir));
   log(clean ? 'OK: no damage found' : `DAMAGED: ${count(report.problems.length, 'problem')}`);

@@ -21,10 +21,21 @@ export interface CheckpointFileEntry {
   /** File name inside the checkpoint (`state.base`, `state.delta`, `operators.bin`). */
   name: string;
   role: 'base' | 'delta' | 'operators';
-  /** Exact size, bytes. */
+  /** Exact size, bytes, as stored (compressed files: the whole frame). */
   sizeBytes: number;
-  /** CRC32C of the whole file. */
+  /** CRC32C of the whole file as stored (compressed files: of the frame). */
   crc32c: number;
+  /** Compressed files: the codec of the frame (docs/FORMAT.md, "Compressed objects"). */
+  codec?: string;
+  /** Compressed files: the size once decompressed, bytes. */
+  uncompressedBytes?: number;
+  /**
+   * Object stores, batched files: the object (beside the other data objects of the attempt)
+   * holding this file, at byte `offset`. Absent: the file is an object of its own, `name`.
+   */
+  object?: string;
+  /** With `object`: where the file starts in it. */
+  offset?: number;
 }
 
 /**
@@ -178,7 +189,12 @@ function isFileEntry(v: unknown): boolean {
     isString(v.name) &&
     (v.role === 'base' || v.role === 'delta' || v.role === 'operators') &&
     isInt(v.sizeBytes) &&
-    isInt(v.crc32c)
+    isInt(v.crc32c) &&
+    (v.codec === undefined || isString(v.codec)) &&
+    (v.uncompressedBytes === undefined || isInt(v.uncompressedBytes)) &&
+    (v.object === undefined ||
+      (isString(v.object) && /^[a-z0-9.-]{1,64}$/.test(v.object) && isInt(v.offset))) &&
+    (v.object !== undefined || v.offset === undefined)
   );
 }
 

@@ -18,6 +18,21 @@ export {
   decodeCleanMarker,
   encodeCleanMarker,
 } from './clean-shutdown.js';
+export {
+  CODEC_FRAME_HEADER_SIZE,
+  CODEC_FRAME_MAGIC,
+  CODEC_FRAME_VERSION,
+  type CodecFrameHeader,
+  CodecId,
+  codecNameOf,
+  decodeCodecFrame,
+  decodeObject,
+  type EncodedObject,
+  encodeCodecFrame,
+  encodeObject,
+  FrameTransform,
+  isCodecFrame,
+} from './codec.js';
 export * from './constants.js';
 export {
   CRC32C_FALLBACK_WARNING,
@@ -81,3 +96,4 @@ export {
   type StateFileEntry,
   type StateFileInfo,
 } from './state-file.js';
+export { packSegment, unpackSegment } from './wal-pack.js';

@@ -1,4 +1,20 @@
 export { BoundedConcurrency } from './bounded-concurrency.js';
+export {
+  CODEC_FALLBACK_WARNING,
+  CODEC_NAMES,
+  CODEC_PACKAGES,
+  type CodecLoaders,
+  type CodecName,
+  Codecs,
+  type CompressionSpec,
+  DEFAULT_OBJECT_COMPRESSION,
+  defaultCodecs,
+  FALLBACK_CODEC,
+  type Lz4Module,
+  type ResolvedCompression,
+  resolveCompression,
+  type ZstdModule,
+} from './codecs.js';
 export type { Directory, DirectoryFile, DirectoryLock, OpenMode, OpenOptions } from './directory.js';
 export { FsDirectory, TEMP_SUFFIX } from './fs-directory.js';
 export { LOCK_FILE_NAME } from './fs-lock.js';

@@ -23,7 +23,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as diagnostics from 'node:diagnostics_channel';
 import * as fs from 'node:fs/promises';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client, StorageClass } from '@aws-sdk/client-s3';
 import { corruption, ioError, TidemarkError } from '../errors.js';
 import { crc32c } from '../format/crc32c.js';
 import { BoundedConcurrency } from './bounded-concurrency.js';
@@ -65,8 +65,26 @@ export interface PutResult {
 export interface PutOptions {
   /** `If-None-Match: *`: fail with `TIDEMARK_CONFLICT` when the key exists (unless it holds exactly this upload). */
   createOnly?: boolean;
-  /** Extra user metadata (`x-amz-meta-<name>`; lower-case names), e.g. the writer epoch. */
-  metadata?: Readonly<Record<string, string>> | undefined;
+  /** More user metadata (`x-amz-meta-<key>`; keys lower-case, values ASCII). See object-tiering.ts. */
+  metadata?: Record<string, string> | undefined;
+  /** S3 storage class, e.g. `STANDARD`, `GLACIER_IR` (default: the bucket's). */
+  storageClass?: string | undefined;
+  /** Object tags, e.g. `{ 'tidemark-tier': 'hot' }`. */
+  tags?: Record<string, string> | undefined;
+}
+
+/** The `x-amz-tagging` header value of `tags`. */
+function tagging(tags: Record<string, string> | undefined): { Tagging?: string } {
+  if (tags === undefined || Object.keys(tags).length === 0) return {};
+  return { Tagging: new URLSearchParams(tags).toString() };
+}
+
+/** The request fields a {@link PutOptions} adds to a PutObject / CreateMultipartUpload. */
+function extraFields(options: PutOptions): { StorageClass?: StorageClass; Tagging?: string } {
+  return {
+    ...(options.storageClass ? { StorageClass: options.storageClass as StorageClass } : {}),
+    ...tagging(options.tags),
+  };
 }
 
 /** Counters of one storage client. */
@@ -268,11 +286,14 @@ export class S3ObjectStorage {
     return this.bucketReady;
   }
 
-  /** Size, CRC32C and upload token of an object; undefined when it does not exist. */
-  async head(
-    key: string,
-  ): Promise<
-    (ObjectInfo & { upload?: string | undefined; metadata?: Record<string, string> | undefined }) | undefined
+  /** Size, CRC32C, upload token, metadata and storage class of an object; undefined when it does not exist. */
+  async head(key: string): Promise<
+    | (ObjectInfo & {
+        upload?: string | undefined;
+        metadata: Record<string, string>;
+        storageClass: string | undefined;
+      })
+    | undefined
   > {
     await this.ensureBucket();
     const s3 = await this.s3();
@@ -288,7 +309,8 @@ export class S3ObjectStorage {
         sizeBytes: out.ContentLength ?? 0,
         crc32c: crc === undefined ? undefined : Number(crc),
         upload: out.Metadata?.[META_UPLOAD],
-        metadata: out.Metadata,
+        metadata: out.Metadata ?? {},
+        storageClass: out.StorageClass,
       };
     } catch (err) {
       if (err instanceof TidemarkError && err.code === 'TIDEMARK_NOT_FOUND') return undefined;
@@ -326,6 +348,7 @@ export class S3ObjectStorage {
             ContentLength: body.length,
             ContentMD5: contentMd5,
             ...(options.createOnly ? { IfNoneMatch: '*' } : {}),
+            ...extraFields(options),
             Metadata: {
               ...options.metadata,
               [META_CRC]: String(result.crc32c),
@@ -458,6 +481,7 @@ export class S3ObjectStorage {
         new s3.sdk.CreateMultipartUploadCommand({
           Bucket,
           Key,
+          ...extraFields(options),
           Metadata: {
             ...options.metadata,
             [META_UPLOAD]: upload,
@@ -660,5 +684,51 @@ export class S3ObjectStorage {
         );
       }
     }
+  }
+
+  /**
+   * Rewrites `key` in place with another storage class (CopyObject onto itself: the bytes and
+   * metadata are kept), then sets its tags (PutObjectTagging), for tiering. Rejects
+   * `TIDEMARK_NOT_FOUND`, `TIDEMARK_IO`.
+   */
+  async rewriteClass(key: string, options: Pick<PutOptions, 'storageClass' | 'tags'>): Promise<void> {
+    await this.ensureBucket();
+    const s3 = await this.s3();
+    const Bucket = this.config.bucket;
+    const Key = this.fullKey(key);
+    await this.request('CopyObject', key, (abortSignal) =>
+      s3.client.send(
+        new s3.sdk.CopyObjectCommand({
+          Bucket,
+          Key,
+          CopySource: `${Bucket}/${Key.split('/').map(encodeURIComponent).join('/')}`,
+          MetadataDirective: 'COPY',
+          ...(options.storageClass ? { StorageClass: options.storageClass as StorageClass } : {}),
+        }),
+        { abortSignal },
+      ),
+    );
+    // Tags separately: radosgw ignores `TaggingDirective: REPLACE` on a copy onto itself.
+    const TagSet = Object.entries(options.tags ?? {}).map(([k, v]) => ({ Key: k, Value: v }));
+    await this.request('PutObjectTagging', key, (abortSignal) =>
+      s3.client.send(new s3.sdk.PutObjectTaggingCommand({ Bucket, Key, Tagging: { TagSet } }), {
+        abortSignal,
+      }),
+    );
+  }
+
+  /** The tags of `key` (GetObjectTagging). Rejects `TIDEMARK_NOT_FOUND`, `TIDEMARK_IO`. */
+  async tagsOf(key: string): Promise<Record<string, string>> {
+    await this.ensureBucket();
+    const s3 = await this.s3();
+    const out = await this.request('GetObjectTagging', key, (abortSignal) =>
+      s3.client.send(
+        new s3.sdk.GetObjectTaggingCommand({ Bucket: this.config.bucket, Key: this.fullKey(key) }),
+        {
+          abortSignal,
+        },
+      ),
+    );
+    return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
   }
 }

@@ -5,6 +5,7 @@
  * a half-opened store.
  */
 import { resolveCheckpointOptions } from '../checkpoint/checkpoint-config.js';
+import { TieringPolicy } from '../checkpoint/tiering-policy.js';
 import { TidemarkError } from '../errors.js';
 import { MAX_ARENA_BYTES, MAX_RING_ENTRIES } from '../format/constants.js';
 import { parseObjectStoreUrl, resolveObjectStoreConfig } from '../io/object-store-config.js';
@@ -30,7 +31,10 @@ export const WAL_RECOVERY_MODES = [
 function checkStorageOptions(config: StorageOptions): void {
   const o = config.objectStore;
   if (typeof o === 'string') parseObjectStoreUrl(o);
-  else if (o !== undefined) resolveObjectStoreConfig(o);
+  else if (o !== undefined) {
+    resolveObjectStoreConfig(o);
+    TieringPolicy.of(o.tiering);
+  }
   booleanOption('archiveWal', config.archiveWal, true);
   if (booleanOption('takeover', config.takeover, false) && o === undefined)
     throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'takeover needs an object store (objectStore)', {

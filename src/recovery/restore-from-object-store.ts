@@ -13,12 +13,14 @@ import { TidemarkError } from '../errors.js';
 import { SEGMENT_HEADER_SIZE } from '../format/constants.js';
 import { decodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory } from '../io/directory.js';
+import { createObjectStorage } from '../io/file-object-storage.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { WriterHistory } from '../io/writer-epoch.js';
 import { checkOptionsObject, checkPath, invalidArgument } from '../validation.js';
 import { listVisibleArchive } from '../wal/archive-epochs.js';
+import { decodeArchivedSegment } from '../wal/archive-object.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
 import { archivedSegmentKey } from '../wal/wal-archiver.js';
@@ -88,7 +90,10 @@ export async function fetchArchivedSegments(
     }
     throwIfAborted(`copying the WAL archive of ${storage.url}`, signal);
     const key = listedKey ?? archivedSegmentKey(number);
-    const data = await storage.get(key, MAX_SEGMENT_OBJECT_BYTES);
+    const data = await decodeArchivedSegment(
+      await storage.get(key, MAX_SEGMENT_OBJECT_BYTES),
+      storage.urlOf(key),
+    );
     const header = data.length >= SEGMENT_HEADER_SIZE ? decodeSegmentHeader(data) : undefined;
     if (header === undefined || typeof header === 'string' || header.segmentNumber !== number) {
       throw new TidemarkError(
@@ -294,7 +299,7 @@ export async function fetchArchiveIfWalEmpty(
   }
   if (interrupted) await discardSegments(walDir);
   else if ((await listSegments(walDir)).length > 0) return 0;
-  const storage = new S3ObjectStorage(config);
+  const storage = createObjectStorage(config);
   try {
     await beginRestore(walDir);
     let copied: number;

@@ -95,5 +95,9 @@ export async function startWalArchiver(
   options: StorageOptions,
 ): Promise<WalArchiver | undefined> {
   if (!(store instanceof ObjectStoreCheckpointStore) || options.archiveWal === false) return undefined;
-  return WalArchiver.start(store.storage, wal, options.archiveIntervalMs ?? 1_000);
+  return WalArchiver.start(store.storage, wal, {
+    archiveIntervalMs: options.archiveIntervalMs ?? 1_000,
+    compression: store.compression,
+    put: store.tiering?.putOptions('hot'),
+  });
 }

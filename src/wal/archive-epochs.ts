@@ -13,9 +13,9 @@
  */
 import { isTidemarkError } from '../errors.js';
 import { OBJECT_WAL_ARCHIVE_PREFIX } from '../format/constants.js';
-import { crc32c } from '../format/crc32c.js';
 import type { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { epochOfMetadata, WriterFence, WriterHistory } from '../io/writer-epoch.js';
+import { archivedObjectHolds } from './archive-object.js';
 import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 
 /** One archived segment of the valid history: its number, size and the key holding it. */
@@ -106,8 +106,8 @@ export async function archiveSegmentObject(
   const { fence, put, localBytes } = options;
   const sameBytes = async (key: string) => {
     const remote = await storage.head(key);
-    const local = await localBytes();
-    return { remote, same: remote?.sizeBytes === local.length && remote.crc32c === crc32c(local) };
+    // A compressed archive object is compared by the raw segment's size and CRC in its metadata.
+    return { remote, same: remote !== undefined && archivedObjectHolds(remote, await localBytes()) };
   };
   const key = canonicalKey(number);
   try {

@@ -81,11 +81,9 @@ export class CoreWalArchive {
   static async start(options: CoreWalArchiveOptions): Promise<CoreWalArchive> {
     const storage = coreArchiveStorage(options.storage, options.writer.coreId);
     try {
-      const archiver = await WalArchiver.start(
-        storage,
-        options.writer.wal,
-        options.archiveIntervalMs ?? 1_000,
-      );
+      const archiver = await WalArchiver.start(storage, options.writer.wal, {
+        archiveIntervalMs: options.archiveIntervalMs ?? 1_000,
+      });
       return new CoreWalArchive(options.writer, archiver, storage);
     } catch (err) {
       storage.destroy();

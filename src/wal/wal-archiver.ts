@@ -21,10 +21,11 @@
 import * as diagnostics from 'node:diagnostics_channel';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import { OBJECT_WAL_ARCHIVE_PREFIX, SEGMENT_HEADER_SIZE } from '../format/constants.js';
-import { FsDirectory } from '../io/fs-directory.js';
-import type { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { DEFAULT_OBJECT_COMPRESSION, type ResolvedCompression } from '../io/codecs.js';
+import type { PutOptions, S3ObjectStorage } from '../io/s3-object-storage.js';
 import { checkFence, WriterFence } from '../io/writer-epoch.js';
 import { archiveSegmentObject, listVisibleArchive } from './archive-epochs.js';
+import { archivedSegmentSize, encodeArchivedSegment } from './archive-object.js';
 import { parseSegmentFileName, segmentFileName } from './segment-name.js';
 import type { WriteAheadLog } from './write-ahead-log.js';
 
@@ -97,7 +98,10 @@ export class WalArchiver {
   private constructor(
     readonly storage: S3ObjectStorage,
     readonly wal: WriteAheadLog,
+    /** Codec of the archived segments (archive-object.ts). */
+    readonly compression: ResolvedCompression,
   ) {}
+  private putOptions: Pick<PutOptions, 'storageClass' | 'tags'> = {};
 
   /**
    * Lists what is archived, seals the active segment when the archive already has it (a log
@@ -108,23 +112,36 @@ export class WalArchiver {
    * plus the upload, whatever the segment size.
    * Rejects `TIDEMARK_CONFLICT` when the archive holds a different segment under a local
    * segment's number (another writer archives to this prefix), `TIDEMARK_IO`.
+   * `options.compression` is the codec of segments archived from now on (default zstd level 3).
    */
   static async start(
     storage: S3ObjectStorage,
     wal: WriteAheadLog,
-    archiveIntervalMs = 0,
+    options: {
+      /** > 0: also archive newly sealed segments this often, ms (default 0: only when asked). */
+      archiveIntervalMs?: number | undefined;
+      compression?: ResolvedCompression | undefined;
+      /** Storage class and tags of new archived segments (the tiering policy's hot tier). */
+      put?: Pick<PutOptions, 'storageClass' | 'tags'> | undefined;
+    } = {},
   ): Promise<WalArchiver> {
-    const archiver = new WalArchiver(storage, wal);
+    const archiver = new WalArchiver(storage, wal, options.compression ?? DEFAULT_OBJECT_COMPRESSION);
+    archiver.putOptions = options.put ?? {};
+    const archiveIntervalMs = options.archiveIntervalMs ?? 0;
     const local = new Map(wal.segmentList().map((s) => [s.number, s]));
     // Segments a fenced writer archived after a takeover are not this log's: pass over them.
     for (const remote of await listVisibleArchive(storage)) {
       archiver.archived.add(remote.number);
       if (remote.key !== archivedSegmentKey(remote.number)) archiver.keyOf.set(remote.number, remote.key);
       const mine = local.get(remote.number);
-      if (mine !== undefined && remote.sizeBytes !== mine.sizeBytes) {
+      if (mine === undefined || remote.sizeBytes === mine.sizeBytes) continue;
+      // A compressed object's size is not the segment's: its metadata has the segment's.
+      const head = await storage.head(archivedSegmentKey(remote.number));
+      const remoteSize = head === undefined ? remote.sizeBytes : archivedSegmentSize(head);
+      if (remoteSize !== mine.sizeBytes) {
         throw new TidemarkError(
           'TIDEMARK_CONFLICT',
-          `${storage.urlOf(archivedSegmentKey(remote.number))} is ${remote.sizeBytes} bytes, the local segment ${mine.sizeBytes}: another writer archives to this prefix`,
+          `${storage.urlOf(archivedSegmentKey(remote.number))} holds a segment of ${remoteSize} bytes, the local segment ${mine.sizeBytes}: another writer archives to this prefix`,
           { path: storage.urlOf(archivedSegmentKey(remote.number)) },
         );
       }
@@ -260,15 +277,16 @@ export class WalArchiver {
     const name = segmentFileName(number);
     const dir = this.wal.directory;
     const fence = WriterFence.of(this.storage);
-    const options = { createOnly: true, metadata: fence?.metadata() };
     await fence?.check(`archived segment ${number}`);
+    // A sealed segment never changes: read it whole, compress (off the event loop where the
+    // codec allows, src/io/codecs.ts), upload the frame create-only, never over another object.
+    const local = await dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE));
+    const { body, metadata } = await encodeArchivedSegment(local, this.compression);
+    const options = { createOnly: true, ...this.putOptions, metadata: { ...metadata, ...fence?.metadata() } };
     const key = await archiveSegmentObject(this.storage, number, {
       fence,
-      put: async (key) =>
-        dir instanceof FsDirectory
-          ? this.storage.putFile(key, `${dir.path}/${name}`, options)
-          : this.storage.put(key, await dir.readFile(name, sizeBytes), options),
-      localBytes: () => dir.readFile(name, Math.max(sizeBytes, SEGMENT_HEADER_SIZE)),
+      put: (key) => this.storage.putChunks(key, [body], options),
+      localBytes: async () => local,
     });
     if (key !== archivedSegmentKey(number)) this.keyOf.set(number, key);
     // A zombie learns here, not later, that what it just archived is not part of the history.

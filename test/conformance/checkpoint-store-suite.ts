@@ -105,7 +105,15 @@ export function checkpointStoreConformance(name: string, fixture: StoreFixture):
         },
       });
       assert.equal(seen, saved, 'beforeCommit sees the manifest that is committed');
-      assert.equal(saved.sizeBytes, state.length + operators.length);
+      // Stores that compress pin the stored bytes (`sizeBytes`) and the content's (`uncompressedBytes`).
+      assert.equal(
+        saved.files.reduce((n, f) => n + (f.uncompressedBytes ?? f.sizeBytes), 0),
+        state.length + operators.length,
+      );
+      assert.equal(
+        saved.sizeBytes,
+        saved.files.reduce((n, f) => n + f.sizeBytes, 0),
+      );
       const other = await fixture.reopen(store);
       try {
         assert.deepEqual(await other.list(), [1]);
@@ -154,11 +162,18 @@ export function checkpointStoreConformance(name: string, fixture: StoreFixture):
       await assert.rejects(failing, /producer died/);
       assert.deepEqual(await store.list(), [1], 'the half-written checkpoint is not listed');
       assert.equal(await store.readLatestPointer(), 1);
-      assert.equal(await store.nextId(), 3, 'the id of a half-written checkpoint is not reused');
+      // A store that buffers small files (the object store's CheckpointBatcher) may have stored
+      // nothing of the failed save: then there is nothing to clean and nothing to mistake for
+      // checkpoint 2. Whatever it did store burns the id.
+      const left = (await store.nextId()) === 3;
       const removed = await store.cleanupOrphans();
-      assert.ok(removed.length > 0, 'something was left to clean');
+      assert.equal(removed.length > 0, left, 'what was left is cleaned, and only then is the id burned');
       assert.deepEqual(await store.cleanupOrphans(), [], 'cleanup is idempotent');
-      assert.equal(await store.nextId(), 3, 'nor after cleanup removed it: the id was burned first');
+      assert.equal(
+        await store.nextId(),
+        left ? 3 : 2,
+        'nor after cleanup removed it: the id was burned first',
+      );
       assert.equal(Buffer.from((await loadCheckpoint(store, 1)).state.get('k')!).toString(), 'v1');
     },
   );
@@ -205,7 +220,7 @@ export function checkpointStoreConformance(name: string, fixture: StoreFixture):
         }
       })();
       const m = await store.save({ manifest: baseManifestDraft(1), files: [{ role: 'operators', chunks }] });
-      assert.equal(m.files[0]!.sizeBytes, big.length);
+      assert.equal(m.files[0]!.uncompressedBytes ?? m.files[0]!.sizeBytes, big.length);
       const back = await store.readFile(m, m.files[0]!);
       assert.ok(Buffer.from(back).equals(big), 'bytes differ');
     },

@@ -13,7 +13,9 @@ checkpointStoreConformance('object store (radosgw)', {
   overwriteDataFile: async (store, manifest, name, bytes) => {
     // A raw client: the object is replaced behind the store's back (bit rot, a bad actor).
     const raw = new S3ObjectStorage({ ...storageOf(store).config });
-    const key = `checkpoints/checkpoint-${String(manifest.id).padStart(16, '0')}/${manifest.attemptId}/${name}`;
+    // A packed file lives in a shared object (CheckpointBatcher): overwrite that one.
+    const object = manifest.files.find((f) => f.name === name)?.object ?? name;
+    const key = `checkpoints/checkpoint-${String(manifest.id).padStart(16, '0')}/${manifest.attemptId}/${object}`;
     await raw.put(key, bytes);
     raw.destroy();
   },

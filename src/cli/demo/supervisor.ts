@@ -11,9 +11,9 @@ import cliProgress from 'cli-progress';
 import { type CheckpointStore, FileSystemCheckpointStore } from '../../checkpoint/checkpoint-store.js';
 import { ObjectStoreCheckpointStore } from '../../checkpoint/object-store-checkpoint-store.js';
 import { TidemarkError } from '../../errors.js';
+import { createObjectStorage } from '../../io/file-object-storage.js';
 import { FsDirectory } from '../../io/fs-directory.js';
 import { parseObjectStoreUrl } from '../../io/object-store-config.js';
-import { S3ObjectStorage } from '../../io/s3-object-storage.js';
 import { recoverPerCore } from '../../recovery/per-core-recovery.js';
 import { RecoveryManager } from '../../recovery/recovery-manager.js';
 import { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from '../../recovery/storage-location.js';
@@ -91,12 +91,12 @@ function prepareDir(dir: string): void {
 /** Deletes every object under the demo's prefix, so each run starts from nothing. */
 async function prepareObjectStore(url: string, log: (line: string) => void): Promise<void> {
   const config = parseObjectStoreUrl(url);
-  if (config.prefix === '')
+  if (config.prefix === '' && config.directory === undefined)
     throw new TidemarkError(
       'TIDEMARK_INVALID_ARGUMENT',
       `${url}: the demo wipes its prefix at start, so give it one of its own (s3://BUCKET/PREFIX)`,
     );
-  const storage = new S3ObjectStorage(config);
+  const storage = createObjectStorage(config);
   try {
     const objects = await storage.list('');
     if (objects.length > 0) log(`wiping ${objects.length} objects under ${storage.url} (a previous run)`);
