@@ -107,7 +107,9 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
     storage: S3ObjectStorage | ObjectStoreConfig,
     options: Pick<ObjectStoreConfig, 'compression' | 'batch' | 'tiering'> = {},
   ) {
-    const config = storage instanceof S3ObjectStorage ? undefined : storage;
+    // A client built elsewhere (a fenced writer's, a filtered view's) carries the same config:
+    // its compression, batching and tiering apply to what this store writes.
+    const config = storage instanceof S3ObjectStorage ? storage.config : storage;
     this.compression = resolveCompression(
       'objectStore.compression',
       options.compression ?? config?.compression,

@@ -6,6 +6,8 @@
  * covers the stored bytes; the record CRCs are recomputed on the way back) and stores the rest
  * column by column (lengths, types, payloads), which zstd compresses better than interleaved.
  *
+ * It applies to framed segments (format v1/v2); batched segments (v3) are stored untransformed.
+ *
  * Only the run of valid records from the segment header on is packed: the first record that
  * does not check (bad CRC, non-zero reserved bytes, an LSN out of sequence, a length past the
  * end — a torn tail, zero fill) ends it, and every byte from there is kept as it is. So
@@ -27,6 +29,8 @@ import {
   RECORD_RESERVED_OFFSET,
   RECORD_TYPE_OFFSET,
   SEGMENT_HEADER_SIZE,
+  SEGMENT_VERSION_OFFSET,
+  WAL_BATCH_FORMAT_VERSION,
 } from './constants.js';
 import { crc32c } from './crc32c.js';
 
@@ -48,6 +52,9 @@ function copyBytes(from: Buffer, to: Buffer, at: { from: number; to: number; len
 export function packSegment(segment: Uint8Array): Buffer | undefined {
   const buf = Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength);
   if (buf.length < SEGMENT_HEADER_SIZE) return undefined;
+  // Record batches (format v3) carry no per-record CRC or LSN: nothing for this transform to drop,
+  // so their segments are compressed as they are.
+  if (buf.readUInt16LE(SEGMENT_VERSION_OFFSET) >= WAL_BATCH_FORMAT_VERSION) return undefined;
   // First pass: find the run of valid records (offsets only, no copies).
   const starts: number[] = [];
   let firstLsn = 0;

@@ -81,7 +81,10 @@ export type ResolvedObjectStoreConfig = Required<
     | 'createBucket'
   >
 > &
-  Pick<ObjectStoreConfig, 'endpoint' | 'accessKeyId' | 'secretAccessKey' | 'directory'>;
+  Pick<
+    ObjectStoreConfig,
+    'endpoint' | 'accessKeyId' | 'secretAccessKey' | 'directory' | 'compression' | 'batch' | 'tiering'
+  >;
 
 /** S3's smallest part (except the last). */
 const MIN_PART_BYTES = 5 * 1024 * 1024;
@@ -201,6 +204,10 @@ export function resolveObjectStoreConfig(
     maxConcurrentRequests: positive('maxConcurrentRequests', config.maxConcurrentRequests ?? 4),
     partSizeBytes,
     createBucket: config.createBucket ?? true,
+    // Carried for whatever builds a checkpoint store or archiver on this client (checked there).
+    ...(config.compression === undefined ? {} : { compression: config.compression }),
+    ...(config.batch === undefined ? {} : { batch: config.batch }),
+    ...(config.tiering === undefined ? {} : { tiering: config.tiering }),
   };
 }
 

@@ -4,6 +4,7 @@
  * `checkpointWalBytes` were appended to the WAL since the last one — from its own copy of the state. Started by
  * `openChangelogAwareStore()`; never imported by user code.
  */
+
 import { parentPort, workerData } from 'node:worker_threads';
 import { ChangelogDrainer } from '../changelog/changelog-drainer.js';
 import { loadEpoch, publishFailure, storeEpoch, storeRingState } from '../changelog/ring-status.js';
@@ -15,8 +16,8 @@ import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoin
 import { TidemarkError } from '../errors.js';
 import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import { RingStat, RingState } from '../format/constants.js';
+import { createObjectStorage } from '../io/file-object-storage.js';
 import { FsDirectory } from '../io/fs-directory.js';
-import { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { WriterFence, WriterHistory } from '../io/writer-epoch.js';
 import { startWalArchiver } from '../recovery/storage-location.js';
 import type { WalArchiver } from '../wal/wal-archiver.js';
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
   try {
     if (data.objectStore) {
       // Only the valid history of the prefix's writer epochs; publishes under Ring 0's claim.
-      const storage = new S3ObjectStorage(data.objectStore);
+      const storage = createObjectStorage(data.objectStore);
       const history = new WriterHistory(data.writer?.records ?? []);
       // A fenced writer stops: the log goes read-only, so the drainer fails every waiter.
       if (data.writer)

@@ -16,7 +16,7 @@ import type { Directory } from '../io/directory.js';
 import { createObjectStorage } from '../io/file-object-storage.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
-import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import type { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { WriterHistory } from '../io/writer-epoch.js';
 import { checkOptionsObject, checkPath, invalidArgument } from '../validation.js';
 import { listVisibleArchive } from '../wal/archive-epochs.js';
@@ -206,7 +206,7 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
     }
     await beginRestore(walDir);
     // Only the valid history of the prefix's writer epochs, and only up to the target.
-    storage = new S3ObjectStorage(config);
+    storage = createObjectStorage(config);
     const epochs = epochFilter(await WriterHistory.read(storage));
     remote = new FilteredCheckpointView(
       storage,

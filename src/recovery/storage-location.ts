@@ -2,13 +2,14 @@
  * Where a data directory keeps its checkpoints and WAL archive: locally (`checkpoints/`), or in
  * an S3-compatible object store (`objectStore`), which then also receives sealed WAL segments.
  */
+
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import type { Directory } from '../io/directory.js';
+import { createObjectStorage } from '../io/file-object-storage.js';
 import { type ObjectStoreConfig, parseObjectStoreUrl } from '../io/object-store-config.js';
-import { S3ObjectStorage } from '../io/s3-object-storage.js';
 import { type ClaimedEpoch, WriterFence, WriterHistory } from '../io/writer-epoch.js';
 
 export type { ClaimedEpoch } from '../io/writer-epoch.js';
@@ -76,7 +77,7 @@ export async function openCheckpointStore(
     return { store: new FileSystemCheckpointStore(await root.subdirectory(CHECKPOINT_DIR_NAME)), close() {} };
   }
   // Only the valid history of the prefix's writer epochs (docs/OBJECT-STORE.md) is shown.
-  const storage = new S3ObjectStorage(objectStore);
+  const storage = createObjectStorage(objectStore);
   try {
     const { writer } = options;
     if (writer) WriterFence.resume(storage, writer.epoch, new WriterHistory(writer.records));

@@ -3,11 +3,13 @@
  * writer, docs/OBJECT-STORE.md) before anything is fetched or recovered, so that what this writer
  * recovers is exactly the history its claim records as valid.
  */
+
 import { epochFilter, FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
 import { TidemarkError } from '../errors.js';
 import type { Directory } from '../io/directory.js';
+import { createObjectStorage } from '../io/file-object-storage.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
-import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import type { S3ObjectStorage } from '../io/s3-object-storage.js';
 import {
   type EpochCutoff,
   listEpochs,
@@ -66,7 +68,7 @@ export async function claimWriter(
   config: ObjectStoreConfig,
   options: ClaimWriterOptions,
 ): Promise<ClaimedWriter> {
-  const storage = new S3ObjectStorage(config);
+  const storage = createObjectStorage(config);
   try {
     const { root, takeover } = options;
     const walDir = await root.subdirectory(WAL_DIR_NAME);

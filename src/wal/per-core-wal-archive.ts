@@ -13,8 +13,10 @@
  * - {@link CoreWalArchive.close} seals and archives the active segment: a clean shutdown leaves
  *   the core's whole log in the archive.
  */
+
 import { TidemarkError } from '../errors.js';
 import { OBJECT_WAL_ARCHIVE_PREFIX } from '../format/constants.js';
+import { createObjectStorage } from '../io/file-object-storage.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
 import type { CoreWalWriter } from './core-wal-writer.js';
@@ -41,7 +43,7 @@ export function coreArchiveStorage(
   const config = storage instanceof S3ObjectStorage ? storage.config : storage;
   const base = config.prefix ?? '';
   const prefix = base === '' ? coreArchivePrefix(coreId) : `${base}/${coreArchivePrefix(coreId)}`;
-  return new S3ObjectStorage({ ...config, prefix });
+  return createObjectStorage({ ...config, prefix });
 }
 
 /** Core ids that have objects under `<prefix>/wal/core-<id>/` in `storage`, ascending. */

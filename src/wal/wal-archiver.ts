@@ -136,13 +136,14 @@ export class WalArchiver {
       const mine = local.get(remote.number);
       if (mine === undefined || remote.sizeBytes === mine.sizeBytes) continue;
       // A compressed object's size is not the segment's: its metadata has the segment's.
-      const head = await storage.head(archivedSegmentKey(remote.number));
+      // The visible object may be under an epoch key (beside a fenced writer's): that one counts.
+      const head = await storage.head(remote.key);
       const remoteSize = head === undefined ? remote.sizeBytes : archivedSegmentSize(head);
       if (remoteSize !== mine.sizeBytes) {
         throw new TidemarkError(
           'TIDEMARK_CONFLICT',
-          `${storage.urlOf(archivedSegmentKey(remote.number))} holds a segment of ${remoteSize} bytes, the local segment ${mine.sizeBytes}: another writer archives to this prefix`,
-          { path: storage.urlOf(archivedSegmentKey(remote.number)) },
+          `${storage.urlOf(remote.key)} holds a segment of ${remoteSize} bytes, the local segment ${mine.sizeBytes}: another writer archives to this prefix`,
+          { path: storage.urlOf(remote.key) },
         );
       }
     }
