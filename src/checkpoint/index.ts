@@ -2,6 +2,7 @@ export {
   type CheckpointProblem,
   type CheckpointValidation,
   type LatestCheckpoint,
+  type LoadCheckpointOptions,
   type LoadedCheckpoint,
   loadChainManifests,
   loadCheckpoint,

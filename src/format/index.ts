@@ -70,4 +70,6 @@ export {
   readStateFile,
   type StateFileEntry,
   type StateFileInfo,
+  type StateFileTarget,
+  scanStateFile,
 } from './state-file.js';

@@ -21,6 +21,7 @@ import { SLAB_SPAN, SlabArena } from './slab-arena.js';
 import { SlabCompactor } from './slab-compactor.js';
 import {
   copyValue,
+  keysOf,
   rangeBounds,
   ScanIterator,
   type ScanOptions,
@@ -30,6 +31,8 @@ import {
 import { PagePool } from './slab-pages.js';
 import { SlabSnapshot } from './slab-snapshot.js';
 import { SlabTree } from './slab-tree.js';
+import type { StateBackend } from './state-backend.js';
+import type { StateScan } from './state-scan.js';
 
 /** Options of {@link SlabStore}. */
 export interface SlabStoreOptions {
@@ -78,7 +81,9 @@ const encoder = (s: string, into: { buf: Buffer }): number => {
 };
 
 /** A compact, ordered, in-memory key/value store (module comment: order, copies, snapshots). */
-export class SlabStore {
+export class SlabStore implements StateBackend {
+  /** This backend's name in the `stateBackend` option. */
+  readonly kind = 'slab' as const;
   private readonly arena: SlabArena;
   private readonly pool = new PagePool();
   private readonly tree: SlabTree;
@@ -162,7 +167,40 @@ export class SlabStore {
     checkKey('put(key)', key);
     checkValue('put(value)', key, value);
     const n = encoder(key, this.scratch);
+    this.write(this.scratch.buf, n, value, 0, value.byteLength);
+  }
+
+  /**
+   * Sets the key `bytes[keyStart, keyStart + keyLength)` (well-formed UTF-8: read back from a
+   * checksummed file or record, so not checked again) to a copy of
+   * `bytes[valueStart, valueStart + valueLength)`. Allocates nothing per call (checkpoint loading
+   * and WAL replay go through here).
+   */
+  putBytes(
+    bytes: Uint8Array,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+  ): void {
+    this.write(this.keyInScratch(bytes, keyStart, keyLength), keyLength, bytes, valueStart, valueLength);
+  }
+
+  /** Removes the key `bytes[keyStart, keyStart + keyLength)`; true when it was held. */
+  deleteBytes(bytes: Uint8Array, keyStart: number, keyLength: number): boolean {
+    return this.remove(this.keyInScratch(bytes, keyStart, keyLength), keyLength);
+  }
+
+  private keyInScratch(bytes: Uint8Array, keyStart: number, keyLength: number): Buffer {
+    if (this.scratch.buf.length < keyLength) this.scratch.buf = Buffer.allocUnsafe(keyLength * 2);
     const buf = this.scratch.buf;
+    if (keyLength <= 32) for (let i = 0; i < keyLength; i++) buf[i] = bytes[keyStart + i]!;
+    else buf.set(bytes.subarray(keyStart, keyStart + keyLength));
+    return buf;
+  }
+
+  /** Sets key `buf[0, n)` to a copy of `value[vs, vs + vl)`. */
+  private write(buf: Buffer, n: number, value: Uint8Array, vs: number, vl: number): void {
     const tree = this.tree;
     const arena = this.arena;
     const slot = tree.descend(buf, n);
@@ -170,21 +208,21 @@ export class SlabStore {
       const old = tree.leafRef(slot);
       arena.decode(old);
       const oldValueLength = arena.dValueLength;
-      if (oldValueLength === value.byteLength && arena.position(old) >= this.inPlaceFrom) {
-        arena.dSlab.bytes.set(value, arena.dKey + arena.dKeyLength);
+      if (oldValueLength === vl && arena.position(old) >= this.inPlaceFrom) {
+        arena.dSlab.bytes.set(value.subarray(vs, vs + vl), arena.dKey + arena.dKeyLength);
         return;
       }
       const recordLength = arena.dRecordLength;
-      const ref = arena.append(buf, 0, n, value, 0, value.byteLength);
+      const ref = arena.append(buf, 0, n, value, vs, vl);
       tree.setLeafRef(slot, ref);
       tree.replaceSeparators(old, ref);
       arena.kill(old);
-      this.keyValueBytes += value.byteLength - oldValueLength;
+      this.keyValueBytes += vl - oldValueLength;
       this.compactor.owe(recordLength);
     } else {
-      const ref = arena.append(buf, 0, n, value, 0, value.byteLength);
+      const ref = arena.append(buf, 0, n, value, vs, vl);
       tree.insert(~slot, ref);
-      this.keyValueBytes += n + value.byteLength;
+      this.keyValueBytes += n + vl;
     }
   }
 
@@ -192,7 +230,10 @@ export class SlabStore {
   delete(key: string): boolean {
     checkKey('delete(key)', key);
     const n = encoder(key, this.scratch);
-    const buf = this.scratch.buf;
+    return this.remove(this.scratch.buf, n);
+  }
+
+  private remove(buf: Buffer, n: number): boolean {
     if (this.tree.find(this.tree.root, buf, n) < 0) return false;
     const slot = this.tree.descend(buf, n);
     assert(slot >= 0, 'key found, then not found on the writable path');
@@ -207,7 +248,7 @@ export class SlabStore {
   }
 
   /** Entries whose key starts with `prefix` (UTF-8 bytes), in key order. */
-  prefixScan(prefix: string, options: ScanOptions = {}): IterableIterator<[string, Uint8Array]> {
+  prefixScan(prefix: string, options: ScanOptions = {}): StateScan {
     checkKey('prefixScan(prefix)', prefix);
     const p = Buffer.from(prefix, 'utf8');
     return new ScanIterator(this.liveSource, scanBounds({ start: p, prefix: p, limit: options.limit }));
@@ -217,17 +258,23 @@ export class SlabStore {
    * Entries with `start ≤ key < end` (start inclusive, end exclusive; either `undefined` for
    * open), in key order. Empty when `end ≤ start`.
    */
-  rangeScan(
-    start: string | undefined,
-    end: string | undefined,
-    options: ScanOptions = {},
-  ): IterableIterator<[string, Uint8Array]> {
+  rangeScan(start: string | undefined, end: string | undefined, options: ScanOptions = {}): StateScan {
     return new ScanIterator(this.liveSource, rangeBounds(start, end, options));
   }
 
   /** Every entry, in key order. */
-  entries(): IterableIterator<[string, Uint8Array]> {
+  entries(): StateScan {
     return new ScanIterator(this.liveSource, scanBounds({}));
+  }
+
+  /** Every key, in key order. */
+  keys(): IterableIterator<string> {
+    return keysOf(this.entries());
+  }
+
+  /** Every entry, in key order (`for (const [key, value] of store)`). */
+  [Symbol.iterator](): StateScan {
+    return this.entries();
   }
 
   /** A point-in-time read view; call `release()` when done (see {@link SlabSnapshot}). */

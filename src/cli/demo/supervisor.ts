@@ -109,7 +109,7 @@ async function prepareObjectStore(url: string, log: (line: string) => void): Pro
 async function recoverCores(
   dir: string,
   cores: number,
-): Promise<{ state: Map<string, Uint8Array>; rows: number }> {
+): Promise<{ state: Iterable<[string, Uint8Array]>; rows: number }> {
   const r = await recoverPerCore({
     walRoot: await FsDirectory.open(path.join(dir, WAL_DIR_NAME)),
     store: new FileSystemCheckpointStore(await FsDirectory.open(path.join(dir, CHECKPOINT_DIR_NAME))),
