@@ -17,6 +17,7 @@
  */
 import { assert } from '../errors.js';
 import { checkKey, checkNumber, checkValue, integerOption } from '../validation.js';
+import { SlabAppender } from './slab-append.js';
 import { SLAB_SPAN, SlabArena } from './slab-arena.js';
 import { SlabCompactor } from './slab-compactor.js';
 import {
@@ -95,6 +96,13 @@ export class SlabStore implements StateBackend {
   /** Records at or after this position are seen by no snapshot and may be rewritten in place. */
   private inPlaceFrom = 0;
   private readonly liveSource: ScanSource;
+  /**
+   * While every entry so far was put in ascending key order into a store created empty (no
+   * snapshot, delete or overwrite since): the bulk-load path, which appends at the tree's right
+   * edge instead of searching it (a sorted checkpoint base loads this way). Dropped for good by
+   * the first write that is not past the last key, and by any other change.
+   */
+  private appender: SlabAppender | undefined;
 
   /** Throws `TIDEMARK_INVALID_ARGUMENT` for an option out of range. */
   constructor(options: SlabStoreOptions = {}) {
@@ -131,6 +139,7 @@ export class SlabStore implements StateBackend {
       version: () => tree.version,
       check: () => {},
     };
+    this.appender = new SlabAppender(this.tree);
   }
 
   /** Entries held. */
@@ -203,6 +212,15 @@ export class SlabStore implements StateBackend {
   private write(buf: Buffer, n: number, value: Uint8Array, vs: number, vl: number): void {
     const tree = this.tree;
     const arena = this.arena;
+    const appender = this.appender;
+    if (appender !== undefined) {
+      if (appender.lastRef < 0 || arena.compare(appender.lastRef, buf, n) < 0) {
+        appender.append(arena.append(buf, 0, n, value, vs, vl));
+        this.keyValueBytes += n + vl;
+        return;
+      }
+      this.appender = undefined;
+    }
     const slot = tree.descend(buf, n);
     if (slot >= 0) {
       const old = tree.leafRef(slot);
@@ -234,6 +252,7 @@ export class SlabStore implements StateBackend {
   }
 
   private remove(buf: Buffer, n: number): boolean {
+    this.appender = undefined;
     if (this.tree.find(this.tree.root, buf, n) < 0) return false;
     const slot = this.tree.descend(buf, n);
     assert(slot >= 0, 'key found, then not found on the writable path');
@@ -279,6 +298,7 @@ export class SlabStore implements StateBackend {
 
   /** A point-in-time read view; call `release()` when done (see {@link SlabSnapshot}). */
   snapshot(): SlabSnapshot {
+    this.appender = undefined;
     const mark = this.arena.headPosition();
     const { root, epoch } = this.tree.takeSnapshot();
     this.marks.set(epoch, mark);
@@ -308,11 +328,13 @@ export class SlabStore implements StateBackend {
       max: Number.MAX_SAFE_INTEGER,
       fallback: this.compactor.stepBytes,
     });
+    this.appender = undefined;
     return this.compactor.step(maxBytes);
   }
 
   /** Compacts until no slab is over the garbage ratio (or, with `all`, holds any garbage). */
   compact(options: { all?: boolean } = {}): void {
+    this.appender = undefined;
     this.compactor.compactAll(options.all === true);
   }
 
