@@ -80,16 +80,16 @@ export class StateReplayer {
       const state = this.target.state;
       if (state.kind === 'slab' && this.changed === undefined) {
         // The slab backend copies the bytes into its slabs: no allocation per record.
-        state.put(entry.key, entry.value);
+        state.putUnchecked(entry.key, entry.value);
       } else {
         // A copy (the value is a view of the reader's buffer); small ones come from Node's
         // Buffer pool (cheaper than one ArrayBuffer per value).
         const value = Buffer.from(entry.value);
-        state.put(entry.key, value);
+        state.putUnchecked(entry.key, value);
         this.changed?.set(entry.key, value);
       }
     } else if (entry.type === 'delete') {
-      this.target.state.delete(entry.key);
+      this.target.state.deleteUnchecked(entry.key);
       this.changed?.set(entry.key, undefined);
     } else {
       return;

@@ -365,7 +365,7 @@ export class ChangelogAwareStore {
         bytes: 4 + key.length * 3 + value.length,
       });
     }
-    this.state.put(key, value);
+    this.state.putUnchecked(key, value); // checked above, before anything was logged
     this.uncommitted++;
     return ++this.lastSequence;
   }
@@ -408,7 +408,7 @@ export class ChangelogAwareStore {
         bytes: key.length * 3,
       });
     }
-    this.state.delete(key);
+    this.state.deleteUnchecked(key);
     this.uncommitted++;
     return ++this.lastSequence;
   }

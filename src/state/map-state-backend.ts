@@ -228,6 +228,16 @@ export class MapStateBackend implements StateBackend {
     return this.remove(key);
   }
 
+  /** `put()` without the checks (see `StateBackend.putUnchecked`). */
+  putUnchecked(key: string, value: Uint8Array): void {
+    this.set(key, value);
+  }
+
+  /** `delete()` without the check (see `StateBackend.deleteUnchecked`). */
+  deleteUnchecked(key: string): boolean {
+    return this.remove(key);
+  }
+
   putBytes(
     bytes: Uint8Array,
     keyStart: number,

@@ -57,14 +57,14 @@ export class PerCoreReplayer {
     if (op.type === 'put') {
       const state = this.target.state;
       if (state.kind === 'slab' && this.changed === undefined) {
-        state.put(op.key, op.value); // copied into the slabs
+        state.putUnchecked(op.key, op.value); // copied into the slabs
       } else {
         const value = Uint8Array.prototype.slice.call(op.value);
-        state.put(op.key, value);
+        state.putUnchecked(op.key, value);
         this.changed?.set(op.key, value);
       }
     } else if (op.type === 'delete') {
-      this.target.state.delete(op.key);
+      this.target.state.deleteUnchecked(op.key);
       this.changed?.set(op.key, undefined);
     }
     this.applied++;

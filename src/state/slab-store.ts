@@ -179,6 +179,18 @@ export class SlabStore implements StateBackend {
     this.write(this.scratch.buf, n, value, 0, value.byteLength);
   }
 
+  /** `put()` without the checks, for callers that made them (see `StateBackend.putUnchecked`). */
+  putUnchecked(key: string, value: Uint8Array): void {
+    const n = encoder(key, this.scratch);
+    this.write(this.scratch.buf, n, value, 0, value.byteLength);
+  }
+
+  /** `delete()` without the check (see `StateBackend.deleteUnchecked`). */
+  deleteUnchecked(key: string): boolean {
+    const n = encoder(key, this.scratch);
+    return this.remove(this.scratch.buf, n);
+  }
+
   /**
    * Sets the key `bytes[keyStart, keyStart + keyLength)` (well-formed UTF-8: read back from a
    * checksummed file or record, so not checked again) to a copy of
@@ -227,7 +239,8 @@ export class SlabStore implements StateBackend {
       arena.decode(old);
       const oldValueLength = arena.dValueLength;
       if (oldValueLength === vl && arena.position(old) >= this.inPlaceFrom) {
-        arena.dSlab.bytes.set(value.subarray(vs, vs + vl), arena.dKey + arena.dKeyLength);
+        const at = arena.dKey + arena.dKeyLength;
+        arena.dSlab.bytes.set(vs === 0 && vl === value.byteLength ? value : value.subarray(vs, vs + vl), at);
         return;
       }
       const recordLength = arena.dRecordLength;

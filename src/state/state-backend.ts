@@ -73,6 +73,14 @@ export interface StateBackend extends StateReader {
   /** Removes `key`; true when it was held. */
   delete(key: string): boolean;
   /**
+   * {@link put} without the argument checks, for a caller that already made them (the stores'
+   * own `put`, replay of checksummed records): `key` a well-formed string within the key cap,
+   * `value` a `Uint8Array` within the record cap. Anything else is undefined behaviour.
+   */
+  putUnchecked(key: string, value: Uint8Array): void;
+  /** {@link delete} without the argument check (same contract as {@link putUnchecked}). */
+  deleteUnchecked(key: string): boolean;
+  /**
    * Sets the key `bytes[keyStart, keyStart + keyLength)` (well-formed UTF-8, as read back from a
    * checksummed file or record) to a copy of `bytes[valueStart, valueStart + valueLength)`.
    * The slab backend allocates nothing per call; used by checkpoint loading and replay.

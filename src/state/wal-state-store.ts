@@ -172,7 +172,7 @@ export class WalStateStore {
     checkValue('put(value)', key, value);
     this.checkOpen();
     const lsn = this.wal.append(this.putEncoder.set(key, value));
-    this.state.put(key, value);
+    this.state.putUnchecked(key, value); // checked above, before anything was logged
     this.uncommitted++;
     return lsn;
   }
@@ -182,7 +182,7 @@ export class WalStateStore {
     checkKey('delete(key)', key);
     this.checkOpen();
     const lsn = this.wal.append(this.deleteEncoder.set(key));
-    this.state.delete(key);
+    this.state.deleteUnchecked(key);
     this.uncommitted++;
     return lsn;
   }
