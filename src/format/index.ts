@@ -69,6 +69,7 @@ export {
   encodeStateFileChunks,
   readStateFile,
   type StateFileEntry,
+  type StateFileEntryRange,
   type StateFileInfo,
   type StateFileTarget,
   scanStateFile,

@@ -119,7 +119,7 @@ export function readStateFile(
   visit: (key: string, value: Uint8Array | undefined) => void,
 ): StateFileInfo {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
-  return scanStateFile(b, path, (keyStart, keyLength, valueStart, valueLength) => {
+  return scanStateFile(b, path, ({ keyStart, keyLength, valueStart, valueLength }) => {
     // The checksum already held, so the key bytes are the ones the encoder wrote (UTF-8).
     const key = b.toString('utf8', keyStart, keyStart + keyLength);
     if (valueLength < 0) {
@@ -132,16 +132,25 @@ export function readStateFile(
   });
 }
 
+/** Where one entry's key and value lie in a state file's buffer (`valueLength` -1: a tombstone). */
+export interface StateFileEntryRange {
+  keyStart: number;
+  keyLength: number;
+  valueStart: number;
+  valueLength: number;
+}
+
 /**
  * {@link readStateFile} without decoding: `visit` gets each entry's key and value as byte ranges
- * of `buf` (`valueLength` -1 for a tombstone), so a loader can copy them where they go without a
+ * of `buf` (`valueLength` -1 for a tombstone; one object reused for every entry), so a loader can copy them where they go without a
  * string or a buffer per entry. Same checks, same errors, nothing visited unless the checksum holds.
  */
 export function scanStateFile(
   buf: Uint8Array,
   path: string,
-  visit: (keyStart: number, keyLength: number, valueStart: number, valueLength: number) => void,
+  visit: (entry: Readonly<StateFileEntryRange>) => void,
 ): StateFileInfo {
+  const entry: StateFileEntryRange = { keyStart: 0, keyLength: 0, valueStart: 0, valueLength: 0 };
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
   if (b.length < STATE_FILE_HEADER_SIZE + STATE_FILE_TRAILER_SIZE)
     throw corruption(path, 0, 'state file too short');
@@ -185,7 +194,11 @@ export function scanStateFile(
     const keyStart = o + STATE_ENTRY_FIXED_SIZE;
     const valueStart = keyStart + keyBytes;
     if (tombstone) tombstones++;
-    visit(keyStart, keyBytes, valueStart, tombstone ? -1 : valueBytes);
+    entry.keyStart = keyStart;
+    entry.keyLength = keyBytes;
+    entry.valueStart = valueStart;
+    entry.valueLength = tombstone ? -1 : valueBytes;
+    visit(entry);
     o = valueStart + valueBytes;
   }
   if (o !== body) throw corruption(path, o, 'bytes after the last entry');
@@ -198,22 +211,16 @@ export function scanStateFile(
  */
 export interface StateFileTarget {
   /** Sets key `bytes[keyStart, +keyLength)` to a copy of `bytes[valueStart, +valueLength)`. */
-  putBytes(
-    bytes: Uint8Array,
-    keyStart: number,
-    keyLength: number,
-    valueStart: number,
-    valueLength: number,
-  ): void;
+  putBytes(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>): void;
   /** Removes key `bytes[keyStart, +keyLength)`; true when it was held. */
   deleteBytes(bytes: Uint8Array, keyStart: number, keyLength: number): boolean;
 }
 
 /** Applies a state file to `state`: a base fills it (it should start empty), a delta sets and deletes keys. */
 export function applyStateFile(buf: Uint8Array, path: string, state: StateFileTarget): StateFileInfo {
-  return scanStateFile(buf, path, (keyStart, keyLength, valueStart, valueLength) => {
-    if (valueLength < 0) state.deleteBytes(buf, keyStart, keyLength);
-    else state.putBytes(buf, keyStart, keyLength, valueStart, valueLength);
+  return scanStateFile(buf, path, (entry) => {
+    if (entry.valueLength < 0) state.deleteBytes(buf, entry.keyStart, entry.keyLength);
+    else state.putBytes(buf, entry);
   });
 }
 

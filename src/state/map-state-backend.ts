@@ -14,6 +14,7 @@
  *   it may or may not be (as with the slab backend).
  */
 import { TidemarkError } from '../errors.js';
+import type { StateFileEntryRange } from '../format/state-file.js';
 import { checkKey, checkValue, integerOption } from '../validation.js';
 import type { StateBackend, StateBackendKind, StateScanOptions, StateSnapshot } from './state-backend.js';
 import { asyncOver, compareUtf8, type StateScan } from './state-scan.js';
@@ -240,10 +241,7 @@ export class MapStateBackend implements StateBackend {
 
   putBytes(
     bytes: Uint8Array,
-    keyStart: number,
-    keyLength: number,
-    valueStart: number,
-    valueLength: number,
+    { keyStart, keyLength, valueStart, valueLength }: Readonly<StateFileEntryRange>,
   ): void {
     const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const value = Buffer.allocUnsafe(valueLength);

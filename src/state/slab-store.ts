@@ -16,6 +16,7 @@
  *   pauses longer than that step.
  */
 import { assert } from '../errors.js';
+import type { StateFileEntryRange } from '../format/state-file.js';
 import { checkKey, checkNumber, checkValue, integerOption } from '../validation.js';
 import { SlabAppender } from './slab-append.js';
 import { SLAB_SPAN, SlabArena } from './slab-arena.js';
@@ -197,13 +198,8 @@ export class SlabStore implements StateBackend {
    * `bytes[valueStart, valueStart + valueLength)`. Allocates nothing per call (checkpoint loading
    * and WAL replay go through here).
    */
-  putBytes(
-    bytes: Uint8Array,
-    keyStart: number,
-    keyLength: number,
-    valueStart: number,
-    valueLength: number,
-  ): void {
+  putBytes(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>): void {
+    const { keyStart, keyLength, valueStart, valueLength } = entry;
     this.write(this.keyInScratch(bytes, keyStart, keyLength), keyLength, bytes, valueStart, valueLength);
   }
 

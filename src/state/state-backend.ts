@@ -15,6 +15,7 @@
  * which is Unicode code point order. It differs from JavaScript's `<` on strings (UTF-16 code
  * units) for astral characters: `'\uFFFF'` (EF BF BF) sorts before `'\u{1F600}'` (F0 9F 98 80).
  */
+import type { StateFileEntryRange } from '../format/state-file.js';
 import { enumOption } from '../validation.js';
 import { MapStateBackend } from './map-state-backend.js';
 import { SlabStore } from './slab-store.js';
@@ -81,17 +82,11 @@ export interface StateBackend extends StateReader {
   /** {@link delete} without the argument check (same contract as {@link putUnchecked}). */
   deleteUnchecked(key: string): boolean;
   /**
-   * Sets the key `bytes[keyStart, keyStart + keyLength)` (well-formed UTF-8, as read back from a
+   * Sets the key `bytes[entry.keyStart, +entry.keyLength)` (well-formed UTF-8, as read back from a
    * checksummed file or record) to a copy of `bytes[valueStart, valueStart + valueLength)`.
    * The slab backend allocates nothing per call; used by checkpoint loading and replay.
    */
-  putBytes(
-    bytes: Uint8Array,
-    keyStart: number,
-    keyLength: number,
-    valueStart: number,
-    valueLength: number,
-  ): void;
+  putBytes(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>): void;
   /** Removes the key `bytes[keyStart, keyStart + keyLength)`; true when it was held. */
   deleteBytes(bytes: Uint8Array, keyStart: number, keyLength: number): boolean;
   /** A point-in-time read view (see {@link StateSnapshot}). */
