@@ -8,8 +8,9 @@ import { throwIfAborted } from '../abort-steps.js';
 import { isTidemarkError, TidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
 import { crc32c } from '../format/crc32c.js';
-import { applyStateFile, readStateFile } from '../format/state-file.js';
+import { applyStateFile, scanStateFile } from '../format/state-file.js';
 import type { ReplayTarget } from '../state/apply-entry.js';
+import { createStateBackend, type StateBackend, type StateBackendKind } from '../state/state-backend.js';
 import { checkCheckpointStoreArgument } from '../validation.js';
 import { type CheckpointStore, checkpointFilePath } from './checkpoint-store.js';
 
@@ -20,13 +21,19 @@ export const MAX_CHAIN_LENGTH = 10_000;
 export interface LoadedCheckpoint {
   manifest: CheckpointManifest;
   /** The key/value state: the base with every delta of the chain applied. */
-  state: Map<string, Uint8Array>;
+  state: StateBackend;
   /** Operator state by name (inline or from the sidecar), checked against its CRC32C. */
   operators: Map<string, Uint8Array>;
   /** Ids from the base to this checkpoint. */
   chain: number[];
   /** Bytes of data files read. */
   bytesRead: number;
+}
+
+/** Options of {@link loadCheckpoint} and {@link loadLatestCheckpoint}. */
+export interface LoadCheckpointOptions {
+  /** What the loaded state is held in (default `'slab'`; see `StateBackendKind`). */
+  stateBackend?: StateBackendKind | undefined;
 }
 
 /** A checkpoint passed over while loading, and why. */
@@ -92,13 +99,13 @@ export async function loadChainManifests(store: CheckpointStore, id: number): Pr
 async function applyCheckpointState(
   store: CheckpointStore,
   m: CheckpointManifest,
-  state: Map<string, Uint8Array> | undefined,
+  state: StateBackend | undefined,
 ): Promise<number> {
   const file = m.files.find((f) => f.role === m.kind)!;
   const bytes = await store.readFile(m, file);
   const path = checkpointFilePath(store, m.id, file.name);
   const info =
-    state === undefined ? readStateFile(bytes, path, () => {}) : applyStateFile(bytes, path, state);
+    state === undefined ? scanStateFile(bytes, path, () => {}) : applyStateFile(bytes, path, state);
   const expectedKind = m.kind === 'base' ? 0 : 1;
   if (info.kind !== expectedKind) throw chainError(store, m, `${file.name} is not a ${m.kind}`);
   if (info.entries !== m.state.entriesWritten || info.tombstones !== m.state.tombstones)
@@ -142,9 +149,13 @@ async function loadOperators(
  * checksum, every state file's structure and the key count after each step. Throws
  * `TIDEMARK_CORRUPTION`, `TIDEMARK_NOT_FOUND`, `TIDEMARK_UNSUPPORTED_VERSION`, `TIDEMARK_IO`.
  */
-export async function loadCheckpoint(store: CheckpointStore, id: number): Promise<LoadedCheckpoint> {
+export async function loadCheckpoint(
+  store: CheckpointStore,
+  id: number,
+  options: LoadCheckpointOptions = {},
+): Promise<LoadedCheckpoint> {
   const chain = await loadChainManifests(store, id);
-  const state = new Map<string, Uint8Array>();
+  const state = createStateBackend(options.stateBackend);
   let bytesRead = 0;
   for (const m of chain) bytesRead += await applyCheckpointState(store, m, state);
   const manifest = chain[chain.length - 1]!;
@@ -156,7 +167,10 @@ export async function loadCheckpoint(store: CheckpointStore, id: number): Promis
  * The newest checkpoint whose whole chain loads, falling back past broken ones. I/O errors and
  * `TIDEMARK_UNSUPPORTED_VERSION` (a manifest or state file of a newer version) are thrown.
  */
-export async function loadLatestCheckpoint(store: CheckpointStore): Promise<LatestCheckpoint> {
+export async function loadLatestCheckpoint(
+  store: CheckpointStore,
+  options: LoadCheckpointOptions = {},
+): Promise<LatestCheckpoint> {
   checkCheckpointStoreArgument('store', store);
   const ids = await store.list();
   const said = await store.readLatestPointer();
@@ -165,7 +179,7 @@ export async function loadLatestCheckpoint(store: CheckpointStore): Promise<Late
   for (let i = ids.length - 1; i >= 0; i--) {
     const id = ids[i]!;
     try {
-      const checkpoint = await loadCheckpoint(store, id);
+      const checkpoint = await loadCheckpoint(store, id, options);
       if (pointer === 'ok' && said !== id) pointer = 'stale';
       return { checkpoint, skipped, pointer };
     } catch (err) {
@@ -256,7 +270,7 @@ export async function validateCheckpointChain(
   result.chain = chain.map((m) => m.id);
   // Check every file of every checkpoint reached; materialize only when the chain is whole.
   const whole = result.problems.length === 0 && chain[0]?.kind === 'base';
-  const state = whole ? new Map<string, Uint8Array>() : undefined;
+  const state = whole ? createStateBackend() : undefined;
   for (const m of chain) {
     throwIfAborted(`validating checkpoint ${id}`, options.signal);
     try {
@@ -350,12 +364,16 @@ export async function pruneCheckpoints(
 
 /**
  * The state a replay starts from: `checkpoint`'s contents and position, or an empty state at
- * LSN 0 when there is none. Used by recovery and by the checkpoint manager alike.
+ * LSN 0 when there is none (held in `options.stateBackend`, default `'slab'`). Used by recovery
+ * and by the checkpoint manager alike.
  */
-export function replayStartOf(checkpoint: LoadedCheckpoint | undefined): ReplayTarget & { lsn: number } {
+export function replayStartOf(
+  checkpoint: LoadedCheckpoint | undefined,
+  options: LoadCheckpointOptions = {},
+): ReplayTarget & { lsn: number } {
   const lsn = checkpoint?.manifest.walPosition.lsn ?? 0;
   return {
-    state: checkpoint?.state ?? new Map<string, Uint8Array>(),
+    state: checkpoint?.state ?? createStateBackend(options.stateBackend),
     lsn,
     epoch: checkpoint?.manifest.epoch ?? 0,
     sourceOffsets: { ...(checkpoint?.manifest.sourceOffsets ?? {}) },

@@ -10,6 +10,7 @@ export {
   type CheckpointProblem,
   type CheckpointValidation,
   type LatestCheckpoint,
+  type LoadCheckpointOptions,
   type LoadedCheckpoint,
   loadChainManifests,
   loadCheckpoint,

@@ -28,6 +28,7 @@ import { TidemarkError } from '../errors.js';
 import type { CheckpointManifest, ConnectorCheckpoint } from '../format/checkpoint-manifest.js';
 import type { Directory } from '../io/directory.js';
 import { PerCoreReplayer, type PerCoreTarget } from '../state/per-core-replayer.js';
+import { copyStateBackend, createStateBackend, type StateBackendKind } from '../state/state-backend.js';
 import {
   checkCheckpointStoreArgument,
   checkDirectoryArgument,
@@ -153,12 +154,19 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** Reads a manifest's per-core progress back: positions and committed offsets by core. */
-export function perCoreProgressOf(manifest: CheckpointManifest | undefined): {
+export function perCoreProgressOf(
+  manifest: CheckpointManifest | undefined,
+  options: { stateBackend?: StateBackendKind | undefined } = {},
+): {
   positions: Map<number, WalPosition>;
   target: PerCoreTarget;
 } {
   const positions = new Map<number, WalPosition>();
-  const target: PerCoreTarget = { state: new Map(), epoch: manifest?.epoch ?? 0, cores: new Map() };
+  const target: PerCoreTarget = {
+    state: createStateBackend(options.stateBackend),
+    epoch: manifest?.epoch ?? 0,
+    cores: new Map(),
+  };
   if (!manifest) return { positions, target };
   for (const [id, p] of Object.entries(manifest.perCoreWalPositions)) {
     const lsn = (p as { lsn?: number }).lsn ?? 1;
@@ -288,7 +296,7 @@ export class PerCoreCheckpointCoordinator {
 
       // Replay onto a copy of the copy: a failed checkpoint leaves the coordinator as it was.
       const target: PerCoreTarget = {
-        state: new Map(this.target.state),
+        state: copyStateBackend(this.target.state),
         epoch: this.target.epoch,
         cores: new Map(
           [...this.target.cores].map(([c, p]) => [c, { ...p, sourceOffsets: { ...p.sourceOffsets } }]),

@@ -18,7 +18,7 @@ export interface PerCoreDraftInput {
   /** The checkpoint a delta applies to (required for a delta). */
   parent: CheckpointManifest | undefined;
   /** The whole state after this checkpoint. */
-  state: ReadonlyMap<string, Uint8Array>;
+  state: { readonly size: number; entries(): Iterable<[string, Uint8Array]> };
   /** Keys changed since `parent`: value, or undefined for a deleted key (a delta writes these). */
   changed: ReadonlyMap<string, Uint8Array | undefined>;
   /** Each core's synced position the checkpoint covers, by core id. */
@@ -34,7 +34,9 @@ export function perCoreCheckpointDraft(input: PerCoreDraftInput): CheckpointDraf
   let tombstones = 0;
   if (delta) for (const value of changed.values()) if (value === undefined) tombstones++;
   const entries = delta ? changed.size : state.size;
-  const source: Iterable<StateFileEntry> = delta ? changed.entries() : state.entries();
+  const source: Iterable<StateFileEntry> = delta
+    ? changed.entries()
+    : (state.entries() as Iterable<StateFileEntry>);
   const role = delta ? 'delta' : 'base';
   return {
     manifest: {

@@ -94,6 +94,9 @@ export {
   encodeStateFileChunks,
   readStateFile,
   type StateFileEntry,
+  type StateFileEntryRange,
   type StateFileInfo,
+  type StateFileTarget,
+  scanStateFile,
 } from './state-file.js';
 export { packSegment, unpackSegment } from './wal-pack.js';

@@ -119,6 +119,39 @@ export function readStateFile(
   visit: (key: string, value: Uint8Array | undefined) => void,
 ): StateFileInfo {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+  return scanStateFile(b, path, ({ keyStart, keyLength, valueStart, valueLength }) => {
+    // The checksum already held, so the key bytes are the ones the encoder wrote (UTF-8).
+    const key = b.toString('utf8', keyStart, keyStart + keyLength);
+    if (valueLength < 0) {
+      visit(key, undefined);
+    } else {
+      const value = new Uint8Array(valueLength);
+      value.set(b.subarray(valueStart, valueStart + valueLength));
+      visit(key, value);
+    }
+  });
+}
+
+/** Where one entry's key and value lie in a state file's buffer (`valueLength` -1: a tombstone). */
+export interface StateFileEntryRange {
+  keyStart: number;
+  keyLength: number;
+  valueStart: number;
+  valueLength: number;
+}
+
+/**
+ * {@link readStateFile} without decoding: `visit` gets each entry's key and value as byte ranges
+ * of `buf` (`valueLength` -1 for a tombstone; one object reused for every entry), so a loader can copy them where they go without a
+ * string or a buffer per entry. Same checks, same errors, nothing visited unless the checksum holds.
+ */
+export function scanStateFile(
+  buf: Uint8Array,
+  path: string,
+  visit: (entry: Readonly<StateFileEntryRange>) => void,
+): StateFileInfo {
+  const entry: StateFileEntryRange = { keyStart: 0, keyLength: 0, valueStart: 0, valueLength: 0 };
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
   if (b.length < STATE_FILE_HEADER_SIZE + STATE_FILE_TRAILER_SIZE)
     throw corruption(path, 0, 'state file too short');
   const body = b.length - STATE_FILE_TRAILER_SIZE;
@@ -159,28 +192,35 @@ export function readStateFile(
       throw corruption(path, o, 'entry length over the cap or past the end');
     }
     const keyStart = o + STATE_ENTRY_FIXED_SIZE;
-    // The checksum already held, so the key bytes are the ones the encoder wrote (UTF-8).
-    const key = b.toString('utf8', keyStart, keyStart + keyBytes);
     const valueStart = keyStart + keyBytes;
-    if (tombstone) {
-      tombstones++;
-      visit(key, undefined);
-    } else {
-      const value = new Uint8Array(valueBytes);
-      value.set(b.subarray(valueStart, valueStart + valueBytes));
-      visit(key, value);
-    }
+    if (tombstone) tombstones++;
+    entry.keyStart = keyStart;
+    entry.keyLength = keyBytes;
+    entry.valueStart = valueStart;
+    entry.valueLength = tombstone ? -1 : valueBytes;
+    visit(entry);
     o = valueStart + valueBytes;
   }
   if (o !== body) throw corruption(path, o, 'bytes after the last entry');
   return { kind: kind as StateFileKind, version, entries: count, tombstones };
 }
 
+/**
+ * What a state file is applied to: a state backend, seen structurally (the format layer does not
+ * import the state layer). Keys and values are byte ranges of the file's buffer.
+ */
+export interface StateFileTarget {
+  /** Sets key `bytes[keyStart, +keyLength)` to a copy of `bytes[valueStart, +valueLength)`. */
+  putBytes(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>): void;
+  /** Removes key `bytes[keyStart, +keyLength)`; true when it was held. */
+  deleteBytes(bytes: Uint8Array, keyStart: number, keyLength: number): boolean;
+}
+
 /** Applies a state file to `state`: a base fills it (it should start empty), a delta sets and deletes keys. */
-export function applyStateFile(buf: Uint8Array, path: string, state: Map<string, Uint8Array>): StateFileInfo {
-  return readStateFile(buf, path, (key, value) => {
-    if (value === undefined) state.delete(key);
-    else state.set(key, value);
+export function applyStateFile(buf: Uint8Array, path: string, state: StateFileTarget): StateFileInfo {
+  return scanStateFile(buf, path, (entry) => {
+    if (entry.valueLength < 0) state.deleteBytes(buf, entry.keyStart, entry.keyLength);
+    else state.putBytes(buf, entry);
   });
 }
 

@@ -35,6 +35,7 @@ import {
   type Ring1CheckpointResult,
   type Ring1Link,
 } from '../state/changelog-aware-store.js';
+import type { StateBackendKind } from '../state/state-backend.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
 import { checkpointRecoveredState } from './checkpoint-on-open.js';
 import { SpanRelay } from './forward-spans.js';
@@ -66,6 +67,12 @@ export interface ChangelogStoreConfig extends StorageOptions, AbortOptions {
   drainer?: Pick<ChangelogDrainerOptions, 'maxBatchEntries' | 'spinMicros' | 'idleSleepMs'>;
   /** Ring 1 checkpoints on its own this often, ms. Default 0 (only when asked). Shorthand for `checkpoint.intervalMs`. */
   checkpointIntervalMs?: number;
+  /**
+   * What holds Ring 0's state (what `get`, `has` and the scans read): `'slab'` (default) or
+   * `'map'` — see `RecoveryConfig.stateBackend` for the trade-off. Ring 1's own copy of the state
+   * (what it checkpoints from) is always a slab store. Anything else is `TIDEMARK_INVALID_ARGUMENT`.
+   */
+  stateBackend?: StateBackendKind;
   /** Ring 1 checkpoints early once this many WAL bytes were appended since the last checkpoint (before this open too). Default 0 (never). Shorthand for `checkpoint.walSizeThresholdBytes`. */
   checkpointWalBytes?: number;
 }
@@ -139,6 +146,7 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       transactional,
       objectStore,
       trackChangedKeys: true,
+      stateBackend: config.stateBackend,
     }).recover({ signal });
     recovered.stats.segmentsFetched = segmentsFetched;
     const checkpointOptions = resolveCheckpointOptions({

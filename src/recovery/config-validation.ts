@@ -9,6 +9,7 @@ import { TieringPolicy } from '../checkpoint/tiering-policy.js';
 import { TidemarkError } from '../errors.js';
 import { MAX_ARENA_BYTES, MAX_RING_ENTRIES } from '../format/constants.js';
 import { parseObjectStoreUrl, resolveObjectStoreConfig } from '../io/object-store-config.js';
+import { stateBackendOption } from '../state/state-backend.js';
 import {
   booleanOption,
   checkOptionsObject,
@@ -72,6 +73,7 @@ export function checkRecoveryConfig(config: unknown): void {
   checkCheckpointOptions(c);
   enumOption('mode', c.mode, WAL_RECOVERY_MODES, 'tolerate-torn-tail');
   booleanOption('trackChangedKeys', c.trackChangedKeys, false);
+  stateBackendOption('stateBackend', c.stateBackend);
   checkStorageOptions(c as StorageOptions);
 }
 
@@ -95,6 +97,7 @@ export function checkChangelogStoreConfig(config: unknown): void {
   const c = config as Record<string, unknown>;
   checkPath('dir', c.dir);
   booleanOption('transactional', c.transactional, false);
+  stateBackendOption('stateBackend', c.stateBackend);
   checkWalOptions('wal', c.wal as never);
   const wal = c.wal as Record<string, unknown> | undefined;
   if (wal?.lock !== undefined || wal?.initialLsn !== undefined) {

@@ -21,6 +21,7 @@ import type { Directory } from '../io/directory.js';
 import { shareLock } from '../io/shared-lock.js';
 import type { CoreProgress } from '../state/per-core-replayer.js';
 import { PerCoreReplayer } from '../state/per-core-replayer.js';
+import { type StateBackend, type StateBackendKind, stateBackendOption } from '../state/state-backend.js';
 import {
   booleanOption,
   checkCheckpointStoreArgument,
@@ -54,6 +55,8 @@ export interface PerCoreRecoveryConfig {
   transactional?: boolean;
   /** `tolerate-torn-tail` (default) or `point-in-time` (see the module comment). */
   mode?: 'tolerate-torn-tail' | 'point-in-time';
+  /** What holds the recovered state (default `'slab'`; see `StateBackendKind`). */
+  stateBackend?: StateBackendKind;
 }
 
 /** What a point-in-time cut dropped. */
@@ -77,8 +80,8 @@ export interface PerCoreCut {
 
 /** The seed's `PerCoreRecoveredState`. */
 export interface PerCoreRecoveredState {
-  /** The recovered state: key → value. */
-  state: Map<string, Uint8Array>;
+  /** The key/value state (see `StateBackend`: get, has, size, scans in UTF-8 byte order, snapshot). */
+  state: StateBackend;
   /** Highest epoch recovered (checkpoint or log): writers resume at `epoch + 1`. */
   epoch: number;
   /** Per core: committed source offsets, watermark, last sequence. */
@@ -113,8 +116,9 @@ export async function recoverPerCore(
   const what = `recovering the per-core WAL in ${config.walRoot.path}`;
   throwIfAborted(what, signal);
   await refuseInterruptedRestore(config.walRoot);
-  const latest = await loadLatestCheckpoint(config.store);
-  const { positions, target } = perCoreProgressOf(latest.checkpoint?.manifest);
+  const stateBackend = stateBackendOption('stateBackend', config.stateBackend);
+  const latest = await loadLatestCheckpoint(config.store, { stateBackend });
+  const { positions, target } = perCoreProgressOf(latest.checkpoint?.manifest, { stateBackend });
   if (latest.checkpoint) target.state = latest.checkpoint.state;
   const mode = config.mode ?? 'tolerate-torn-tail';
   const perCore: PerCoreWalEntry[][] = [];

@@ -1,15 +1,16 @@
 /**
- * Replay: applies decoded WAL entries to a state map, honouring transactions (records after the
+ * Replay: applies decoded WAL entries to a {@link StateBackend}, honouring transactions (records after the
  * last Commit wait in a pending list until their Commit arrives; an Abort drops them).
  */
 import { RECORD_HEADER_SIZE } from '../format/constants.js';
 import { decodeEntry, type SourceOffsets, type WalEntry } from '../format/entry-codec.js';
 import type { Directory } from '../io/directory.js';
 import { WalReader, type WalReadOptions, type WalReadStats } from '../wal/wal-reader.js';
+import type { StateBackend } from './state-backend.js';
 
 /** The state being rebuilt by replay. */
 export interface ReplayTarget {
-  state: Map<string, Uint8Array>;
+  state: StateBackend;
   epoch: number;
   sourceOffsets: SourceOffsets;
   watermark: number | undefined;
@@ -80,12 +81,19 @@ export class StateReplayer {
 
   private mutate(entry: WalEntry): void {
     if (entry.type === 'put') {
-      // A copy: small ones come from Node's Buffer pool (cheaper than one ArrayBuffer per value).
-      const value = Buffer.from(entry.value);
-      this.target.state.set(entry.key, value);
-      this.changed?.set(entry.key, value);
+      const state = this.target.state;
+      if (state.kind === 'slab' && this.changed === undefined) {
+        // The slab backend copies the bytes into its slabs: no allocation per record.
+        state.putUnchecked(entry.key, entry.value);
+      } else {
+        // A copy (the value is a view of the reader's buffer); small ones come from Node's
+        // Buffer pool (cheaper than one ArrayBuffer per value).
+        const value = Buffer.from(entry.value);
+        state.putUnchecked(entry.key, value);
+        this.changed?.set(entry.key, value);
+      }
     } else if (entry.type === 'delete') {
-      this.target.state.delete(entry.key);
+      this.target.state.deleteUnchecked(entry.key);
       this.changed?.set(entry.key, undefined);
     } else {
       return;

@@ -45,6 +45,7 @@ import {
 } from '../validation.js';
 import { type CheckpointCallOptions, parseCheckpointCall } from './checkpoint-call.js';
 import { FifoQueue } from './fifo-queue.js';
+import type { StateBackend, StateScan, StateScanOptions, StateSnapshot } from './state-backend.js';
 
 /** Queued entries the pump moves into the ring before it yields to the event loop. */
 const PUMP_SLICE_ENTRIES = 4096;
@@ -86,7 +87,8 @@ export interface ChangelogAwareStoreOptions {
 
 /** Initial contents (normally from recovery). */
 export interface ChangelogAwareStoreInit {
-  state: Map<string, Uint8Array>;
+  /** Ring 0's state (normally the recovered one); the store owns it from then on. */
+  state: StateBackend;
   sourceOffsets: SourceOffsets;
   watermark: number | undefined;
 }
@@ -189,7 +191,7 @@ export class ChangelogAwareStore {
 
   private readonly buffer: StateChangelogBuffer;
   private readonly ring1: Ring1Link;
-  private readonly state: Map<string, Uint8Array>;
+  private readonly state: StateBackend;
 
   constructor(init: ChangelogAwareStoreParts, options: ChangelogAwareStoreOptions = {}) {
     const { buffer } = init;
@@ -223,16 +225,67 @@ export class ChangelogAwareStore {
 
   // ── reads ──────────────────────────────────────────────────────────────────────────────────
 
-  /** The value of `key`, or undefined. */
+  // Reads are Ring 0's view: every put and delete made so far, including those not yet durable
+  // (and, in transactional mode, not yet committed) — what a crash could still lose.
+
+  /**
+   * The value of `key`, or `undefined`. Throws `TIDEMARK_INVALID_ARGUMENT` for a key that is not
+   * a well-formed string. With the slab backend (default) the value is a fresh copy; with the map
+   * backend it is the object the state holds (do not mutate it). Either way no later write
+   * changes it.
+   */
   get(key: string): Uint8Array | undefined {
     return this.state.get(key);
   }
+
+  /** True when `key` is held. Throws `TIDEMARK_INVALID_ARGUMENT` for a malformed key. */
+  has(key: string): boolean {
+    return this.state.has(key);
+  }
+
   /** Number of keys. */
   get size(): number {
     return this.state.size;
   }
-  /** Iterates the state. */
-  entries(): IterableIterator<[string, Uint8Array]> {
+
+  /** UTF-8 key bytes + value bytes held. */
+  get sizeBytes(): number {
+    return this.state.sizeBytes;
+  }
+
+  /**
+   * Entries whose key starts with `prefix`, in key order: the unsigned bytes of the UTF-8 key
+   * (code point order; `'\uFFFF'` sorts before `'\u{1F600}'`, unlike JavaScript's `<`). At most
+   * `options.limit` (an integer ≥ 0). Works with `for…of` and `for await…of`. A scan running
+   * while the store is written sees every key present throughout once, in order; keys written
+   * meanwhile may or may not be seen (take a {@link snapshot} for a fixed view). Throws
+   * `TIDEMARK_INVALID_ARGUMENT` for a malformed prefix or limit.
+   */
+  prefixScan(prefix: string, options?: StateScanOptions): StateScan {
+    return this.state.prefixScan(prefix, options);
+  }
+
+  /**
+   * Entries with `start ≤ key < end` (start inclusive, end exclusive; `undefined` for an open
+   * end), in UTF-8 byte order, at most `options.limit`; empty when `end ≤ start`. Same contract
+   * as {@link prefixScan}.
+   */
+  rangeScan(start: string | undefined, end: string | undefined, options?: StateScanOptions): StateScan {
+    return this.state.rangeScan(start, end, options);
+  }
+
+  /**
+   * A point-in-time read view of Ring 0's state (`get`, `has`, `size`, `sizeBytes`, scans): its reads do not change
+   * while the store is written. Release it with `release()` or `using snap = store.snapshot()`;
+   * reading it afterwards throws `TIDEMARK_CLOSED`. A live snapshot pins memory (slab: the index
+   * pages written since; map: a copy of the whole `Map` on the first write after it).
+   */
+  snapshot(): StateSnapshot {
+    return this.state.snapshot();
+  }
+
+  /** Every entry, in key order (UTF-8 bytes; see {@link prefixScan}). Ring 0's view. */
+  entries(): StateScan {
     return this.state.entries();
   }
   /** The current epoch (advanced by Ring 1 after each checkpoint). */
@@ -326,7 +379,7 @@ export class ChangelogAwareStore {
         bytes: 4 + key.length * 3 + value.length,
       });
     }
-    this.state.set(key, value);
+    this.state.putUnchecked(key, value); // checked above, before anything was logged
     this.uncommitted++;
     return ++this.lastSequence;
   }
@@ -369,7 +422,7 @@ export class ChangelogAwareStore {
         bytes: key.length * 3,
       });
     }
-    this.state.delete(key);
+    this.state.deleteUnchecked(key);
     this.uncommitted++;
     return ++this.lastSequence;
   }

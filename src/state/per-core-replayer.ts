@@ -5,6 +5,7 @@
  */
 import type { SourceOffsets } from '../format/entry-codec.js';
 import type { PerCoreWalEntry } from '../format/per-core-entry.js';
+import type { StateBackend } from './state-backend.js';
 
 /** What one core has committed. */
 export interface CoreProgress {
@@ -16,7 +17,7 @@ export interface CoreProgress {
 
 /** What per-core replay builds on. */
 export interface PerCoreTarget {
-  state: Map<string, Uint8Array>;
+  state: StateBackend;
   /** Highest epoch seen. */
   epoch: number;
   cores: Map<number, CoreProgress>;
@@ -58,11 +59,16 @@ export class PerCoreReplayer {
   private mutate(e: PerCoreWalEntry): void {
     const op = e.operation;
     if (op.type === 'put') {
-      const value = Uint8Array.prototype.slice.call(op.value);
-      this.target.state.set(op.key, value);
-      this.changed?.set(op.key, value);
+      const state = this.target.state;
+      if (state.kind === 'slab' && this.changed === undefined) {
+        state.putUnchecked(op.key, op.value); // copied into the slabs
+      } else {
+        const value = Uint8Array.prototype.slice.call(op.value);
+        state.putUnchecked(op.key, value);
+        this.changed?.set(op.key, value);
+      }
     } else if (op.type === 'delete') {
-      this.target.state.delete(op.key);
+      this.target.state.deleteUnchecked(op.key);
       this.changed?.set(op.key, undefined);
     }
     this.applied++;

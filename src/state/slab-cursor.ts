@@ -12,6 +12,7 @@ import { assert, TidemarkError } from '../errors.js';
 import { checkKey, integerOption } from '../validation.js';
 import type { SlabArena } from './slab-arena.js';
 import { COUNT, HEADER_WORDS, KIND, LEAF, type PagePool, SEPARATORS } from './slab-pages.js';
+import { asyncOver, type StateScan } from './state-scan.js';
 
 const MAX_DEPTH = 40;
 
@@ -143,7 +144,7 @@ export interface ScanBounds {
  *
  * Threads: not thread-safe: the thread of its store.
  */
-export class ScanIterator implements IterableIterator<[string, Uint8Array]> {
+export class ScanIterator implements StateScan {
   private readonly cursor: TreeCursor;
   private seenVersion: number;
   private last = new Uint8Array(64);
@@ -164,6 +165,11 @@ export class ScanIterator implements IterableIterator<[string, Uint8Array]> {
 
   [Symbol.iterator](): this {
     return this;
+  }
+
+  /** `for await (const [key, value] of scan)`: the same cursor, one entry per turn. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<[string, Uint8Array]> {
+    return asyncOver(this);
   }
 
   next(): IteratorResult<[string, Uint8Array]> {
@@ -275,4 +281,9 @@ export function rangeBounds(
     end: end === undefined ? undefined : Buffer.from(end, 'utf8'),
     limit: options.limit,
   });
+}
+
+/** The keys of a scan. */
+export function* keysOf(scan: Iterable<[string, Uint8Array]>): IterableIterator<string> {
+  for (const [key] of scan) yield key;
 }

@@ -13,6 +13,7 @@
 import { checkKey } from '../validation.js';
 import {
   copyValue,
+  keysOf,
   rangeBounds,
   releasedError,
   ScanIterator,
@@ -21,6 +22,8 @@ import {
   scanBounds,
 } from './slab-cursor.js';
 import type { SlabTree } from './slab-tree.js';
+import type { StateSnapshot } from './state-backend.js';
+import type { StateScan } from './state-scan.js';
 
 /** What the store hands a new snapshot. */
 export interface SlabSnapshotInit {
@@ -37,7 +40,7 @@ export interface SlabSnapshotInit {
  *
  * Threads: not thread-safe: read it in the thread of the store that made it.
  */
-export class SlabSnapshot {
+export class SlabSnapshot implements StateSnapshot {
   /** Entries at the snapshot's time. */
   readonly size: number;
   /** Key + value bytes at the snapshot's time. */
@@ -79,24 +82,35 @@ export class SlabSnapshot {
   }
 
   /** Entries whose key started with `prefix`, in key order (UTF-8 byte order). */
-  prefixScan(prefix: string, options: ScanOptions = {}): IterableIterator<[string, Uint8Array]> {
+  prefixScan(prefix: string, options: ScanOptions = {}): StateScan {
     checkKey('prefixScan(prefix)', prefix);
     const p = Buffer.from(prefix, 'utf8');
     return new ScanIterator(this.source, scanBounds({ start: p, prefix: p, limit: options.limit }));
   }
 
   /** Entries with `start ≤ key < end` (either `undefined` for open), in key order. */
-  rangeScan(
-    start: string | undefined,
-    end: string | undefined,
-    options: ScanOptions = {},
-  ): IterableIterator<[string, Uint8Array]> {
+  rangeScan(start: string | undefined, end: string | undefined, options: ScanOptions = {}): StateScan {
     return new ScanIterator(this.source, rangeBounds(start, end, options));
   }
 
   /** Every entry, in key order. */
-  entries(): IterableIterator<[string, Uint8Array]> {
+  entries(): StateScan {
     return new ScanIterator(this.source, scanBounds({}));
+  }
+
+  /** Every key, in key order. */
+  keys(): IterableIterator<string> {
+    return keysOf(this.entries());
+  }
+
+  /** Every entry, in key order. */
+  [Symbol.iterator](): StateScan {
+    return this.entries();
+  }
+
+  /** `using snap = store.snapshot()`: released when the scope ends. */
+  [Symbol.dispose](): void {
+    this.release();
   }
 
   /** Frees what the snapshot pins. Idempotent. */

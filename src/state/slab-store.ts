@@ -16,11 +16,14 @@
  *   pauses longer than that step.
  */
 import { assert } from '../errors.js';
+import type { StateFileEntryRange } from '../format/state-file.js';
 import { checkKey, checkNumber, checkValue, integerOption } from '../validation.js';
+import { SlabAppender } from './slab-append.js';
 import { SLAB_SPAN, SlabArena } from './slab-arena.js';
 import { SlabCompactor } from './slab-compactor.js';
 import {
   copyValue,
+  keysOf,
   rangeBounds,
   ScanIterator,
   type ScanOptions,
@@ -30,6 +33,8 @@ import {
 import { PagePool } from './slab-pages.js';
 import { SlabSnapshot } from './slab-snapshot.js';
 import { SlabTree } from './slab-tree.js';
+import type { StateBackend } from './state-backend.js';
+import type { StateScan } from './state-scan.js';
 
 /** Options of {@link SlabStore}. */
 export interface SlabStoreOptions {
@@ -82,7 +87,9 @@ const encoder = (s: string, into: { buf: Buffer }): number => {
  *
  * Threads: not thread-safe — use from one thread; snapshots and cursors belong to that thread too.
  */
-export class SlabStore {
+export class SlabStore implements StateBackend {
+  /** This backend's name in the `stateBackend` option. */
+  readonly kind = 'slab' as const;
   private readonly arena: SlabArena;
   private readonly pool = new PagePool();
   private readonly tree: SlabTree;
@@ -94,6 +101,13 @@ export class SlabStore {
   /** Records at or after this position are seen by no snapshot and may be rewritten in place. */
   private inPlaceFrom = 0;
   private readonly liveSource: ScanSource;
+  /**
+   * While every entry so far was put in ascending key order into a store created empty (no
+   * snapshot, delete or overwrite since): the bulk-load path, which appends at the tree's right
+   * edge instead of searching it (a sorted checkpoint base loads this way). Dropped for good by
+   * the first write that is not past the last key, and by any other change.
+   */
+  private appender: SlabAppender | undefined;
 
   /** Throws `TIDEMARK_INVALID_ARGUMENT` for an option out of range. */
   constructor(options: SlabStoreOptions = {}) {
@@ -130,6 +144,7 @@ export class SlabStore {
       version: () => tree.version,
       check: () => {},
     };
+    this.appender = new SlabAppender(this.tree);
   }
 
   /** Entries held. */
@@ -166,29 +181,79 @@ export class SlabStore {
     checkKey('put(key)', key);
     checkValue('put(value)', key, value);
     const n = encoder(key, this.scratch);
+    this.write(this.scratch.buf, n, value, 0, value.byteLength);
+  }
+
+  /** `put()` without the checks, for callers that made them (see `StateBackend.putUnchecked`). */
+  putUnchecked(key: string, value: Uint8Array): void {
+    const n = encoder(key, this.scratch);
+    this.write(this.scratch.buf, n, value, 0, value.byteLength);
+  }
+
+  /** `delete()` without the check (see `StateBackend.deleteUnchecked`). */
+  deleteUnchecked(key: string): boolean {
+    const n = encoder(key, this.scratch);
+    return this.remove(this.scratch.buf, n);
+  }
+
+  /**
+   * Sets the key `bytes[keyStart, keyStart + keyLength)` (well-formed UTF-8: read back from a
+   * checksummed file or record, so not checked again) to a copy of
+   * `bytes[valueStart, valueStart + valueLength)`. Allocates nothing per call (checkpoint loading
+   * and WAL replay go through here).
+   */
+  putBytes(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>): void {
+    const { keyStart, keyLength, valueStart, valueLength } = entry;
+    this.write(this.keyInScratch(bytes, keyStart, keyLength), keyLength, bytes, valueStart, valueLength);
+  }
+
+  /** Removes the key `bytes[keyStart, keyStart + keyLength)`; true when it was held. */
+  deleteBytes(bytes: Uint8Array, keyStart: number, keyLength: number): boolean {
+    return this.remove(this.keyInScratch(bytes, keyStart, keyLength), keyLength);
+  }
+
+  private keyInScratch(bytes: Uint8Array, keyStart: number, keyLength: number): Buffer {
+    if (this.scratch.buf.length < keyLength) this.scratch.buf = Buffer.allocUnsafe(keyLength * 2);
     const buf = this.scratch.buf;
+    if (keyLength <= 32) for (let i = 0; i < keyLength; i++) buf[i] = bytes[keyStart + i]!;
+    else buf.set(bytes.subarray(keyStart, keyStart + keyLength));
+    return buf;
+  }
+
+  /** Sets key `buf[0, n)` to a copy of `value[vs, vs + vl)`. */
+  private write(buf: Buffer, n: number, value: Uint8Array, vs: number, vl: number): void {
     const tree = this.tree;
     const arena = this.arena;
+    const appender = this.appender;
+    if (appender !== undefined) {
+      if (appender.lastRef < 0 || arena.compare(appender.lastRef, buf, n) < 0) {
+        appender.append(arena.append(buf, 0, n, value, vs, vl));
+        this.keyValueBytes += n + vl;
+        return;
+      }
+      this.appender = undefined;
+    }
     const slot = tree.descend(buf, n);
     if (slot >= 0) {
       const old = tree.leafRef(slot);
       arena.decode(old);
       const oldValueLength = arena.dValueLength;
-      if (oldValueLength === value.byteLength && arena.position(old) >= this.inPlaceFrom) {
-        arena.dSlab.bytes.set(value, arena.dKey + arena.dKeyLength);
+      if (oldValueLength === vl && arena.position(old) >= this.inPlaceFrom) {
+        const at = arena.dKey + arena.dKeyLength;
+        arena.dSlab.bytes.set(vs === 0 && vl === value.byteLength ? value : value.subarray(vs, vs + vl), at);
         return;
       }
       const recordLength = arena.dRecordLength;
-      const ref = arena.append(buf, 0, n, value, 0, value.byteLength);
+      const ref = arena.append(buf, 0, n, value, vs, vl);
       tree.setLeafRef(slot, ref);
       tree.replaceSeparators(old, ref);
       arena.kill(old);
-      this.keyValueBytes += value.byteLength - oldValueLength;
+      this.keyValueBytes += vl - oldValueLength;
       this.compactor.owe(recordLength);
     } else {
-      const ref = arena.append(buf, 0, n, value, 0, value.byteLength);
+      const ref = arena.append(buf, 0, n, value, vs, vl);
       tree.insert(~slot, ref);
-      this.keyValueBytes += n + value.byteLength;
+      this.keyValueBytes += n + vl;
     }
   }
 
@@ -196,7 +261,11 @@ export class SlabStore {
   delete(key: string): boolean {
     checkKey('delete(key)', key);
     const n = encoder(key, this.scratch);
-    const buf = this.scratch.buf;
+    return this.remove(this.scratch.buf, n);
+  }
+
+  private remove(buf: Buffer, n: number): boolean {
+    this.appender = undefined;
     if (this.tree.find(this.tree.root, buf, n) < 0) return false;
     const slot = this.tree.descend(buf, n);
     assert(slot >= 0, 'key found, then not found on the writable path');
@@ -211,7 +280,7 @@ export class SlabStore {
   }
 
   /** Entries whose key starts with `prefix` (UTF-8 bytes), in key order. */
-  prefixScan(prefix: string, options: ScanOptions = {}): IterableIterator<[string, Uint8Array]> {
+  prefixScan(prefix: string, options: ScanOptions = {}): StateScan {
     checkKey('prefixScan(prefix)', prefix);
     const p = Buffer.from(prefix, 'utf8');
     return new ScanIterator(this.liveSource, scanBounds({ start: p, prefix: p, limit: options.limit }));
@@ -221,21 +290,28 @@ export class SlabStore {
    * Entries with `start ≤ key < end` (start inclusive, end exclusive; either `undefined` for
    * open), in key order. Empty when `end ≤ start`.
    */
-  rangeScan(
-    start: string | undefined,
-    end: string | undefined,
-    options: ScanOptions = {},
-  ): IterableIterator<[string, Uint8Array]> {
+  rangeScan(start: string | undefined, end: string | undefined, options: ScanOptions = {}): StateScan {
     return new ScanIterator(this.liveSource, rangeBounds(start, end, options));
   }
 
   /** Every entry, in key order. */
-  entries(): IterableIterator<[string, Uint8Array]> {
+  entries(): StateScan {
     return new ScanIterator(this.liveSource, scanBounds({}));
+  }
+
+  /** Every key, in key order. */
+  keys(): IterableIterator<string> {
+    return keysOf(this.entries());
+  }
+
+  /** Every entry, in key order (`for (const [key, value] of store)`). */
+  [Symbol.iterator](): StateScan {
+    return this.entries();
   }
 
   /** A point-in-time read view; call `release()` when done (see {@link SlabSnapshot}). */
   snapshot(): SlabSnapshot {
+    this.appender = undefined;
     const mark = this.arena.headPosition();
     const { root, epoch } = this.tree.takeSnapshot();
     this.marks.set(epoch, mark);
@@ -265,11 +341,13 @@ export class SlabStore {
       max: Number.MAX_SAFE_INTEGER,
       fallback: this.compactor.stepBytes,
     });
+    this.appender = undefined;
     return this.compactor.step(maxBytes);
   }
 
   /** Compacts until no slab is over the garbage ratio (or, with `all`, holds any garbage). */
   compact(options: { all?: boolean } = {}): void {
+    this.appender = undefined;
     this.compactor.compactAll(options.all === true);
   }
 

@@ -14,10 +14,18 @@ import { TidemarkError } from '../errors.js';
 import { CommitEncoder, DeleteEncoder, PutEncoder, type SourceOffsets } from '../format/entry-codec.js';
 import { checkCommit, checkKey, checkPosition, checkValue } from '../validation.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
+import {
+  createStateBackend,
+  type StateBackend,
+  type StateScan,
+  type StateScanOptions,
+  type StateSnapshot,
+} from './state-backend.js';
 
 /** What a store starts from (normally the output of recovery). */
 export interface WalStateStoreInit {
-  state?: Map<string, Uint8Array>;
+  /** The state to start from (default: an empty `'slab'` backend). The store owns it from then on. */
+  state?: StateBackend;
   epoch?: number;
   sourceOffsets?: SourceOffsets;
   watermark?: number | undefined;
@@ -32,7 +40,7 @@ export interface WalStateStoreInit {
  * thread), or send the writes to this thread.
  */
 export class WalStateStore {
-  private readonly state: Map<string, Uint8Array>;
+  private readonly state: StateBackend;
   private readonly putEncoder = new PutEncoder();
   private readonly deleteEncoder = new DeleteEncoder();
   private offsets: SourceOffsets;
@@ -48,7 +56,7 @@ export class WalStateStore {
     readonly wal: WriteAheadLog,
     init: WalStateStoreInit = {},
   ) {
-    this.state = init.state ?? new Map();
+    this.state = init.state ?? createStateBackend();
     this.currentEpoch = init.epoch ?? 0;
     this.offsets = { ...(init.sourceOffsets ?? {}) };
     this.currentWatermark = init.watermark;
@@ -77,14 +85,60 @@ export class WalStateStore {
     }
   }
 
-  /** The value of `key`, or undefined. */
+  /**
+   * The value of `key`, or `undefined`. Throws `TIDEMARK_INVALID_ARGUMENT` for a key that is not
+   * a well-formed string. With the slab backend (default) the value is a fresh copy; with the map
+   * backend it is the object the state holds (do not mutate it). Either way no later write
+   * changes it.
+   */
   get(key: string): Uint8Array | undefined {
     return this.state.get(key);
+  }
+
+  /** True when `key` is held. Throws `TIDEMARK_INVALID_ARGUMENT` for a malformed key. */
+  has(key: string): boolean {
+    return this.state.has(key);
   }
 
   /** Number of keys. */
   get size(): number {
     return this.state.size;
+  }
+
+  /** UTF-8 key bytes + value bytes held. */
+  get sizeBytes(): number {
+    return this.state.sizeBytes;
+  }
+
+  /**
+   * Entries whose key starts with `prefix`, in key order: the unsigned bytes of the UTF-8 key
+   * (code point order; `'\uFFFF'` sorts before `'\u{1F600}'`, unlike JavaScript's `<`). At most
+   * `options.limit` (an integer ≥ 0). Works with `for…of` and `for await…of`. A scan running
+   * while the store is written sees every key present throughout once, in order; keys written
+   * meanwhile may or may not be seen (take a {@link snapshot} for a fixed view). Throws
+   * `TIDEMARK_INVALID_ARGUMENT` for a malformed prefix or limit.
+   */
+  prefixScan(prefix: string, options?: StateScanOptions): StateScan {
+    return this.state.prefixScan(prefix, options);
+  }
+
+  /**
+   * Entries with `start ≤ key < end` (start inclusive, end exclusive; `undefined` for an open
+   * end), in UTF-8 byte order, at most `options.limit`; empty when `end ≤ start`. Same contract
+   * as {@link prefixScan}.
+   */
+  rangeScan(start: string | undefined, end: string | undefined, options?: StateScanOptions): StateScan {
+    return this.state.rangeScan(start, end, options);
+  }
+
+  /**
+   * A point-in-time read view (`get`, `has`, `size`, `sizeBytes`, scans): its reads do not change
+   * while the store is written. Release it with `release()` or `using snap = store.snapshot()`;
+   * reading it afterwards throws `TIDEMARK_CLOSED`. A live snapshot pins memory (slab: the index
+   * pages written since; map: a copy of the whole `Map` on the first write after it).
+   */
+  snapshot(): StateSnapshot {
+    return this.state.snapshot();
   }
 
   /** Epoch of the store (advanced by each checkpoint). */
@@ -114,7 +168,8 @@ export class WalStateStore {
 
   /**
    * Logs, then applies, `key = value`. Returns the record's LSN. `key` is a well-formed string,
-   * `value` a `Uint8Array` or `Buffer` kept by reference (do not mutate it). Checked before
+   * `value` a `Uint8Array` or `Buffer` (the slab backend copies it; the map backend keeps it by
+   * reference: do not mutate it). Checked before
    * anything is logged: `TIDEMARK_INVALID_ARGUMENT`, `TIDEMARK_LIMIT` (key over 64 KiB, put over
    * 16 MiB). Also throws the WAL's `TIDEMARK_CLOSED`, failure or `TIDEMARK_BACKPRESSURE`.
    */
@@ -123,7 +178,7 @@ export class WalStateStore {
     checkValue('put(value)', key, value);
     this.checkOpen();
     const lsn = this.wal.append(this.putEncoder.set(key, value));
-    this.state.set(key, value);
+    this.state.putUnchecked(key, value); // checked above, before anything was logged
     this.uncommitted++;
     return lsn;
   }
@@ -133,7 +188,7 @@ export class WalStateStore {
     checkKey('delete(key)', key);
     this.checkOpen();
     const lsn = this.wal.append(this.deleteEncoder.set(key));
-    this.state.delete(key);
+    this.state.deleteUnchecked(key);
     this.uncommitted++;
     return lsn;
   }
@@ -204,8 +259,8 @@ export class WalStateStore {
     return this.wal.sync({ signal });
   }
 
-  /** Iterates the state. */
-  entries(): IterableIterator<[string, Uint8Array]> {
+  /** Every entry, in key order (UTF-8 bytes; see {@link prefixScan}). */
+  entries(): StateScan {
     return this.state.entries();
   }
 

@@ -34,7 +34,7 @@ async function writeData(label: string): Promise<{ dir: string; wal: string; seg
 }
 
 const recoverWith = (dir: string, mode: WalRecoveryMode) => new RecoveryManager({ dir, mode }).recover();
-const keys = (state: Map<string, Uint8Array>) =>
+const keys = (state: { keys(): Iterable<string> }) =>
   [...state.keys()].map((k) => Number(k.slice(1))).sort((a, b) => a - b);
 
 async function refuses(p: Promise<unknown>, code: string, pathPart?: string): Promise<void> {

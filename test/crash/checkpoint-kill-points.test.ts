@@ -44,7 +44,7 @@ function runChild(args: string[]): Promise<{ signal: string | null; acks: number
   });
 }
 
-const text = (m: Map<string, Uint8Array>) =>
+const text = (m: Iterable<[string, Uint8Array]>) =>
   Object.fromEntries([...m].map(([k, v]) => [k, Buffer.from(v).toString()]).sort());
 
 // Checkpoint 0 is the first base, 1 a delta, 3 the compaction base (maxChainLength 2).

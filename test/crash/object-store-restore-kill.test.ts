@@ -35,7 +35,7 @@ async function writeArchive(objectStore: ObjectStoreConfig): Promise<Map<string,
   return model;
 }
 
-function text(state: Map<string, Uint8Array>): Map<string, string> {
+function text(state: Iterable<[string, Uint8Array]>): Map<string, string> {
   return new Map([...state].map(([k, v]) => [k, Buffer.from(v).toString('hex')]));
 }
 

@@ -34,7 +34,7 @@ const configArb = fc.record({
   segmentSizeBytes: fc.constantFrom(4096, 16384),
 });
 
-const text = (m: Map<string, Uint8Array>) =>
+const text = (m: Iterable<[string, Uint8Array]>) =>
   Object.fromEntries([...m].map(([k, v]) => [k, Buffer.from(v).toString()]).sort());
 
 const seed = Number(process.env.TIDEMARK_FC_SEED ?? Date.now() % 2 ** 31);

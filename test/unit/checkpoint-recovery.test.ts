@@ -14,7 +14,7 @@ import { CHECKPOINT_DIR_NAME, RecoveryManager, WAL_DIR_NAME } from '../../src/re
 import { tmpDir } from '../helpers/tmp.ts';
 
 const v = (s: string) => Buffer.from(s);
-const asObject = (m: Map<string, Uint8Array>) =>
+const asObject = (m: Iterable<[string, Uint8Array]>) =>
   Object.fromEntries([...m].map(([k, val]) => [k, Buffer.from(val).toString()]));
 
 test('recovery = latest checkpoint + WAL replay, with source offsets and watermark from the last commit', async () => {

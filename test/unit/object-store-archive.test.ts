@@ -22,7 +22,7 @@ import { testObjectStore, urlOf } from '../helpers/s3.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
 const root = tmpDir('object-store-archive');
-const asText = (m: Map<string, Uint8Array>) =>
+const asText = (m: Iterable<[string, Uint8Array]>) =>
   Object.fromEntries([...m].map(([k, v]) => [k, Buffer.from(v).toString('hex')]).sort());
 const localSegments = (dir: string) =>
   fs.readdirSync(path.join(dir, WAL_DIR_NAME)).filter((f) => f.endsWith('.log'));

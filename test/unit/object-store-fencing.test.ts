@@ -13,8 +13,8 @@ import { testObjectStore, urlOf } from '../helpers/s3.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
 const root = tmpDir('object-store-fencing');
-const asText = (m: Map<string, Uint8Array>) =>
-  Object.fromEntries([...m].map(([k, v]) => [k, Buffer.from(v).toString('hex')]).sort());
+const asText = (m: { entries(): Iterable<[string, Uint8Array]> }) =>
+  Object.fromEntries([...m.entries()].map(([k, v]) => [k, Buffer.from(v).toString('hex')]).sort());
 const hex = (v: Uint8Array | undefined) => (v === undefined ? 'none' : Buffer.from(v).toString('hex'));
 const fenced = (err: unknown) => isTidemarkError(err, 'TIDEMARK_FENCED');
 

@@ -59,6 +59,7 @@ const ALLOWED: Record<string, string> = {
   'S3ObjectStorage.putParts': 'private multipart upload step; arguments of distinct types',
   'FaultInjectingDirectory.attempt': 'private; (fault kind, path, operation, action) of distinct types',
   'SlabArena.append': `(key, keyStart, keyLength, value, valueStart, valueLength): byte ranges as (buffer, start, length); ${HOT_PATH}`,
+  'SlabStore.write': `private; (key bytes, key length, value, value start, value length): byte ranges; ${HOT_PATH}`,
   'TreeCursor.seek': `(root, key bytes, key length, strict): ${HOT_PATH}`,
   compareBytes: `(bytes, start, length, other): a byte range as (buffer, start, length); ${HOT_PATH}`,
   hasPrefix: `(bytes, start, length, prefix): as compareBytes; ${HOT_PATH}`,

@@ -15,8 +15,8 @@ import { localParticipant, PerCoreWalManager } from '../../src/wal/index.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const v = (s: string) => Buffer.from(s);
-const text = (m: Map<string, Uint8Array>) =>
-  Object.fromEntries([...m].map(([k, x]) => [k, Buffer.from(x).toString()]).sort());
+const text = (m: { entries(): Iterable<[string, Uint8Array]> }) =>
+  Object.fromEntries([...m.entries()].map(([k, x]) => [k, Buffer.from(x).toString()]).sort());
 
 async function setup(label: string, options: { maxChainLength?: number; maxDeltaRatio?: number } = {}) {
   const dir = tmpDir(label);

@@ -22,8 +22,8 @@ import { testObjectStore } from '../helpers/s3.ts';
 import { tmpDir } from '../helpers/tmp.ts';
 
 const v = (s: string) => Buffer.from(s);
-const text = (m: Map<string, Uint8Array>) =>
-  Object.fromEntries([...m].map(([k, x]) => [k, Buffer.from(x).toString()]).sort());
+const text = (m: { entries(): Iterable<[string, Uint8Array]> }) =>
+  Object.fromEntries([...m.entries()].map(([k, x]) => [k, Buffer.from(x).toString()]).sort());
 
 async function recoverDir(dir: string, cores: number) {
   return recoverPerCore({

@@ -15,7 +15,7 @@ import { CoreWalWriter, localParticipant, PerCoreWalManager } from '../../src/wa
 import { tmpDir } from '../helpers/tmp.ts';
 
 const v = (s: string) => Buffer.from(s);
-const text = (m: Map<string, Uint8Array>) =>
+const text = (m: Iterable<[string, Uint8Array]>) =>
   Object.fromEntries([...m].map(([k, x]) => [k, Buffer.from(x).toString()]).sort());
 
 test('each core writes its own log and mergeSegments orders every entry by (epoch, timestampNs, coreId, sequence)', async () => {

@@ -111,7 +111,7 @@ async function recoverCores(
   dir: string,
   cores: number,
   objectStore: string | undefined,
-): Promise<{ state: Map<string, Uint8Array>; rows: number; checkpointId: number | undefined }> {
+): Promise<{ state: Iterable<[string, Uint8Array]>; rows: number; checkpointId: number | undefined }> {
   const remote =
     objectStore === undefined ? undefined : new ObjectStoreCheckpointStore(parseObjectStoreUrl(objectStore));
   const store: CheckpointStore =
