@@ -161,7 +161,7 @@ function snapshot(dir: string): Map<string, string> {
 }
 
 test('an abort mid-recovery of a long WAL stops between segments, releases the lock, and a reopen finds every acknowledged write', async () => {
-  const { dir, expected } = await longWal(3000);
+  const { dir, expected } = await longWal(6000);
   const segments = fs.readdirSync(path.join(dir, 'wal')).filter((n) => n.endsWith('.log')).length;
   assert.ok(segments > 20, `a long WAL (${segments} segments)`);
   const before = snapshot(dir);
