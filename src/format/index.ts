@@ -71,3 +71,10 @@ export {
   type StateFileEntry,
   type StateFileInfo,
 } from './state-file.js';
+export { StateFileStreamReader, type StreamedStateFileInfo } from './state-file-reader.js';
+export {
+  type KeyBytesEntry,
+  type StateBlock,
+  StateFileV3Encoder,
+  sortStateEntries,
+} from './state-file-v3.js';
