@@ -9,7 +9,7 @@
  * refused with `TIDEMARK_UNSUPPORTED_VERSION`.
  */
 import { corruption, TidemarkError } from '../errors.js';
-import { MANIFEST_VERSION } from './constants.js';
+import { MANIFEST_VERSION, UNCOUNTED_KEYS } from './constants.js';
 import { crc32c } from './crc32c.js';
 import type { SourceOffsets } from './entry-codec.js';
 
@@ -69,7 +69,10 @@ export interface PerCoreWalPosition {
 
 /** Counts describing the state a checkpoint holds. */
 export interface CheckpointStateSummary {
-  /** Keys in the state at this checkpoint (after applying the chain). */
+  /**
+   * Keys in the state at this checkpoint (after applying the chain); in a delta, may be
+   * `UNCOUNTED_KEYS` (-1): its writer held only the changes (the chain's load counts them).
+   */
   keys: number;
   /** Entries in this checkpoint's own state file (puts + tombstones for a delta). */
   entriesWritten: number;
@@ -250,7 +253,7 @@ export function decodeManifest(bytes: Uint8Array, path: string): CheckpointManif
   const st = m.state;
   if (
     !isObject(st) ||
-    !isInt(st.keys) ||
+    !(isInt(st.keys) || (st.keys === UNCOUNTED_KEYS && m.kind === 'delta')) ||
     !isInt(st.entriesWritten) ||
     !isInt(st.tombstones) ||
     !isInt(st.baseBytes) ||

@@ -220,6 +220,12 @@ export const STATE_FILE_TRAILER_SIZE = 4;
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
 /** Largest checkpoint state file the reader will load: 4 GiB less one byte (Node's Buffer limit). */
 export const MAX_STATE_FILE_BYTES = 2 ** 32 - 1;
+/**
+ * `state.keys` of a delta manifest whose writer did not count the keys: the incremental manager
+ * holds only the changed keys, not the state, so it cannot know how many of its puts are new
+ * keys. Loading a chain counts them; bases always carry the exact count.
+ */
+export const UNCOUNTED_KEYS = -1;
 /** Size of the chunks a state file is encoded and written in: 1 MiB. */
 export const STATE_FILE_CHUNK_BYTES = 1024 * 1024;
 
