@@ -46,6 +46,7 @@ import {
   type CheckpointStore,
   FileSystemCheckpointStore,
 } from './checkpoint-store.js';
+import { ReplayRate } from './replay-estimate.js';
 import { findLatestVerifiedChain } from './stream-chain.js';
 
 /** What an {@link IncrementalCheckpointManager} works on. */
@@ -66,6 +67,11 @@ export interface IncrementalCheckpointManagerInit {
    * the trigger. Default 0.
    */
   walBytesSinceCheckpoint?: number;
+  /**
+   * What recovery replayed at open, to seed the replay-rate estimate behind
+   * `stats().estimatedReplayMs` (see replay-estimate.ts): bytes of WAL records and milliseconds.
+   */
+  recoveryReplay?: { bytes: number; ms: number } | undefined;
 }
 
 /** Per-call options of {@link IncrementalCheckpointManager.createCheckpoint}. */
@@ -82,6 +88,16 @@ export interface IncrementalCheckpointStats {
   /** Bytes of data files written, all checkpoints. */
   bytesWritten: number;
   lastDurationMs: number;
+  /**
+   * WAL bytes appended since the newest checkpoint (what a crash now would replay, including
+   * records still buffered). `walSizeThresholdBytes` bounds it: a checkpoint starts once it is
+   * reached.
+   */
+  walBytesSinceCheckpoint: number;
+  /** Measured WAL replay rate, bytes per ms (see replay-estimate.ts; 50,000 until measured). */
+  replayBytesPerMs: number;
+  /** `walBytesSinceCheckpoint` / `replayBytesPerMs`: how long a recovery now would replay, ms. */
+  estimatedReplayMs: number;
 }
 
 /**
@@ -129,7 +145,11 @@ export class IncrementalCheckpointManager {
   /** {@link appendedBytes} when the last checkpoint's position was taken. */
   private walMarkBytes: number;
   private last: IncrementalCheckpointMetadata | undefined;
-  private readonly counters: IncrementalCheckpointStats = {
+  private readonly replayRate = new ReplayRate();
+  private readonly counters: Omit<
+    IncrementalCheckpointStats,
+    'walBytesSinceCheckpoint' | 'replayBytesPerMs' | 'estimatedReplayMs'
+  > = {
     checkpoints: 0,
     bases: 0,
     deltas: 0,
@@ -149,6 +169,7 @@ export class IncrementalCheckpointManager {
     );
     this.walBacklogBytes = init.walBytesSinceCheckpoint ?? 0;
     this.walMarkBytes = this.appendedBytes();
+    if (init.recoveryReplay) this.replayRate.observe(init.recoveryReplay.bytes, init.recoveryReplay.ms);
   }
 
   /** Bytes appended to the WAL this session (written or still buffered). */
@@ -186,7 +207,22 @@ export class IncrementalCheckpointManager {
 
   /** Counters. */
   stats(): IncrementalCheckpointStats {
-    return { ...this.counters };
+    const walBytesSinceCheckpoint = this.walBytesSinceCheckpoint();
+    return {
+      ...this.counters,
+      walBytesSinceCheckpoint,
+      replayBytesPerMs: this.replayRate.bytesPerMs,
+      estimatedReplayMs: this.replayRate.estimateMs(walBytesSinceCheckpoint),
+    };
+  }
+
+  /**
+   * The WAL byte count (`wal.stats().bytesWritten` scale) at which the newest checkpoint stands,
+   * less the backlog recovery replayed: `bytesWritten − mark` is the durable WAL since it (for
+   * Ring 1 to publish to Ring 0).
+   */
+  walBytesMark(): number {
+    return this.walMarkBytes - this.walBacklogBytes;
   }
 
   /** Bytes the WAL occupies on disk (the seed's `wal_size`). */
@@ -339,11 +375,13 @@ export class IncrementalCheckpointManager {
         // key and then records its tombstone — no copy of the state is ever built.
         const sink: ReplayTarget = { ...pos, state: this.changed as Map<string, Uint8Array> };
         const replayer = new StateReplayer(sink, this.transactional, this.changed);
+        const replayStart = performance.now();
         const read = await replayWal(this.wal.directory, replayer, {
           fromLsn: pos.lsn + 1,
           untilLsn: target,
           resumeAt: pos.resumeAt,
         });
+        this.replayRate.observe(read.bytesReplayed, performance.now() - replayStart);
         pos.epoch = sink.epoch;
         pos.sourceOffsets = sink.sourceOffsets;
         pos.watermark = sink.watermark;

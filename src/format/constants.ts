@@ -371,9 +371,15 @@ export const RingStat = {
   drainBatches: 11,
   drainSleeps: 12,
   drainSpinHits: 13,
+  /** `bytesWritten` at the newest checkpoint (less what recovery replayed): the WAL since is `bytesWritten − this`. */
+  walCheckpointMark: 14,
+  /** Ring 1's measured WAL replay rate, bytes per ms (for the replay-time estimate). */
+  replayBytesPerMs: 15,
 } as const;
+/** WAL replay rate assumed before one was measured: 50 MB/s, in bytes per millisecond. */
+export const DEFAULT_REPLAY_BYTES_PER_MS = 50_000;
 /** Number of Ring 1 counters in {@link RingStat}. */
-export const RING_STATS_COUNT = 14;
+export const RING_STATS_COUNT = 16;
 /** Ring state word values. */
 export const RingState = { Starting: 0, Running: 1, Failed: 2, Closed: 3 } as const;
 /** Error area after the control block: JSON `{code, message, path, offset}` of Ring 1's failure. */

@@ -24,6 +24,8 @@ export interface Ring1WorkerData {
   recoveredCommitLsn: number;
   /** Bytes of WAL records after the latest checkpoint at open: they count toward `walSizeThresholdBytes`. */
   walBytesSinceCheckpoint: number;
+  /** What recovery replayed at open (bytes, ms): seeds Ring 1's replay-rate estimate. */
+  recoveryReplay?: { bytes: number; ms: number };
   transactional: boolean;
   drainer: ChangelogDrainerOptions;
   /** Incremental checkpointing, retention, and when Ring 1 checkpoints on its own. */

@@ -7,6 +7,7 @@
  */
 
 import * as path from 'node:path';
+import { startAutoCheckpoint } from '../checkpoint/auto-checkpoint.js';
 import {
   type LatestCheckpoint,
   loadLatestCheckpoint,
@@ -329,12 +330,15 @@ export class RecoveryManager {
           archiver,
           options: { maxRetained: this.config.maxRetained, ...this.config.checkpoint },
           walBytesSinceCheckpoint: recovered.stats.bytesReplayed,
+          recoveryReplay: { bytes: recovered.stats.bytesReplayed, ms: recovered.stats.durationMs },
         });
         await checkpoints.cleanupOrphans();
         let closing: Promise<void> | undefined;
         let inFlight: Promise<IncrementalCheckpointMetadata> | undefined;
         const walArchiver = archiver;
-        return {
+        // intervalMs / walSizeThresholdBytes: checkpoints start on their own (auto-checkpoint.ts).
+        const auto = startAutoCheckpoint({ manager: checkpoints, checkpoint: () => opened.checkpoint() });
+        const opened: OpenedStore = {
           store: stateStore,
           recovered,
           checkpoints,
@@ -361,6 +365,7 @@ export class RecoveryManager {
           close,
           [Symbol.asyncDispose]: close,
         };
+        return opened;
         function close(): Promise<void> {
           stateStore.markClosing();
           closing ??= closeOnce();
@@ -369,6 +374,7 @@ export class RecoveryManager {
         async function closeOnce(): Promise<void> {
           let archiveError: unknown;
           try {
+            await auto.stop();
             await checkpoints.idle();
             if (walArchiver) {
               await walArchiver.archiveAll().catch((err: unknown) => {
