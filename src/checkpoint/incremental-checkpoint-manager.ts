@@ -72,6 +72,12 @@ export interface IncrementalCheckpointManagerInit {
    * `stats().estimatedReplayMs` (see replay-estimate.ts): bytes of WAL records and milliseconds.
    */
   recoveryReplay?: { bytes: number; ms: number } | undefined;
+  /**
+   * The writer's current key count, when it runs in the same thread (an estimate is fine: only
+   * the base-or-delta choice reads it — a delta that would rewrite as many keys as the state
+   * holds is written as a base). Without it the count at the last counted checkpoint is used.
+   */
+  stateSize?: (() => number) | undefined;
 }
 
 /** Per-call options of {@link IncrementalCheckpointManager.createCheckpoint}. */
@@ -146,6 +152,7 @@ export class IncrementalCheckpointManager {
   private walMarkBytes: number;
   private last: IncrementalCheckpointMetadata | undefined;
   private readonly replayRate = new ReplayRate();
+  private readonly stateSize: (() => number) | undefined;
   private readonly counters: Omit<
     IncrementalCheckpointStats,
     'walBytesSinceCheckpoint' | 'replayBytesPerMs' | 'estimatedReplayMs'
@@ -169,6 +176,7 @@ export class IncrementalCheckpointManager {
     );
     this.walBacklogBytes = init.walBytesSinceCheckpoint ?? 0;
     this.walMarkBytes = this.appendedBytes();
+    this.stateSize = init.stateSize;
     if (init.recoveryReplay) this.replayRate.observe(init.recoveryReplay.bytes, init.recoveryReplay.ms);
   }
 
@@ -448,7 +456,8 @@ export class IncrementalCheckpointManager {
     if (!o.incremental || p === undefined) return 'base';
     if (p.chainLength + 1 > o.maxChainLength) return 'base';
     if (p.state.deltaBytesSinceBase > o.maxDeltaRatio * p.state.baseBytes) return 'base';
-    if (this.changed.size >= this.countedKeys && this.countedKeys > 0) return 'base';
+    const keys = this.stateSize?.() ?? this.countedKeys;
+    if (this.changed.size >= keys && keys > 0) return 'base';
     return 'delta';
   }
 

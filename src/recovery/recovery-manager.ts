@@ -331,6 +331,7 @@ export class RecoveryManager {
           options: { maxRetained: this.config.maxRetained, ...this.config.checkpoint },
           walBytesSinceCheckpoint: recovered.stats.bytesReplayed,
           recoveryReplay: { bytes: recovered.stats.bytesReplayed, ms: recovered.stats.durationMs },
+          stateSize: () => stateStore.size,
         });
         await checkpoints.cleanupOrphans();
         let closing: Promise<void> | undefined;
