@@ -32,7 +32,7 @@ import type { WalArchiver } from '../wal/wal-archiver.js';
 import type { WalPosition } from '../wal/wal-reader.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 import { type MergeResult, mergeChainIntoBase } from './base-merge.js';
-import { loadChainManifests } from './checkpoint-chain.js';
+import { loadChainManifests, loadOperators } from './checkpoint-chain.js';
 import {
   type CheckpointConfig,
   type CheckpointOptions,
@@ -47,7 +47,7 @@ import {
   FileSystemCheckpointStore,
 } from './checkpoint-store.js';
 import { ReplayRate } from './replay-estimate.js';
-import { findLatestVerifiedChain } from './stream-chain.js';
+import { findLatestVerifiedChain, type VerifiedChain } from './stream-chain.js';
 
 /** What an {@link IncrementalCheckpointManager} works on. */
 export interface IncrementalCheckpointManagerInit {
@@ -78,6 +78,12 @@ export interface IncrementalCheckpointManagerInit {
    * holds is written as a base). Without it the count at the last counted checkpoint is used.
    */
   stateSize?: (() => number) | undefined;
+  /**
+   * Id of the checkpoint recovery has just loaded and verified in full (the newest valid one),
+   * when the caller has one: the manager's first checkpoint then builds on it after reading only
+   * its manifests, instead of streaming every file of the newest chain to verify it again.
+   */
+  verifiedCheckpointId?: number | undefined;
 }
 
 /** Per-call options of {@link IncrementalCheckpointManager.createCheckpoint}. */
@@ -153,6 +159,7 @@ export class IncrementalCheckpointManager {
   private last: IncrementalCheckpointMetadata | undefined;
   private readonly replayRate = new ReplayRate();
   private readonly stateSize: (() => number) | undefined;
+  private verifiedCheckpointId: number | undefined;
   private readonly counters: Omit<
     IncrementalCheckpointStats,
     'walBytesSinceCheckpoint' | 'replayBytesPerMs' | 'estimatedReplayMs'
@@ -177,6 +184,7 @@ export class IncrementalCheckpointManager {
     this.walBacklogBytes = init.walBytesSinceCheckpoint ?? 0;
     this.walMarkBytes = this.appendedBytes();
     this.stateSize = init.stateSize;
+    this.verifiedCheckpointId = init.verifiedCheckpointId;
     if (init.recoveryReplay) this.replayRate.observe(init.recoveryReplay.bytes, init.recoveryReplay.ms);
   }
 
@@ -332,7 +340,7 @@ export class IncrementalCheckpointManager {
 
   /** The newest checkpoint whose chain verifies (streamed, never materialised), as the parent. */
   private async loadPosition(): Promise<Position> {
-    const latest = await findLatestVerifiedChain(this.store);
+    const latest = (await this.recoveredChain()) ?? (await findLatestVerifiedChain(this.store));
     this.setParent(latest?.chain ?? [], latest?.operators);
     const m = this.parent;
     const lsn = m?.walPosition.lsn ?? 0;
@@ -343,6 +351,16 @@ export class IncrementalCheckpointManager {
       watermark: m?.watermark ?? undefined,
       lastCommitLsn: lsn,
     };
+  }
+
+  /** The chain of `verifiedCheckpointId` (once: later reloads verify), or undefined. */
+  private async recoveredChain(): Promise<VerifiedChain | undefined> {
+    const id = this.verifiedCheckpointId;
+    this.verifiedCheckpointId = undefined;
+    if (id === undefined) return undefined;
+    const chain = await loadChainManifests(this.store, id);
+    const { operators } = await loadOperators(this.store, chain[chain.length - 1]!);
+    return { chain, operators };
   }
 
   /** The checkpoint the next delta builds on (last of `chain`); its extras are carried forward. */

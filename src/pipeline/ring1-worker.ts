@@ -81,6 +81,7 @@ async function main(): Promise<void> {
     archiver,
     walBytesSinceCheckpoint: data.walBytesSinceCheckpoint,
     recoveryReplay: data.recoveryReplay,
+    verifiedCheckpointId: data.checkpointId,
   });
   // Ring 0's stats() derives the WAL since the newest checkpoint and the replay estimate from these.
   const publishReplayStats = () => {

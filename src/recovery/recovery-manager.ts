@@ -332,6 +332,7 @@ export class RecoveryManager {
           walBytesSinceCheckpoint: recovered.stats.bytesReplayed,
           recoveryReplay: { bytes: recovered.stats.bytesReplayed, ms: recovered.stats.durationMs },
           stateSize: () => stateStore.size,
+          verifiedCheckpointId: recovered.checkpoint?.id,
         });
         await checkpoints.cleanupOrphans();
         let closing: Promise<void> | undefined;
