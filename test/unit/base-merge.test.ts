@@ -10,6 +10,7 @@ import {
   FileSystemCheckpointStore,
   loadChainManifests,
 } from '../../src/checkpoint/index.ts';
+import { findLatestVerifiedChain } from '../../src/checkpoint/stream-chain.ts';
 import {
   type CheckpointManifest,
   decodeStateFile,
@@ -174,4 +175,33 @@ test('a damaged block in the previous base fails the merge with TIDEMARK_CORRUPT
       return true;
     },
   );
+});
+
+test('without a verified checkpoint to build on, the manager streams the chains and falls back past a damaged newest one', async () => {
+  const root = tmpDir('stream-chain-fallback');
+  const fsStore = new FileSystemCheckpointStore(await FsDirectory.open(root));
+  const entries = (n: number) => new Map([...Array(n).keys()].map((i) => [`k${i}`, Buffer.from(`v${i}`)]));
+  for (const id of [1, 2]) {
+    const draft = baseManifestDraft(id);
+    draft.state = { ...draft.state, keys: id * 1000, entriesWritten: id * 1000 };
+    await fsStore.save({
+      manifest: draft,
+      files: [{ role: 'base', chunks: [encodeStateFile(StateFileKind.Base, id * 1000, entries(id * 1000))] }],
+    });
+  }
+  assert.deepEqual(
+    (await findLatestVerifiedChain(fsStore))?.chain.map((m) => m.id),
+    [2],
+  );
+  const fs = await import('node:fs');
+  const p = `${root}/checkpoint-0000000000000002/state.base`;
+  const bytes = fs.readFileSync(p);
+  bytes[40]! ^= 1;
+  fs.writeFileSync(p, bytes);
+  const spy = spied(fsStore);
+  assert.deepEqual(
+    (await findLatestVerifiedChain(spy.store))?.chain.map((m) => m.id),
+    [1],
+  );
+  assert.equal(spy.wholeReads(), 0, 'verified by streaming, not by loading');
 });
