@@ -305,7 +305,10 @@ export interface IncrementalCheckpointMetadata {
   chainLength: number;
   /** WAL LSN the checkpoint covers. */
   lsn: number;
-  /** Keys in the state at this checkpoint. */
+  /**
+   * Keys in the state at this checkpoint; `UNCOUNTED_KEYS` (-1) for a delta of the incremental
+   * manager, which holds only the changed keys (a base always counts).
+   */
   keys: number;
   /** Entries written to this checkpoint's state file (puts + tombstones). */
   keysWritten: number;
@@ -315,7 +318,7 @@ export interface IncrementalCheckpointMetadata {
   stateBytes: number;
   /** Size of all its data files, bytes. */
   bytes: number;
-  /** WAL records replayed onto the checkpointer's copy of the state for this checkpoint. */
+  /** WAL records replayed into the checkpointer's change set for this checkpoint. */
   recordsReplayed: number;
   /** WAL segments deleted after publishing. */
   deletedWalSegments: number;
