@@ -7,6 +7,7 @@
 import { throwIfAborted } from '../abort-steps.js';
 import { isTidemarkError, TidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { CheckpointManifest } from '../format/checkpoint-manifest.js';
+import { UNCOUNTED_KEYS } from '../format/constants.js';
 import { crc32c } from '../format/crc32c.js';
 import { applyStateFile, scanStateFile } from '../format/state-file.js';
 import type { ReplayTarget } from '../state/apply-entry.js';
@@ -114,13 +115,13 @@ async function applyCheckpointState(
       m,
       `${file.name} holds ${info.entries} entries (${info.tombstones} tombstones), the manifest says ${m.state.entriesWritten} (${m.state.tombstones})`,
     );
-  if (state !== undefined && state.size !== m.state.keys)
+  if (state !== undefined && m.state.keys !== UNCOUNTED_KEYS && state.size !== m.state.keys)
     throw chainError(store, m, `the chain gives ${state.size} keys, the manifest says ${m.state.keys}`);
   return bytes.length;
 }
 
 /** Decodes and checks the operator states of `m`. */
-async function loadOperators(
+export async function loadOperators(
   store: CheckpointStore,
   m: CheckpointManifest,
 ): Promise<{ operators: Map<string, Uint8Array>; bytes: number }> {

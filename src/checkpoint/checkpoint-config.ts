@@ -26,9 +26,15 @@ export interface CheckpointOptions {
    * the base file's size, the next checkpoint is a base. Default 0.5.
    */
   maxDeltaRatio: number;
-  /** Checkpoint on a timer this often, ms (0 = only when asked). Default 0. */
+  /** Checkpoint on a timer this often, ms (0 = only when asked); both engines honour it. Default 0. */
   intervalMs: number;
-  /** Checkpoint early once this many bytes were appended to the WAL since the last checkpoint (0 = never). Default 0. */
+  /**
+   * Checkpoint early once this many bytes were appended to the WAL since the last checkpoint
+   * (0 = never). Default 0. This is the replay bound: both engines check it every 10 ms (the
+   * `RecoveryManager.open()` store and Ring 1, see auto-checkpoint.ts), so a crash replays at most
+   * about this many bytes plus what was written during one tick and during the checkpoint it
+   * started; `stats()` reports `walBytesSinceCheckpoint` and `estimatedReplayMs`.
+   */
   walSizeThresholdBytes: number;
   /** Operator state up to this size is kept inline in the manifest (base64); larger goes to the sidecar. Default 64 KiB. */
   inlineOperatorStateBytes: number;

@@ -33,7 +33,7 @@ import {
   MAX_STATE_FILE_BYTES,
 } from '../format/constants.js';
 import { crc32c } from '../format/crc32c.js';
-import type { Directory } from '../io/directory.js';
+import type { Directory, DirectoryFile } from '../io/directory.js';
 import { TEMP_SUFFIX } from '../io/fs-directory.js';
 import { checkDirectoryArgument } from '../validation.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
@@ -117,6 +117,56 @@ export async function verifyCheckpointFile(
     );
   if (crc32c(bytes) !== file.crc32c) throw corruption(path, 0, 'file checksum differs from the manifest');
   return bytes;
+}
+
+/**
+ * Reads an open-able file in chunks of at most `chunkBytes`, checking its size against the
+ * manifest before the first chunk and its CRC32C after the last (`TIDEMARK_CORRUPTION`, as
+ * {@link verifyCheckpointFile}).
+ */
+export async function* readVerifiedChunks(
+  path: string,
+  file: CheckpointFileEntry,
+  source: { open: () => Promise<DirectoryFile>; chunkBytes: number },
+): AsyncGenerator<Uint8Array> {
+  let handle: DirectoryFile;
+  try {
+    handle = await source.open();
+  } catch (err) {
+    if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
+      throw new TidemarkError(
+        'TIDEMARK_CORRUPTION',
+        `${path} at byte 0: file named by the manifest is missing`,
+        {
+          path,
+          offset: 0,
+          cause: err.cause ?? err,
+        },
+      );
+    throw err;
+  }
+  try {
+    const size = await handle.size();
+    if (size !== file.sizeBytes)
+      throw corruption(path, size, `file is ${size} bytes, the manifest says ${file.sizeBytes}`);
+    let sum = 0;
+    for (let position = 0; position < size; ) {
+      const chunk = Buffer.allocUnsafe(Math.min(source.chunkBytes, size - position));
+      let got = 0;
+      while (got < chunk.length) {
+        const n = await handle.read(chunk, got, chunk.length - got, position + got);
+        if (n === 0) throw corruption(path, position + got, 'file shrank while being read');
+        got += n;
+      }
+      sum = crc32c(chunk, 0, chunk.length, sum);
+      position += chunk.length;
+      if (position === size && sum !== file.crc32c)
+        throw corruption(path, 0, 'file checksum differs from the manifest');
+      yield chunk;
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Parses the `latest` pointer's bytes (`checkpoint-<16 digits>\n`). */
@@ -204,6 +254,17 @@ export interface CheckpointStore {
   loadManifest(id: number): Promise<CheckpointManifest>;
   /** Reads a data file named by `manifest`, checking its size and CRC32C (`TIDEMARK_CORRUPTION`, `TIDEMARK_NOT_FOUND`). */
   readFile(manifest: CheckpointManifest, file: CheckpointFileEntry): Promise<Uint8Array>;
+  /**
+   * Optional: reads a data file named by `manifest` as chunks of at most `chunkBytes` (bounded
+   * memory), checking its size and CRC32C as the last chunk is handed out (`TIDEMARK_CORRUPTION`,
+   * so a consumer must not act on the data before the iteration ends). Stores without it are
+   * read whole through `readFile` (see `checkpointFileChunks`).
+   */
+  readFileChunks?(
+    manifest: CheckpointManifest,
+    file: CheckpointFileEntry,
+    chunkBytes: number,
+  ): AsyncIterable<Uint8Array>;
   /** What the `latest` pointer names. */
   readLatestPointer(): Promise<LatestPointer>;
   /** Deletes checkpoints: each manifest first, so a crash midway leaves an orphan, never half a checkpoint. */
@@ -341,6 +402,18 @@ export class FileSystemCheckpointStore implements CheckpointStore {
     const limit = checkpointFileLimit(path, file);
     const sub = await this.dir.subdirectory(name);
     return verifyCheckpointFile(path, file, () => sub.readFile(file.name, limit));
+  }
+
+  async *readFileChunks(
+    manifest: CheckpointManifest,
+    file: CheckpointFileEntry,
+    chunkBytes: number,
+  ): AsyncGenerator<Uint8Array> {
+    const name = checkpointName(manifest.id);
+    const path = `${this.dir.path}/${name}/${file.name}`;
+    checkpointFileLimit(path, file);
+    const sub = await this.dir.subdirectory(name);
+    yield* readVerifiedChunks(path, file, { open: () => sub.open(file.name, 'read'), chunkBytes });
   }
 
   async readLatestPointer(): Promise<LatestPointer> {

@@ -2,16 +2,18 @@
  * `IncrementalCheckpointManager` (seed: LaminarDB's `laminar-storage` incremental checkpoints):
  * checkpoints whose cost follows the keys changed, not the state size.
  *
- * The manager keeps its *own* copy of the state, advanced by replaying the WAL from its last
- * checkpoint (the seeds' `wal.replay(last_ckpt..now) → state.apply_batch() →
- * state.create_checkpoint() → wal.truncate(epoch)`), so a checkpoint never reads the writer's
- * memory and never pauses it — in the pipeline it runs in Ring 1's thread. While replaying it
- * records every key a Put or Delete touched; a *delta* checkpoint writes just those keys (their
- * value, or a tombstone) and names its parent. A *base* writes every key: the first checkpoint,
- * with `incremental: false`, and whenever the chain passes a compaction threshold
- * (`maxChainLength` deltas, or delta bytes over `maxDeltaRatio` of the base) — as in RocksDB's
- * and Flink's incremental checkpoints, a chain is bounded and then folded into a fresh base.
- * Bases are written in 1 MiB chunks, so the thread writing them keeps serving its event loop.
+ * The manager holds **only the keys changed since its last checkpoint** (key → value or
+ * tombstone), advanced by replaying the WAL from that checkpoint (the seeds' `wal.replay(
+ * last_ckpt..now) → state.apply_batch() → state.create_checkpoint() → wal.truncate(epoch)`), so a
+ * checkpoint never reads the writer's memory and never pauses it — in the pipeline it runs in
+ * Ring 1's thread — and its memory follows the write rate, not the state size. A *delta*
+ * checkpoint writes those keys, sorted, and names its parent. A *base* (the first checkpoint,
+ * every one with `incremental: false`, and whenever the chain passes a compaction threshold —
+ * `maxChainLength` deltas, or delta bytes over `maxDeltaRatio` of the base — as in RocksDB's and
+ * Flink's incremental checkpoints) is a streaming merge of the previous base file, the deltas
+ * since and the changes (base-merge.ts): read and written one ~1 MiB block at a time, never
+ * materialising the state. Since the manager does not know which changed keys existed before,
+ * a delta's manifest says `keys: UNCOUNTED_KEYS`; bases carry the exact count.
  */
 import { abortSignalOf, isAborted, throwIfAborted } from '../abort-steps.js';
 import { type CheckpointSpanContext, traceAsync, tracing } from '../diagnostics.js';
@@ -22,11 +24,17 @@ import type {
   IncrementalCheckpointMetadata,
   OperatorCheckpoint,
 } from '../format/checkpoint-manifest.js';
-import { MANIFEST_VERSION, StateFileKind } from '../format/constants.js';
+import { MANIFEST_VERSION, StateFileKind, UNCOUNTED_KEYS } from '../format/constants.js';
 import { crc32c } from '../format/crc32c.js';
-import { encodeStateFileChunks, type StateFileEntry } from '../format/state-file.js';
+import { type KeyBytesEntry, StateFileV3Encoder, sortStateEntries } from '../format/state-file-v3.js';
 import { FsDirectory } from '../io/fs-directory.js';
-import { type ReplayTarget, replayWal, StateReplayer } from '../state/apply-entry.js';
+import {
+  DISCARDING_REPLAY_STATE,
+  type ReplayState,
+  type ReplayTarget,
+  replayWal,
+  StateReplayer,
+} from '../state/apply-entry.js';
 import {
   type CheckpointCall,
   type CheckpointCallOptions,
@@ -35,7 +43,8 @@ import {
 import type { WalArchiver } from '../wal/wal-archiver.js';
 import type { WalPosition } from '../wal/wal-reader.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
-import { loadLatestCheckpoint, replayStartOf } from './checkpoint-chain.js';
+import { type MergeResult, mergeChainIntoBase } from './base-merge.js';
+import { loadChainManifests, loadOperators } from './checkpoint-chain.js';
 import {
   type CheckpointConfig,
   type CheckpointOptions,
@@ -50,6 +59,8 @@ import {
   type CheckpointStore,
   FileSystemCheckpointStore,
 } from './checkpoint-store.js';
+import { ReplayRate } from './replay-estimate.js';
+import { findLatestVerifiedChain, type VerifiedChain } from './stream-chain.js';
 
 /** What an {@link IncrementalCheckpointManager} works on. */
 export interface IncrementalCheckpointManagerInit {
@@ -69,6 +80,23 @@ export interface IncrementalCheckpointManagerInit {
    * the trigger. Default 0.
    */
   walBytesSinceCheckpoint?: number;
+  /**
+   * What recovery replayed at open, to seed the replay-rate estimate behind
+   * `stats().estimatedReplayMs` (see replay-estimate.ts): bytes of WAL records and milliseconds.
+   */
+  recoveryReplay?: { bytes: number; ms: number } | undefined;
+  /**
+   * The writer's current key count, when it runs in the same thread (an estimate is fine: only
+   * the base-or-delta choice reads it — a delta that would rewrite as many keys as the state
+   * holds is written as a base). Without it the count at the last counted checkpoint is used.
+   */
+  stateSize?: (() => number) | undefined;
+  /**
+   * Id of the checkpoint recovery has just loaded and verified in full (the newest valid one),
+   * when the caller has one: the manager's first checkpoint then builds on it after reading only
+   * its manifests, instead of streaming every file of the newest chain to verify it again.
+   */
+  verifiedCheckpointId?: number | undefined;
 }
 
 /** Per-call options of {@link IncrementalCheckpointManager.createCheckpoint}. */
@@ -93,6 +121,16 @@ export interface IncrementalCheckpointStats {
   /** Bytes of data files written, all checkpoints. */
   bytesWritten: number;
   lastDurationMs: number;
+  /**
+   * WAL bytes appended since the newest checkpoint (what a crash now would replay, including
+   * records still buffered). `walSizeThresholdBytes` bounds it: a checkpoint starts once it is
+   * reached.
+   */
+  walBytesSinceCheckpoint: number;
+  /** Measured WAL replay rate, bytes per ms (see replay-estimate.ts; 50,000 until measured). */
+  replayBytesPerMs: number;
+  /** `walBytesSinceCheckpoint` / `replayBytesPerMs`: how long a recovery now would replay, ms. */
+  estimatedReplayMs: number;
 }
 
 /**
@@ -110,14 +148,16 @@ export interface RecoveredCopy extends ReplayTarget {
   changed: Map<string, Uint8Array | undefined>;
 }
 
-interface Copy extends ReplayTarget {
+/** Where the manager's replay stands: the last checkpoint plus the WAL replayed since. */
+interface Position extends Omit<ReplayTarget, 'state'> {
   lsn: number;
   /** Where the record after `lsn` starts in the WAL, when known: the next replay starts there. */
   resumeAt?: WalPosition | undefined;
 }
 
 /**
- * Creates base and delta checkpoints from a private, WAL-fed copy of the state.
+ * Creates base and delta checkpoints from the WAL-fed changes since the last one (never a copy of
+ * the state).
  *
  * Threads: not thread-safe — the thread that owns its WAL (Ring 1 in the pipeline); calls from
  * that thread queue.
@@ -128,10 +168,14 @@ export class IncrementalCheckpointManager {
   private readonly store: CheckpointStore;
   private readonly wal: WriteAheadLog;
   private readonly transactional: boolean;
-  private copy: Copy | undefined;
-  /** Keys changed since `parent` (valid only while `copy` is). */
+  private position: Position | undefined;
+  /** Keys changed since `parent` (valid only while `position` is): value, or undefined = deleted. */
   private readonly changed = new Map<string, Uint8Array | undefined>();
   private parent: CheckpointManifest | undefined;
+  /** The manifests from the parent's base to the parent (what a new base merges). */
+  private parentChain: CheckpointManifest[] = [];
+  /** Keys at the last checkpoint whose count is known (a base, or a counted delta). */
+  private countedKeys = 0;
   private extras: CheckpointExtras = {};
   private chain: Promise<unknown> = Promise.resolve();
   private lastCheckpointAtMs = performance.now();
@@ -140,7 +184,13 @@ export class IncrementalCheckpointManager {
   /** {@link appendedBytes} when the last checkpoint's position was taken. */
   private walMarkBytes: number;
   private last: IncrementalCheckpointMetadata | undefined;
-  private readonly counters: IncrementalCheckpointStats = {
+  private readonly replayRate = new ReplayRate();
+  private readonly stateSize: (() => number) | undefined;
+  private verifiedCheckpointId: number | undefined;
+  private readonly counters: Omit<
+    IncrementalCheckpointStats,
+    'walBytesSinceCheckpoint' | 'replayBytesPerMs' | 'estimatedReplayMs'
+  > = {
     checkpoints: 0,
     bases: 0,
     deltas: 0,
@@ -160,6 +210,9 @@ export class IncrementalCheckpointManager {
     );
     this.walBacklogBytes = init.walBytesSinceCheckpoint ?? 0;
     this.walMarkBytes = this.appendedBytes();
+    this.stateSize = init.stateSize;
+    this.verifiedCheckpointId = init.verifiedCheckpointId;
+    if (init.recoveryReplay) this.replayRate.observe(init.recoveryReplay.bytes, init.recoveryReplay.ms);
   }
 
   /** Bytes appended to the WAL this session (written or still buffered). */
@@ -192,12 +245,27 @@ export class IncrementalCheckpointManager {
 
   /** WAL LSN the newest checkpoint this manager knows covers (0 before any). */
   get checkpointLsn(): number {
-    return this.parent?.walPosition.lsn ?? this.copy?.lsn ?? 0;
+    return this.parent?.walPosition.lsn ?? this.position?.lsn ?? 0;
   }
 
   /** Counters. */
   stats(): IncrementalCheckpointStats {
-    return { ...this.counters };
+    const walBytesSinceCheckpoint = this.walBytesSinceCheckpoint();
+    return {
+      ...this.counters,
+      walBytesSinceCheckpoint,
+      replayBytesPerMs: this.replayRate.bytesPerMs,
+      estimatedReplayMs: this.replayRate.estimateMs(walBytesSinceCheckpoint),
+    };
+  }
+
+  /**
+   * The WAL byte count (`wal.stats().bytesWritten` scale) at which the newest checkpoint stands,
+   * less the backlog recovery replayed: `bytesWritten − mark` is the durable WAL since it (for
+   * Ring 1 to publish to Ring 0).
+   */
+  walBytesMark(): number {
+    return this.walMarkBytes - this.walBacklogBytes;
   }
 
   /** Bytes the WAL occupies on disk (the seed's `wal_size`). */
@@ -289,18 +357,22 @@ export class IncrementalCheckpointManager {
   }
 
   /**
-   * Starts from a state recovery already rebuilt instead of loading the latest checkpoint and
+   * Starts from what recovery already rebuilt instead of loading the latest checkpoint and
    * replaying the WAL a second time: the next checkpoint is a delta of `recovered.changed` on
-   * `recovered.checkpoint` (or a base, as the compaction thresholds decide). The manager uses
-   * `recovered.state` as its own copy from then on, so the caller must not change it while the
-   * manager is in use. Call before any checkpoint; throws `TIDEMARK_BUG` otherwise.
+   * `recovered.checkpoint` (or a base, as the compaction thresholds decide). Only
+   * `recovered.changed` is kept (not `recovered.state`), so the caller's state is never held
+   * here; the caller must not change the `changed` values afterwards. Loads the checkpoint's
+   * chain manifests (`TIDEMARK_CORRUPTION`, `TIDEMARK_IO`). Call before any checkpoint; rejects
+   * with `TIDEMARK_BUG` otherwise.
    */
-  adoptRecoveredState(recovered: RecoveredCopy): void {
-    assert(this.copy === undefined, 'adoptRecoveredState() after the manager built its own copy');
-    this.setParent(recovered.checkpoint, recovered.operators);
+  async adoptRecoveredState(recovered: RecoveredCopy): Promise<void> {
+    assert(this.position === undefined, 'adoptRecoveredState() after the manager built its own copy');
+    const chain = recovered.checkpoint ? await loadChainManifests(this.store, recovered.checkpoint.id) : [];
+    this.setParent(chain, recovered.operators);
+    // The recovered state's size: the best count there is (only the compaction heuristic uses it).
+    this.countedKeys = recovered.state.size;
     for (const [key, value] of recovered.changed) this.changed.set(key, value);
-    this.copy = {
-      state: recovered.state,
+    this.position = {
       epoch: recovered.epoch,
       sourceOffsets: { ...recovered.sourceOffsets },
       watermark: recovered.watermark,
@@ -309,16 +381,39 @@ export class IncrementalCheckpointManager {
     };
   }
 
-  private async loadCopy(): Promise<Copy> {
-    const latest = await loadLatestCheckpoint(this.store);
-    this.setParent(latest.checkpoint?.manifest, latest.checkpoint?.operators);
-    return replayStartOf(latest.checkpoint);
+  /** The newest checkpoint whose chain verifies (streamed, never materialised), as the parent. */
+  private async loadPosition(): Promise<Position> {
+    const latest = (await this.recoveredChain()) ?? (await findLatestVerifiedChain(this.store));
+    this.setParent(latest?.chain ?? [], latest?.operators);
+    const m = this.parent;
+    const lsn = m?.walPosition.lsn ?? 0;
+    return {
+      lsn,
+      epoch: m?.epoch ?? 0,
+      sourceOffsets: { ...(m?.sourceOffsets ?? {}) },
+      watermark: m?.watermark ?? undefined,
+      lastCommitLsn: lsn,
+    };
   }
 
-  /** The checkpoint the next delta builds on; its extras are carried forward. */
-  private setParent(m: CheckpointManifest | undefined, operators: Map<string, Uint8Array> | undefined): void {
+  /** The chain of `verifiedCheckpointId` (once: later reloads verify), or undefined. */
+  private async recoveredChain(): Promise<VerifiedChain | undefined> {
+    const id = this.verifiedCheckpointId;
+    this.verifiedCheckpointId = undefined;
+    if (id === undefined) return undefined;
+    const chain = await loadChainManifests(this.store, id);
+    const { operators } = await loadOperators(this.store, chain[chain.length - 1]!);
+    return { chain, operators };
+  }
+
+  /** The checkpoint the next delta builds on (last of `chain`); its extras are carried forward. */
+  private setParent(chain: CheckpointManifest[], operators: Map<string, Uint8Array> | undefined): void {
+    const m = chain[chain.length - 1];
     this.parent = m;
+    this.parentChain = chain;
     this.changed.clear();
+    this.countedKeys = 0;
+    for (const c of chain) if (c.state.keys !== UNCOUNTED_KEYS) this.countedKeys = c.state.keys;
     if (m) {
       this.extras = {
         connectors: m.connectors,
@@ -341,36 +436,43 @@ export class IncrementalCheckpointManager {
     try {
       throwIfAborted('checkpoint (queued)', signal);
       if (!this.transactional) await this.wal.sync();
-      this.copy ??= await this.loadCopy();
-      const copy = this.copy;
+      this.position ??= await this.loadPosition();
+      const pos = this.position;
       const target = this.wal.durableLsn;
       const markBytes = this.appendedBytes();
       let recordsReplayed = 0;
-      if (target > copy.lsn) {
-        const replayer = new StateReplayer(copy, this.transactional, this.changed);
+      if (target > pos.lsn) {
+        // The replay writes straight into `changed`: a put sets the value, a delete removes the
+        // key and then records its tombstone — no copy of the state is ever built.
+        const sink: ReplayTarget<ReplayState> = { ...pos, state: DISCARDING_REPLAY_STATE };
+        const replayer = new StateReplayer(sink, this.transactional, this.changed);
+        const replayStart = performance.now();
         const read = await replayWal(this.wal.directory, replayer, {
-          fromLsn: copy.lsn + 1,
+          fromLsn: pos.lsn + 1,
           untilLsn: target,
-          resumeAt: copy.resumeAt,
+          resumeAt: pos.resumeAt,
         });
+        this.replayRate.observe(read.bytesReplayed, performance.now() - replayStart);
+        pos.epoch = sink.epoch;
+        pos.sourceOffsets = sink.sourceOffsets;
+        pos.watermark = sink.watermark;
+        pos.lastCommitLsn = sink.lastCommitLsn;
         recordsReplayed = read.records;
         // Transactional: the checkpoint covers the last Commit; what follows it is re-read next time.
-        const lsn = this.transactional ? Math.max(copy.lastCommitLsn, copy.lsn) : target;
-        if (lsn !== copy.lsn)
-          copy.resumeAt = read.endPosition?.lsn === lsn + 1 ? read.endPosition : undefined;
-        copy.lsn = lsn;
+        const lsn = this.transactional ? Math.max(pos.lastCommitLsn, pos.lsn) : target;
+        if (lsn !== pos.lsn) pos.resumeAt = read.endPosition?.lsn === lsn + 1 ? read.endPosition : undefined;
+        pos.lsn = lsn;
       }
       throwIfAborted('checkpoint (after the replay)', signal);
-      if (epoch > copy.epoch) copy.epoch = epoch;
+      if (epoch > pos.epoch) pos.epoch = epoch;
       if (extras) this.extras = { ...extras };
       draftId = await this.store.nextId();
-      const draft = abortableDraft(
-        this.draft(copy, draftId, forceBase ? 'base' : this.nextKind(copy)),
-        signal,
-      );
+      const draft = abortableDraft(this.draft(pos, draftId, forceBase ? 'base' : this.nextKind()), signal);
       const published = await this.publisher.publish(draft, this.wal);
       const m = published.manifest;
       this.parent = m;
+      this.parentChain = m.kind === 'base' ? [m] : [...this.parentChain, m];
+      if (m.state.keys !== UNCOUNTED_KEYS) this.countedKeys = m.state.keys;
       this.changed.clear();
       this.lastCheckpointAtMs = performance.now();
       this.walBacklogBytes = 0;
@@ -402,8 +504,9 @@ export class IncrementalCheckpointManager {
       emitCheckpointStep('published', m.id, { kind: m.kind });
       return this.last;
     } catch (err) {
-      this.copy = undefined;
+      this.position = undefined;
       this.parent = undefined;
+      this.parentChain = [];
       this.changed.clear();
       // An abandoned draft (files written, no manifest) goes now rather than at the next open.
       if (draftId !== undefined && isAborted(err)) await this.store.cleanupOrphans().catch(() => {});
@@ -414,39 +517,41 @@ export class IncrementalCheckpointManager {
   }
 
   /** Base or delta? A delta needs a parent, room in the chain, and to be smaller than a base. */
-  private nextKind(copy: Copy): 'base' | 'delta' {
+  private nextKind(): 'base' | 'delta' {
     return chooseCheckpointKind({
       parent: this.parent,
       options: this.options,
       changedKeys: this.changed.size,
-      stateKeys: copy.state.size,
+      stateKeys: this.stateSize?.() ?? this.countedKeys,
     });
   }
 
-  private draft(copy: Copy, id: number, kind: 'base' | 'delta'): CheckpointDraft {
-    const state = copy.state;
-    const changed = this.changed;
-    let entries: number;
+  /** The changes, sorted by UTF-8 key bytes (the order of version 3 state files). */
+  private sortedChanges(): KeyBytesEntry[] {
+    return sortStateEntries(this.changed);
+  }
+
+  private draft(pos: Position, id: number, kind: 'base' | 'delta'): CheckpointDraft {
+    const changes = this.sortedChanges();
     let tombstones = 0;
-    let source: Iterable<StateFileEntry>;
+    let chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+    const merged: MergeResult = { keys: 0, bytes: 0 };
     if (kind === 'base') {
-      entries = state.size;
-      source = state.entries();
+      chunks = mergeChainIntoBase({ store: this.store, chain: this.parentChain, changes, result: merged });
     } else {
-      entries = changed.size;
-      for (const value of changed.values()) if (value === undefined) tombstones++;
-      source = changed.entries();
+      const encoder = new StateFileV3Encoder(StateFileKind.Delta);
+      // Encoded lazily, one block at a time, as the store writes.
+      chunks = (function* () {
+        yield* encoder.take();
+        for (const { key, value } of changes) {
+          encoder.add(key, value);
+          yield* encoder.take();
+        }
+        yield* encoder.finish();
+      })();
+      for (const c of changes) if (c.value === undefined) tombstones++;
     }
-    const files: CheckpointDataFile[] = [
-      {
-        role: kind,
-        chunks: encodeStateFileChunks(
-          kind === 'base' ? StateFileKind.Base : StateFileKind.Delta,
-          entries,
-          source,
-        ),
-      },
-    ];
+    const files: CheckpointDataFile[] = [{ role: kind, chunks }];
     const { operators, sidecar } = this.operatorCheckpoints();
     if (sidecar.length > 0) files.push({ role: 'operators', chunks: sidecar });
     const p = this.parent;
@@ -455,15 +560,15 @@ export class IncrementalCheckpointManager {
       manifest: {
         version: MANIFEST_VERSION,
         id,
-        epoch: copy.epoch,
+        epoch: pos.epoch,
         createdAtMs: Date.now(),
         kind,
         parentId: kind === 'base' ? null : p!.id,
         baseId: kind === 'base' ? id : p!.baseId,
         chainLength: kind === 'base' ? 0 : p!.chainLength + 1,
-        walPosition: { lsn: copy.lsn },
+        walPosition: { lsn: pos.lsn },
         perCoreWalPositions: { ...(x.perCoreWalPositions ?? {}) },
-        sourceOffsets: { ...copy.sourceOffsets },
+        sourceOffsets: { ...pos.sourceOffsets },
         connectors: Object.fromEntries(
           Object.entries(x.connectors ?? {}).map(([k, c]) => [
             k,
@@ -473,12 +578,12 @@ export class IncrementalCheckpointManager {
         operators,
         sinkEpochs: { ...(x.sinkEpochs ?? {}) },
         sinkCommitStatuses: { ...(x.sinkCommitStatuses ?? {}) },
-        watermark: copy.watermark ?? null,
+        watermark: pos.watermark ?? null,
         sourceWatermarks: { ...(x.sourceWatermarks ?? {}) },
-        // Byte counts are filled in by beforeCommit, once the state file is written.
+        // Byte counts (and a base's key count) are filled in by beforeCommit, once the state file is written.
         state: {
-          keys: state.size,
-          entriesWritten: entries,
+          keys: kind === 'base' ? 0 : UNCOUNTED_KEYS,
+          entriesWritten: kind === 'base' ? 0 : changes.length,
           tombstones,
           baseBytes: 0,
           deltaBytesSinceBase: 0,
@@ -487,6 +592,10 @@ export class IncrementalCheckpointManager {
       files,
       beforeCommit: (m) => {
         const bytes = m.files.find((f) => f.role === kind)!.sizeBytes;
+        if (kind === 'base') {
+          m.state.keys = merged.keys;
+          m.state.entriesWritten = merged.keys;
+        }
         m.state.baseBytes = kind === 'base' ? bytes : p!.state.baseBytes;
         m.state.deltaBytesSinceBase = kind === 'base' ? 0 : p!.state.deltaBytesSinceBase + bytes;
       },

@@ -63,7 +63,7 @@ export async function runInspect(opts: InspectOptions, log: (line: string) => vo
     }
     const files = describeFiles(m);
     log(
-      `  checkpoint ${String(c.id).padStart(4)}  ${m.kind.padEnd(5)} chain ${c.chain.join('→') || '?'}  LSN ${m.walPosition.lsn}  epoch ${m.epoch}  ${m.state.keys.toLocaleString('en-US')} keys  ${files}  ${c.valid ? 'valid' : `INVALID [${c.problems[0]?.code}]`}`,
+      `  checkpoint ${String(c.id).padStart(4)}  ${m.kind.padEnd(5)} chain ${c.chain.join('→') || '?'}  LSN ${m.walPosition.lsn}  epoch ${m.epoch}  ${m.state.keys < 0 ? '?' : m.state.keys.toLocaleString('en-US')} keys  ${files}  ${c.valid ? 'valid' : `INVALID [${c.problems[0]?.code}]`}`,
     );
   }
   if (objectStore !== undefined) for (const line of objectStoreLines(objectStore)) log(line);

@@ -9,7 +9,7 @@
  * refused with `TIDEMARK_UNSUPPORTED_VERSION`.
  */
 import { corruption, TidemarkError } from '../errors.js';
-import { MANIFEST_VERSION } from './constants.js';
+import { MANIFEST_VERSION, UNCOUNTED_KEYS } from './constants.js';
 import { crc32c } from './crc32c.js';
 import type { SourceOffsets } from './entry-codec.js';
 
@@ -80,7 +80,10 @@ export interface PerCoreWalPosition {
 
 /** Counts describing the state a checkpoint holds. */
 export interface CheckpointStateSummary {
-  /** Keys in the state at this checkpoint (after applying the chain). */
+  /**
+   * Keys in the state at this checkpoint (after applying the chain); in a delta, may be
+   * `UNCOUNTED_KEYS` (-1): its writer held only the changes (the chain's load counts them).
+   */
   keys: number;
   /** Entries in this checkpoint's own state file (puts + tombstones for a delta). */
   entriesWritten: number;
@@ -272,7 +275,7 @@ export function decodeManifest(bytes: Uint8Array, path: string): CheckpointManif
   const st = m.state;
   if (
     !isObject(st) ||
-    !isInt(st.keys) ||
+    !(isInt(st.keys) || (st.keys === UNCOUNTED_KEYS && m.kind === 'delta')) ||
     !isInt(st.entriesWritten) ||
     !isInt(st.tombstones) ||
     !isInt(st.baseBytes) ||
@@ -324,7 +327,10 @@ export interface IncrementalCheckpointMetadata {
   chainLength: number;
   /** WAL LSN the checkpoint covers. */
   lsn: number;
-  /** Keys in the state at this checkpoint. */
+  /**
+   * Keys in the state at this checkpoint; `UNCOUNTED_KEYS` (-1) for a delta of the incremental
+   * manager, which holds only the changed keys (a base always counts).
+   */
   keys: number;
   /** Entries written to this checkpoint's state file (puts + tombstones). */
   keysWritten: number;
@@ -334,7 +340,7 @@ export interface IncrementalCheckpointMetadata {
   stateBytes: number;
   /** Size of all its data files, bytes. */
   bytes: number;
-  /** WAL records replayed onto the checkpointer's copy of the state for this checkpoint. */
+  /** WAL records replayed into the checkpointer's change set for this checkpoint. */
   recordsReplayed: number;
   /** WAL segments deleted after publishing. */
   deletedWalSegments: number;

@@ -237,8 +237,11 @@ export const CLEAN_MARKER_CRC_OFFSET = 36;
 // and tombstones since the parent checkpoint). Both share one layout.
 /** "TMCK" as bytes T M C K, read as a little-endian u32. */
 export const STATE_FILE_MAGIC = 0x4b434d54;
-/** Version 2 added the kind and tombstones; version 1 files (bases only) are still read. */
-export const STATE_FILE_VERSION = 2;
+/**
+ * Version 3 (sorted, in CRC-checked blocks, counts in the trailer) is written; version 2 (kind and
+ * tombstones, unsorted) and version 1 (bases only) are still read.
+ */
+export const STATE_FILE_VERSION = 3;
 /** Header: u32 magic, u16 version, u16 kind (a StateFileKind), u64 entry count. */
 export const STATE_FILE_HEADER_SIZE = 16;
 /** Byte offset of this field: u32. */
@@ -262,8 +265,32 @@ export const STATE_FILE_TRAILER_SIZE = 4;
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
 /** Largest checkpoint state file the reader will load: 4 GiB less one byte (Node's Buffer limit). */
 export const MAX_STATE_FILE_BYTES = 2 ** 32 - 1;
+/**
+ * `state.keys` of a delta manifest whose writer did not count the keys: the incremental manager
+ * holds only the changed keys, not the state, so it cannot know how many of its puts are new
+ * keys. Loading a chain counts them; bases always carry the exact count.
+ */
+export const UNCOUNTED_KEYS = -1;
 /** Size of the chunks a state file is encoded and written in: 1 MiB. */
 export const STATE_FILE_CHUNK_BYTES = 1024 * 1024;
+
+// Version 3 (see docs/FORMAT.md): header = magic, version, kind, u32 flags, u32 reserved (zero);
+// then blocks of entries, each `u32 body length · u32 entry count · body · u32 masked CRC32C`
+// (the CRC covers the 8-byte block header and the body); then a 16-byte trailer.
+/** Byte offset of this field (version 3): u32 flags (was the low half of the entry count in version 2). */
+export const STATE_FILE_FLAGS_OFFSET = 8;
+/** Byte offset of this field (version 3): u32, zero. */
+export const STATE_FILE_RESERVED_OFFSET = 12;
+/** Flag: entries are in strictly increasing byte order of their UTF-8 keys (always set in version 3). */
+export const STATE_FILE_FLAG_SORTED = 1;
+/** Block header (version 3): u32 body length, u32 entry count. */
+export const STATE_BLOCK_HEADER_SIZE = 8;
+/** Block trailer (version 3): u32 masked CRC32C of the block header and body. */
+export const STATE_BLOCK_TRAILER_SIZE = 4;
+/** Target body size of a block (version 3): 1 MiB; an entry larger than that gets a block of its own. */
+export const STATE_BLOCK_TARGET_BYTES = 1024 * 1024;
+/** Trailer (version 3): u64 entry count, u32 tombstone count, u32 masked CRC32C of every byte before it. */
+export const STATE_FILE_V3_TRAILER_SIZE = 16;
 
 // ── Checkpoint layout (see checkpoint/checkpoint-store.ts) ───────────────────────────────────
 /** A checkpoint is a directory (or object prefix) `checkpoint-` + 16 zero-padded decimal digits. */
@@ -389,9 +416,15 @@ export const RingStat = {
   drainBatches: 11,
   drainSleeps: 12,
   drainSpinHits: 13,
+  /** `bytesWritten` at the newest checkpoint (less what recovery replayed): the WAL since is `bytesWritten − this`. */
+  walCheckpointMark: 14,
+  /** Ring 1's measured WAL replay rate, bytes per ms (for the replay-time estimate). */
+  replayBytesPerMs: 15,
 } as const;
+/** WAL replay rate assumed before one was measured: 50 MB/s, in bytes per millisecond. */
+export const DEFAULT_REPLAY_BYTES_PER_MS = 50_000;
 /** Number of Ring 1 counters in {@link RingStat}. */
-export const RING_STATS_COUNT = 14;
+export const RING_STATS_COUNT = 16;
 /** Ring state word values. */
 export const RingState = { Starting: 0, Running: 1, Failed: 2, Closed: 3 } as const;
 /** Error area after the control block: JSON `{code, message, path, offset}` of Ring 1's failure. */

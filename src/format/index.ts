@@ -99,4 +99,11 @@ export {
   type StateFileTarget,
   scanStateFile,
 } from './state-file.js';
+export { StateFileStreamReader, type StreamedStateFileInfo } from './state-file-reader.js';
+export {
+  type KeyBytesEntry,
+  type StateBlock,
+  StateFileV3Encoder,
+  sortStateEntries,
+} from './state-file-v3.js';
 export { packSegment, unpackSegment } from './wal-pack.js';

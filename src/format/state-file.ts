@@ -1,7 +1,9 @@
 /**
  * Checkpoint state files: a *base* (every key) or a *delta* (the puts and tombstones since the
  * parent checkpoint). One layout for both, defined in format/constants.ts and docs/FORMAT.md:
- * a 16-byte header, entries, and a trailer: the masked CRC32C of everything before it.
+ * a 16-byte header, entries, and a trailer ending in the masked CRC32C of everything before it.
+ * Version 3 (written; see state-file-v3.ts) is sorted and in checked blocks; versions 1 and 2
+ * (unsorted, one run of entries) are still read.
  *
  * The encoder yields the file in chunks of about {@link STATE_FILE_CHUNK_BYTES}, so a base of
  * millions of keys is written without one giant buffer, and the thread writing it (Ring 1) gets
@@ -25,7 +27,8 @@ import {
   StateFileKind,
 } from './constants.js';
 import { crc32c, maskCrc32c } from './crc32c.js';
-import { readU64, writeU64 } from './record-frame.js';
+import { readU64 } from './record-frame.js';
+import { readStateFileV3Body, StateFileV3Encoder, sortStateEntries } from './state-file-v3.js';
 
 /** One entry: a key and its value, or `undefined` for a tombstone (deltas only). */
 export type StateFileEntry = readonly [key: string, value: Uint8Array | undefined];
@@ -35,10 +38,14 @@ function bug(message: string): TidemarkError {
 }
 
 /**
- * Encodes a state file of `kind` holding exactly `count` entries, yielding it in chunks of about
- * `chunkBytes` (an entry larger than that gets a chunk of its own). Every chunk is a fresh buffer
- * the consumer may keep. Throws `TIDEMARK_INVALID_ARGUMENT` for a key or value over the caps and
- * `TIDEMARK_BUG` when `entries` does not yield `count` entries or a base holds a tombstone.
+ * Encodes a version 3 state file of `kind` holding exactly `count` entries, yielding it in chunks
+ * of about `chunkBytes` (one per block; an entry larger than that gets a block of its own). The
+ * entries may come in any order: they are sorted by the byte order of their UTF-8 keys first,
+ * which holds their keys as bytes while encoding — for states already in memory (per-core
+ * checkpoints, tests); a writer of large states feeds {@link StateFileV3Encoder} in key order
+ * instead. Every chunk is a fresh buffer the consumer may keep. Throws
+ * `TIDEMARK_INVALID_ARGUMENT` for a key or value over the caps and `TIDEMARK_BUG` when `entries`
+ * does not yield `count` entries, repeats a key or a base holds a tombstone.
  */
 export function* encodeStateFileChunks(
   kind: StateFileKind,
@@ -46,48 +53,15 @@ export function* encodeStateFileChunks(
   entries: Iterable<StateFileEntry>,
   chunkBytes = STATE_FILE_CHUNK_BYTES,
 ): Generator<Buffer, void, undefined> {
-  let chunk = Buffer.allocUnsafe(Math.max(chunkBytes, STATE_FILE_HEADER_SIZE + STATE_FILE_TRAILER_SIZE));
-  let used = STATE_FILE_HEADER_SIZE;
-  let crc = 0;
-  chunk.writeUInt32LE(STATE_FILE_MAGIC, STATE_FILE_MAGIC_OFFSET);
-  chunk.writeUInt16LE(STATE_FILE_VERSION, STATE_FILE_VERSION_OFFSET);
-  chunk.writeUInt16LE(kind, STATE_FILE_KIND_OFFSET);
-  writeU64(chunk, STATE_FILE_COUNT_OFFSET, count);
-  let written = 0;
-  for (const [key, value] of entries) {
-    if (value === undefined && kind === StateFileKind.Base) throw bug(`tombstone for ${key} in a base`);
-    const keyBytes = Buffer.byteLength(key, 'utf8');
-    const valueBytes = value?.length ?? 0;
-    if (keyBytes > MAX_KEY_BYTES || valueBytes > MAX_VALUE_BYTES) {
-      throw new TidemarkError(
-        'TIDEMARK_INVALID_ARGUMENT',
-        `state entry over the caps: key ${keyBytes} B (max ${MAX_KEY_BYTES}), value ${valueBytes} B (max ${MAX_VALUE_BYTES})`,
-      );
-    }
-    const need = STATE_ENTRY_FIXED_SIZE + keyBytes + valueBytes;
-    if (used + need > chunk.length) {
-      crc = crc32c(chunk, 0, used, crc);
-      yield chunk.subarray(0, used);
-      chunk = Buffer.allocUnsafe(Math.max(chunkBytes, need + STATE_FILE_TRAILER_SIZE));
-      used = 0;
-    }
-    chunk.writeUInt32LE(keyBytes, used);
-    chunk.writeUInt32LE(value === undefined ? STATE_TOMBSTONE_LENGTH : valueBytes, used + 4);
-    chunk.write(key, used + STATE_ENTRY_FIXED_SIZE, keyBytes, 'utf8');
-    if (value !== undefined) chunk.set(value, used + STATE_ENTRY_FIXED_SIZE + keyBytes);
-    used += need;
-    written++;
+  const sorted = sortStateEntries(entries);
+  if (sorted.length !== count) throw bug(`state file announced ${count} entries, got ${sorted.length}`);
+  const encoder = new StateFileV3Encoder(kind, chunkBytes);
+  yield* encoder.take();
+  for (const { key, value } of sorted) {
+    encoder.add(key, value);
+    yield* encoder.take();
   }
-  if (written !== count) throw bug(`state file announced ${count} entries, got ${written}`);
-  if (used + STATE_FILE_TRAILER_SIZE > chunk.length) {
-    crc = crc32c(chunk, 0, used, crc);
-    yield chunk.subarray(0, used);
-    chunk = Buffer.allocUnsafe(STATE_FILE_TRAILER_SIZE);
-    used = 0;
-  }
-  crc = crc32c(chunk, 0, used, crc);
-  chunk.writeUInt32LE(maskCrc32c(crc), used);
-  yield chunk.subarray(0, used + STATE_FILE_TRAILER_SIZE);
+  yield* encoder.finish();
 }
 
 /** Encodes a whole state file into one buffer (small files, tests and fixtures). */
@@ -172,6 +146,24 @@ export function scanStateFile(
   const kind = b.readUInt16LE(STATE_FILE_KIND_OFFSET);
   if (kind !== StateFileKind.Base && kind !== StateFileKind.Delta)
     throw corruption(path, STATE_FILE_KIND_OFFSET, `unknown state file kind ${kind}`);
+  if (version >= 3) {
+    // Keys and values of a v3 block are subarrays of `b` (and so of `buf`): their ranges.
+    let tombstones = 0;
+    const counts = readStateFileV3Body(b, { path, kind: kind as StateFileKind }, (key, value) => {
+      entry.keyStart = key.byteOffset - b.byteOffset;
+      entry.keyLength = key.length;
+      if (value === undefined) {
+        tombstones++;
+        entry.valueStart = entry.keyStart + key.length;
+        entry.valueLength = -1;
+      } else {
+        entry.valueStart = value.byteOffset - b.byteOffset;
+        entry.valueLength = value.length;
+      }
+      visit(entry);
+    });
+    return { kind: kind as StateFileKind, version, entries: counts.entries, tombstones };
+  }
   const count = readU64(b, STATE_FILE_COUNT_OFFSET);
   if (count > (body - STATE_FILE_HEADER_SIZE) / STATE_ENTRY_FIXED_SIZE)
     throw corruption(path, STATE_FILE_COUNT_OFFSET, 'entry count larger than the file');

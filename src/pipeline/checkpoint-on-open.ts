@@ -95,7 +95,7 @@ export async function checkpointRecoveredState(
       archiver,
     });
     await manager.cleanupOrphans();
-    manager.adoptRecoveredState({
+    await manager.adoptRecoveredState({
       checkpoint: recovered.checkpoint,
       operators: recovered.operators,
       state: recovered.state,

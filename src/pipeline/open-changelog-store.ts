@@ -178,6 +178,8 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
       checkpointLsn: recoveryCheckpoint?.lsn ?? recovered.stats.checkpointLsn,
       recoveredCommitLsn: transactional ? recovered.lsn : 0,
       walBytesSinceCheckpoint: recoveryCheckpoint ? 0 : recovered.stats.bytesReplayed,
+      checkpointId: recoveryCheckpoint?.id ?? recovered.checkpoint?.id,
+      recoveryReplay: { bytes: recovered.stats.bytesReplayed, ms: recovered.stats.durationMs },
       transactional,
       drainer: config.drainer ?? {},
       checkpoint: checkpointOptions,

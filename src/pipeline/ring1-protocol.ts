@@ -25,6 +25,10 @@ export interface Ring1WorkerData {
   recoveredCommitLsn: number;
   /** Bytes of WAL records after the latest checkpoint at open: they count toward `walSizeThresholdBytes`. */
   walBytesSinceCheckpoint: number;
+  /** Id of the checkpoint recovery loaded and verified (or wrote on open): Ring 1 builds on it. */
+  checkpointId?: number | undefined;
+  /** What recovery replayed at open (bytes, ms): seeds Ring 1's replay-rate estimate. */
+  recoveryReplay?: { bytes: number; ms: number };
   transactional: boolean;
   drainer: ChangelogDrainerOptions;
   /** Incremental checkpointing, retention, and when Ring 1 checkpoints on its own. */

@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ChangelogDrainer } from '../changelog/changelog-drainer.js';
 import { loadEpoch, publishFailure, storeEpoch, storeRingState } from '../changelog/ring-status.js';
 import { StateChangelogBuffer } from '../changelog/state-changelog-buffer.js';
+import { autoCheckpointTickMs } from '../checkpoint/auto-checkpoint.js';
 import { type CheckpointStore, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { epochFilter, FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
 import { IncrementalCheckpointManager } from '../checkpoint/incremental-checkpoint-manager.js';
@@ -92,7 +93,15 @@ async function main(): Promise<void> {
     transactional: data.transactional,
     archiver,
     walBytesSinceCheckpoint: data.walBytesSinceCheckpoint,
+    recoveryReplay: data.recoveryReplay,
+    verifiedCheckpointId: data.checkpointId,
   });
+  // Ring 0's stats() derives the WAL since the newest checkpoint and the replay estimate from these.
+  const publishReplayStats = () => {
+    buffer.statsArea[RingStat.walCheckpointMark] = manager.walBytesMark();
+    buffer.statsArea[RingStat.replayBytesPerMs] = manager.stats().replayBytesPerMs;
+  };
+  publishReplayStats();
   // Half-written checkpoints of an earlier run; the manager queues it before any checkpoint.
   manager
     .cleanupOrphans()
@@ -109,12 +118,13 @@ async function main(): Promise<void> {
     buffer.statsArea[RingStat.checkpoints]!++;
     buffer.statsArea[RingStat.checkpointLastMs] = done.durationMs;
     buffer.statsArea[RingStat.walSizeBytes] = wal.walSize();
+    publishReplayStats();
     return done;
   };
 
   let periodic: NodeJS.Timeout | undefined;
   const { intervalMs, walSizeThresholdBytes } = data.checkpoint;
-  const tickMs = intervalMs > 0 ? Math.min(intervalMs, 100) : walSizeThresholdBytes > 0 ? 100 : 0;
+  const tickMs = autoCheckpointTickMs({ intervalMs, walSizeThresholdBytes });
   let automatic: Promise<unknown> | undefined;
   if (tickMs > 0) {
     periodic = setInterval(() => {

@@ -8,6 +8,7 @@
 
 import * as path from 'node:path';
 import { type AbortOptions, abortSignalOf, throwIfAborted } from '../abort-steps.js';
+import { startAutoCheckpoint } from '../checkpoint/auto-checkpoint.js';
 import {
   type LatestCheckpoint,
   loadLatestCheckpoint,
@@ -406,12 +407,17 @@ export class RecoveryManager {
           archiver,
           options: { maxRetained: this.config.maxRetained, ...this.config.checkpoint },
           walBytesSinceCheckpoint: recovered.stats.bytesReplayed,
+          recoveryReplay: { bytes: recovered.stats.bytesReplayed, ms: recovered.stats.durationMs },
+          stateSize: () => stateStore.size,
+          verifiedCheckpointId: recovered.checkpoint?.id,
         });
         await checkpoints.cleanupOrphans();
         let closing: Promise<void> | undefined;
         let inFlight: Promise<IncrementalCheckpointMetadata> | undefined;
         const walArchiver = archiver;
-        return {
+        // intervalMs / walSizeThresholdBytes: checkpoints start on their own (auto-checkpoint.ts).
+        const auto = startAutoCheckpoint({ manager: checkpoints, checkpoint: () => opened.checkpoint() });
+        const opened: OpenedStore = {
           store: stateStore,
           recovered,
           checkpoints,
@@ -450,6 +456,7 @@ export class RecoveryManager {
           close,
           [Symbol.asyncDispose]: close,
         };
+        return opened;
         function close(): Promise<void> {
           stateStore.markClosing();
           closing ??= closeOnce();
@@ -458,6 +465,7 @@ export class RecoveryManager {
         async function closeOnce(): Promise<void> {
           let archiveError: unknown;
           try {
+            await auto.stop();
             await checkpoints.idle();
             if (walArchiver) {
               await walArchiver.archiveAll().catch((err: unknown) => {

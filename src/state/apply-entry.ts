@@ -8,9 +8,22 @@ import type { Directory } from '../io/directory.js';
 import { WalReader, type WalReadOptions, type WalReadStats } from '../wal/wal-reader.js';
 import type { StateBackend } from './state-backend.js';
 
+/** What replay writes to: the backend's unchecked writes (and its kind, for the copy rule). */
+export type ReplayState = Pick<StateBackend, 'kind' | 'putUnchecked' | 'deleteUnchecked'>;
+
+/**
+ * A replay state that keeps nothing: for a replayer whose `changed` map is the whole point (the
+ * checkpoint manager holds only the keys changed since the last checkpoint, never the state).
+ */
+export const DISCARDING_REPLAY_STATE: ReplayState = {
+  kind: 'map',
+  putUnchecked: () => {},
+  deleteUnchecked: () => false,
+};
+
 /** The state being rebuilt by replay. */
-export interface ReplayTarget {
-  state: StateBackend;
+export interface ReplayTarget<S extends ReplayState = StateBackend> {
+  state: S;
   epoch: number;
   sourceOffsets: SourceOffsets;
   watermark: number | undefined;
@@ -34,7 +47,7 @@ export class StateReplayer {
    *   changed since its parent, so a delta is written without a lookup in the whole state.
    */
   constructor(
-    readonly target: ReplayTarget,
+    readonly target: ReplayTarget<ReplayState>,
     readonly transactional: boolean,
     readonly changed?: Map<string, Uint8Array | undefined>,
   ) {}

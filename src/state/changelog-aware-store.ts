@@ -24,6 +24,7 @@ import type { StateChangelogBuffer } from '../changelog/state-changelog-buffer.j
 import { assert, TidemarkError } from '../errors.js';
 import type { CheckpointExtras, IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
 import {
+  DEFAULT_REPLAY_BYTES_PER_MS,
   MAX_KEY_BYTES,
   MAX_RECORD_PAYLOAD_BYTES,
   PUT_KEY_LENGTH_SIZE,
@@ -133,6 +134,13 @@ export interface ChangelogAwareStoreStats {
   drainBatches: number;
   drainSleeps: number;
   drainSpinHits: number;
+  /**
+   * Ring 1: durable WAL bytes written since the newest checkpoint — what a crash now would
+   * replay. `checkpointWalBytes` bounds it (a checkpoint starts once it is reached).
+   */
+  walBytesSinceCheckpoint: number;
+  /** Ring 1: `walBytesSinceCheckpoint` over the measured replay rate — a recovery's replay time now, ms. */
+  estimatedReplayMs: number;
 }
 
 interface Queued {
@@ -613,6 +621,10 @@ export class ChangelogAwareStore {
       drainBatches: r[RingStat.drainBatches]!,
       drainSleeps: r[RingStat.drainSleeps]!,
       drainSpinHits: r[RingStat.drainSpinHits]!,
+      walBytesSinceCheckpoint: Math.max(0, r[RingStat.bytesWritten]! - r[RingStat.walCheckpointMark]!),
+      estimatedReplayMs:
+        Math.max(0, r[RingStat.bytesWritten]! - r[RingStat.walCheckpointMark]!) /
+        (r[RingStat.replayBytesPerMs]! || DEFAULT_REPLAY_BYTES_PER_MS),
     };
   }
 

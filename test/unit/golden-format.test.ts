@@ -1,4 +1,4 @@
-// Golden files pin the on-disk formats (WAL v3, checkpoints v2; WAL v1 and v2 still read) (docs/FORMAT.md): the writer must produce these exact
+// Golden files pin the on-disk formats (WAL v3, checkpoints v2 with state files v3; WAL v1/v2 and state files v1/v2 still read) (docs/FORMAT.md): the writer must produce these exact
 // bytes and the reader must decode them. A change that alters them is a format change: bump the
 // version. Regenerate only deliberately, with TIDEMARK_UPDATE_GOLDEN=1.
 import assert from 'node:assert/strict';
@@ -197,15 +197,11 @@ function manifestV2(
   };
 }
 
-test('a base and a delta checkpoint are written byte for byte as the golden v2 files, and load as one chain', async () => {
-  const base = encodeStateFile(StateFileKind.Base, 2, [
-    ['o:ATL', Uint8Array.of(1, 2, 3)],
-    ['r:ATL-SAV', Uint8Array.of(9)],
-  ]);
-  const delta = encodeStateFile(StateFileKind.Delta, 2, [
-    ['o:ATL', Uint8Array.of(4)],
-    ['r:ATL-SAV', undefined],
-  ]);
+test('golden v2 base and delta files (unsorted, written before version 3) still load as one chain', async () => {
+  const base = fs.readFileSync(`${DIR2}checkpoint-0000000000000001/state.base`);
+  const delta = fs.readFileSync(`${DIR2}checkpoint-0000000000000002/state.delta`);
+  assert.equal(decodeStateFile(base, 'golden').version, 2);
+  assert.equal(decodeStateFile(delta, 'golden').version, 2);
   const m1 = manifestV2(
     1,
     'base',
@@ -230,8 +226,6 @@ test('a base and a delta checkpoint are written byte for byte as the golden v2 f
       deltaBytesSinceBase: delta.length,
     },
   );
-  assert.deepEqual(base, golden2('checkpoint-0000000000000001/state.base', base));
-  assert.deepEqual(delta, golden2('checkpoint-0000000000000002/state.delta', delta));
   const e1 = Buffer.from(encodeManifest(m1));
   const e2 = Buffer.from(encodeManifest(m2));
   assert.deepEqual(e1, golden2('checkpoint-0000000000000001/manifest.json', e1));
@@ -246,4 +240,60 @@ test('a base and a delta checkpoint are written byte for byte as the golden v2 f
     [['o:ATL', [4]]],
   );
   assert.equal(loaded.manifest.connectors.flights?.offsets.row, '4');
+});
+
+const DIR3 = fileURLToPath(new URL('../fixtures/golden-v3/', import.meta.url));
+
+function golden3(name: string, bytes: Uint8Array): Buffer {
+  if (UPDATE) {
+    fs.mkdirSync(path.dirname(DIR3 + name), { recursive: true });
+    fs.writeFileSync(DIR3 + name, bytes);
+  }
+  return fs.readFileSync(DIR3 + name);
+}
+
+test('a base and a delta checkpoint are written byte for byte as the golden v3 files (sorted by UTF-8 key bytes), and load as one chain', async () => {
+  // Given out of order, with a key past U+FFFF: UTF-16 order would put "\u{1F600}" before "\uFFFD".
+  const base = encodeStateFile(StateFileKind.Base, 3, [
+    ['r:ATL-SAV', Uint8Array.of(9)],
+    ['\u{1F600}', Uint8Array.of(5)],
+    ['o:ATL', Uint8Array.of(1, 2, 3)],
+  ]);
+  const delta = encodeStateFile(StateFileKind.Delta, 3, [
+    ['r:ATL-SAV', undefined],
+    ['\uFFFD', Uint8Array.of(6)],
+    ['o:ATL', Uint8Array.of(4)],
+  ]);
+  const keys = [...decodeStateFile(base, 'golden').state.keys()];
+  assert.deepEqual(keys, ['o:ATL', 'r:ATL-SAV', '\u{1F600}']);
+  assert.deepEqual([...decodeStateFile(delta, 'golden').state.keys()], ['o:ATL', 'r:ATL-SAV', '\uFFFD']);
+  assert.equal(decodeStateFile(base, 'golden').version, 3);
+  const m1 = manifestV2(
+    1,
+    'base',
+    { sizeBytes: base.length, crc32c: crc32c(base) },
+    { keys: 3, entriesWritten: 3, tombstones: 0, baseBytes: base.length, deltaBytesSinceBase: 0 },
+  );
+  const m2 = manifestV2(
+    2,
+    'delta',
+    { sizeBytes: delta.length, crc32c: crc32c(delta) },
+    { keys: 3, entriesWritten: 3, tombstones: 1, baseBytes: base.length, deltaBytesSinceBase: delta.length },
+  );
+  assert.deepEqual(base, golden3('checkpoint-0000000000000001/state.base', base));
+  assert.deepEqual(delta, golden3('checkpoint-0000000000000002/state.delta', delta));
+  golden3('checkpoint-0000000000000001/manifest.json', encodeManifest(m1));
+  golden3('checkpoint-0000000000000002/manifest.json', encodeManifest(m2));
+
+  const store = new FileSystemCheckpointStore(await FsDirectory.open(DIR3));
+  const loaded = await loadCheckpoint(store, 2);
+  assert.deepEqual(loaded.chain, [1, 2]);
+  assert.deepEqual(
+    loaded.state,
+    new Map([
+      ['o:ATL', Uint8Array.of(4)],
+      ['\u{1F600}', Uint8Array.of(5)],
+      ['\uFFFD', Uint8Array.of(6)],
+    ]),
+  );
 });
