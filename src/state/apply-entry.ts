@@ -2,7 +2,7 @@
  * Replay: applies decoded WAL entries to a {@link StateBackend}, honouring transactions (records after the
  * last Commit wait in a pending list until their Commit arrives; an Abort drops them).
  */
-import { RECORD_HEADER_SIZE } from '../format/constants.js';
+import { BATCH_HEADER_SIZE, BATCH_RECORD_HEADER_SIZE, RECORD_HEADER_SIZE } from '../format/constants.js';
 import { decodeEntry, type SourceOffsets, type WalEntry } from '../format/entry-codec.js';
 import type { Directory } from '../io/directory.js';
 import { WalReader, type WalReadOptions, type WalReadStats } from '../wal/wal-reader.js';
@@ -120,7 +120,7 @@ export class StateReplayer {
  * `replayer`, starting the scan at `options.resumeAt` when given, in `options.mode` (see
  * `WalReader.read`).
  * Returns the reader's stats, the LSN of the last record applied (`fromLsn - 1` when none) and
- * the bytes of the records replayed (frames: header and payload).
+ * the bytes of the records replayed (as appended: frames, or batch records and their batch headers).
  * Throws what `WalReader.read` and `decodeEntry` throw (`TIDEMARK_CORRUPTION`, `TIDEMARK_DATA_LOSS`, …).
  */
 export async function replayWal(
@@ -130,10 +130,23 @@ export async function replayWal(
 ): Promise<WalReadStats & { lastReplayedLsn: number; bytesReplayed: number }> {
   let lastReplayedLsn = options.fromLsn - 1;
   let bytesReplayed = 0;
+  let batchSegment = -1;
+  let batchOffset = -1;
   const read = await WalReader.read(walDir, options, (record) => {
     replayer.apply(record.lsn, decodeEntry(record));
     lastReplayedLsn = record.lsn;
-    bytesReplayed += RECORD_HEADER_SIZE + record.payloadLength;
+    // The bytes the writer appended for it, as the WAL counts them: a frame (v1/v2) is its own
+    // unit; a record in a batch (v3) has a short header, and its batch's header counts once.
+    if (record.frameOffset === record.batchOffset) {
+      bytesReplayed += RECORD_HEADER_SIZE + record.payloadLength;
+    } else {
+      if (record.batchOffset !== batchOffset || record.segmentNumber !== batchSegment) {
+        batchOffset = record.batchOffset;
+        batchSegment = record.segmentNumber;
+        bytesReplayed += BATCH_HEADER_SIZE;
+      }
+      bytesReplayed += BATCH_RECORD_HEADER_SIZE + record.payloadLength;
+    }
   });
   return { ...read, lastReplayedLsn, bytesReplayed };
 }
