@@ -179,9 +179,9 @@ export const CoreOperation = {
   Delete: 2,
   /** End of a transaction on this core. */
   Commit: 3,
-  /** A checkpoint was taken at this point of the core's WAL. */
+  /** A checkpoint marker: a checkpoint covers this core's log up to a sequence (LSN). */
   Checkpoint: 4,
-  /** Every core reached this epoch: entries before it belong to earlier epochs. */
+  /** This core moved to a new epoch here: its entries before it belong to earlier epochs. */
   EpochBarrier: 5,
 } as const;
 export type CoreOperation = (typeof CoreOperation)[keyof typeof CoreOperation];
@@ -460,7 +460,7 @@ export const DEFAULT_REPLAY_BYTES_PER_MS = 50_000;
 export const RING_STATS_COUNT = 16;
 /** Ring state word values. */
 export const RingState = {
-  /** Ring 1 is starting up (recovery, opening the WAL). */
+  /** Ring 1 is starting up (opening the WAL, cutting a torn tail). */
   Starting: 0,
   /** Ring 1 drains the ring and writes the WAL. */
   Running: 1,

@@ -34,7 +34,7 @@ export const wallClockNs: NanoClock = () => BigInt(Date.now()) * 1_000_000n;
 
 /** Options of {@link CoreWalWriter.open}. */
 export interface CoreWalWriterOptions {
-  /** Options of the core's WAL (segment size, group commit, fsync…); the lock is set by `lock`. */
+  /** Options of the core's WAL (segment size, group commit, sync method…); the lock is set by `lock`. */
   wal?: Omit<WalOptions, 'lock'>;
   /**
    * The data directory's lock (every core of a data directory shares one; see

@@ -23,7 +23,7 @@ export interface PerCoreWalConfig {
   dir: string | Directory;
   /** Number of cores, 1..1024. */
   cores: number;
-  /** Options of every core's WAL (segment size, group commit, fsync…); the lock is the manager's. */
+  /** Options of every core's WAL (segment size, group commit, sync method…); the lock is the manager's. */
   wal?: Omit<WalOptions, 'lock'>;
   /** Clock of the entries' timestamps (ns since the Unix epoch). Default `wallClockNs`. */
   clock?: NanoClock;
