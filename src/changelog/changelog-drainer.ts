@@ -108,7 +108,9 @@ export class ChangelogDrainer {
   };
 
   constructor(
+    /** The ring Ring 1 drains (it is the consumer). */
     readonly buffer: StateChangelogBuffer,
+    /** The WAL the drained entries are appended to. */
     readonly wal: WriteAheadLog,
     options: ChangelogDrainerOptions = {},
   ) {

@@ -137,7 +137,9 @@ export class StateChangelogBuffer {
   readonly errorArea: Uint8Array;
   /** Ring 1's counters (see `RingStat`). */
   readonly statsArea: Float64Array;
+  /** Ring slots (entries). */
   readonly capacityEntries: number;
+  /** Size of the payload arena (bytes). */
   readonly arenaBytes: number;
   private readonly entries: Int32Array;
   private readonly arena: Buffer;

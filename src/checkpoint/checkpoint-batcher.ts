@@ -44,8 +44,11 @@ export interface CheckpointBatcherStats {
 
 /** A data file to store: its manifest name and role, and its content. */
 export interface BatchedFileInput {
+  /** File name inside the checkpoint (`state.base`, `state.delta`, `operators.bin`). */
   name: string;
+  /** What the file holds (base or delta state file, operators' sidecar). */
   role: CheckpointFileEntry['role'];
+  /** The file's bytes, in order, in chunks of any size. */
   chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 }
 

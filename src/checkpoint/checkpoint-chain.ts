@@ -20,6 +20,7 @@ export const MAX_CHAIN_LENGTH = 10_000;
 
 /** A checkpoint that verified, with its materialized state. */
 export interface LoadedCheckpoint {
+  /** The checkpoint's manifest. */
   manifest: CheckpointManifest;
   /** The key/value state: the base with every delta of the chain applied. */
   state: StateBackend;
@@ -39,8 +40,11 @@ export interface LoadCheckpointOptions {
 
 /** A checkpoint passed over while loading, and why. */
 export interface SkippedCheckpoint {
+  /** Id of the checkpoint skipped. */
   id: number;
+  /** `TidemarkError` code of the failure (e.g. `TIDEMARK_CORRUPTION`). */
   code: string;
+  /** The failure's message. */
   reason: string;
 }
 
@@ -203,21 +207,25 @@ export async function loadLatestCheckpoint(
 export interface CheckpointProblem {
   /** The checkpoint of the chain where it was found. */
   checkpointId: number;
+  /** `TidemarkError` code of the problem (e.g. `TIDEMARK_CORRUPTION`). */
   code: TidemarkErrorCode;
   /** File at fault, when known. */
   path: string | undefined;
   /** Byte offset in it, when known. */
   offset: number | undefined;
+  /** What is wrong, in words. */
   message: string;
 }
 
 /** Result of {@link validateCheckpointChain}. */
 export interface CheckpointValidation {
+  /** Id of the checkpoint validated. */
   id: number;
   /** True when the checkpoint and its whole chain verify. */
   valid: boolean;
   /** Ids from the base to this checkpoint, as far as the manifests could be followed. */
   chain: number[];
+  /** Everything found wrong; empty when `valid`. */
   problems: CheckpointProblem[];
   /** Bytes of data files read and checked. */
   bytesChecked: number;
@@ -317,7 +325,14 @@ export const DEFAULT_MIN_RETAINED_BASES = 2;
 export async function planRetention(
   store: CheckpointStore,
   policy: number | RetentionPolicy,
-): Promise<{ retained: CheckpointManifest[]; keep: Set<number>; remove: number[] }> {
+): Promise<{
+  /** Manifests of the chain heads kept, newest first. */
+  retained: CheckpointManifest[];
+  /** Ids of every checkpoint kept (the retained heads and every checkpoint their chains need). */
+  keep: Set<number>;
+  /** Ids of the checkpoints to delete. */
+  remove: number[];
+}> {
   const { maxRetained, minRetainedBases = DEFAULT_MIN_RETAINED_BASES } =
     typeof policy === 'number' ? { maxRetained: policy } : policy;
   if (!Number.isInteger(maxRetained) || maxRetained < 1)
@@ -357,7 +372,12 @@ export async function planRetention(
 export async function pruneCheckpoints(
   store: CheckpointStore,
   policy: number | RetentionPolicy,
-): Promise<{ retained: CheckpointManifest[]; removed: number[] }> {
+): Promise<{
+  /** Manifests of the chain heads kept, newest first. */
+  retained: CheckpointManifest[];
+  /** Ids of the checkpoints deleted. */
+  removed: number[];
+}> {
   const plan = await planRetention(store, policy);
   await store.remove(plan.remove);
   return { retained: plan.retained, removed: plan.remove };
@@ -371,7 +391,10 @@ export async function pruneCheckpoints(
 export function replayStartOf(
   checkpoint: LoadedCheckpoint | undefined,
   options: LoadCheckpointOptions = {},
-): ReplayTarget & { lsn: number } {
+): ReplayTarget & {
+  /** LSN the checkpoint covers (0 without one): replay applies the records after it. */
+  lsn: number;
+} {
   const lsn = checkpoint?.manifest.walPosition.lsn ?? 0;
   return {
     state: checkpoint?.state ?? createStateBackend(options.stateBackend),

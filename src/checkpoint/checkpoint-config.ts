@@ -98,6 +98,7 @@ export function resolveCheckpointOptions(partial: Partial<CheckpointOptions> = {
  * thread may copy.
  */
 export class CheckpointConfig {
+  /** The checkpoint options, every default filled in. */
   readonly options: CheckpointOptions;
 
   /**

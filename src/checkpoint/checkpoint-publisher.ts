@@ -25,6 +25,7 @@ import type { CheckpointDraft, CheckpointStore } from './checkpoint-store.js';
 
 /** What a publish did. */
 export interface PublishResult {
+  /** The manifest published. */
   manifest: CheckpointManifest;
   /** LSN of the CheckpointMarker record. */
   walMarkerLsn: number;
@@ -56,7 +57,9 @@ export class CheckpointPublisher {
    * recoverable checkpoints kept (see `planRetention`); the WAL is kept back to the oldest of them.
    */
   constructor(
+    /** Where checkpoints are written and listed. */
     readonly store: CheckpointStore,
+    /** Retention after each publish: a number is `{ maxRetained }`. Default 2. */
     readonly retention: number | RetentionPolicy = 2,
     /** With WAL archiving: sealed segments are archived before the WAL is truncated. */
     readonly archiver?: WalArchiver,

@@ -215,13 +215,17 @@ export async function readPointer(read: () => Promise<Uint8Array>): Promise<Late
 
 /** A data file to write: its role and its bytes, as chunks (sync or async). */
 export interface CheckpointDataFile {
+  /** What the file holds (base or delta state file, operators' sidecar). */
   role: CheckpointFileEntry['role'];
+  /** The file's bytes, in order, in chunks of any size. */
   chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 }
 
 /** A checkpoint to publish: the manifest without its file list, and the data files. */
 export interface CheckpointDraft {
+  /** The manifest, less the file list and total size the store fills in. */
   manifest: Omit<CheckpointManifest, 'files' | 'sizeBytes'>;
+  /** The data files to write before the manifest. */
   files: CheckpointDataFile[];
   /** Called with the complete manifest after the data files are written, before it is committed (to fill in sizes). */
   beforeCommit?: (manifest: CheckpointManifest) => void;
@@ -290,7 +294,10 @@ export function checkpointFilePath(store: CheckpointStore, id: number, name: str
  */
 export class FileSystemCheckpointStore implements CheckpointStore {
   /** `dir`: the checkpoint directory; anything but a `Directory` is `TIDEMARK_INVALID_ARGUMENT`. */
-  constructor(readonly dir: Directory) {
+  constructor(
+    /** The checkpoint directory: one subdirectory per checkpoint, and the `latest` pointer. */
+    readonly dir: Directory,
+  ) {
     checkDirectoryArgument('dir', dir);
   }
 

@@ -84,7 +84,14 @@ export interface IncrementalCheckpointManagerInit {
    * What recovery replayed at open, to seed the replay-rate estimate behind
    * `stats().estimatedReplayMs` (see replay-estimate.ts): bytes of WAL records and milliseconds.
    */
-  recoveryReplay?: { bytes: number; ms: number } | undefined;
+  recoveryReplay?:
+    | {
+        /** WAL bytes replayed (bytes). */
+        bytes: number;
+        /** Time the replay took (ms). */
+        ms: number;
+      }
+    | undefined;
   /**
    * The writer's current key count, when it runs in the same thread (an estimate is fine: only
    * the base-or-delta choice reads it — a delta that would rewrite as many keys as the state
@@ -115,11 +122,15 @@ export interface CreateCheckpointOptions {
 
 /** Counters of a manager. */
 export interface IncrementalCheckpointStats {
+  /** Checkpoints written this session (count). */
   checkpoints: number;
+  /** Of those, bases (whole state) (count). */
   bases: number;
+  /** Of those, deltas (changes since the parent) (count). */
   deltas: number;
   /** Bytes of data files written, all checkpoints. */
   bytesWritten: number;
+  /** Duration of the newest checkpoint (ms; 0 before the first). */
   lastDurationMs: number;
   /**
    * WAL bytes appended since the newest checkpoint (what a crash now would replay, including
@@ -163,7 +174,9 @@ interface Position extends Omit<ReplayTarget, 'state'> {
  * that thread queue.
  */
 export class IncrementalCheckpointManager {
+  /** The checkpoint options, every default filled in. */
   readonly options: CheckpointOptions;
+  /** Publishes each checkpoint: manifest, CheckpointMarker, WAL truncation, retention. */
   readonly publisher: CheckpointPublisher;
   private readonly store: CheckpointStore;
   private readonly wal: WriteAheadLog;

@@ -87,6 +87,7 @@ function dataKey(manifest: Pick<CheckpointManifest, 'id' | 'attemptId'>, name: s
  * sees a half-written checkpoint; writers on other machines are fenced by epochs).
  */
 export class ObjectStoreCheckpointStore implements CheckpointStore {
+  /** The object store (bucket and prefix) the checkpoints live in. */
   readonly storage: S3ObjectStorage;
   private readonly ownsStorage: boolean;
   /** Codec of the data objects written (each object names its own codec for readers). */

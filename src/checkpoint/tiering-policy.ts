@@ -66,6 +66,7 @@ function checkClass(argument: string, value: unknown, fallback: StorageClassName
 
 /** Storage classes by age for the objects of one store. */
 export class TieringPolicy {
+  /** The storage class of each tier (hot, warm, cold), defaults filled in. */
   readonly classes: Readonly<Record<Tier, StorageClassName>>;
   /** Tier each object was last placed in by this policy (or found in). */
   private readonly placed = new Map<string, Tier>();

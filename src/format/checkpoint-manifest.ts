@@ -20,6 +20,7 @@ export type CheckpointKind = 'base' | 'delta';
 export interface CheckpointFileEntry {
   /** File name inside the checkpoint (`state.base`, `state.delta`, `operators.bin`). */
   name: string;
+  /** What the file holds: a base state file, a delta state file, or the operators' sidecar. */
   role: 'base' | 'delta' | 'operators';
   /** Exact size, bytes, as stored (compressed files: the whole frame). */
   sizeBytes: number;
@@ -43,6 +44,7 @@ export interface CheckpointFileEntry {
  * Kafka `{ "partition-0": "1234" }`, a CDC `{ "lsn": "0/1234ABCD" }`, a file `{ "line": "42" }`.
  */
 export interface ConnectorCheckpoint {
+  /** The connector's position, key to value, in its own terms (partition → offset, `lsn`, `line`…). */
   offsets: Record<string, string>;
   /** Epoch the offsets belong to. */
   epoch: number;
@@ -56,17 +58,21 @@ export interface ConnectorCheckpoint {
  * sidecar (`external`, `externalOffset`, `externalLength`). `crc32c` covers the raw bytes either way.
  */
 export interface OperatorCheckpoint {
+  /** Inline state, base64 (inline only; absent when `external`). */
   stateB64?: string;
+  /** True when the state lives in the `operators.bin` sidecar rather than inline. */
   external: boolean;
   /** Byte offset in the sidecar (external only). */
   externalOffset: number;
   /** Byte length (external only; inline state has the decoded length of `stateB64`). */
   externalLength: number;
+  /** CRC32C of the raw (decoded) state bytes. */
   crc32c: number;
 }
 
 /** Where a sink stands with the epoch of this checkpoint (two-phase commit; seed's `SinkCommitStatus`). */
 export interface SinkCommitStatus {
+  /** Two-phase commit state of the sink for this epoch. */
   state: 'pending' | 'committed' | 'failed';
   /** Why it failed (`failed` only). */
   error?: string;
@@ -74,7 +80,9 @@ export interface SinkCommitStatus {
 
 /** A per-core WAL position (per-core WAL): segment number and the synced byte offset in it. */
 export interface PerCoreWalPosition {
+  /** Segment number in the core's WAL. */
   segment: number;
+  /** Synced byte offset in that segment (bytes). */
   offset: number;
 }
 
@@ -105,6 +113,7 @@ export interface CheckpointManifest {
   epoch: number;
   /** Wall-clock creation time, ms since the Unix epoch. */
   createdAtMs: number;
+  /** Base (whole state) or delta (changes since `parentId`). */
   kind: CheckpointKind;
   /** The checkpoint this delta applies to; `null` for a base. */
   parentId: number | null;
@@ -113,7 +122,10 @@ export interface CheckpointManifest {
   /** Deltas from the base to this checkpoint, this one included (0 for a base). */
   chainLength: number;
   /** WAL position: the checkpoint holds the effect of every record with LSN ≤ `walPosition.lsn`. */
-  walPosition: { lsn: number };
+  walPosition: {
+    /** LSN of the last WAL record whose effect the checkpoint holds. */
+    lsn: number;
+  };
   /** Per-core WAL positions (synced positions only); `{}` for a single WAL. */
   perCoreWalPositions: Record<string, PerCoreWalPosition>;
   /** Per-source offsets committed with the state (from the WAL's Commit records). */
@@ -130,6 +142,7 @@ export interface CheckpointManifest {
   watermark: number | null;
   /** Per-source watermarks, ms. Default `{}`. */
   sourceWatermarks: Record<string, number>;
+  /** Key, entry and byte counts of the state this checkpoint holds. */
   state: CheckpointStateSummary;
   /** The data files, each with its size and checksum. */
   files: CheckpointFileEntry[];
@@ -318,8 +331,11 @@ export interface CheckpointExtras {
 
 /** `IncrementalCheckpointMetadata` (seed): what one checkpoint wrote. */
 export interface IncrementalCheckpointMetadata {
+  /** Checkpoint id. */
   id: number;
+  /** Epoch the checkpoint closes. */
   epoch: number;
+  /** Base (whole state) or delta (changes since `parentId`). */
   kind: CheckpointKind;
   /** The checkpoint a delta applies to; null for a base. */
   parentId: number | null;

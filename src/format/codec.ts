@@ -48,10 +48,15 @@ export const MAX_UNCOMPRESSED_BYTES = 2 ** 32 - 1;
 
 /** Codec ids as stored in a frame. Ids are never reused. */
 export const CodecId = {
+  /** Stored as is, uncompressed. */
   none: 0,
+  /** LZ4 (optional package, see `CODEC_PACKAGES`). */
   lz4: 1,
+  /** Zstandard (optional package, see `CODEC_PACKAGES`). */
   zstd: 2,
+  /** Brotli, built into Node's zlib. */
   brotli: 3,
+  /** Deflate, built into Node's zlib. */
   deflate: 4,
 } as const satisfies Record<CodecName, number>;
 
@@ -63,13 +68,20 @@ export function codecNameOf(id: number): CodecName | undefined {
 }
 
 /** Transforms a frame may apply before compressing; ids are never reused. */
-export const FrameTransform = { none: 0, walPack: 1 } as const;
+export const FrameTransform = {
+  /** The payload is the object's bytes, compressed as they are. */
+  none: 0,
+  /** The payload is an archived WAL segment rewritten by the wal-pack transform (src/format/wal-pack.ts) before compression. */
+  walPack: 1,
+} as const;
 
 /** What a frame header says. */
 export interface CodecFrameHeader {
+  /** Codec the payload is compressed with. */
   codec: CodecName;
   /** {@link FrameTransform} id. */
   transform: number;
+  /** Size of the object once decompressed (and un-transformed), bytes. */
   uncompressedLength: number;
   /** Bytes of payload after the header. */
   payloadLength: number;
@@ -117,7 +129,10 @@ export function encodeCodecFrame(
 export function decodeCodecFrame(
   bytes: Uint8Array,
   path: string,
-): CodecFrameHeader & { payload: Uint8Array } {
+): CodecFrameHeader & {
+  /** The payload bytes after the header, still compressed (a view of `bytes`). */
+  payload: Uint8Array;
+} {
   if (bytes.length < CODEC_FRAME_HEADER_SIZE || !isCodecFrame(bytes))
     throw corruption(path, 0, 'not a compressed-object frame (bad magic or shorter than its header)');
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -159,6 +174,7 @@ export interface EncodedObject {
   bytes: Buffer;
   /** Codec actually used: the fallback when the asked one's package is missing, `none` when compressing did not shrink the bytes. */
   codec: CodecName;
+  /** Size of the original bytes, bytes. */
   uncompressedLength: number;
 }
 

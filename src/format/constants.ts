@@ -97,10 +97,15 @@ export const MAX_BATCH_LENGTH = 16 * 1024 * 1024 + BATCH_RECORD_HEADER_SIZE;
 
 /** Record types. 0 is never valid, so zero-filled space never parses as a record. */
 export const RecordType = {
+  /** A key set to a value: payload is the key and value. */
   Put: 1,
+  /** A key removed: payload is the key. */
   Delete: 2,
+  /** End of a transaction: the Put/Delete records since the previous Commit take effect together. */
   Commit: 3,
+  /** A checkpoint covers every record up to an LSN: payload is the checkpoint id, epoch and that LSN. */
   CheckpointMarker: 4,
+  /** Rolls back the uncommitted Put/Delete records since the last Commit (transactional mode). */
   Abort: 5,
   /** A per-core WAL entry: epoch, core, timestamp and an operation (per-core-entry.ts). */
   CoreEntry: 6,
@@ -168,10 +173,15 @@ export const CORE_ENTRY_EPOCH_OFFSET = 8;
 export const CORE_ENTRY_TIMESTAMP_OFFSET = 16;
 /** Operation codes of a CoreEntry (the seed's `WalOperation`). */
 export const CoreOperation = {
+  /** A key set to a value. */
   Put: 1,
+  /** A key removed. */
   Delete: 2,
+  /** End of a transaction on this core. */
   Commit: 3,
+  /** A checkpoint marker: a checkpoint covers this core's log up to a sequence (LSN). */
   Checkpoint: 4,
+  /** This core moved to a new epoch here: its entries before it belong to earlier epochs. */
   EpochBarrier: 5,
 } as const;
 export type CoreOperation = (typeof CoreOperation)[keyof typeof CoreOperation];
@@ -253,7 +263,12 @@ export const STATE_FILE_KIND_OFFSET = 6;
 /** Byte offset of this field: u64. */
 export const STATE_FILE_COUNT_OFFSET = 8;
 /** `kind` values: a base holds every key, a delta the changes since its parent. */
-export const StateFileKind = { Base: 0, Delta: 1 } as const;
+export const StateFileKind = {
+  /** A full snapshot: every key of the state. */
+  Base: 0,
+  /** The changes since the parent checkpoint, deletions as tombstones. */
+  Delta: 1,
+} as const;
 export type StateFileKind = (typeof StateFileKind)[keyof typeof StateFileKind];
 /** Per entry: u32 key length, u32 value length, key, value. */
 export const STATE_ENTRY_FIXED_SIZE = 8;
@@ -354,9 +369,13 @@ export const CHANGELOG_SEQUENCE_WORD = 7;
 
 /** `StateOp`: the mutation an entry carries; each maps to the WAL record type of the same value. */
 export const StateOp = {
+  /** A key set to a value. */
   Put: RecordType.Put,
+  /** A key removed. */
   Delete: RecordType.Delete,
+  /** Ends a transaction: the pending mutations take effect. */
   Commit: RecordType.Commit,
+  /** Drops the pending (uncommitted) mutations. */
   Abort: RecordType.Abort,
 } as const;
 export type StateOp = (typeof StateOp)[keyof typeof StateOp];
@@ -402,19 +421,33 @@ export const RING_EPOCH_WORD = 54;
 export const RING_STATS_FLOAT_OFFSET = 32;
 /** Float64 slot of each of Ring 1's counters, counted from {@link RING_STATS_FLOAT_OFFSET}. */
 export const RingStat = {
+  /** WAL records Ring 1 appended (count). */
   recordsAppended: 0,
+  /** WAL bytes Ring 1 appended (bytes, framing included). */
   bytesWritten: 1,
+  /** fdatasync calls on the WAL (count). */
   syncs: 2,
+  /** Group commits made durable (count). */
   groupsCommitted: 3,
+  /** Most records in one group commit (count). */
   maxGroupRecords: 4,
+  /** Total time spent in WAL fdatasync (ms). */
   syncTotalMs: 5,
+  /** Longest single WAL fdatasync (ms). */
   syncMaxMs: 6,
+  /** WAL segments created (count). */
   segmentsCreated: 7,
+  /** Checkpoints Ring 1 published (count). */
   checkpoints: 8,
+  /** Duration of the newest checkpoint (ms). */
   checkpointLastMs: 9,
+  /** Bytes of WAL on disk in live segments (bytes). */
   walSizeBytes: 10,
+  /** Drain passes that took at least one ring entry (count). */
   drainBatches: 11,
+  /** Times Ring 1 slept on the ring (Atomics.wait) because it was empty (count). */
   drainSleeps: 12,
+  /** Times Ring 1 found entries while spinning, before it would have slept (count). */
   drainSpinHits: 13,
   /** `bytesWritten` at the newest checkpoint (less what recovery replayed): the WAL since is `bytesWritten − this`. */
   walCheckpointMark: 14,
@@ -426,7 +459,16 @@ export const DEFAULT_REPLAY_BYTES_PER_MS = 50_000;
 /** Number of Ring 1 counters in {@link RingStat}. */
 export const RING_STATS_COUNT = 16;
 /** Ring state word values. */
-export const RingState = { Starting: 0, Running: 1, Failed: 2, Closed: 3 } as const;
+export const RingState = {
+  /** Ring 1 is starting up (opening the WAL, cutting a torn tail). */
+  Starting: 0,
+  /** Ring 1 drains the ring and writes the WAL. */
+  Running: 1,
+  /** Ring 1 stopped on an error; the error area holds it. */
+  Failed: 2,
+  /** Ring 1 closed cleanly. */
+  Closed: 3,
+} as const;
 /** Error area after the control block: JSON `{code, message, path, offset}` of Ring 1's failure. */
 export const RING_ERROR_AREA_SIZE = 4096;
 /** Largest ring, in entries (2^24), and largest arena, in bytes (1 GiB). */

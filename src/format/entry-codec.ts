@@ -25,16 +25,59 @@ export type SourceOffsets = Record<string, number>;
 
 /** A decoded WAL entry. */
 export type WalEntry =
-  | { type: 'put'; key: string; value: Uint8Array }
-  | { type: 'delete'; key: string }
-  | { type: 'commit'; epoch: number; sourceOffsets: SourceOffsets; watermark: number | undefined }
-  | { type: 'checkpoint'; checkpointId: number; epoch: number; lsn: number }
-  | { type: 'abort' }
+  | {
+      /** A Put record: `key` set to `value`. */
+      type: 'put';
+      /** The key (UTF-8, at most `MAX_KEY_BYTES` bytes). */
+      key: string;
+      /** The new value. */
+      value: Uint8Array;
+    }
+  | {
+      /** A Delete record: `key` removed. */
+      type: 'delete';
+      /** The key removed. */
+      key: string;
+    }
+  | {
+      /** A Commit record: the mutations since the previous Commit take effect together. */
+      type: 'commit';
+      /** Epoch the commit closes. */
+      epoch: number;
+      /** Per-source offsets committed with the mutations. */
+      sourceOffsets: SourceOffsets;
+      /** Watermark (event time, ms) at the commit; undefined when none was given. */
+      watermark: number | undefined;
+    }
+  | {
+      /** A CheckpointMarker record: a checkpoint was published covering the WAL up to `lsn`. */
+      type: 'checkpoint';
+      /** Id of the checkpoint. */
+      checkpointId: number;
+      /** Epoch the checkpoint closes. */
+      epoch: number;
+      /** LSN the checkpoint covers (every record with LSN ≤ it). */
+      lsn: number;
+    }
+  | {
+      /** An Abort record: the uncommitted mutations since the last Commit are dropped. */
+      type: 'abort';
+    }
   /** The log was closed cleanly after `lastLsn`; this record sits at `offset` of segment `segment`. Replay ignores it. */
-  | { type: 'clean-shutdown'; lastLsn: number; segment: number; offset: number };
+  | {
+      /** A CleanShutdown record, the last one `close()` writes. */
+      type: 'clean-shutdown';
+      /** LSN of the last record before the clean shutdown. */
+      lastLsn: number;
+      /** Number of the segment holding this record. */
+      segment: number;
+      /** Byte offset of this record in that segment. */
+      offset: number;
+    };
 
 /** Something that can write a record payload of a known size into a buffer. */
 export interface PayloadEncoder {
+  /** Record type of the frame this payload goes in. */
   readonly recordType: RecordType;
   /** Payload size in bytes. */
   readonly byteLength: number;
@@ -65,6 +108,7 @@ function checkU64(name: string, value: number): void {
  * Threads: a reusable scratch object: one per thread, never shared.
  */
 export class PutEncoder implements PayloadEncoder {
+  /** Always `RecordType.Put`. */
   readonly recordType = RecordType.Put;
   byteLength = 0;
   private key = '';
@@ -99,6 +143,7 @@ export class PutEncoder implements PayloadEncoder {
  * Threads: a reusable scratch object: one per thread, never shared.
  */
 export class DeleteEncoder implements PayloadEncoder {
+  /** Always `RecordType.Delete`. */
   readonly recordType = RecordType.Delete;
   byteLength = 0;
   private key = '';
@@ -121,6 +166,7 @@ export class DeleteEncoder implements PayloadEncoder {
  * Threads: a reusable scratch object: one per thread, never shared.
  */
 export class CommitEncoder implements PayloadEncoder {
+  /** Always `RecordType.Commit`. */
   readonly recordType = RecordType.Commit;
   readonly byteLength: number;
   private readonly names: string[];
@@ -186,6 +232,7 @@ export class CommitEncoder implements PayloadEncoder {
  * Threads: a reusable scratch object: one per thread, never shared.
  */
 export class CheckpointMarkerEncoder implements PayloadEncoder {
+  /** Always `RecordType.CheckpointMarker`. */
   readonly recordType = RecordType.CheckpointMarker;
   readonly byteLength = CHECKPOINT_MARKER_SIZE;
   constructor(

@@ -75,8 +75,11 @@ export type FrameStatus = (typeof FrameStatus)[keyof typeof FrameStatus];
 
 /** A reusable result holder, so scanning allocates nothing per record. */
 export interface FrameInfo {
+  /** Record type byte (a `RecordType`). */
   type: number;
+  /** LSN of the record. */
   lsn: number;
+  /** Payload size after the record header (bytes). */
   payloadLength: number;
 }
 

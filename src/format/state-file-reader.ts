@@ -38,9 +38,13 @@ const LEGACY_BLOCK_ENTRIES = 65_536;
 
 /** What a streamed file held, known once it has been read to the end. */
 export interface StreamedStateFileInfo {
+  /** Base (every key) or delta (changes since the parent). */
   kind: StateFileKind;
+  /** Format version of the file. */
   version: number;
+  /** Entries in the file, tombstones included (count). */
   entries: number;
+  /** Tombstones (deleted keys) among them; 0 in a base. */
   tombstones: number;
   /** True when the file was read whole because it is an old, unsorted version. */
   loadedWhole: boolean;
@@ -70,6 +74,7 @@ export class StateFileStreamReader {
 
   constructor(
     chunks: AsyncIterable<Uint8Array>,
+    /** The file's name or key, used in errors only (nothing is opened). */
     readonly path: string,
   ) {
     this.source = chunks[Symbol.asyncIterator]();
@@ -81,7 +86,12 @@ export class StateFileStreamReader {
   }
 
   /** Kind and version from the header (reads it when not read yet). */
-  async kind(): Promise<{ kind: StateFileKind; version: number }> {
+  async kind(): Promise<{
+    /** Base (every key) or delta (changes since the parent). */
+    kind: StateFileKind;
+    /** Format version of the file. */
+    version: number;
+  }> {
     this.header ??= await this.readHeader();
     return this.header;
   }

@@ -38,13 +38,17 @@ export const MAX_STATE_BLOCK_BODY_BYTES = Math.max(
 
 /** One entry with its key as UTF-8 bytes; `value` undefined is a tombstone. */
 export interface KeyBytesEntry {
+  /** The key as UTF-8 bytes. */
   key: Buffer;
+  /** The value; undefined for a tombstone (deleted key, deltas only). */
   value: Uint8Array | undefined;
 }
 
 /** The entries of one block, in key order (views into the block's buffer). */
 export interface StateBlock {
+  /** The keys as UTF-8 bytes, in byte order. */
   keys: Buffer[];
+  /** The value of each key at the same index; undefined for a tombstone. */
   values: (Uint8Array | undefined)[];
 }
 
@@ -78,6 +82,7 @@ export class StateFileV3Encoder {
   bytes = 0;
 
   constructor(
+    /** Kind written in the header: a base refuses tombstones. */
     readonly kind: StateFileKind,
     private readonly blockBytes = STATE_BLOCK_TARGET_BYTES,
   ) {

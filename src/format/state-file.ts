@@ -75,9 +75,13 @@ export function encodeStateFile(
 
 /** What the header of a state file says. */
 export interface StateFileInfo {
+  /** Base (every key) or delta (changes since the parent). */
   kind: StateFileKind;
+  /** Format version of the file. */
   version: number;
+  /** Entries in the file, tombstones included (count). */
   entries: number;
+  /** Tombstones (deleted keys) among them; 0 in a base. */
   tombstones: number;
 }
 
@@ -108,9 +112,13 @@ export function readStateFile(
 
 /** Where one entry's key and value lie in a state file's buffer (`valueLength` -1: a tombstone). */
 export interface StateFileEntryRange {
+  /** Byte offset of the key's UTF-8 bytes in the buffer. */
   keyStart: number;
+  /** Length of the key (bytes). */
   keyLength: number;
+  /** Byte offset of the value in the buffer. */
   valueStart: number;
+  /** Length of the value (bytes); -1 for a tombstone. */
   valueLength: number;
 }
 
@@ -220,7 +228,10 @@ export function applyStateFile(buf: Uint8Array, path: string, state: StateFileTa
 export function decodeStateFile(
   buf: Uint8Array,
   path: string,
-): StateFileInfo & { state: Map<string, Uint8Array | undefined> } {
+): StateFileInfo & {
+  /** Every entry of the file, key to value; undefined for a tombstone. */
+  state: Map<string, Uint8Array | undefined>;
+} {
   const state = new Map<string, Uint8Array | undefined>();
   const info = readStateFile(buf, path, (key, value) => state.set(key, value));
   return { ...info, state };

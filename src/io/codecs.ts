@@ -51,7 +51,12 @@ export interface CodecLoaders {
 }
 
 /** Package of each optional codec. */
-export const CODEC_PACKAGES = { zstd: 'zstd-napi', lz4: 'lz4-napi' } as const;
+export const CODEC_PACKAGES = {
+  /** npm package of the zstd codec (optional dependency). */
+  zstd: 'zstd-napi',
+  /** npm package of the lz4 codec (optional dependency). */
+  lz4: 'lz4-napi',
+} as const;
 
 /** Codec used for writing when the asked one's package is missing. Built into Node (zlib). */
 export const FALLBACK_CODEC: CodecName = 'brotli';
@@ -64,10 +69,18 @@ const defaultLoaders: CodecLoaders = {
 };
 
 /** A compression choice: a codec name, or a codec and level. */
-export type CompressionSpec = CodecName | { codec: CodecName; level?: number | undefined };
+export type CompressionSpec =
+  | CodecName
+  | {
+      /** The codec. */
+      codec: CodecName;
+      /** zstd: 1–22 (default 3); brotli: 0–11 (default 5); deflate: 1–9 (default 6); others ignore it. */
+      level?: number | undefined;
+    };
 
 /** A validated compression choice. */
 export interface ResolvedCompression {
+  /** The codec to write with (before any fallback for a missing package). */
   codec: CodecName;
   /** zstd: 1–22 (default 3); brotli: 0–11 (default 5); deflate: 1–9 (default 6); others ignore it. */
   level: number;

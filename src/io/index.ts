@@ -36,9 +36,11 @@ export {
   S3ObjectStorage,
 } from './s3-object-storage.js';
 export {
+  type ClaimEpochOptions,
   type ClaimedEpoch,
   type EpochClaim,
   type EpochCutoff,
+  type EpochObjectKind,
   listEpochs,
   WRITERS_PREFIX,
   WriterFence,

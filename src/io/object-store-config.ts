@@ -27,6 +27,7 @@ export interface ObjectStoreConfig {
   region?: string | undefined;
   /** Static credentials. Default: the SDK's chain (`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, profiles, …). */
   accessKeyId?: string | undefined;
+  /** Static credentials: the secret key that goes with `accessKeyId`. Default: the SDK's chain. */
   secretAccessKey?: string | undefined;
   /** Attempts per request, first included, for retryable failures only. Default 5. */
   maxAttempts?: number;
@@ -54,7 +55,14 @@ export interface ObjectStoreConfig {
    * compressed to at most `smallFileBytes` (default 1 MiB) share objects of up to
    * `maxBufferBytes` (default 8 MiB).
    */
-  batch?: { smallFileBytes?: number | undefined; maxBufferBytes?: number | undefined } | undefined;
+  batch?:
+    | {
+        /** Files compressed to at most this many bytes are packed with others. Default 1 MiB. */
+        smallFileBytes?: number | undefined;
+        /** Largest shared object (bytes), and so the most packed bytes held in memory. Default 8 MiB. */
+        maxBufferBytes?: number | undefined;
+      }
+    | undefined;
   /**
    * Storage classes by age (`TieringPolicy`, off by default): `true` for the defaults, or the
    * class of each tier — `hot` (new checkpoints, the WAL tail; default `STANDARD`), `warm` (older
@@ -62,7 +70,17 @@ export interface ObjectStoreConfig {
    * checkpoint covers; default `GLACIER_IR`). Classes: `STANDARD`, `EXPRESS_ONEZONE`,
    * `INTELLIGENT_TIERING`, `GLACIER_IR`. Objects are tagged `tidemark-tier=hot|warm|cold`.
    */
-  tiering?: boolean | { hot?: string; warm?: string; cold?: string } | undefined;
+  tiering?:
+    | boolean
+    | {
+        /** Storage class of new checkpoints and the WAL tail. Default `STANDARD`. */
+        hot?: string;
+        /** Storage class of older bases and their deltas. Default `INTELLIGENT_TIERING`. */
+        warm?: string;
+        /** Storage class of archived WAL the latest checkpoint covers. Default `GLACIER_IR`. */
+        cold?: string;
+      }
+    | undefined;
 }
 
 /** A config with every bound resolved. */

@@ -50,6 +50,7 @@ const channel = diagnostics.channel(OBJECT_STORE_CHANNEL);
 export interface ObjectInfo {
   /** Key relative to the store's prefix. */
   key: string;
+  /** Size of the object as stored (bytes). */
   sizeBytes: number;
   /** CRC32C from the object's metadata, when it carries one. */
   crc32c?: number | undefined;
@@ -57,7 +58,9 @@ export interface ObjectInfo {
 
 /** What an upload wrote. */
 export interface PutResult {
+  /** Bytes written (the whole object). */
   sizeBytes: number;
+  /** CRC32C of the whole object as written. */
   crc32c: number;
 }
 
@@ -89,11 +92,15 @@ function extraFields(options: PutOptions): { StorageClass?: StorageClass; Taggin
 
 /** Counters of one storage client. */
 export interface ObjectStorageStats {
+  /** S3 requests sent, retries included (count). */
   requests: number;
+  /** Requests retried after a retryable failure (count). */
   retries: number;
   /** Writes whose outcome was unknown and was settled by reading the object back. */
   settledByReadBack: number;
+  /** Object bytes uploaded (bytes). */
   bytesUploaded: number;
+  /** Object bytes downloaded (bytes). */
   bytesDownloaded: number;
 }
 
@@ -115,6 +122,7 @@ function md5Base64(bytes: Uint8Array, start = 0, end = bytes.length): string {
  * create their own.
  */
 export class S3ObjectStorage {
+  /** The validated config, every default filled in. */
   readonly config: ResolvedObjectStoreConfig;
   /** `s3://bucket/prefix`. */
   readonly url: string;
@@ -289,8 +297,11 @@ export class S3ObjectStorage {
   /** Size, CRC32C, upload token, metadata and storage class of an object; undefined when it does not exist. */
   async head(key: string): Promise<
     | (ObjectInfo & {
+        /** Random token of the write that stored the object (`x-amz-meta-tidemark-upload`), when it carries one. */
         upload?: string | undefined;
+        /** The object's user metadata (`x-amz-meta-*`), keys without the prefix. */
         metadata: Record<string, string>;
+        /** The object's storage class; undefined when the store reports none (the bucket's default). */
         storageClass: string | undefined;
       })
     | undefined

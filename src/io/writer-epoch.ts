@@ -40,7 +40,9 @@ export interface EpochCutoff {
 
 /** One claim as the visibility rule needs it. */
 export interface EpochClaim {
+  /** The claimed writer epoch (1, 2, … per prefix). */
   epoch: number;
+  /** What the claimant saw published when it claimed. */
   cutoff: EpochCutoff;
 }
 
@@ -49,10 +51,13 @@ export interface EpochClaim {
  * newest record alone gives the whole history: one GET per open, however many epochs.
  */
 export interface WriterRecord extends EpochClaim {
+  /** Wall-clock time of the claim, ms since the Unix epoch. */
   claimedAtMs: number;
   /** Random id of the claiming process's open store. */
   writerId: string;
+  /** Host name of the claiming process (diagnostics). */
   host: string;
+  /** Process id of the claiming process (diagnostics). */
   pid: number;
   /** Every earlier claim, oldest first. */
   earlier: EpochClaim[];
@@ -60,6 +65,7 @@ export interface WriterRecord extends EpochClaim {
 
 /** A writer epoch claimed by this process, handed to another client or thread (plain data). */
 export interface ClaimedEpoch {
+  /** The writer epoch claimed. */
   epoch: number;
   /** The prefix's claims, this one included. */
   records: readonly EpochClaim[];
@@ -115,7 +121,10 @@ function decodeRecord(storage: S3ObjectStorage, epoch: number, bytes: Uint8Array
 /** Every writer record of a prefix: which objects of which epoch are visible. */
 export class WriterHistory {
   /** Records, oldest epoch first. */
-  constructor(readonly records: readonly EpochClaim[]) {}
+  constructor(
+    /** Every claim of the prefix, oldest epoch first. */
+    readonly records: readonly EpochClaim[],
+  ) {}
 
   /** The newest epoch claimed (0: none; objects written before epochs existed have epoch 0). */
   get newestEpoch(): number {
@@ -180,7 +189,9 @@ export class WriterFence {
   private readonly listeners: ((err: TidemarkError) => void)[] = [];
 
   private constructor(
+    /** The object store (and prefix) this fence claims. */
     readonly storage: S3ObjectStorage,
+    /** The writer epoch this process claimed. */
     readonly epoch: number,
     /** The history including this claim. */
     readonly history: WriterHistory,
@@ -189,7 +200,7 @@ export class WriterFence {
   /**
    * Claims the next epoch on `storage`'s prefix and registers the fence on `storage`, so that the
    * checkpoint store and WAL archiver using it check before each publish. Rejects
-   * `TIDEMARK_CONFLICT` when {@link MAX_CLAIM_ATTEMPTS} claims in a row lost the race,
+   * `TIDEMARK_CONFLICT` when 16 claims in a row lost the race,
    * `TIDEMARK_CORRUPTION` for a damaged writer record, `TIDEMARK_IO`.
    */
   static async claim(storage: S3ObjectStorage, options: ClaimEpochOptions): Promise<WriterFence> {

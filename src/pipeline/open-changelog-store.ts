@@ -79,7 +79,9 @@ export interface ChangelogStoreConfig extends StorageOptions, AbortOptions {
 
 /** The open pipeline and what recovery found. */
 export interface OpenedChangelogStore {
+  /** The open store: Ring 0's side, with the Ring 1 worker writing its WAL and checkpoints. */
   store: ChangelogAwareStore;
+  /** What recovery found (the store's initial state and position). */
   recovered: RecoveredState;
   /**
    * The checkpoint of the recovered state written before the store opened, when recovery

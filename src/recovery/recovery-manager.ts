@@ -134,8 +134,11 @@ export interface RecoveredState {
   checkpoint: CheckpointManifest | undefined;
   /** Operator state of that checkpoint, by operator name. */
   operators: Map<string, Uint8Array>;
+  /** Epoch of the last Commit applied (or of the checkpoint). */
   epoch: number;
+  /** Per-source offsets as of the last Commit applied (or the checkpoint). */
   sourceOffsets: SourceOffsets;
+  /** Watermark (event time, ms) of the last Commit applied (or the checkpoint); undefined when none. */
   watermark: number | undefined;
   /** The key/value state (see `StateBackend`: get, has, size, scans in UTF-8 byte order, snapshot). */
   state: StateBackend;
@@ -143,12 +146,15 @@ export interface RecoveredState {
   lsn: number;
   /** With `trackChangedKeys`: the keys the replay changed since `checkpoint` (undefined: deleted). */
   changedSinceCheckpoint?: Map<string, Uint8Array | undefined> | undefined;
+  /** What recovery did: checkpoint loaded, records replayed, damage, timings. */
   stats: RecoveryStats;
 }
 
 /** An open, recovered store: write through `store`, checkpoint with `checkpoint()`. */
 export interface OpenedStore {
+  /** The open store, holding the recovered state; mutations are logged to the WAL before they apply. */
   store: WalStateStore;
+  /** What recovery found (the store's initial state and position). */
   recovered: RecoveredState;
   /** The checkpointer (base/delta checkpoints from its own copy of the state). */
   checkpoints: IncrementalCheckpointManager;
@@ -188,7 +194,10 @@ export interface OpenedStore {
  */
 export class RecoveryManager {
   /** Checks every option (throws `TIDEMARK_INVALID_ARGUMENT` naming it) before anything is touched. */
-  constructor(readonly config: RecoveryConfig) {
+  constructor(
+    /** Where and how to recover: data directory, recovery mode, checkpoint and object-store options. */
+    readonly config: RecoveryConfig,
+  ) {
     checkRecoveryConfig(config);
   }
 

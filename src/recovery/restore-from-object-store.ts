@@ -151,13 +151,21 @@ export interface RestoreResult {
   /** Checkpoints in the restored chain (its base first). */
   chain: number[];
   /** Newer checkpoints passed over because they did not validate, with the reason. */
-  checkpointsSkipped: { id: number; code: string; reason: string }[];
+  checkpointsSkipped: {
+    /** Id of the checkpoint passed over. */
+    id: number;
+    /** `TidemarkError` code of the failure (e.g. `TIDEMARK_CORRUPTION`). */
+    code: string;
+    /** The failure's message. */
+    reason: string;
+  }[];
   /** Archived segments copied, oldest first. */
   segments: number[];
   /** Bytes downloaded. */
   bytes: number;
   /** Point-in-time recovery: the LSN the restored WAL ends at (undefined: no target, the whole archive). */
   targetLsn: number | undefined;
+  /** Wall time of the restore (ms). */
   durationMs: number;
 }
 

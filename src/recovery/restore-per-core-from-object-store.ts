@@ -53,7 +53,14 @@ export interface PerCoreRestoreResult {
   /** Checkpoints in the restored chain (its base first). */
   chain: number[];
   /** Newer checkpoints passed over because they did not validate, with the reason. */
-  checkpointsSkipped: { id: number; code: string; reason: string }[];
+  checkpointsSkipped: {
+    /** Id of the checkpoint passed over. */
+    id: number;
+    /** `TidemarkError` code of the failure (e.g. `TIDEMARK_CORRUPTION`). */
+    code: string;
+    /** The failure's message. */
+    reason: string;
+  }[];
   /** Archived segments copied per core id, oldest first. */
   segments: Record<string, number[]>;
   /** Bytes downloaded. */

@@ -23,9 +23,13 @@ export const DISCARDING_REPLAY_STATE: ReplayState = {
 
 /** The state being rebuilt by replay. */
 export interface ReplayTarget<S extends ReplayState = StateBackend> {
+  /** The key/value state replay writes to. */
   state: S;
+  /** Epoch of the last Commit applied. */
   epoch: number;
+  /** Per-source offsets as of the last Commit applied. */
   sourceOffsets: SourceOffsets;
+  /** Watermark (event time, ms) of the last Commit applied; undefined when none carried one. */
   watermark: number | undefined;
   /** LSN of the last Commit applied. */
   lastCommitLsn: number;
@@ -47,7 +51,9 @@ export class StateReplayer {
    *   changed since its parent, so a delta is written without a lookup in the whole state.
    */
   constructor(
+    /** The state and position replay updates in place. */
     readonly target: ReplayTarget<ReplayState>,
+    /** True: mutations take effect at their Commit (an Abort drops them); false: each at once. */
     readonly transactional: boolean,
     readonly changed?: Map<string, Uint8Array | undefined>,
   ) {}
@@ -127,7 +133,14 @@ export async function replayWal(
   walDir: Directory,
   replayer: StateReplayer,
   options: WalReadOptions,
-): Promise<WalReadStats & { lastReplayedLsn: number; bytesReplayed: number }> {
+): Promise<
+  WalReadStats & {
+    /** LSN of the last record applied (`fromLsn - 1` when none was). */
+    lastReplayedLsn: number;
+    /** WAL bytes of the records replayed, as the writer appended them (bytes). */
+    bytesReplayed: number;
+  }
+> {
   let lastReplayedLsn = options.fromLsn - 1;
   let bytesReplayed = 0;
   let batchSegment = -1;

@@ -83,6 +83,7 @@ export interface ChangelogAwareStoreOptions {
   backpressure?: BackpressurePolicy;
   /** In `'wait'` mode, bytes that may queue in Ring 0 behind a full ring: an integer ≥ 0. Default 16 MiB. */
   maxQueuedBytes?: number;
+  /** Only committed transactions count as durable and survive recovery (mutations wait for their Commit). Default false. */
   transactional?: boolean;
 }
 
@@ -90,7 +91,9 @@ export interface ChangelogAwareStoreOptions {
 export interface ChangelogAwareStoreInit {
   /** Ring 0's state (normally the recovered one); the store owns it from then on. */
   state: StateBackend;
+  /** Per-source offsets as of the initial state (normally the recovered ones). */
   sourceOffsets: SourceOffsets;
+  /** Watermark (event time, ms) of the initial state; undefined when none. */
   watermark: number | undefined;
 }
 
@@ -116,23 +119,31 @@ export interface ChangelogAwareStoreStats {
   backpressureThrows: number;
   /** Times Ring 0 woke a sleeping Ring 1. */
   wakeups: number;
-  /** Ring 1: records written to the WAL, bytes written, durability barriers, groups. */
+  /** Ring 1: records written to the WAL (count). */
   walRecordsAppended: number;
+  /** Ring 1: bytes appended to the WAL, framing included (bytes). */
   walBytesWritten: number;
+  /** Ring 1: WAL fdatasync calls (count). */
   walSyncs: number;
+  /** Ring 1: group commits made durable (count). */
   walGroupsCommitted: number;
+  /** Ring 1: most records in one group commit (count). */
   walMaxGroupRecords: number;
-  /** Ring 1: time in durability barriers, ms (total and slowest). */
+  /** Ring 1: total time in WAL fdatasync (ms). */
   walSyncTotalMs: number;
+  /** Ring 1: longest single WAL fdatasync (ms). */
   walSyncMaxMs: number;
   /** Ring 1: bytes the WAL occupies. */
   walSizeBytes: number;
-  /** Ring 1: checkpoints taken and the last one's duration, ms. */
+  /** Ring 1: checkpoints taken (count). */
   checkpoints: number;
+  /** Ring 1: duration of the newest checkpoint (ms). */
   checkpointLastMs: number;
-  /** Ring 1: drain passes, sleeps while idle, and spins that found work. */
+  /** Ring 1: drain passes that took at least one ring entry (count). */
   drainBatches: number;
+  /** Ring 1: times it slept on an empty ring (count). */
   drainSleeps: number;
+  /** Ring 1: times spinning found entries before it would have slept (count). */
   drainSpinHits: number;
   /**
    * Ring 1: durable WAL bytes written since the newest checkpoint — what a crash now would

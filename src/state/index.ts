@@ -1,4 +1,4 @@
-export { type ReplayTarget, replayWal, StateReplayer } from './apply-entry.js';
+export { type ReplayState, type ReplayTarget, replayWal, StateReplayer } from './apply-entry.js';
 export {
   type BackpressurePolicy,
   ChangelogAwareStore,

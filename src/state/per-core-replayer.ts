@@ -9,7 +9,9 @@ import type { StateBackend } from './state-backend.js';
 
 /** What one core has committed. */
 export interface CoreProgress {
+  /** Per-source offsets as of this core's last Commit applied. */
   sourceOffsets: SourceOffsets;
+  /** Watermark (event time, ms) of this core's last Commit applied; undefined when none. */
   watermark: number | undefined;
   /** Sequence (LSN) of the last entry applied or covered. */
   lastSequence: number;
@@ -17,9 +19,11 @@ export interface CoreProgress {
 
 /** What per-core replay builds on. */
 export interface PerCoreTarget {
+  /** The key/value state replay writes to. */
   state: StateBackend;
   /** Highest epoch seen. */
   epoch: number;
+  /** Progress of each core, by core id. */
   cores: Map<number, CoreProgress>;
 }
 
@@ -34,7 +38,9 @@ export class PerCoreReplayer {
   applied = 0;
 
   constructor(
+    /** The state and per-core progress replay updates in place. */
     readonly target: PerCoreTarget,
+    /** True: a core's mutations take effect at its Commit; false: each at once. */
     readonly transactional: boolean,
     /** When given, every key a Put or Delete is applied to is recorded (value, or undefined for a delete). */
     readonly changed?: Map<string, Uint8Array | undefined>,

@@ -42,6 +42,7 @@ export interface SlabStoreOptions {
   minSlabBytes?: number;
   /** Largest slab, bytes (default 64 MiB; at most 256 MiB). A record larger than this gets a slab of its own. */
   maxSlabBytes?: number;
+  /** Incremental compaction: reclaims overwritten and deleted records a bounded step at a time. Defaults per field. */
   compaction?: {
     /** Run compaction steps from `put()`/`delete()` (default true); else call `compactStep()`. */
     auto?: boolean;

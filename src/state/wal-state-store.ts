@@ -26,9 +26,13 @@ import {
 export interface WalStateStoreInit {
   /** The state to start from (default: an empty `'slab'` backend). The store owns it from then on. */
   state?: StateBackend;
+  /** Epoch of the initial state (normally the recovered one). Default 0. */
   epoch?: number;
+  /** Per-source offsets of the initial state. Default `{}`. */
   sourceOffsets?: SourceOffsets;
+  /** Watermark (event time, ms) of the initial state. Default undefined. */
   watermark?: number | undefined;
+  /** Only committed transactions survive recovery (records not followed by a Commit are discarded). Default false. */
   transactional?: boolean;
 }
 
@@ -53,6 +57,7 @@ export class WalStateStore {
   readonly transactional: boolean;
 
   constructor(
+    /** The open WAL every mutation is appended to before it is applied. */
     readonly wal: WriteAheadLog,
     init: WalStateStoreInit = {},
   ) {

@@ -34,6 +34,7 @@ export const wallClockNs: NanoClock = () => BigInt(Date.now()) * 1_000_000n;
 
 /** Options of {@link CoreWalWriter.open}. */
 export interface CoreWalWriterOptions {
+  /** Options of the core's WAL (segment size, group commit, sync method…); the lock is set by `lock`. */
   wal?: Omit<WalOptions, 'lock'>;
   /**
    * The data directory's lock (every core of a data directory shares one; see
@@ -43,6 +44,7 @@ export interface CoreWalWriterOptions {
    * when the writer closes (see `shareLock`).
    */
   lock?: boolean | DirectoryLock;
+  /** Clock of the entries' timestamps (ns since the Unix epoch). Default `wallClockNs`. */
   clock?: NanoClock;
   /**
    * Epoch to start at (at least one above anything recovered; `TIDEMARK_INVALID_ARGUMENT` when
@@ -98,7 +100,9 @@ export class CoreWalWriter {
   private lastTimestampNs: bigint;
   private currentEpoch: number;
 
+  /** The core this writer logs for (its WAL is `core-<id>/` under the WAL root). */
   readonly coreId: number;
+  /** The core's WAL. */
   readonly wal: WriteAheadLog;
   private readonly clock: NanoClock;
 

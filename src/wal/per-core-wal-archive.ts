@@ -70,7 +70,9 @@ export interface CoreWalArchiveOptions {
 /** One core's WAL archive: its `WalArchiver` and the truncation step that uses it. */
 export class CoreWalArchive {
   private constructor(
+    /** The core's WAL writer whose sealed segments are archived. */
     readonly writer: CoreWalWriter,
+    /** Uploads the core's sealed segments to the object store. */
     readonly archiver: WalArchiver,
     private readonly storage: S3ObjectStorage,
   ) {}
@@ -136,6 +138,7 @@ export class CoreWalArchive {
  * `localParticipant`, but truncation goes through {@link CoreWalArchive.truncateBefore}.
  */
 export function archivingParticipant(archive: CoreWalArchive): {
+  /** The writer's core id. */
   coreId: number;
   /** `CoreWalWriter.barrier`. */
   barrier(epoch: number): Promise<WalPosition>;

@@ -23,7 +23,9 @@ export interface PerCoreWalConfig {
   dir: string | Directory;
   /** Number of cores, 1..1024. */
   cores: number;
+  /** Options of every core's WAL (segment size, group commit, sync method…); the lock is the manager's. */
   wal?: Omit<WalOptions, 'lock'>;
+  /** Clock of the entries' timestamps (ns since the Unix epoch). Default `wallClockNs`. */
   clock?: NanoClock;
   /** Epoch every writer starts at: one above anything recovered (`PerCoreRecoveredState.epoch + 1`). */
   epoch?: number;
@@ -37,6 +39,7 @@ export interface PerCoreWalConfig {
  */
 export class PerCoreWalManager {
   private constructor(
+    /** The WAL root: one `core-<id>/` directory per core under it. */
     readonly walRoot: Directory,
     private readonly writers: CoreWalWriter[],
   ) {}
@@ -128,6 +131,7 @@ export class PerCoreWalManager {
 
 /** A checkpoint participant for a writer in this thread (see {@link CoreWalWriter.barrier}). */
 export function localParticipant(writer: CoreWalWriter): {
+  /** The writer's core id. */
   coreId: number;
   /** {@link CoreWalWriter.barrier}. */
   barrier(epoch: number): Promise<WalPosition>;

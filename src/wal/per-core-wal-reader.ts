@@ -18,13 +18,17 @@ export function coreWalDirName(coreId: number): string {
 
 /** What reading one core's log found (the seed's `SegmentStats`). */
 export interface SegmentStats {
+  /** The core whose log was read. */
   coreId: number;
+  /** Records read (count). */
   records: number;
+  /** Bytes of segment files read (bytes). */
   bytesRead: number;
   /** Bytes of a torn tail found at the end (cut when the core's writer opens). */
   tornBytes: number;
   /** `point-in-time` / `salvage`: damage passed over. */
   damage: WalDamage[];
+  /** Time the read took (ms). */
   durationMs: number;
   /** Where the record after the last one read starts (resume a later read there). */
   endPosition: WalPosition | undefined;
@@ -43,6 +47,7 @@ export interface PerCoreReadOptions {
   from?: WalPosition | undefined;
   /** Read no record with a sequence (LSN) past this. */
   untilSequence?: number;
+  /** What damage does (default `tolerate-torn-tail`); see `WalRecoveryMode`. */
   mode?: WalRecoveryMode;
 }
 
@@ -62,7 +67,12 @@ export class PerCoreWalReader {
     walRoot: Directory,
     coreId: number,
     options: PerCoreReadOptions = {},
-  ): Promise<{ entries: PerCoreWalEntry[]; stats: SegmentStats }> {
+  ): Promise<{
+    /** The core's entries read, in sequence (LSN) order. */
+    entries: PerCoreWalEntry[];
+    /** What the read went through: records, bytes, damage, where it ended. */
+    stats: SegmentStats;
+  }> {
     const t0 = performance.now();
     const dir = await walRoot.subdirectory(coreWalDirName(coreId));
     const entries: PerCoreWalEntry[] = [];

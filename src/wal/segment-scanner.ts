@@ -37,7 +37,14 @@ export interface ScanSegmentOptions {
    * Start the scan at this frame boundary, whose record has LSN `lsn`, instead of just after
    * the header (a position an earlier scan ended at, checked by the caller).
    */
-  resume?: { offset: number; lsn: number } | undefined;
+  resume?:
+    | {
+        /** Byte offset of the frame (or batch) boundary in the segment. */
+        offset: number;
+        /** LSN of the record at that boundary. */
+        lsn: number;
+      }
+    | undefined;
   /** What damage does (default `tolerate-torn-tail`); see {@link WalRecoveryMode}. */
   mode?: WalRecoveryMode | undefined;
 }
@@ -79,16 +86,21 @@ export const WAL_RECOVERY_MODES: readonly WalRecoveryMode[] = [
 
 /** Damage passed over by `point-in-time` (where the log was ended) or `salvage` (a skipped range). */
 export interface WalDamage {
+  /** Segment file path. */
   path: string;
+  /** Byte offset of the first damaged byte in that segment. */
   offset: number;
   /** Bytes not read as records: to the end of the file (`point-in-time`), or up to the next intact record (`salvage`). */
   bytesSkipped: number;
+  /** What is wrong there (bad CRC32C, bad length, LSN gap…). */
   reason: string;
 }
 
 /** What a scan found. */
 export interface SegmentScan {
+  /** The segment's decoded header. */
   header: SegmentHeader;
+  /** Valid records read (count). */
   recordCount: number;
   /** Valid frames (versions 1, 2: one per record) or batches (version 3) read. */
   batchCount: number;

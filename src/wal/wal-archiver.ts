@@ -41,9 +41,14 @@ export function archivedSegmentKey(segmentNumber: number): string {
 }
 
 /** Archived segments in an object store, by number (from a listing). */
-export async function listArchivedSegments(
-  storage: S3ObjectStorage,
-): Promise<{ number: number; sizeBytes: number }[]> {
+export async function listArchivedSegments(storage: S3ObjectStorage): Promise<
+  {
+    /** The segment number. */
+    number: number;
+    /** Size of the archived object (bytes, as stored: compressed objects count their frame). */
+    sizeBytes: number;
+  }[]
+> {
   const found: { number: number; sizeBytes: number }[] = [];
   for (const o of await storage.list(`${OBJECT_WAL_ARCHIVE_PREFIX}/`)) {
     const n = parseSegmentFileName(o.key.slice(OBJECT_WAL_ARCHIVE_PREFIX.length + 1));
@@ -56,6 +61,7 @@ export async function listArchivedSegments(
 export interface WalArchiveStats {
   /** Segments uploaded by this archiver. */
   segmentsArchived: number;
+  /** Bytes of those segments as they are on disk, before compression (bytes). */
   bytesArchived: number;
   /** Newest segment known to be in the archive (0 when none). */
   archivedThroughSegment: number;
@@ -96,7 +102,9 @@ export class WalArchiver {
   };
 
   private constructor(
+    /** The object store (bucket and prefix) segments are archived to. */
     readonly storage: S3ObjectStorage,
+    /** The local WAL whose sealed segments are archived. */
     readonly wal: WriteAheadLog,
     /** Codec of the archived segments (archive-object.ts). */
     readonly compression: ResolvedCompression,

@@ -56,8 +56,11 @@ export interface WalReadStats {
 
 /** A record boundary in a WAL: segment number, byte offset in it, and the LSN of the record there. */
 export interface WalPosition {
+  /** Segment number. */
   segment: number;
+  /** Byte offset of the record boundary in that segment. */
   offset: number;
+  /** LSN of the record that starts there. */
   lsn: number;
 }
 

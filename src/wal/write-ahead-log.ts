@@ -187,7 +187,14 @@ export class WriteAheadLog {
    * Where the record after the last durable one starts: segment number, byte offset, and that
    * record's LSN. Only this position may enter a manifest (per-core WAL checkpoints).
    */
-  get durablePosition(): { segment: number; offset: number; lsn: number } {
+  get durablePosition(): {
+    /** Number of the segment the next record goes in. */
+    segment: number;
+    /** Byte offset in that segment just after the last durable record. */
+    offset: number;
+    /** LSN of the record after the last durable one. */
+    lsn: number;
+  } {
     return { segment: this.durableSegment, offset: this.durableOffset, lsn: this.durable + 1 };
   }
   /** LSN of the oldest record still in the log. */
@@ -463,7 +470,14 @@ export class WriteAheadLog {
   }
 
   /** Segment numbers and first LSNs, oldest first (for inspection and tests). */
-  segmentList(): readonly { number: number; firstLsn: number; sizeBytes: number }[] {
+  segmentList(): readonly {
+    /** The segment number. */
+    number: number;
+    /** LSN of the segment's first record. */
+    firstLsn: number;
+    /** Size of the segment file (bytes). */
+    sizeBytes: number;
+  }[] {
     return this.segments.map((s) => ({ ...s }));
   }
 
