@@ -14,6 +14,7 @@ import {
   loadLatestCheckpoint,
   validateCheckpoint,
 } from '../../src/checkpoint/index.ts';
+import { runInspect } from '../../src/cli/inspect.ts';
 import { runVerify } from '../../src/cli/verify.ts';
 import { isTidemarkError } from '../../src/errors.ts';
 import { decodeManifest, encodeManifest } from '../../src/format/checkpoint-manifest.ts';
@@ -112,7 +113,24 @@ for (const codec of ['zstd', 'lz4'] as const) {
     assert.deepEqual(asObject(viaRecovery.state), expected);
     const again = await openChangelogAwareStore({ dir, checkpoint: { compression: codec } });
     assert.deepEqual(asObject(again.recovered.state), expected);
+    for (let i = 0; i < 50; i++) again.store.put(`later${i}`, value(9, i));
+    await again.store.flushed(again.store.lastSequenceNumber);
+    const withLater = asObject(again.store.entries());
     await again.store.close();
+
+    // The checkpoint written on open (a long replay) is compressed too.
+    const third = await openChangelogAwareStore({
+      dir,
+      checkpoint: { compression: codec, recoveryCheckpointRecords: 10 },
+    });
+    const onOpen = third.recoveryCheckpoint;
+    assert.ok(onOpen, 'a checkpoint was written on open');
+    await third.store.close();
+    const m = await local.loadManifest(onOpen.id);
+    assert.equal(m.files.find((f) => f.role === m.kind)!.codec, codec);
+    const last = await new RecoveryManager({ dir }).recover();
+    assert.equal(last.stats.checkpointId, onOpen.id);
+    assert.deepEqual(asObject(last.state), withLater);
   });
 }
 
@@ -247,4 +265,9 @@ test('tidemark verify reports the codec and stored against uncompressed bytes of
   await runVerify({ dir, store: undefined, json: true }, (l) => json.push(l));
   const report = JSON.parse(json[0]!) as { checkpointFiles: { codecs: Record<string, number> } };
   assert.deepEqual(report.checkpointFiles.codecs, { zstd: 2 });
+  const inspected: string[] = [];
+  assert.equal(await runInspect({ dir, store: undefined, json: false }, (l) => inspected.push(l)), 0);
+  const checkpointLines = inspected.filter((l) => /^ {2}checkpoint +\d/.test(l));
+  assert.equal(checkpointLines.length, 2, inspected.join('\n'));
+  for (const l of checkpointLines) assert.match(l, /state\.base [\d,]+ B \(zstd, [\d,]+ B uncompressed\)/);
 });
