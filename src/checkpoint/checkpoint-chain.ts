@@ -188,12 +188,14 @@ export async function loadLatestCheckpoint(
       if (pointer === 'ok' && said !== id) pointer = 'stale';
       return { checkpoint, skipped, pointer };
     } catch (err) {
-      // A newer format is not damage: falling back past it would silently drop what it holds.
+      // A newer format, or a codec package this install lacks, is not damage: falling back
+      // past it would silently drop what it holds.
       if (
         !isTidemarkError(err) ||
         err.code === 'TIDEMARK_IO' ||
         err.code === 'TIDEMARK_NO_SPACE' ||
-        err.code === 'TIDEMARK_UNSUPPORTED_VERSION'
+        err.code === 'TIDEMARK_UNSUPPORTED_VERSION' ||
+        err.code === 'TIDEMARK_MISSING_DEPENDENCY'
       )
         throw err;
       skipped.push({ id, code: err.code, reason: err.message });

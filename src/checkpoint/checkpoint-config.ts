@@ -4,7 +4,9 @@
  * Immutable: every `with*` returns a new config.
  */
 import { TidemarkError } from '../errors.js';
+import type { CompressionSpec } from '../io/codecs.js';
 import { checkPath } from '../validation.js';
+import { resolveLocalCompression } from './local-compression.js';
 
 /** The tunables of incremental checkpointing (plain data: it crosses to the Ring 1 worker). */
 export interface CheckpointOptions {
@@ -45,6 +47,15 @@ export interface CheckpointOptions {
    * before its own checkpoints complete still recovers in bounded time (0 = never). Default 10,000.
    */
   recoveryCheckpointRecords: number;
+  /**
+   * Codec of local checkpoint files (`checkpoints/checkpoint-N/state.base`, …): `'zstd'`, `'lz4'`,
+   * `'brotli'`, `'deflate'` or `{ codec, level }`; `'none'` or `false` writes plain files. Default
+   * `'none'`. Compressed files are checked frames whose manifest entries record the codec and
+   * uncompressed size; they are held whole in memory while written and read (plain files stream).
+   * Checkpoints in an object store follow `objectStore.compression` instead. Reading never
+   * depends on it (each file's manifest entry says how it was written).
+   */
+  compression: CompressionSpec | false;
 }
 
 /** The defaults of {@link CheckpointOptions}. */
@@ -58,6 +69,7 @@ export const DEFAULT_CHECKPOINT_OPTIONS: Readonly<CheckpointOptions> = Object.fr
   walSizeThresholdBytes: 0,
   inlineOperatorStateBytes: 64 * 1024,
   recoveryCheckpointRecords: 10_000,
+  compression: 'none',
 });
 
 function invalid(name: string, value: unknown, rule: string): TidemarkError {
@@ -88,6 +100,7 @@ export function resolveCheckpointOptions(partial: Partial<CheckpointOptions> = {
   }
   if (typeof o.maxDeltaRatio !== 'number' || !(o.maxDeltaRatio > 0))
     throw invalid('maxDeltaRatio', o.maxDeltaRatio, 'a number > 0');
+  resolveLocalCompression('checkpoint.compression', o.compression);
   return o;
 }
 
@@ -154,6 +167,10 @@ export class CheckpointConfig {
   /** See {@link CheckpointOptions.inlineOperatorStateBytes}. */
   withInlineOperatorStateBytes(inlineOperatorStateBytes: number): CheckpointConfig {
     return this.with({ inlineOperatorStateBytes });
+  }
+  /** See {@link CheckpointOptions.compression}. */
+  withCompression(compression: CompressionSpec | false): CheckpointConfig {
+    return this.with({ compression });
   }
   /** See {@link CheckpointOptions.recoveryCheckpointRecords}. */
   withRecoveryCheckpointRecords(recoveryCheckpointRecords: number): CheckpointConfig {

@@ -33,10 +33,12 @@ import {
   MAX_STATE_FILE_BYTES,
 } from '../format/constants.js';
 import { crc32c } from '../format/crc32c.js';
+import type { Codecs, CompressionSpec, ResolvedCompression } from '../io/codecs.js';
 import type { Directory, DirectoryFile } from '../io/directory.js';
 import { TEMP_SUFFIX } from '../io/fs-directory.js';
 import { checkDirectoryArgument } from '../validation.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
+import { decodeLocalFile, encodeLocalFile, resolveLocalCompression } from './local-compression.js';
 
 /** `checkpoint-0000000000000007` */
 export function checkpointName(id: number): string {
@@ -285,6 +287,22 @@ export function checkpointFilePath(store: CheckpointStore, id: number, name: str
   return `${store.location}/${checkpointName(id)}/${name}`;
 }
 
+/** Options of a {@link FileSystemCheckpointStore}. */
+export interface FileSystemCheckpointStoreOptions {
+  /**
+   * Codec of the data files this store writes: a codec name (`'zstd'`, `'lz4'`, `'brotli'`,
+   * `'deflate'`), `{ codec, level }`, or `'none'` / `false` / undefined for plain files (the
+   * default). A compressed file is a checked frame (docs/FORMAT.md, "Compressed objects") and
+   * its manifest entry records `codec` and `uncompressedBytes`. Compressing holds the whole file
+   * in memory while it is written and read (see src/checkpoint/local-compression.ts). Reading
+   * never depends on this option: each file's manifest entry says how it was written.
+   * A malformed value is `TIDEMARK_INVALID_ARGUMENT`.
+   */
+  compression?: CompressionSpec | false | undefined;
+  /** The codecs to use (default: the shared ones; tests inject a missing package). */
+  codecs?: Codecs | undefined;
+}
+
 /**
  * A {@link CheckpointStore} in a {@link Directory} (a local folder, or memory).
  *
@@ -293,12 +311,22 @@ export function checkpointFilePath(store: CheckpointStore, id: number, name: str
  * without its manifest is never loaded).
  */
 export class FileSystemCheckpointStore implements CheckpointStore {
-  /** `dir`: the checkpoint directory; anything but a `Directory` is `TIDEMARK_INVALID_ARGUMENT`. */
+  /** Codec of the data files written (`none`: plain files). */
+  readonly compression: ResolvedCompression;
+  private readonly codecs: Codecs | undefined;
+
+  /**
+   * `dir`: the checkpoint directory; anything but a `Directory` is `TIDEMARK_INVALID_ARGUMENT`,
+   * as is a malformed `options.compression` (see {@link FileSystemCheckpointStoreOptions}).
+   */
   constructor(
     /** The checkpoint directory: one subdirectory per checkpoint, and the `latest` pointer. */
     readonly dir: Directory,
+    options: FileSystemCheckpointStoreOptions = {},
   ) {
     checkDirectoryArgument('dir', dir);
+    this.compression = resolveLocalCompression('checkpoint.compression', options?.compression);
+    this.codecs = options?.codecs;
   }
 
   get location(): string {
@@ -353,11 +381,16 @@ export class FileSystemCheckpointStore implements CheckpointStore {
     const files: CheckpointFileEntry[] = [];
     for (const file of draft.files) {
       const fileName = checkpointFileName(file.role);
+      // Compressed: the whole file is framed first (one write); plain: streamed chunk by chunk.
+      const framed =
+        this.compression.codec === 'none'
+          ? undefined
+          : await encodeLocalFile(file.chunks, this.compression, this.codecs);
       const handle = await sub.open(fileName, 'create');
       let position = 0;
       let sum = 0;
       try {
-        for await (const chunk of file.chunks) {
+        for await (const chunk of framed ? [framed.bytes] : file.chunks) {
           await handle.write(chunk, 0, chunk.length, position);
           sum = crc32c(chunk, 0, chunk.length, sum);
           position += chunk.length;
@@ -368,7 +401,11 @@ export class FileSystemCheckpointStore implements CheckpointStore {
       } finally {
         await handle.close();
       }
-      files.push({ name: fileName, role: file.role, sizeBytes: position, crc32c: sum });
+      files.push(
+        framed
+          ? { name: fileName, role: file.role, ...framed.entry }
+          : { name: fileName, role: file.role, sizeBytes: position, crc32c: sum },
+      );
     }
     const manifest: CheckpointManifest = {
       ...draft.manifest,
@@ -408,7 +445,13 @@ export class FileSystemCheckpointStore implements CheckpointStore {
     const path = `${this.dir.path}/${name}/${file.name}`;
     const limit = checkpointFileLimit(path, file);
     const sub = await this.dir.subdirectory(name);
-    return verifyCheckpointFile(path, file, () => sub.readFile(file.name, limit));
+    const stored = await verifyCheckpointFile(path, file, () => sub.readFile(file.name, limit));
+    return decodeLocalFile(stored, {
+      path,
+      file,
+      maxBytes: KNOWN_FILES[file.role].maxBytes,
+      codecs: this.codecs,
+    });
   }
 
   async *readFileChunks(
@@ -419,6 +462,14 @@ export class FileSystemCheckpointStore implements CheckpointStore {
     const name = checkpointName(manifest.id);
     const path = `${this.dir.path}/${name}/${file.name}`;
     checkpointFileLimit(path, file);
+    if (file.codec !== undefined) {
+      // A frame is checked and decompressed whole (memory: the frame plus its content), then
+      // handed out in chunks: nothing is yielded before every check passed.
+      const content = await this.readFile(manifest, file);
+      for (let at = 0; at < content.length; at += chunkBytes)
+        yield content.subarray(at, Math.min(content.length, at + chunkBytes));
+      return;
+    }
     const sub = await this.dir.subdirectory(name);
     yield* readVerifiedChunks(path, file, { open: () => sub.open(file.name, 'read'), chunkBytes });
   }

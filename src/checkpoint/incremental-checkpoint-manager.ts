@@ -247,7 +247,9 @@ export class IncrementalCheckpointManager {
     wal: WriteAheadLog,
     transactional = false,
   ): Promise<IncrementalCheckpointManager> {
-    const store = new FileSystemCheckpointStore(await FsDirectory.open(config.checkpointDir));
+    const store = new FileSystemCheckpointStore(await FsDirectory.open(config.checkpointDir), {
+      compression: config.options.compression,
+    });
     return new IncrementalCheckpointManager({ store, wal, options: config.options, transactional });
   }
 

@@ -45,6 +45,7 @@ export {
   checkpointFilePath,
   checkpointName,
   FileSystemCheckpointStore,
+  type FileSystemCheckpointStoreOptions,
   type LatestPointer,
   parseCheckpointName,
 } from './checkpoint-store.js';

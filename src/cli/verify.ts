@@ -8,6 +8,7 @@
  * verify never says OK where recovery fails.
  */
 import { examineDataDirectory } from '../recovery/examine-data-directory.js';
+import { checkpointFilesLine, summarizeCheckpointFiles } from './checkpoint-files-summary.js';
 import { objectStoreLines, summarizeObjectStore } from './object-store-summary.js';
 import { progressBar, requireDirectory } from './progress.js';
 
@@ -28,6 +29,7 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
   progress.stop();
   const clean = report.problems.length === 0;
   const objectStore = opts.store === undefined ? undefined : await summarizeObjectStore(opts.store);
+  const checkpointFiles = summarizeCheckpointFiles(report.checkpoints.map((c) => c.manifest));
   if (opts.json) {
     log(
       JSON.stringify({
@@ -40,6 +42,7 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
         warnings: report.warnings,
         problems: report.problems,
         recovery: report.recovery,
+        checkpointFiles,
         ...(objectStore === undefined ? {} : { objectStore }),
       }),
     );
@@ -54,6 +57,7 @@ export async function runVerify(opts: VerifyOptions, log: (line: string) => void
       log(
         `torn tail       ${s.tornTail.path} at byte ${s.tornTail.offset} (${s.tornTail.bytesDropped} bytes; cut when the log is opened): ${s.tornTail.reason}`,
       );
+  if (checkpointFiles.files > 0) log(checkpointFilesLine(checkpointFiles));
   if (report.cleanShutdown)
     log(
       `closed cleanly   at LSN ${report.cleanShutdown.lsn} (segment ${report.cleanShutdown.segment}, ${report.cleanShutdown.endOffset} bytes)`,

@@ -69,6 +69,7 @@ export async function checkpointRecoveredState(
   const walDir = await init.root.subdirectory(WAL_DIR_NAME);
   const checkpoints = await openCheckpointStore(init.root, objectStoreOf(init.storage), {
     writer: init.writer,
+    compression: options.compression,
   });
   let wal: WriteAheadLog;
   try {

@@ -76,7 +76,10 @@ async function main(): Promise<void> {
         storage,
         epochFilter(data.writer ? history : await WriterHistory.read(storage)),
       );
-    } else store = new FileSystemCheckpointStore(await FsDirectory.open(data.checkpointDirPath));
+    } else
+      store = new FileSystemCheckpointStore(await FsDirectory.open(data.checkpointDirPath), {
+        compression: data.checkpoint.compression,
+      });
     archiver = await startWalArchiver(store, wal, data);
   } catch (err) {
     await wal.close().catch(() => {});

@@ -355,7 +355,9 @@ export class RecoveryManager {
       if (claimed) opened.push(claimed);
       throwIfAborted(what, signal);
       const segmentsFetched = await fetchArchiveIfWalEmpty(walDir, this.config, { signal });
-      const checkpointStore = claimed ?? (await openCheckpointStore(root, objectStore));
+      const checkpointStore =
+        claimed ??
+        (await openCheckpointStore(root, objectStore, { compression: this.config.checkpoint?.compression }));
       if (!claimed) opened.push(checkpointStore);
       const store = checkpointStore.store;
       const latest = await loadLatestCheckpoint(store, { stateBackend: this.config.stateBackend });

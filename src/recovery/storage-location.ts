@@ -7,6 +7,7 @@ import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
+import type { CompressionSpec } from '../io/codecs.js';
 import type { Directory } from '../io/directory.js';
 import { createObjectStorage } from '../io/file-object-storage.js';
 import { type ObjectStoreConfig, parseObjectStoreUrl } from '../io/object-store-config.js';
@@ -65,6 +66,8 @@ export interface OpenedCheckpointStore {
 export interface OpenCheckpointStoreOptions {
   /** Publish under this claimed writer epoch (every publish fence-checked); default: a reader's view. */
   writer?: ClaimedEpoch | undefined;
+  /** Codec of the local checkpoint files written (see `CheckpointOptions.compression`); default none. Object stores ignore it. */
+  compression?: CompressionSpec | false | undefined;
 }
 
 /** The checkpoint store of a data directory `root`. */
@@ -74,7 +77,8 @@ export async function openCheckpointStore(
   options: OpenCheckpointStoreOptions = {},
 ): Promise<OpenedCheckpointStore> {
   if (objectStore === undefined) {
-    return { store: new FileSystemCheckpointStore(await root.subdirectory(CHECKPOINT_DIR_NAME)), close() {} };
+    const dir = await root.subdirectory(CHECKPOINT_DIR_NAME);
+    return { store: new FileSystemCheckpointStore(dir, { compression: options.compression }), close() {} };
   }
   // Only the valid history of the prefix's writer epochs (docs/OBJECT-STORE.md) is shown.
   const storage = createObjectStorage(objectStore);
