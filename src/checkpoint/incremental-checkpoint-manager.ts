@@ -40,6 +40,7 @@ import {
   type CheckpointCallOptions,
   parseCheckpointCall,
 } from '../state/checkpoint-call.js';
+import { checkInteger } from '../validation.js';
 import type { WalArchiver } from '../wal/wal-archiver.js';
 import type { WalPosition } from '../wal/wal-reader.js';
 import type { WriteAheadLog } from '../wal/write-ahead-log.js';
@@ -61,6 +62,13 @@ import {
 } from './checkpoint-store.js';
 import { ReplayRate } from './replay-estimate.js';
 import { findLatestVerifiedChain, type VerifiedChain } from './stream-chain.js';
+
+/**
+ * Most WAL records one checkpoint replays past the previous one (2^23): the changes it holds stay
+ * well under V8's 2^24-entry `Map` limit. A longer backlog takes several checkpoints, each a
+ * consistent cut (in transactional mode, at the last Commit it replayed).
+ */
+export const MAX_CHECKPOINT_REPLAY_RECORDS = 8 * 1024 * 1024;
 
 /** What an {@link IncrementalCheckpointManager} works on. */
 export interface IncrementalCheckpointManagerInit {
@@ -104,6 +112,12 @@ export interface IncrementalCheckpointManagerInit {
    * its manifests, instead of streaming every file of the newest chain to verify it again.
    */
   verifiedCheckpointId?: number | undefined;
+  /**
+   * Most WAL records one checkpoint replays past the previous one; a longer backlog takes several
+   * checkpoints. An integer in [1, {@link MAX_CHECKPOINT_REPLAY_RECORDS}], default that maximum
+   * (`TIDEMARK_INVALID_ARGUMENT` otherwise). Lower it to bound a checkpoint's memory and time.
+   */
+  maxReplayRecords?: number | undefined;
 }
 
 /** Per-call options of {@link IncrementalCheckpointManager.createCheckpoint}. */
@@ -194,6 +208,7 @@ export class IncrementalCheckpointManager {
   private lastCheckpointAtMs = performance.now();
   /** WAL bytes after the last checkpoint that this session's counters do not include. */
   private walBacklogBytes: number;
+  private readonly maxReplayRecords: number;
   /** {@link appendedBytes} when the last checkpoint's position was taken. */
   private walMarkBytes: number;
   private last: IncrementalCheckpointMetadata | undefined;
@@ -224,6 +239,10 @@ export class IncrementalCheckpointManager {
     this.walBacklogBytes = init.walBytesSinceCheckpoint ?? 0;
     this.walMarkBytes = this.appendedBytes();
     this.stateSize = init.stateSize;
+    this.maxReplayRecords =
+      init.maxReplayRecords === undefined
+        ? MAX_CHECKPOINT_REPLAY_RECORDS
+        : checkInteger('maxReplayRecords', init.maxReplayRecords, 1, MAX_CHECKPOINT_REPLAY_RECORDS);
     this.verifiedCheckpointId = init.verifiedCheckpointId;
     if (init.recoveryReplay) this.replayRate.observe(init.recoveryReplay.bytes, init.recoveryReplay.ms);
   }
@@ -453,9 +472,15 @@ export class IncrementalCheckpointManager {
       if (!this.transactional) await this.wal.sync();
       this.position ??= await this.loadPosition();
       const pos = this.position;
-      const target = this.wal.durableLsn;
+      // At most MAX_CHECKPOINT_REPLAY_RECORDS past the last checkpoint: `changed` is a Map, and V8
+      // refuses one of more than 2^24 entries (a bulk load can outrun the checkpoints that follow
+      // it). A longer backlog is covered by several checkpoints; the WAL-bytes trigger stays due.
+      const durableLsn = this.wal.durableLsn;
+      const target = Math.min(durableLsn, pos.lsn + this.maxReplayRecords);
+      const bytesBefore = this.walBytesSinceCheckpoint();
       const markBytes = this.appendedBytes();
       let recordsReplayed = 0;
+      let bytesReplayed = 0;
       if (target > pos.lsn) {
         // The replay writes straight into `changed`: a put sets the value, a delete removes the
         // key and then records its tombstone — no copy of the state is ever built.
@@ -473,6 +498,7 @@ export class IncrementalCheckpointManager {
         pos.watermark = sink.watermark;
         pos.lastCommitLsn = sink.lastCommitLsn;
         recordsReplayed = read.records;
+        bytesReplayed = read.bytesReplayed;
         // Transactional: the checkpoint covers the last Commit; what follows it is re-read next time.
         const lsn = this.transactional ? Math.max(pos.lastCommitLsn, pos.lsn) : target;
         if (lsn !== pos.lsn) pos.resumeAt = read.endPosition?.lsn === lsn + 1 ? read.endPosition : undefined;
@@ -490,7 +516,8 @@ export class IncrementalCheckpointManager {
       if (m.state.keys !== UNCOUNTED_KEYS) this.countedKeys = m.state.keys;
       this.changed.clear();
       this.lastCheckpointAtMs = performance.now();
-      this.walBacklogBytes = 0;
+      // Capped below the durable end: what was not replayed is still to replay after a crash.
+      this.walBacklogBytes = target < durableLsn ? Math.max(0, bytesBefore - bytesReplayed) : 0;
       this.walMarkBytes = markBytes;
       const stateFile = m.files.find((f) => f.role === m.kind)!;
       const durationMs = performance.now() - t0;

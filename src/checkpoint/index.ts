@@ -54,6 +54,7 @@ export {
   IncrementalCheckpointManager,
   type IncrementalCheckpointManagerInit,
   type IncrementalCheckpointStats,
+  MAX_CHECKPOINT_REPLAY_RECORDS,
   type RecoveredCopy,
 } from './incremental-checkpoint-manager.js';
 export { ObjectStoreCheckpointStore } from './object-store-checkpoint-store.js';
