@@ -26,7 +26,6 @@ import {
   RingStat,
   StateOp,
 } from '../format/constants.js';
-import { BorrowedCopy } from '../wal/borrowed-record.js';
 import type { BorrowedRecord, WriteAheadLog } from '../wal/write-ahead-log.js';
 import { publishDurable, publishFailure } from './ring-status.js';
 import type { StateChangelogBuffer, StateChangelogEntry } from './state-changelog-buffer.js';
@@ -82,7 +81,6 @@ export class ChangelogDrainer {
   private readonly spinMicros: number;
   private readonly idleSleepMs: number;
   private readonly record = new ArenaRecord();
-  private readonly copy = new BorrowedCopy();
   private consumed: number;
   private lastLsn = 0;
   private batchCommitLsn = 0;
@@ -97,11 +95,9 @@ export class ChangelogDrainer {
       entry.sequenceLow === sequence >>> 0,
       `changelog entry ${entry.sequenceLow} drained where ${sequence >>> 0} was expected`,
     );
-    // Copied into the WAL's group buffer at append (not written in place from the arena): the
-    // in-place path (`appendBorrowed`) let a later push overwrite arena bytes before their group
-    // was written — a 2,000,000-key run found records carrying a later key's value with a valid
-    // CRC — so it stays off until that is understood (docs/PERFORMANCE.md).
-    const lsn = this.wal.append(this.copy.set(this.record.set(entry)));
+    // Written in place from the arena (no copy): the bytes stay Ring 1's until the record is
+    // durable (afterBatch releases them), so Ring 0 cannot reuse them before the write.
+    const lsn = this.wal.appendBorrowed(this.record.set(entry));
     this.consumed = sequence;
     this.lastLsn = lsn;
     if (entry.op === StateOp.Commit) this.batchCommitLsn = lsn;

@@ -352,8 +352,9 @@ export class ChangelogAwareStore {
 
   /**
    * Applies `key = value` in memory and pushes it to the changelog. Returns its changelog
-   * sequence. `key` is a well-formed string; `value` a `Uint8Array` or `Buffer`, kept by
-   * reference (do not mutate it). Checked before anything changes: `TIDEMARK_INVALID_ARGUMENT`
+   * sequence. `key` is a well-formed string; `value` a `Uint8Array` or `Buffer`: the changelog
+   * logs its bytes as they are at this call (copied into the ring, or into Ring 0's queue when the
+   * ring is full), while the in-memory state keeps it by reference (do not mutate it). Checked before anything changes: `TIDEMARK_INVALID_ARGUMENT`
    * (a non-string or ill-formed key, a value that is not a Uint8Array), `TIDEMARK_LIMIT` (key
    * over 64 KiB, or 4 + key + value bytes over 16 MiB or over a quarter of `ring.arenaBytes`).
    * Also throws `TIDEMARK_CLOSED`, Ring 1's failure (`TIDEMARK_IO`, `TIDEMARK_NO_SPACE`) and
@@ -392,7 +393,10 @@ export class ChangelogAwareStore {
       this.full({
         op: StateOp.Put,
         key,
-        value,
+        // A copy: the entry enters the ring later, and the log must hold the bytes given now, as
+        // a put that fits copies them into the arena at once (a caller reusing one buffer for
+        // every put would otherwise log its last contents for every queued put).
+        value: Buffer.from(value),
         encoder: undefined,
         epoch,
         bytes: 4 + key.length * 3 + value.length,
