@@ -134,13 +134,14 @@ export function peekBatchSegment(buf: Buffer, offset: number): number {
 }
 
 /**
- * Re-seals the valid batch at `offset` in `buf` (described by `info`, as {@link readBatch} filled
- * it) to hold only its first `keep` records, in place: count, length and CRC32C are rewritten.
+ * Re-seals the valid batch at `batch.offset` in `buf` (described by `batch.info`, as
+ * {@link readBatch} filled it) to hold only its first `batch.keep` records, in place: count, length and CRC32C are rewritten.
  * Returns the shortened batch's total size. A batch is the unit the reader takes whole or not,
  * so a cut inside one (point-in-time recovery to an LSN in the middle of a group) must make a
  * smaller valid batch, never cut bytes out of a checksummed one.
  */
-export function shortenBatch(buf: Buffer, offset: number, info: BatchInfo, keep: number): number {
+export function shortenBatch(buf: Buffer, batch: { offset: number; info: BatchInfo; keep: number }): number {
+  const { offset, info, keep } = batch;
   assert(keep >= 1 && keep <= info.count, `shortenBatch keeps ${keep} of ${info.count} records`);
   let p = offset + BATCH_HEADER_SIZE;
   for (let i = 0; i < keep; i++) {

@@ -118,7 +118,7 @@ async function shortenBatchEndingAt(
     if (info.firstLsn + info.count - 1 >= at.untilLsn) {
       const keep = at.untilLsn - info.firstLsn + 1;
       if (keep === info.count) return next;
-      const shortened = shortenBatch(buf, offset, info, keep);
+      const shortened = shortenBatch(buf, { offset, info, keep });
       await file.write(buf, offset, shortened, offset);
       await file.datasync();
       return offset + shortened;
