@@ -20,6 +20,7 @@ import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import {
   type CreateCheckpointOptions,
   IncrementalCheckpointManager,
+  MAX_CHECKPOINT_REPLAY_RECORDS,
 } from '../checkpoint/incremental-checkpoint-manager.js';
 import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import { type RecoverySpanContext, traceAsync, tracing } from '../diagnostics.js';
@@ -512,9 +513,13 @@ export class RecoveryManager {
     const ckpt = latest.checkpoint;
     const target = replayStartOf(ckpt, { stateBackend: this.config.stateBackend });
     const fromLsn = target.lsn + 1;
-    const changed = this.config.trackChangedKeys ? new Map<string, Uint8Array | undefined>() : undefined;
-    const replayer = new StateReplayer(target, this.config.transactional ?? false, changed);
+    const tracked = this.config.trackChangedKeys ? new Map<string, Uint8Array | undefined>() : undefined;
+    const replayer = new StateReplayer(target, this.config.transactional ?? false, tracked);
+    // A replay of more changed keys than one checkpoint takes gives the record up (the checkpoint
+    // on open is then skipped; Ring 1 checkpoints the backlog in steps) rather than hit V8's limit.
+    replayer.changedLimit = MAX_CHECKPOINT_REPLAY_RECORDS;
     const read = await replayWal(walDir, replayer, { fromLsn, mode: this.config.mode, signal });
+    const changed = replayer.changed;
     if (read.lastLsn < target.lsn) {
       throw new TidemarkError(
         'TIDEMARK_DATA_LOSS',

@@ -55,8 +55,28 @@ export class StateReplayer {
     readonly target: ReplayTarget<ReplayState>,
     /** True: mutations take effect at their Commit (an Abort drops them); false: each at once. */
     readonly transactional: boolean,
-    readonly changed?: Map<string, Uint8Array | undefined>,
+    public changed?: Map<string, Uint8Array | undefined>,
   ) {}
+
+  /**
+   * When set, `changed` is given up (set to undefined, {@link changedDropped} true) once it would
+   * hold more keys than this, instead of growing to V8's 2^24-entry `Map` limit. Only for a record
+   * that may be given up — recovery's, which only spares the checkpoint on open a replay — never
+   * for an incremental checkpointer's own (it bounds its replay instead).
+   */
+  changedLimit: number | undefined;
+  /** True once `changed` was given up at {@link changedLimit}. */
+  changedDropped = false;
+
+  private track(key: string, value: Uint8Array | undefined): void {
+    const changed = this.changed!;
+    if (this.changedLimit !== undefined && changed.size >= this.changedLimit && !changed.has(key)) {
+      this.changed = undefined;
+      this.changedDropped = true;
+      return;
+    }
+    changed.set(key, value);
+  }
 
   /** Mutations seen after the last Commit (dropped at the end in transactional mode). */
   get pendingCount(): number {
@@ -109,11 +129,11 @@ export class StateReplayer {
         // Buffer pool (cheaper than one ArrayBuffer per value).
         const value = Buffer.from(entry.value);
         state.putUnchecked(entry.key, value);
-        this.changed?.set(entry.key, value);
+        if (this.changed) this.track(entry.key, value);
       }
     } else if (entry.type === 'delete') {
       this.target.state.deleteUnchecked(entry.key);
-      this.changed?.set(entry.key, undefined);
+      if (this.changed) this.track(entry.key, undefined);
     } else {
       return;
     }

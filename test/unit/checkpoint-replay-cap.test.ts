@@ -11,6 +11,7 @@ import { isTidemarkError } from '../../src/errors.ts';
 import { PutEncoder } from '../../src/format/index.ts';
 import { MemoryDirectory } from '../../src/io/index.ts';
 import { CHECKPOINT_DIR_NAME, RecoveryManager, WAL_DIR_NAME } from '../../src/recovery/index.ts';
+import { MapStateBackend, StateReplayer } from '../../src/state/index.ts';
 import { WriteAheadLog } from '../../src/wal/index.ts';
 
 test('a WAL backlog longer than maxReplayRecords is checkpointed in several consistent steps and recovers exactly', async () => {
@@ -38,4 +39,15 @@ test('a WAL backlog longer than maxReplayRecords is checkpointed in several cons
     () => new IncrementalCheckpointManager({ store, wal, maxReplayRecords: 0 }),
     (err: unknown) => isTidemarkError(err, 'TIDEMARK_INVALID_ARGUMENT'),
   );
+});
+
+test("recovery's record of changed keys is given up past its limit instead of failing the replay at V8's Map limit", () => {
+  const state = new MapStateBackend();
+  const target = { state, epoch: 0, sourceOffsets: {}, watermark: undefined, lastCommitLsn: 0 };
+  const replayer = new StateReplayer(target, false, new Map());
+  replayer.changedLimit = 5;
+  for (let i = 1; i <= 10; i++) replayer.apply(i, { type: 'put', key: `k${i}`, value: Buffer.from(`v${i}`) });
+  assert.equal(replayer.changedDropped, true);
+  assert.equal(replayer.changed, undefined, 'the record is given up, not grown');
+  assert.equal(state.size, 10, 'the state itself is complete');
 });
