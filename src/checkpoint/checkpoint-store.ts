@@ -78,6 +78,20 @@ export function checkpointFileLimit(path: string, file: CheckpointFileEntry): nu
   return Math.min(known.maxBytes, file.sizeBytes);
 }
 
+/** A file the manifest names is gone: corruption at byte 0, `cause` the underlying error itself. */
+function missingFile(path: string, err: TidemarkError): TidemarkError {
+  // `cause` is the underlying error (node:fs ENOENT, or the store's), one level deep.
+  return new TidemarkError(
+    'TIDEMARK_CORRUPTION',
+    `${path} at byte 0: file named by the manifest is missing`,
+    {
+      path,
+      offset: 0,
+      cause: err.cause ?? err,
+    },
+  );
+}
+
 /**
  * Reads a data file through `read` (which rejects `TIDEMARK_LIMIT` past the limit and
  * `TIDEMARK_NOT_FOUND` when missing) and checks it against the manifest: size and CRC32C.
@@ -98,17 +112,7 @@ export async function verifyCheckpointFile(
         file.sizeBytes,
         `file is longer than the ${file.sizeBytes} bytes the manifest says`,
       );
-    if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
-      // `cause` is the underlying error itself (node:fs ENOENT, or the store's), one level deep.
-      throw new TidemarkError(
-        'TIDEMARK_CORRUPTION',
-        `${path} at byte 0: file named by the manifest is missing`,
-        {
-          path,
-          offset: 0,
-          cause: err.cause ?? err,
-        },
-      );
+    if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND')) throw missingFile(path, err);
     throw err;
   }
   if (bytes.length !== file.sizeBytes)
@@ -135,16 +139,7 @@ export async function* readVerifiedChunks(
   try {
     handle = await source.open();
   } catch (err) {
-    if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
-      throw new TidemarkError(
-        'TIDEMARK_CORRUPTION',
-        `${path} at byte 0: file named by the manifest is missing`,
-        {
-          path,
-          offset: 0,
-          cause: err.cause ?? err,
-        },
-      );
+    if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND')) throw missingFile(path, err);
     throw err;
   }
   try {
