@@ -58,10 +58,12 @@ test('a 16 MiB zstd compression and decompression through Codecs does not stall 
     const c = await sync.compressRaw(data, level);
     return { c, d: await sync.decompressRaw('zstd', c, data.length) };
   });
-  const free = [];
+  const free: number[] = [];
   let out: { c: Uint8Array; d: Uint8Array } | undefined;
-  // The least of three runs: one scheduling hiccup of a loaded 2-core machine is not the codec.
-  for (let i = 0; i < 3; i++) {
+  // Up to five runs, stopping at the first that stays responsive: a loaded 2-core machine may
+  // deschedule this process for a while in any run, but a codec on this thread stalls every run
+  // for (nearly) its whole duration.
+  for (let i = 0; i < 5 && !(free.length > 0 && Math.min(...free) < blocked.maxGapMs / 3); i++) {
     const run = await longestStall(async () => {
       const c = await offThread.compressRaw(data, level);
       return { c, d: await offThread.decompressRaw('zstd', c, data.length) };
