@@ -10,7 +10,7 @@ import { parseUntilTime, runRecover } from '../../src/cli/recover.ts';
 import { isTidemarkError } from '../../src/errors.ts';
 import { PutEncoder, SEGMENT_VERSION_OFFSET } from '../../src/format/index.ts';
 import { FsDirectory } from '../../src/io/index.ts';
-import { RecoveryManager, restoreFromObjectStore } from '../../src/recovery/index.ts';
+import { examineDataDirectory, RecoveryManager, restoreFromObjectStore } from '../../src/recovery/index.ts';
 import { lsnAtCommitTime } from '../../src/recovery/point-in-time.ts';
 import { segmentFileName, WriteAheadLog } from '../../src/wal/index.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
@@ -93,6 +93,12 @@ test('point-in-time recovery to a commit time restores exactly the batches commi
     () => {},
   );
   assert.deepEqual(asText(cli!.recovered.state), asText(cliTarget.state));
+  // inspect reports the span of commit times of each (version 4) segment restored.
+  const report = await examineDataDirectory(path.join(root, 'exact-cli'));
+  const last = report.segments.findLast((seg) => seg.records > 0)!;
+  assert.equal(last.version, 4);
+  assert.ok(last.firstCommitTimeMs! <= last.lastCommitTimeMs!);
+  assert.ok(last.lastCommitTimeMs! <= cliTarget.ackedAtMs);
   // Before the first commit (and every checkpoint): the empty state, from the archive at LSN 1.
   const before = path.join(root, 'exact-before');
   const r0 = await restoreFromObjectStore({ from: url, dir: before, untilTimeMs: startedAtMs });
