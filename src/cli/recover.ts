@@ -29,7 +29,7 @@ export interface RecoverOptions {
   cores?: number | undefined;
   /** With `from`: point-in-time recovery to this LSN. */
   untilLsn?: number | undefined;
-  /** With `from`: point-in-time recovery to the newest checkpoint created at or before this time, ms since the Unix epoch. */
+  /** With `from`: point-in-time recovery to this commit time, ms since the Unix epoch (every batch committed at or before it). */
   untilTimeMs?: number | undefined;
 }
 
