@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { parseUntilTime, runRecover } from '../../src/cli/recover.ts';
 import { isTidemarkError } from '../../src/errors.ts';
 import { PutEncoder, SEGMENT_VERSION_OFFSET } from '../../src/format/index.ts';
@@ -151,4 +152,33 @@ test('a WAL written before commit times existed (format version 3) is refused fo
   // A base checkpoint past the untimed records: the rest is timed and resolves exactly.
   assert.equal(await lsnAtCommitTime(dir, { afterLsn: lastUntimed, untilTimeMs: ackedAtMs }), lsn);
   assert.ok(timedFrom <= lsn);
+});
+
+test('a point-in-time target on a per-core store is refused, not silently ignored by restoring everything', async () => {
+  const dir = path.join(root, 'per-core-target');
+  const from = pathToFileURL(path.join(root, 'per-core-store')).href;
+  for (const target of [{ untilLsn: 5 }, { untilTimeMs: Date.now() }]) {
+    await assert.rejects(
+      runRecover(
+        {
+          dir,
+          from,
+          cores: 2,
+          transactional: false,
+          mode: 'tolerate-torn-tail',
+          out: undefined,
+          format: 'state',
+          json: true,
+          ...target,
+        },
+        () => {},
+      ),
+      (err: unknown) => {
+        assert.ok(isTidemarkError(err, 'TIDEMARK_INVALID_ARGUMENT'), String(err));
+        assert.match(err.message, /per-core/);
+        return true;
+      },
+    );
+  }
+  assert.equal(fs.existsSync(dir), false, 'nothing was touched');
 });
