@@ -63,6 +63,12 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
       '--store <url>',
       'keep checkpoints and the WAL archive in S3-compatible object storage, s3://BUCKET/PREFIX, or a directory, file:///PATH (the prefix is wiped at start; endpoint and keys from AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)',
     )
+    .option(
+      '--takeovers <n>',
+      'with --store: freeze the writer (SIGSTOP) N times at random rows, take its object store over from a fresh directory, resume the frozen one (it must be fenced), and verify the state restored from the object store alone',
+      int('--takeovers', 0),
+      0,
+    )
     .action(async (o) => {
       const summary = await runDemo(
         {
@@ -77,6 +83,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
           cliScript,
           store: o.store,
           cores: o.cores,
+          takeovers: o.takeovers,
         },
         (line) => console.log(line),
       );
@@ -92,6 +99,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     .addOption(new Option('--engine <engine>').choices(['ring', 'simple']).default('ring'))
     .option('--store <url>')
     .option('--cores <n>', '', int('--cores', 1))
+    .option('--takeover')
     .action(async (o) => {
       if (o.cores) {
         await runCoresIngest({
@@ -105,10 +113,11 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
         process.disconnect?.();
         return;
       }
-      await runWorker({
+      exitCode = await runWorker({
         dir: o.dir,
         engine: o.engine,
         store: o.store,
+        takeover: o.takeover === true,
         limit: o.limit,
         batchRows: o.batch,
         checkpointEveryRows: o.checkpointEvery,

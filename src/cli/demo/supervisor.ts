@@ -16,11 +16,13 @@ import { FsDirectory } from '../../io/fs-directory.js';
 import { parseObjectStoreUrl } from '../../io/object-store-config.js';
 import { recoverPerCore } from '../../recovery/per-core-recovery.js';
 import { RecoveryManager } from '../../recovery/recovery-manager.js';
+import { restoreFromObjectStore } from '../../recovery/restore-from-object-store.js';
 import { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from '../../recovery/storage-location.js';
+import { LOCAL_EPOCH_FILE } from '../../recovery/writer-claim.js';
 import { mulberry32 } from '../../testing/prng.js';
 import { resultFromState } from './aggregates.js';
 import { type DemoResult, flightsRowCount, referenceResult } from './flights.js';
-import { type DemoEngine, SOURCE, type WorkerMessage } from './worker.js';
+import { type DemoEngine, FENCED_EXIT_CODE, SOURCE, type WorkerMessage } from './worker.js';
 
 export interface DemoOptions {
   dir: string;
@@ -38,12 +40,22 @@ export interface DemoOptions {
   store?: string | undefined;
   /** Thread-per-core ingest with this many cores (each its own state and log); undefined: one WAL. */
   cores?: number | undefined;
+  /**
+   * With `store`: this many takeovers (default 0). At each, the running worker is frozen with
+   * SIGSTOP, a new worker takes over the object store from a fresh directory ("another
+   * machine"), and the frozen one is resumed with SIGCONT: it must be fenced (exit
+   * {@link FENCED_EXIT_CODE}) with nothing of its own visible. The final state is then restored
+   * from the object store alone into a fresh directory and verified.
+   */
+  takeovers?: number | undefined;
 }
 
 export interface DemoSummary {
   verified: boolean;
   rows: number;
   crashes: number;
+  /** Takeovers made, and how many of the replaced writers were fenced when resumed. */
+  takeovers: { made: number; fenced: number };
   result: DemoResult;
 }
 
@@ -70,10 +82,23 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
+/** Where a takeover's worker runs (a fresh directory inside the demo's: "another machine"). */
+function machineDir(dir: string, takeover: number): string {
+  return path.join(dir, `machine-${takeover}`);
+}
+/** Where the final state is restored from the object store alone, after takeovers. */
+const RESTORED_DIR = 'restored';
+
 /** Wipes `dir` when it is missing, empty or a previous demo's; refuses anything else. */
 function prepareDir(dir: string): void {
   if (fs.existsSync(dir)) {
-    const entries = fs.readdirSync(dir).filter((e) => !['wal', 'checkpoints', 'LOCK'].includes(e));
+    const entries = fs
+      .readdirSync(dir)
+      .filter(
+        (e) =>
+          !['wal', 'checkpoints', 'LOCK', LOCAL_EPOCH_FILE, RESTORED_DIR].includes(e) &&
+          !/^machine-\d+$/.test(e),
+      );
     if (entries.length > 0) {
       throw new TidemarkError(
         'TIDEMARK_INVALID_ARGUMENT',
@@ -129,6 +154,23 @@ async function recoverCores(
 }
 
 export async function runDemo(opts: DemoOptions, log: (line: string) => void): Promise<DemoSummary> {
+  const takeovers = opts.takeovers ?? 0;
+  if (takeovers > 0 && opts.store === undefined)
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      '--takeovers needs --store: a takeover is of an object store',
+      {
+        argument: '--takeovers',
+      },
+    );
+  if (takeovers > 0 && opts.cores !== undefined)
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      '--takeovers runs the single-log engines, not --cores',
+      {
+        argument: '--takeovers',
+      },
+    );
   const dir = path.resolve(opts.dir);
   prepareDir(dir);
   if (opts.store) await prepareObjectStore(opts.store, log);
@@ -137,8 +179,16 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   const killAt = Array.from({ length: opts.crashes }, () => Math.floor(random() * total)).sort(
     (a, b) => a - b,
   );
+  // Drawn after the kills, so a seed gives the same kill schedule with or without takeovers.
+  const takeoverAt = Array.from({ length: takeovers }, () => Math.floor(random() * total)).sort(
+    (a, b) => a - b,
+  );
+  const events = [
+    ...killAt.map((row) => ({ row, kind: 'kill' as const })),
+    ...takeoverAt.map((row) => ({ row, kind: 'takeover' as const })),
+  ].sort((a, b) => a.row - b.row);
   log(
-    `tidemark demo: ${total.toLocaleString('en-US')} flights → ${dir}; ${opts.crashes} SIGKILLs at rows ${killAt.join(', ') || '-'} (seed ${opts.seed}, ${opts.cores ? `${opts.cores} cores, one WAL each` : `engine ${opts.engine}`})`,
+    `tidemark demo: ${total.toLocaleString('en-US')} flights → ${dir}; ${opts.crashes} SIGKILLs at rows ${killAt.join(', ') || '-'}${takeovers > 0 ? `; ${takeovers} takeovers at rows ${takeoverAt.join(', ')}` : ''} (seed ${opts.seed}, ${opts.cores ? `${opts.cores} cores, one WAL each` : `engine ${opts.engine}`})`,
   );
 
   const bar = process.stdout.isTTY
@@ -159,9 +209,19 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   let syncs = 0;
   let checkpoints = 0;
   let deltas = 0;
-  let nextKill = 0;
+  let nextEvent = 0;
   let finished = false;
   let lastLine = 0;
+  // The writer's directory: `dir`, then a fresh one per takeover.
+  let writerDir = dir;
+  let takeoverNext = false;
+  /** Replaced writers, frozen until their successor has recovered; each must end fenced. */
+  const zombies: {
+    pid: number | undefined;
+    exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  }[] = [];
+  const frozen: ReturnType<typeof fork>[] = [];
+  let fenced = 0;
 
   while (!finished) {
     if (crashes > opts.crashes + 3)
@@ -171,7 +231,7 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
       [
         'demo-worker',
         '--dir',
-        dir,
+        writerDir,
         '--limit',
         String(total),
         '--batch',
@@ -182,11 +242,17 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
         opts.engine,
         ...(opts.store ? ['--store', opts.store] : []),
         ...(opts.cores ? ['--cores', String(opts.cores)] : []),
+        ...(takeoverNext ? ['--takeover'] : []),
       ],
       { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
     );
+    takeoverNext = false;
     let last = { walBytes: 0, syncs: 0, checkpoints: 0, deltas: 0 };
     let killed = false;
+    let replace: (() => void) | undefined;
+    const replaced = new Promise<'replaced'>((resolve) => {
+      replace = () => resolve('replaced');
+    });
     const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),
     );
@@ -197,9 +263,13 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
           log(
             `  worker ${child.pid}: recovered at row ${msg.rows} in ${msg.recoveryMs.toFixed(1)} ms (checkpoint ${msg.checkpointId ?? 'none'}, ${msg.recordsReplayed} WAL records replayed)`,
           );
+        // The successor holds the new epoch: wake the writers it replaced, who must find out.
+        for (const z of frozen.splice(0)) z.kill('SIGCONT');
       } else if (msg.type === 'checkpointed') {
         checkpoints++;
         if (msg.kind === 'delta') deltas++;
+      } else if (msg.type === 'fenced') {
+        if (!bar) log(`  worker ${child.pid}: fenced (${msg.message.split(':')[0]})`);
       } else if (msg.type === 'progress' || msg.type === 'done') {
         last = msg;
         bar?.update(msg.rows, { crashes });
@@ -209,17 +279,42 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
             `  ${msg.rows.toLocaleString('en-US')} rows committed, ${msg.durableRows.toLocaleString('en-US')} durable`,
           );
         }
-        if (msg.type === 'progress' && !killed && nextKill < killAt.length && msg.rows >= killAt[nextKill]!) {
+        const event = events[nextEvent];
+        if (msg.type === 'progress' && !killed && event !== undefined && msg.rows >= event.row) {
           killed = true;
-          nextKill++;
-          // A random extra delay so the kill lands anywhere: mid-batch, mid-fdatasync, mid-checkpoint.
-          setTimeout(() => child.kill('SIGKILL'), Math.floor(random() * 25));
+          nextEvent++;
+          if (event.kind === 'kill') {
+            // A random extra delay so the kill lands anywhere: mid-batch, mid-fdatasync, mid-checkpoint.
+            setTimeout(() => child.kill('SIGKILL'), Math.floor(random() * 25));
+          } else {
+            // Frozen anywhere: mid-batch, mid-archive, between a fence check and its publish.
+            setTimeout(
+              () => {
+                child.kill('SIGSTOP');
+                replace?.();
+              },
+              Math.floor(random() * 25),
+            );
+          }
         }
       }
     });
-    const { code, signal } = await exit;
+    const outcome = await Promise.race([exit, replaced]);
     walBytes += last.walBytes;
     syncs += last.syncs;
+    if (outcome === 'replaced') {
+      const made = zombies.length + 1;
+      zombies.push({ pid: child.pid, exit });
+      frozen.push(child);
+      writerDir = machineDir(dir, made);
+      takeoverNext = true;
+      if (!bar)
+        log(
+          `  takeover #${made}: worker ${child.pid} frozen (SIGSTOP); a new writer takes over from ${writerDir}`,
+        );
+      continue;
+    }
+    const { code, signal } = outcome;
     if (signal === 'SIGKILL' && killed) {
       crashes++;
       if (!bar) log(`  SIGKILL #${crashes} delivered to worker ${child.pid}`);
@@ -231,18 +326,42 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   }
   bar?.stop();
   const elapsedS = (performance.now() - t0) / 1000;
+  // Every replaced writer was resumed once its successor recovered; each must have stopped fenced.
+  for (const z of frozen.splice(0)) z.kill('SIGCONT');
+  const zombieProblems: string[] = [];
+  for (const z of zombies) {
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 60_000).unref());
+    const end = await Promise.race([z.exit, timeout]);
+    if (end === 'timeout') {
+      process.kill(z.pid ?? 0, 'SIGKILL');
+      zombieProblems.push(`worker ${z.pid} was not fenced within 60 s of its resumption`);
+    } else if (end.code === FENCED_EXIT_CODE) fenced++;
+    else zombieProblems.push(`worker ${z.pid} ended with ${end.signal ?? `code ${end.code}`}, not fenced`);
+  }
 
   const { state, rows, checkpointId } = opts.cores
     ? await recoverCores(dir, opts.cores, opts.store)
-    : await (async () => {
-        const r = await new RecoveryManager({ dir, transactional: true, objectStore: opts.store }).recover();
-        return { state: r.state, rows: r.sourceOffsets[SOURCE] ?? 0, checkpointId: r.stats.checkpointId };
-      })();
+    : takeovers > 0
+      ? await (async () => {
+          // After takeovers, "another machine" again: the object store alone, into a fresh directory.
+          const restoredDir = path.join(dir, RESTORED_DIR);
+          await restoreFromObjectStore({ from: opts.store!, dir: restoredDir });
+          const r = await new RecoveryManager({ dir: restoredDir, transactional: true }).recover();
+          return { state: r.state, rows: r.sourceOffsets[SOURCE] ?? 0, checkpointId: r.stats.checkpointId };
+        })()
+      : await (async () => {
+          const r = await new RecoveryManager({
+            dir,
+            transactional: true,
+            objectStore: opts.store,
+          }).recover();
+          return { state: r.state, rows: r.sourceOffsets[SOURCE] ?? 0, checkpointId: r.stats.checkpointId };
+        })();
   const onDisk = walOnDisk(path.join(dir, WAL_DIR_NAME));
   const result = resultFromState(state, rows);
   log('computing the reference without crashes…');
   const reference = await referenceResult(total);
-  const verified = isDeepStrictEqual(result, reference);
+  const verified = isDeepStrictEqual(result, reference) && zombieProblems.length === 0;
   if (opts.out) fs.writeFileSync(opts.out, `${JSON.stringify(result)}\n`);
 
   const sorted = [...recoveryMs].sort((a, b) => a - b);
@@ -251,6 +370,10 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     `events          ${rows.toLocaleString('en-US')} flights (${(rows / elapsedS).toFixed(0)} events/s over ${elapsedS.toFixed(1)} s, restarts included)`,
   );
   log(`crashes         ${crashes} SIGKILLs`);
+  if (takeovers > 0)
+    log(
+      `takeovers       ${zombies.length} (each writer frozen, replaced from a fresh directory, resumed): ${fenced} fenced${zombieProblems.length > 0 ? `; ${zombieProblems.join('; ')}` : ''}; final state restored from the object store alone`,
+    );
   log(
     `recovery        p50 ${percentile(sorted, 0.5).toFixed(1)} ms, max ${(sorted[sorted.length - 1] ?? 0).toFixed(1)} ms over ${sorted.length} starts`,
   );
@@ -298,5 +421,5 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     }
     if (reference.rows !== result.rows) log(`  rows: expected ${reference.rows}, got ${result.rows}`);
   }
-  return { verified, rows, crashes, result };
+  return { verified, rows, crashes, takeovers: { made: zombies.length, fenced }, result };
 }

@@ -3,6 +3,7 @@
  * recovers the store, resumes the flights stream at the recovered row offset, folds each batch
  * into the durable aggregates, commits the row offset with the state, checkpoints periodically.
  */
+import { isTidemarkError, type TidemarkError } from '../../errors.js';
 import type { IncrementalCheckpointMetadata } from '../../format/checkpoint-manifest.js';
 import type { SourceOffsets } from '../../format/entry-codec.js';
 import { openChangelogAwareStore } from '../../pipeline/open-changelog-store.js';
@@ -31,7 +32,12 @@ export type WorkerMessage =
     }
   | { type: 'done'; rows: number; walBytes: number; syncs: number; checkpoints: number; deltas: number }
   /** Sent the moment a checkpoint is published, so a worker killed right after still has it counted. */
-  | { type: 'checkpointed'; id: number; kind: 'base' | 'delta' };
+  | { type: 'checkpointed'; id: number; kind: 'base' | 'delta' }
+  /** The worker learnt it was fenced (another writer took over its object store); it exits with {@link FENCED_EXIT_CODE}. */
+  | { type: 'fenced'; message: string };
+
+/** Exit code of a demo worker that stopped because it was fenced (`TIDEMARK_FENCED`). */
+export const FENCED_EXIT_CODE = 3;
 
 /** Which store the demo drives: the Ring 0 / Ring 1 pipeline, or the simple synchronous WAL store. */
 export type DemoEngine = 'ring' | 'simple';
@@ -44,6 +50,8 @@ export interface WorkerOptions {
   checkpointEveryRows: number;
   /** `s3://BUCKET/PREFIX` for checkpoints and the WAL archive, or undefined for local checkpoints. */
   store?: string | undefined;
+  /** Take over the object store's writer (a fresh `dir` on "another machine"), fencing the previous one. */
+  takeover?: boolean | undefined;
 }
 
 /** The source name under which the row offset is committed. */
@@ -71,13 +79,16 @@ interface OpenedDemoStore {
   close(): Promise<void>;
 }
 
-async function openDemoStore(
-  dir: string,
-  engine: DemoEngine,
-  objectStore: string | undefined,
-): Promise<OpenedDemoStore> {
+async function openDemoStore(opts: WorkerOptions): Promise<OpenedDemoStore> {
+  const { dir, engine, store: objectStore } = opts;
+  const takeover = opts.takeover === true;
   if (engine === 'ring') {
-    const { store, recovered } = await openChangelogAwareStore({ dir, transactional: true, objectStore });
+    const { store, recovered } = await openChangelogAwareStore({
+      dir,
+      transactional: true,
+      objectStore,
+      takeover,
+    });
     return {
       store,
       recovered,
@@ -89,7 +100,7 @@ async function openDemoStore(
       close: () => store.close(),
     };
   }
-  const opened = await new RecoveryManager({ dir, transactional: true, objectStore }).open();
+  const opened = await new RecoveryManager({ dir, transactional: true, objectStore, takeover }).open();
   return {
     store: opened.store,
     recovered: opened.recovered,
@@ -102,8 +113,27 @@ async function openDemoStore(
   };
 }
 
-export async function runWorker(opts: WorkerOptions): Promise<void> {
-  const opened = await openDemoStore(opts.dir, opts.engine, opts.store);
+/**
+ * Runs the ingest; returns the process's exit code: 0, or {@link FENCED_EXIT_CODE} for a worker
+ * fenced by a takeover (its checkpoint, archive or WAL refusing with `TIDEMARK_FENCED`), which
+ * reports it and publishes nothing more.
+ */
+export async function runWorker(opts: WorkerOptions): Promise<number> {
+  let opened: OpenedDemoStore | undefined;
+  try {
+    opened = await openDemoStore(opts);
+    await ingest(opts, opened);
+    return 0;
+  } catch (err) {
+    if (!isTidemarkError(err, 'TIDEMARK_FENCED')) throw err;
+    send({ type: 'fenced', message: err.message });
+    // Closing a fenced store publishes nothing (it refuses again); it only stops its threads.
+    await opened?.close().catch(() => {});
+    return FENCED_EXIT_CODE;
+  }
+}
+
+async function ingest(opts: WorkerOptions, opened: OpenedDemoStore): Promise<void> {
   const { store, recovered } = opened;
   const startRow = recovered.sourceOffsets[SOURCE] ?? 0;
   send({
@@ -116,6 +146,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   let checkpoints = 0;
   let deltas = 0;
   let checkpointRunning = false;
+  let fenced: TidemarkError | undefined;
   let lastCheckpointRow = startRow;
   let pendingCommitLsn = 0;
   let durableRows = startRow;
@@ -123,6 +154,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   await readFlights({ start: startRow, end: opts.limit }, async (chunk) => {
     const { firstRow, dates, origins } = chunk;
     for (let b = 0; b < origins.length; b += opts.batchRows) {
+      if (fenced) throw fenced;
       const end = Math.min(origins.length, b + opts.batchRows);
       foldFlights(chunk, store, { from: b, to: end });
       const rows = firstRow + end;
@@ -147,8 +179,10 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
           },
           (err: unknown) => {
             // A failed checkpoint deletes no WAL and the store goes on; the next one retries.
+            // Fenced is for good: the store's next commit or flush refuses with it as well.
             checkpointRunning = false;
-            process.stderr.write(`checkpoint failed: ${String(err)}\n`);
+            if (isTidemarkError(err, 'TIDEMARK_FENCED')) fenced = err;
+            else process.stderr.write(`checkpoint failed: ${String(err)}\n`);
           },
         );
         if (opts.engine === 'simple') await done;
