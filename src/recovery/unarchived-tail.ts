@@ -25,6 +25,12 @@ export interface UnarchivedTailOptions {
   dir: Directory;
   /** Last LSN (per-core: sequence) the checkpoint recovery starts from holds. */
   checkpointLsn: number;
+  /**
+   * Lowest number the continuation segment may take. Per core: one above the segment the
+   * checkpoint's position names, so that position (which a reader may jump to) never names a
+   * segment before the continuation. Default 1.
+   */
+  minSegment?: number | undefined;
 }
 
 /** What {@link continueAfterUnarchivedTail} found and did. */
@@ -60,7 +66,7 @@ export async function continueAfterUnarchivedTail(
   // Every fetched record is at or before the checkpoint: keeping them would leave an LSN gap
   // before the new segment (the history check would call it corruption). The archive keeps them.
   await dir.remove(numbers.map(segmentFileName));
-  const segment = (last ?? 0) + 1;
+  const segment = Math.max((last ?? 0) + 1, options.minSegment ?? 1);
   const file = await createSegment(dir, segment, checkpointLsn + 1, false);
   await file.close();
   return { archivedThroughLsn: lastLsn, segment };
