@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { isTidemarkError } from '../../src/errors.ts';
 import { parseObjectStoreUrl } from '../../src/io/index.ts';
-import { RecoveryManager } from '../../src/recovery/index.ts';
+import { RecoveryManager, restoreFromObjectStore } from '../../src/recovery/index.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
 test('a takeover after a checkpoint whose later records were never archived recovers the checkpoint instead of failing TIDEMARK_DATA_LOSS', async () => {
@@ -27,7 +27,10 @@ test('a takeover after a checkpoint whose later records were never archived reco
   await a.store.flushed(a.store.commit({ src: 60 }));
   const exposure = a.archiver!.stats().unarchivedBytes;
   assert.ok(exposure > 0, 'A reports its unarchived tail');
-  // A is abandoned (its machine is gone): nothing more is archived.
+  // A is abandoned (its machine is gone): nothing more is archived. A restore alone recovers the checkpoint.
+  const restored = path.join(root, 'restored');
+  await restoreFromObjectStore({ from: objectStore, dir: restored });
+  assert.equal((await new RecoveryManager({ dir: restored }).recover()).state.size, 50);
   const b = await new RecoveryManager({ ...options, dir: path.join(root, 'b'), takeover: true }).open();
   assert.equal(b.recovered.state.size, 50, 'the checkpoint is recovered; the unarchived tail is the RPO');
   assert.deepEqual(b.recovered.sourceOffsets, { src: 50 });
