@@ -11,8 +11,10 @@
  *   archive_compression_ratio_without_wal_pack   the same without the WAL transform
  *   decompress_mb_per_s           WAL bytes, default object codec, warm; target >= 500
  *   archive_decode_mb_per_s / archive_encode_mb_per_s   whole archived-segment path (codec + wal-pack)
- *   puts_per_small_checkpoint     data-object PUTs (CheckpointBatcher) of 1,000 changed keys over
- *                                 8 operators; target <= 2 (…_with_manifest: + manifest + latest)
+ *   puts_per_small_checkpoint     PUTs of a delta checkpoint of 1,000 changed keys over 8 operators
+ *                                 on a file:// object store (every object it created: data objects
+ *                                 and the manifest; no pointer is rewritten); target <= 2
+ *   puts_per_small_checkpoint_data   the data objects among them (CheckpointBatcher)
  *   and one `<codec>_<what>_…` line per codec and input.
  *
  *   npm run bench -- --only compression
@@ -22,13 +24,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  CheckpointBatcher,
   Codecs,
   DEFAULT_OBJECT_COMPRESSION,
   decodeObject,
   encodeObject,
+  RecoveryManager,
   type ResolvedCompression,
 } from '../dist/index.js';
 
@@ -136,42 +138,51 @@ async function main(): Promise<void> {
   report('archive_decode_mb_per_s', w.decompressMbs, 'MB/s');
   report('archive_encode_mb_per_s', w.compressMbs, 'MB/s');
   const puts = await smallCheckpointPuts();
-  report('puts_per_small_checkpoint', puts, 'PUTs');
-  // Plus the manifest (the commit point) and the `latest` pointer, which every checkpoint writes.
-  report('puts_per_small_checkpoint_with_manifest', puts + 2, 'PUTs');
+  report('puts_per_small_checkpoint', puts.total, 'PUTs');
+  report('puts_per_small_checkpoint_data', puts.data, 'PUTs');
+}
+
+/** Every object file under `dir` with its modification time: what a checkpoint wrote is the difference. */
+function objectFiles(dir: string): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true }))
+    if (e.isFile())
+      out.set(
+        path.join(e.parentPath, e.name),
+        fs.statSync(path.join(e.parentPath, e.name), { bigint: true }).mtimeNs,
+      );
+  return out;
 }
 
 /**
- * Data-object PUTs of a small checkpoint: a delta of 1,000 changed keys spread over 8 operators
- * and their operators file, through the CheckpointBatcher (uploads counted, kept in memory).
+ * PUTs of a small checkpoint through the public API: a data directory on a `file://` object
+ * store (one object file per PUT), a base of 20,000 keys, then 1,000 keys changed over 8
+ * operators (with 4 KiB of operator state each) and a delta checkpoint; counts the objects it
+ * created or rewrote under `checkpoints/`.
  */
-async function smallCheckpointPuts(): Promise<number> {
-  let puts = 0;
-  const put = async (_key: string, body: Uint8Array) => {
-    puts++;
-    return { sizeBytes: body.length, crc32c: 0 };
-  };
-  const uploader = {
-    put,
-    putChunks: async (key: string, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>) => {
-      const parts: Uint8Array[] = [];
-      for await (const c of chunks) parts.push(c);
-      return put(key, Buffer.concat(parts));
-    },
-  };
-  const batcher = new CheckpointBatcher(uploader as never, (n) => n, {
-    compression: DEFAULT_OBJECT_COMPRESSION,
-  });
-  const delta = Buffer.concat(
-    Array.from({ length: 1000 }, (_, i) => Buffer.from(`op${i % 8}:key:${i}=${(i * 7919) % 100000};`)),
-  );
-  const operators = Buffer.concat(
-    Array.from({ length: 8 }, (_, i) => Buffer.from(`operator-${i}:`.repeat(64))),
-  );
-  await batcher.add({ name: 'state.delta', role: 'delta', chunks: [delta] });
-  await batcher.add({ name: 'operators.bin', role: 'operators', chunks: [operators] });
-  await batcher.finish();
-  return puts;
+async function smallCheckpointPuts(): Promise<{ total: number; data: number }> {
+  const storeDir = path.join(root, 'puts-store');
+  const s = await new RecoveryManager({
+    dir: path.join(root, 'puts-data'),
+    objectStore: pathToFileURL(storeDir).href,
+    archiveIntervalMs: 0,
+  }).open();
+  try {
+    for (let i = 0; i < 20_000; i++) s.store.put(`op${i % 8}/key-${i}`, Buffer.alloc(32, i % 251));
+    await s.checkpoint();
+    for (let i = 0; i < 1000; i++)
+      s.store.put(`op${(i * 13) % 8}/key-${i * 13}`, Buffer.alloc(32, (i + 7) % 251));
+    const operators: Record<string, Uint8Array> = {};
+    for (let o = 0; o < 8; o++) operators[`op${o}`] = Buffer.alloc(4096, o);
+    const before = objectFiles(path.join(storeDir, 'checkpoints'));
+    const delta = await s.checkpoint({ operators });
+    if (delta.kind !== 'delta') throw new Error('expected a delta checkpoint');
+    const after = objectFiles(path.join(storeDir, 'checkpoints'));
+    const written = [...after].filter(([k, t]) => before.get(k) !== t).map(([k]) => k);
+    return { total: written.length, data: written.filter((k) => !k.endsWith('manifest.json')).length };
+  } finally {
+    await s.close();
+  }
 }
 
 try {

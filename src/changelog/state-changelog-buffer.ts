@@ -113,9 +113,6 @@ function powerOfTwo(name: string, value: number, max: number): number {
 /** Bytes of the WAL record header before each arena payload (see `pushPut`). */
 const RECORD_HDR = BATCH_RECORD_HEADER_SIZE;
 
-/** Values at least this long are copied 8-byte aligned (see `pushPut`). */
-const ALIGN_VALUES_FROM_BYTES = 16;
-
 /** Byte offset of the entries region. */
 const ENTRIES_OFFSET = RING_CONTROL_SIZE + RING_ERROR_AREA_SIZE;
 
@@ -259,17 +256,17 @@ export class StateChangelogBuffer {
     // then reserve the exact size, so the cap the store checks at the call is the cap applied here.
     if (bound > this.arenaBytes >>> 2)
       bound = PUT_KEY_LENGTH_SIZE + Buffer.byteLength(key, 'utf8') + valueBytes;
-    // V8 copies into shared memory with relaxed atomic stores, a word at a time only when source
-    // and destination are aligned alike modulo 8, else byte by byte (measured with callgrind:
-    // ~560 instructions for a 100-byte value, most of a push). So a payload starts up to 7 bytes
-    // late, where an ASCII key puts the value at its source's alignment; the padding is released
-    // with the entry, like the skip at the arena's end. (The arena starts 8-aligned.)
-    const pad = valueBytes >= ALIGN_VALUES_FROM_BYTES && bound + 7 <= this.arenaBytes >>> 2 ? 7 : 0;
+    // Entries are packed back to back, with no alignment padding, so that consecutive records
+    // form one contiguous arena run: Ring 1 writes a group as one iovec per run and CRCs each run
+    // in one call. Padding each value to its source's alignment modulo 8 (V8 copies into shared
+    // memory a word at a time only when source and destination agree modulo 8, else byte by
+    // byte) made 7 in 8 records a run of their own; measured (docs/PERFORMANCE.md, "Arena
+    // entries packed back to back"), a run per record costs Ring 1 more per record than the
+    // byte-wise copy costs Ring 0, at 100 B and at 1 KiB values.
     // The arena entry is the record as a WAL batch stores it: a 5-byte record header (type,
     // payload length), then the payload; Ring 1 writes it to the file from here, uncopied.
-    let at = this.reserve(bound + pad);
+    const at = this.reserve(bound);
     if (at < 0) return false;
-    if (pad !== 0) at = (at + ((value.byteOffset - (at + RECORD_HDR + PUT_KEY_LENGTH_SIZE + n)) & 7)) >>> 0;
     const arena = this.arena;
     const rec = at & this.arenaMask;
     const off = rec + RECORD_HDR;

@@ -57,7 +57,10 @@ export {
   MAX_CHECKPOINT_REPLAY_RECORDS,
   type RecoveredCopy,
 } from './incremental-checkpoint-manager.js';
-export { ObjectStoreCheckpointStore } from './object-store-checkpoint-store.js';
+export {
+  type ObjectStoreCheckpointStats,
+  ObjectStoreCheckpointStore,
+} from './object-store-checkpoint-store.js';
 export {
   type CoreCheckpointParticipant,
   coreConnectorName,

@@ -6,15 +6,20 @@
  *
  *     checkpoints/checkpoint-<16 digits>/<attemptId>/state.base | state.delta | operators.bin
  *     checkpoints/checkpoint-<16 digits>/manifest.json
- *     checkpoints/latest
  *
  * Publish order: every data object is uploaded under a fresh attempt id (objects are immutable;
  * each carries Content-MD5 on the way up and its CRC32C in the manifest) → `manifest.json` is
  * created with `If-None-Match: *` — the commit point: of two writers racing for one id exactly one
  * commits, and since each wrote its data under its own attempt id, the loser cannot have damaged
- * the winner's objects → the `latest` pointer is overwritten (a hint; listing is the fallback).
- * Data objects without a committed manifest naming their attempt are orphans, removed by
- * `cleanupOrphans()`.
+ * the winner's objects. Data objects without a committed manifest naming their attempt are
+ * orphans, removed by `cleanupOrphans()`.
+ *
+ * No `latest` pointer object: the newest checkpoint is the highest id with a manifest in a
+ * listing (SlateDB finds its newest manifest the same way). S3 and radosgw list with
+ * read-after-write consistency, recovery lists the checkpoints anyway, and a pointer would be one
+ * more PUT per checkpoint that can only be stale: a small checkpoint costs one data PUT (its
+ * files packed by the CheckpointBatcher) and the manifest's. A `checkpoints/latest` object left
+ * by an earlier version is ignored.
  */
 import { randomUUID } from 'node:crypto';
 import { corruption, isTidemarkError, TidemarkError } from '../errors.js';
@@ -22,7 +27,6 @@ import type { CheckpointFileEntry, CheckpointManifest } from '../format/checkpoi
 import { encodeManifest } from '../format/checkpoint-manifest.js';
 import {
   CHECKPOINT_HIGHEST_ID_NAME,
-  CHECKPOINT_LATEST_POINTER_NAME,
   CHECKPOINT_MANIFEST_NAME,
   MAX_MANIFEST_BYTES,
   MAX_STATE_FILE_BYTES,
@@ -61,7 +65,6 @@ import {
 } from './checkpoint-store.js';
 import { TieringPolicy, type TieringResult } from './tiering-policy.js';
 
-const LATEST_KEY = `${OBJECT_CHECKPOINTS_PREFIX}/${CHECKPOINT_LATEST_POINTER_NAME}`;
 const HIGHEST_ID_KEY = `${OBJECT_CHECKPOINTS_PREFIX}/${CHECKPOINT_HIGHEST_ID_NAME}`;
 
 function checkpointPrefix(id: number): string {
@@ -79,6 +82,12 @@ function dataKey(manifest: Pick<CheckpointManifest, 'id' | 'attemptId'>, name: s
     : `${checkpointPrefix(manifest.id)}${manifest.attemptId}/${name}`;
 }
 
+/** {@link ObjectStoreCheckpointStore.stats}: the batcher's counters and the manifests' PUTs. */
+export interface ObjectStoreCheckpointStats extends CheckpointBatcherStats {
+  /** Manifests written: one PUT per checkpoint saved, its commit point (count). */
+  manifestPuts: number;
+}
+
 /**
  * A {@link CheckpointStore} in an S3-compatible object store.
  *
@@ -93,7 +102,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
   /** Codec of the data objects written (each object names its own codec for readers). */
   readonly compression: ResolvedCompression;
   private readonly batch: Required<CheckpointBatcherOptions>;
-  private readonly counters = emptyBatcherStats();
+  private readonly counters: ObjectStoreCheckpointStats = { ...emptyBatcherStats(), manifestPuts: 0 };
   /** Storage classes by age (`objectStore.tiering`), or undefined: objects keep the bucket's class. */
   readonly tiering: TieringPolicy | undefined;
   /** What the last tiering pass did, or its failure (tiering never fails a checkpoint). */
@@ -122,8 +131,12 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
     this.storage = storage instanceof S3ObjectStorage ? storage : createObjectStorage(storage);
   }
 
-  /** Data-object counters of every checkpoint this store saved: PUTs, files packed or alone, bytes before and after compression. */
-  stats(): CheckpointBatcherStats {
+  /**
+   * Counters of every checkpoint this store saved: data-object PUTs (`puts`), manifest PUTs,
+   * files packed or alone, bytes before and after compression. A checkpoint costs `puts` +
+   * `manifestPuts` PUT requests: 2 for a small one (docs/OBJECT-STORE.md).
+   */
+  stats(): ObjectStoreCheckpointStats {
     return { ...this.counters };
   }
 
@@ -142,7 +155,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
     for (const o of await this.storage.list(`${OBJECT_CHECKPOINTS_PREFIX}/`)) {
       const rest = o.key.slice(OBJECT_CHECKPOINTS_PREFIX.length + 1);
       const slash = rest.indexOf('/');
-      if (slash < 0) continue; // `latest`
+      if (slash < 0) continue; // `highest-id`, or an earlier version's `latest`
       const id = parseCheckpointName(rest.slice(0, slash));
       if (id === undefined) continue;
       let entry = found.get(id);
@@ -164,7 +177,7 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
 
   async nextId(): Promise<number> {
     const burned = await readPointer(() => this.storage.get(HIGHEST_ID_KEY, 256));
-    return highestIdOf((await this.scan()).keys(), await this.readLatestPointer(), burned) + 1;
+    return highestIdOf((await this.scan()).keys(), 'missing', burned) + 1;
   }
 
   async save(draft: CheckpointDraft): Promise<CheckpointManifest> {
@@ -199,17 +212,17 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
       ...(fence ? { writerEpoch: fence.epoch } : {}),
     };
     draft.beforeCommit?.(manifest);
-    // Fencing (docs/OBJECT-STORE.md): checked before the commit point, and again before the
-    // pointer, so a writer fenced meanwhile fails instead of reporting a checkpoint nobody sees.
+    // Fencing (docs/OBJECT-STORE.md): checked before the commit point and after it.
     await fence?.check(`checkpoint ${id}`);
     await this.storage.put(manifestKey(id), encodeManifest(manifest), {
       createOnly: true,
       ...this.tiering?.putOptions('hot'),
     });
+    this.counters.manifestPuts++;
     emitCheckpointStep('manifest-committed', id, { kind: manifest.kind });
-    await fence?.check(`the latest pointer to checkpoint ${id}`);
-    await this.storage.put(LATEST_KEY, encodeLatestPointer(id));
-    emitCheckpointStep('pointer-updated', id, { kind: manifest.kind });
+    // Checked again after the commit point, so a writer fenced meanwhile fails instead of
+    // reporting a checkpoint that readers ignore (its epoch is cut off by the newer claim).
+    await fence?.check(`checkpoint ${id} after its manifest`);
     if (this.tiering) await this.applyTiering();
     return manifest;
   }
@@ -262,8 +275,12 @@ export class ObjectStoreCheckpointStore implements CheckpointStore {
     return contentOf(stored, url);
   }
 
+  /**
+   * The highest checkpoint id with a manifest in a listing, or `missing`: an object store keeps
+   * no pointer object (see the module comment), so this is never `corrupt` nor stale.
+   */
   async readLatestPointer(): Promise<LatestPointer> {
-    return readPointer(() => this.storage.get(LATEST_KEY, 256));
+    return (await this.list()).at(-1) ?? 'missing';
   }
 
   async remove(ids: readonly number[]): Promise<void> {

@@ -35,15 +35,20 @@ export async function runInspect(opts: InspectOptions, log: (line: string) => vo
       .map(([t, n]) => `${t} ${n}`)
       .join(', ');
     const range = s.firstLsn === undefined ? 'LSN ?' : `LSN ${s.firstLsn}..${s.lastLsn}`;
-    // Version 3 segments group records in batches (one header and CRC32C each): how well they fill.
+    // Version 3 and 4 segments group records in batches (one header and CRC32C each): how well they fill.
     const batches =
       s.version !== undefined && s.version >= WAL_BATCH_FORMAT_VERSION
         ? `  v${s.version}: ${s.batches} batches, ${s.batches > 0 ? (s.records / s.batches).toFixed(1) : 0} records/batch (max ${s.maxBatchRecords})`
         : s.version === undefined
           ? ''
           : `  v${s.version}: one frame per record`;
+    // Version 4 segments carry commit times: the span of the segment's batches (point-in-time targets).
+    const committed =
+      s.firstCommitTimeMs === undefined || s.lastCommitTimeMs === undefined
+        ? ''
+        : `  committed ${new Date(s.firstCommitTimeMs).toISOString()}..${new Date(s.lastCommitTimeMs).toISOString()}`;
     log(
-      `  segment ${String(s.number).padStart(4)}  ${range.padEnd(24)} ${String(s.records).padStart(8)} records  ${s.sizeBytes.toLocaleString('en-US').padStart(14)} B  ${types}${batches}${s.tornTail ? `  [torn tail at ${s.tornTail.offset}]` : ''}${s.problem ? `  [${s.problem.code}]` : ''}`,
+      `  segment ${String(s.number).padStart(4)}  ${range.padEnd(24)} ${String(s.records).padStart(8)} records  ${s.sizeBytes.toLocaleString('en-US').padStart(14)} B  ${types}${batches}${committed}${s.tornTail ? `  [torn tail at ${s.tornTail.offset}]` : ''}${s.problem ? `  [${s.problem.code}]` : ''}`,
     );
   }
   if (report.cleanShutdown)

@@ -141,7 +141,7 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     )
     .option(
       '--until-time <time>',
-      'with --from: point-in-time recovery, the state of the newest checkpoint created at or before TIME (ISO 8601 or ms since the Unix epoch)',
+      'with --from: point-in-time recovery, the state as of commit time TIME (ISO 8601 or ms since the Unix epoch): every batch committed at or before it',
     )
     .addOption(
       new Option(

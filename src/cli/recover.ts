@@ -29,7 +29,7 @@ export interface RecoverOptions {
   cores?: number | undefined;
   /** With `from`: point-in-time recovery to this LSN. */
   untilLsn?: number | undefined;
-  /** With `from`: point-in-time recovery to the newest checkpoint created at or before this time, ms since the Unix epoch. */
+  /** With `from`: point-in-time recovery to this commit time, ms since the Unix epoch (every batch committed at or before it). */
   untilTimeMs?: number | undefined;
 }
 
@@ -77,18 +77,28 @@ export async function runRecover(
   opts: RecoverOptions,
   log: (line: string) => void,
 ): Promise<RecoverSummary | undefined> {
+  const until =
+    opts.untilLsn !== undefined ? '--until-lsn' : opts.untilTimeMs !== undefined ? '--until-time' : undefined;
+  if (!opts.from && until !== undefined)
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      '--until-lsn and --until-time restore from the object store: give --from s3://…',
+      { argument: until },
+    );
   const cores = await perCoreCountOf({ from: opts.from, cores: opts.cores });
   if (cores !== undefined) {
+    // Each core has its own LSN sequence and no commit times are merged across cores: a target
+    // cannot name one cut of all of them, and restoring everything instead would be a silent lie.
+    if (until !== undefined)
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `${until} is not supported for a per-core store (${cores} cores: one LSN sequence per core); restore without a target`,
+        { argument: until },
+      );
     await runRecoverPerCore({ ...opts, cores }, log);
     return undefined;
   }
   let restore: RestoreResult | undefined;
-  if (!opts.from && (opts.untilLsn !== undefined || opts.untilTimeMs !== undefined))
-    throw new TidemarkError(
-      'TIDEMARK_INVALID_ARGUMENT',
-      '--until-lsn and --until-time restore from the object store: give --from s3://…',
-      { argument: opts.untilLsn !== undefined ? '--until-lsn' : '--until-time' },
-    );
   if (opts.from) {
     const bar =
       process.stderr.isTTY && !opts.json

@@ -12,10 +12,18 @@
  * Version 3 replaced the per-record frame with record batches (one header and one CRC32C per
  * batch, see "Record batch" below). Versions 1 and 2 are still read, and a writer that opens a
  * log ending in a version 1 or 2 segment keeps appending frames there until it rotates.
+ * Version 4 gives every batch its commit time (PostgreSQL's commit timestamp, for point-in-time
+ * recovery by time): the segment header's reserved u32 became the segment's base time and the
+ * batch header's reserved u32 the batch's commit time relative to it. Sizes are those of version
+ * 3; a version 3 reader refuses version 4 (a nonzero reserved field would be damage to it). A
+ * writer that opens a log ending in a version 3 segment keeps appending untimed batches there
+ * until it rotates.
  */
-export const WAL_FORMAT_VERSION = 3;
+export const WAL_FORMAT_VERSION = 4;
 /** First WAL segment format version whose records are grouped in batches. */
 export const WAL_BATCH_FORMAT_VERSION = 3;
+/** First WAL segment format version whose batches carry a commit time (base time in the segment header). */
+export const WAL_COMMIT_TIME_FORMAT_VERSION = 4;
 /** Oldest WAL segment format version still read (version 1: no CleanShutdown record). */
 export const MIN_WAL_FORMAT_VERSION = 1;
 
@@ -34,8 +42,13 @@ export const SEGMENT_HEADER_SIZE_OFFSET = 6;
 export const SEGMENT_NUMBER_OFFSET = 8;
 /** Byte offset of this field: u64, LSN of the first record in the segment. */
 export const SEGMENT_FIRST_LSN_OFFSET = 16;
-/** Byte offset of this field: u32, zero. */
+/** Byte offset of this field: u32, zero (versions 1–3; version 4 on: {@link SEGMENT_BASE_TIME_OFFSET}). */
 export const SEGMENT_RESERVED_OFFSET = 24;
+/**
+ * Byte offset of this field (version 4 on): u32, the segment's base time in whole seconds since
+ * the Unix epoch (good until 2106). Its batches' commit times are counted from it.
+ */
+export const SEGMENT_BASE_TIME_OFFSET = 24;
 /** Byte offset of this field: u32, CRC32C of bytes [0, 28). */
 export const SEGMENT_HEADER_CRC_OFFSET = 28;
 
@@ -71,8 +84,23 @@ export const BATCH_CRC_START = 4;
 export const BATCH_LENGTH_OFFSET = 4;
 /** Byte offset of this field: u32, number of records in the batch (≥ 1; 0 is never valid). */
 export const BATCH_COUNT_OFFSET = 8;
-/** Byte offset of this field: u32, zero (room for attributes such as a codec). */
+/** Byte offset of this field: u32, zero in version 3 (version 4 on: {@link BATCH_COMMIT_TIME_OFFSET}). */
 export const BATCH_RESERVED_OFFSET = 12;
+/**
+ * Byte offset of this field (version 4 on): u32, the batch's commit time in milliseconds after
+ * its segment's base time: `baseSeconds * 1000 + this` is the wall-clock time (ms since the Unix
+ * epoch) at which the writer sealed the batch, just before its write and fdatasync. Never
+ * decreases from one batch to the next within a segment (the writer clamps; the reader treats a
+ * decrease as corruption).
+ */
+export const BATCH_COMMIT_TIME_OFFSET = 12;
+/**
+ * The writer starts a new segment before its base time is this old (40 days), so a batch's
+ * commit time offset (u32 ms, at most about 49.7 days) never overflows.
+ */
+export const MAX_SEGMENT_TIME_SPAN_MS = 40 * 24 * 60 * 60 * 1000;
+/** Largest commit time offset a batch header can hold (u32 ms). */
+export const MAX_BATCH_COMMIT_DELTA_MS = 0xffffffff;
 /**
  * Byte offset of this field: u64, number of the segment the batch was written into. A batch
  * whose number differs from its file's (old bytes of a recycled or reused file) is never read as

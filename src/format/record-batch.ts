@@ -3,11 +3,13 @@
  * header and one CRC32C for many records, each inside it a 5-byte record header (type, length)
  * and its payload. The LSN of record i of a batch is the batch's first LSN + i. The header names
  * the segment the batch was written into, so old bytes of a reused file never parse as records
- * of the new one. Layout in constants.ts and docs/FORMAT.md, "Record batches (version 3)".
+ * of the new one. From version 4 the header also carries the batch's commit time, in ms after
+ * its segment's base time. Layout in constants.ts and docs/FORMAT.md, "Record batches".
  */
 
 import { assert } from '../errors.js';
 import {
+  BATCH_COMMIT_TIME_OFFSET,
   BATCH_COUNT_OFFSET,
   BATCH_CRC_OFFSET,
   BATCH_CRC_START,
@@ -36,6 +38,11 @@ export interface BatchInfo {
   segment: number;
   /** LSN of the first record. */
   firstLsn: number;
+  /**
+   * Version 4 on: the batch's commit time, in ms after its segment's base time (a u32). Written
+   * as 0 when absent; read only from a timed segment (`readBatch`'s `expect.timed`).
+   */
+  commitDeltaMs?: number;
 }
 
 /**
@@ -45,7 +52,8 @@ export interface BatchInfo {
 export function writeBatchHeaderFields(header: Buffer, offset: number, info: BatchInfo): void {
   header.writeUInt32LE(info.length, offset + BATCH_LENGTH_OFFSET);
   header.writeUInt32LE(info.count, offset + BATCH_COUNT_OFFSET);
-  header.writeUInt32LE(0, offset + BATCH_RESERVED_OFFSET);
+  // Version 3's reserved field is version 4's commit time (0 when the segment has none).
+  header.writeUInt32LE(info.commitDeltaMs ?? 0, offset + BATCH_COMMIT_TIME_OFFSET);
   writeU64(header, offset + BATCH_SEGMENT_OFFSET, info.segment);
   writeU64(header, offset + BATCH_FIRST_LSN_OFFSET, info.firstLsn);
 }
@@ -83,13 +91,15 @@ export type BatchStatus = (typeof BatchStatus)[keyof typeof BatchStatus];
 /**
  * Checks the batch at `offset` in `buf[.., end)`: length cap, bounds, checksum, then the header's
  * fixed fields and that its records (valid types, lengths within the cap) fill it exactly; last,
- * that it was written into segment `segment`. On `Ok` fills `out`.
+ * that it was written into segment `segment`. On `Ok` fills `out`. With `expect.timed` (a version
+ * 4 segment) the header's u32 at offset 12 is the commit time (`out.commitDeltaMs`); otherwise it
+ * is reserved and must be zero.
  */
 export function readBatch(
   buf: Buffer,
   offset: number,
   end: number,
-  expect: { segment: number | undefined; out: BatchInfo },
+  expect: { segment: number | undefined; out: BatchInfo; timed?: boolean | undefined },
 ): BatchStatus {
   if (end - offset < BATCH_HEADER_SIZE) return BatchStatus.Truncated;
   const length = buf.readUInt32LE(offset + BATCH_LENGTH_OFFSET);
@@ -99,7 +109,8 @@ export function readBatch(
   if (buf.readUInt32LE(offset + BATCH_CRC_OFFSET) !== crc32c(buf, offset + BATCH_CRC_START, batchEnd))
     return BatchStatus.BadChecksum;
   const count = buf.readUInt32LE(offset + BATCH_COUNT_OFFSET);
-  if (count === 0 || buf.readUInt32LE(offset + BATCH_RESERVED_OFFSET) !== 0) return BatchStatus.BadType;
+  if (count === 0 || (expect.timed !== true && buf.readUInt32LE(offset + BATCH_RESERVED_OFFSET) !== 0))
+    return BatchStatus.BadType;
   // The records must fill the batch exactly, with valid types: a checksummed batch that does not
   // is from a newer writer (or a bug), never something to guess at.
   let p = offset + BATCH_HEADER_SIZE;
@@ -119,6 +130,7 @@ export function readBatch(
   out.count = count;
   out.segment = segment;
   out.firstLsn = readU64(buf, offset + BATCH_FIRST_LSN_OFFSET);
+  out.commitDeltaMs = expect.timed === true ? buf.readUInt32LE(offset + BATCH_COMMIT_TIME_OFFSET) : 0;
   if (expect.segment !== undefined && segment !== expect.segment) return BatchStatus.OtherSegment;
   return BatchStatus.Ok;
 }

@@ -2,6 +2,7 @@
 
 import {
   MIN_WAL_FORMAT_VERSION,
+  SEGMENT_BASE_TIME_OFFSET,
   SEGMENT_FIRST_LSN_OFFSET,
   SEGMENT_HEADER_CRC_OFFSET,
   SEGMENT_HEADER_SIZE,
@@ -10,6 +11,7 @@ import {
   SEGMENT_MAGIC_OFFSET,
   SEGMENT_NUMBER_OFFSET,
   SEGMENT_VERSION_OFFSET,
+  WAL_COMMIT_TIME_FORMAT_VERSION,
   WAL_FORMAT_VERSION,
 } from './constants.js';
 import { crc32c } from './crc32c.js';
@@ -22,10 +24,23 @@ export interface SegmentHeader {
   segmentNumber: number;
   /** LSN of the segment's first record. */
   firstLsn: number;
+  /**
+   * Version 4 on: the segment's base time, whole seconds since the Unix epoch; its batches'
+   * commit times are counted from it. Undefined for versions 1–3 (no commit times).
+   */
+  baseSeconds?: number | undefined;
 }
 
-/** Writes a header for `segmentNumber` / `firstLsn` into a new 32-byte buffer. */
-export function encodeSegmentHeader(segmentNumber: number, firstLsn: number): Uint8Array {
+/**
+ * Writes a header for `segmentNumber` / `firstLsn` (version {@link WAL_FORMAT_VERSION}) into a
+ * new 32-byte buffer, with `time.baseSeconds` (whole seconds since the Unix epoch, a u32;
+ * default 0) as the segment's base time.
+ */
+export function encodeSegmentHeader(
+  segmentNumber: number,
+  firstLsn: number,
+  time: { baseSeconds?: number | undefined } = {},
+): Uint8Array {
   const buf = new Uint8Array(SEGMENT_HEADER_SIZE);
   const view = new DataView(buf.buffer);
   view.setUint32(SEGMENT_MAGIC_OFFSET, SEGMENT_MAGIC, true);
@@ -33,6 +48,7 @@ export function encodeSegmentHeader(segmentNumber: number, firstLsn: number): Ui
   view.setUint16(SEGMENT_HEADER_SIZE_OFFSET, SEGMENT_HEADER_SIZE, true);
   view.setBigUint64(SEGMENT_NUMBER_OFFSET, BigInt(segmentNumber), true);
   view.setBigUint64(SEGMENT_FIRST_LSN_OFFSET, BigInt(firstLsn), true);
+  view.setUint32(SEGMENT_BASE_TIME_OFFSET, time.baseSeconds ?? 0, true);
   view.setUint32(SEGMENT_HEADER_CRC_OFFSET, crc32c(buf, 0, SEGMENT_HEADER_CRC_OFFSET), true);
   return buf;
 }
@@ -61,9 +77,12 @@ export function decodeSegmentHeader(buf: Uint8Array): SegmentHeader | SegmentHea
   ) {
     return 'version';
   }
-  return {
+  const header: SegmentHeader = {
     version,
     segmentNumber: Number(view.getBigUint64(SEGMENT_NUMBER_OFFSET, true)),
     firstLsn: Number(view.getBigUint64(SEGMENT_FIRST_LSN_OFFSET, true)),
   };
+  if (version >= WAL_COMMIT_TIME_FORMAT_VERSION)
+    header.baseSeconds = view.getUint32(SEGMENT_BASE_TIME_OFFSET, true);
+  return header;
 }

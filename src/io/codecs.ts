@@ -13,14 +13,18 @@
  *
  * Where the work runs: lz4-napi's `compress`/`uncompress` and zlib's async functions run in
  * libuv's thread pool, off the event loop. zstd-napi 0.0.13 has no asynchronous API (only
- * `compress`/`decompress` and stream classes that compress on the calling thread), so zstd
- * runs on the calling thread — for the changelog-aware store that is the Ring 1 worker, never
- * the user's thread.
+ * `compress`/`decompress`, on the calling thread), so payloads of {@link ZSTD_OFF_THREAD_MIN_BYTES}
+ * or more go to a worker thread ({@link ZstdWorker}, `zstd-off-thread.ts`) and the caller's event
+ * loop keeps running (a 16 MiB compression blocks it for ~100 ms otherwise); smaller ones stay
+ * on the calling thread, where the call costs less than the hop. On a Node whose zlib has zstd
+ * (≥ 22.15 / 23.8) zlib's zstd is used instead — async in libuv's pool, and zstd-napi is then
+ * not needed. Both write standard zstd frames, readable by the other.
  */
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { TidemarkError } from '../errors.js';
 import { importOptional } from './optional-dependency.js';
+import { type NodeZstd, nodeZstd, ZstdWorker } from './zstd-off-thread.js';
 
 /** The codecs, by name. The frame (src/format/codec.ts) maps each to a stored id. */
 export const CODEC_NAMES = ['none', 'lz4', 'zstd', 'brotli', 'deflate'] as const;
@@ -127,6 +131,36 @@ export function resolveCompression(
   return { codec: spec.codec, level };
 }
 
+/**
+ * Payloads of at least this many bytes are zstd-(de)compressed off the calling thread. Below it
+ * the synchronous call is cheaper than the hop to the worker (measured on a 2-vCPU VM: a
+ * worker round trip costs ~0.1–0.3 ms, about what zstd 3 takes on 64 KiB).
+ */
+export const ZSTD_OFF_THREAD_MIN_BYTES = 64 * 1024;
+
+/** The worker every {@link Codecs} shares unless given its own: started on first use, never keeps the process alive. */
+const sharedZstdWorker = new ZstdWorker();
+/** Node's zlib zstd, when this Node has it. */
+const builtInZstd: NodeZstd | undefined = nodeZstd(zlib);
+
+/** Options of {@link Codecs}. */
+export interface CodecsOptions {
+  /**
+   * Replace the `import()` of the optional packages (tests simulate a missing one). With a
+   * `zstd` loader given, zstd runs on the calling thread through the module it returns.
+   */
+  loaders?: Partial<CodecLoaders> | undefined;
+  /** The worker thread that runs zstd-napi (default: one shared by the process). */
+  zstdWorker?: ZstdWorker | undefined;
+  /**
+   * Smallest payload, in bytes, that zstd handles off the calling thread (default
+   * {@link ZSTD_OFF_THREAD_MIN_BYTES}; `Infinity`: never). `TIDEMARK_INVALID_ARGUMENT` unless ≥ 0.
+   */
+  zstdOffThreadMinBytes?: number | undefined;
+  /** Use Node's zlib zstd when it has one (default true; false forces zstd-napi, for tests). */
+  nodeZstd?: boolean | undefined;
+}
+
 const brotliCompress = promisify(zlib.brotliCompress);
 const brotliDecompress = promisify(zlib.brotliDecompress);
 const deflateRaw = promisify(zlib.deflateRaw);
@@ -138,10 +172,25 @@ export class Codecs {
   private zstd: Promise<ZstdModule> | undefined;
   private lz4: Promise<Lz4Module> | undefined;
   private readonly warned = new Set<string>();
+  private readonly zstdWorker: ZstdWorker | undefined;
+  private readonly offThreadMinBytes: number;
+  private readonly nodeZstd: NodeZstd | undefined;
 
-  /** `loaders` replace the `import()` of the optional packages (tests simulate a missing one). */
-  constructor(options: { loaders?: Partial<CodecLoaders> | undefined } = {}) {
+  /** See {@link CodecsOptions}. */
+  constructor(options: CodecsOptions = {}) {
+    const min = options.zstdOffThreadMinBytes ?? ZSTD_OFF_THREAD_MIN_BYTES;
+    if (typeof min !== 'number' || Number.isNaN(min) || min < 0)
+      throw new TidemarkError(
+        'TIDEMARK_INVALID_ARGUMENT',
+        `zstdOffThreadMinBytes must be a number >= 0, got ${String(options.zstdOffThreadMinBytes)}`,
+        { argument: 'zstdOffThreadMinBytes' },
+      );
     this.loaders = { ...defaultLoaders, ...options.loaders };
+    this.offThreadMinBytes = min;
+    // An injected zstd loader is honoured as is, on the calling thread.
+    const customZstd = options.loaders?.zstd !== undefined;
+    this.zstdWorker = customZstd ? undefined : (options.zstdWorker ?? sharedZstdWorker);
+    this.nodeZstd = customZstd || options.nodeZstd === false ? undefined : builtInZstd;
   }
 
   private load<K extends 'zstd' | 'lz4'>(codec: K): Promise<K extends 'zstd' ? ZstdModule : Lz4Module> {
@@ -169,8 +218,13 @@ export class Codecs {
         return bytes;
       case 'lz4':
         return (await this.load('lz4')).compress(bytes);
-      case 'zstd':
-        return (await this.load('zstd')).compress(bytes, { compressionLevel: compression.level });
+      case 'zstd': {
+        const offThread = bytes.length >= this.offThreadMinBytes;
+        if (this.nodeZstd) return this.nodeZstd.compress(bytes, compression.level, !offThread);
+        const zstd = await this.load('zstd');
+        if (offThread && this.zstdWorker) return this.zstdWorker.compress(bytes, compression.level);
+        return zstd.compress(bytes, { compressionLevel: compression.level });
+      }
       case 'brotli':
         return brotliCompress(bytes, {
           params: {
@@ -195,8 +249,14 @@ export class Codecs {
         return payload;
       case 'lz4':
         return (await this.load('lz4')).uncompress(payload);
-      case 'zstd':
-        return (await this.load('zstd')).decompress(payload);
+      case 'zstd': {
+        // Decided by the larger side: a small frame may expand to megabytes.
+        const offThread = Math.max(payload.length, expectedLength) >= this.offThreadMinBytes;
+        if (this.nodeZstd) return this.nodeZstd.decompress(payload, expectedLength, !offThread);
+        const zstd = await this.load('zstd');
+        if (offThread && this.zstdWorker) return this.zstdWorker.decompress(payload);
+        return zstd.decompress(payload);
+      }
       case 'brotli':
         return brotliDecompress(payload, { maxOutputLength: Math.max(1, expectedLength) });
       case 'deflate':
@@ -224,7 +284,7 @@ export class Codecs {
 
   /** Rejects `TIDEMARK_MISSING_DEPENDENCY` unless `codec` can be read here. */
   async ensureReadable(codec: CodecName): Promise<void> {
-    if (codec === 'zstd' || codec === 'lz4') await this.load(codec);
+    if (codec === 'lz4' || (codec === 'zstd' && !this.nodeZstd)) await this.load(codec);
   }
 }
 

@@ -6,6 +6,7 @@ export {
   type CodecLoaders,
   type CodecName,
   Codecs,
+  type CodecsOptions,
   type CompressionSpec,
   DEFAULT_OBJECT_COMPRESSION,
   defaultCodecs,
@@ -13,6 +14,7 @@ export {
   type Lz4Module,
   type ResolvedCompression,
   resolveCompression,
+  ZSTD_OFF_THREAD_MIN_BYTES,
   type ZstdModule,
 } from './codecs.js';
 export type { Directory, DirectoryFile, DirectoryLock, OpenMode, OpenOptions } from './directory.js';
@@ -48,3 +50,4 @@ export {
   type WriterRecord,
   writerKey,
 } from './writer-epoch.js';
+export { ZstdWorker, type ZstdWorkerOptions } from './zstd-off-thread.js';

@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isTidemarkError, TidemarkError } from '../errors.js';
+import { crc32c } from '../format/crc32c.js';
 import type { S3ObjectStorage } from './s3-object-storage.js';
 
 /** Key prefix (under the store's prefix) of the writer epochs. */
@@ -96,9 +97,19 @@ export async function listEpochs(storage: S3ObjectStorage): Promise<number[]> {
   return epochs.sort((a, b) => a - b);
 }
 
+/** CRC32C of a record's JSON text without its `crc32c` member (the key order as written). */
+function recordChecksum(record: object): number {
+  return crc32c(Buffer.from(JSON.stringify(record), 'utf8'));
+}
+
+/** A record's bytes: its JSON with a `crc32c` member last, over the JSON before it was added. */
+function encodeRecord(record: WriterRecord): Buffer {
+  return Buffer.from(`${JSON.stringify({ ...record, crc32c: recordChecksum(record) })}\n`);
+}
+
 function decodeRecord(storage: S3ObjectStorage, epoch: number, bytes: Uint8Array): WriterRecord {
   const url = storage.urlOf(writerKey(epoch));
-  let r: WriterRecord;
+  let r: WriterRecord & { crc32c?: unknown };
   try {
     r = JSON.parse(Buffer.from(bytes).toString('utf8')) as WriterRecord;
   } catch (err) {
@@ -107,6 +118,16 @@ function decodeRecord(storage: S3ObjectStorage, epoch: number, bytes: Uint8Array
       offset: 0,
       cause: err,
     });
+  }
+  // The checksum (records written before it existed carry none) catches a flipped digit that
+  // still parses: a cutoff read one too high would make a fenced writer's objects visible.
+  if (r !== null && typeof r === 'object' && 'crc32c' in r) {
+    const { crc32c: stored, ...fields } = r;
+    if (stored !== recordChecksum(fields))
+      throw new TidemarkError('TIDEMARK_CORRUPTION', `${url} at byte 0: writer record checksum mismatch`, {
+        path: url,
+        offset: 0,
+      });
   }
   const ok = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   const cores = (v: unknown) =>
@@ -242,7 +263,7 @@ export class WriterFence {
         earlier: history.records.map(({ epoch, cutoff }) => ({ epoch, cutoff })),
       };
       try {
-        await storage.put(writerKey(epoch), Buffer.from(`${JSON.stringify(record)}\n`), { createOnly: true });
+        await storage.put(writerKey(epoch), encodeRecord(record), { createOnly: true });
       } catch (err) {
         if (!isTidemarkError(err, 'TIDEMARK_CONFLICT') || attempt >= MAX_CLAIM_ATTEMPTS) throw err;
         continue; // another writer claimed this epoch first: list again, try the next

@@ -74,6 +74,10 @@ export interface SegmentReport {
   batches: number;
   /** Most records in one of those batches (0 when there is none). */
   maxBatchRecords: number;
+  /** Format version 4 on: commit time of the segment's first intact batch, ms since the Unix epoch (undefined: none, or an untimed segment). */
+  firstCommitTimeMs?: number | undefined;
+  /** Format version 4 on: commit time of its last intact batch (commit times never decrease within a segment). */
+  lastCommitTimeMs?: number | undefined;
   /** Records by type: put, delete, commit, checkpoint, abort, clean-shutdown. */
   recordsByType: Record<string, number>;
   /** Offset just after the last intact record (0 when the header is unreadable). */
@@ -348,7 +352,11 @@ async function examineSegment(walDir: Directory, options: ExamineSegmentOptions)
       path,
       segmentNumber: number,
       final,
-      visit: ({ type, batchOffset }) => {
+      visit: ({ type, batchOffset, commitTimeMs }) => {
+        if (commitTimeMs !== undefined) {
+          seg.firstCommitTimeMs ??= commitTimeMs;
+          seg.lastCommitTimeMs = commitTimeMs;
+        }
         const t = TYPE_NAMES[type] ?? `type-${type}`;
         recordsByType[t] = (recordsByType[t] ?? 0) + 1;
         inBatch = batchOffset === batchAt ? inBatch + 1 : 1;

@@ -5,8 +5,12 @@
  * restored directory — opened or recovered later, by anything — holds exactly the state as of
  * the target.
  *
- * `untilTimeMs` is resolved at checkpoint granularity: WAL records carry no wall-clock time, so
- * the state is that of the newest checkpoint created at or before it (its LSN becomes the target).
+ * `untilTimeMs` is exact, as PostgreSQL's `recovery_target_time` on commit timestamps: from WAL
+ * format version 4 every batch (one group commit's records, committed together) carries the time
+ * the writer sealed it, and the restore keeps every batch whose commit time is at or before the
+ * target, stopping at the first later one. The base checkpoint is the newest created at or before
+ * the target. A log written before commit times existed (versions 1–3) is refused rather than
+ * resolved approximately.
  */
 import type { CheckpointFilter } from '../checkpoint/filtered-checkpoint-view.js';
 import { TidemarkError } from '../errors.js';
@@ -24,7 +28,10 @@ import { WalReader } from '../wal/wal-reader.js';
 export interface PointInTimeTarget {
   /** Restore the state as of this LSN (every record ≤ it applied, none after). */
   untilLsn?: number | undefined;
-  /** Restore the state of the newest checkpoint created at or before this time (ms since the Unix epoch). */
+  /**
+   * Restore the state as of this wall-clock time, ms since the Unix epoch: every batch whose
+   * commit time is ≤ it applied, from the first later batch on none (see {@link lsnAtCommitTime}).
+   */
   untilTimeMs?: number | undefined;
 }
 
@@ -109,10 +116,12 @@ async function shortenBatchEndingAt(
   await file.read(buf, 0, size, 0);
   const head = decodeSegmentHeader(buf);
   if (typeof head === 'string' || head.version < WAL_BATCH_FORMAT_VERSION) return at.end;
-  const info: BatchInfo = { length: 0, count: 0, segment: 0, firstLsn: 0 };
+  const info: BatchInfo = { length: 0, count: 0, segment: 0, firstLsn: 0, commitDeltaMs: 0 };
+  // A shortened batch keeps its commit time (version 4): `shortenBatch` re-seals every header field.
+  const expect = { segment: at.segment, out: info, timed: head.baseSeconds !== undefined };
   let offset = SEGMENT_HEADER_SIZE;
   while (offset < size) {
-    if (readBatch(buf, offset, size, { segment: at.segment, out: info }) !== BatchStatus.Ok) break;
+    if (readBatch(buf, offset, size, expect) !== BatchStatus.Ok) break;
     const next = offset + BATCH_HEADER_SIZE + info.length;
     if (info.firstLsn > at.untilLsn) return offset;
     if (info.firstLsn + info.count - 1 >= at.untilLsn) {
@@ -126,4 +135,54 @@ async function shortenBatchEndingAt(
     offset = next;
   }
   return at.end;
+}
+
+/**
+ * The LSN a restore to commit time `untilTimeMs` (ms since the Unix epoch) ends at, read from
+ * the WAL in `walDir` after LSN `afterLsn` (the base checkpoint's): the last record of the last
+ * batch whose commit time is ≤ `untilTimeMs`, stopping at the first batch committed later
+ * (`afterLsn` itself when that is the first batch after it). Batches are taken whole: a batch's
+ * records were committed together. Throws `TIDEMARK_INVALID_ARGUMENT` when a record it must
+ * look at carries no commit time (segments of format versions 1–3: the log predates commit
+ * times, and the target cannot be resolved exactly); `TIDEMARK_DATA_LOSS` when the WAL ends
+ * with no batch committed after the target — records committed between its last batch and the
+ * target may be missing from it (PostgreSQL: "recovery ended before configured recovery target
+ * was reached"); `TIDEMARK_CORRUPTION` for a damaged WAL or commit times going backwards within
+ * a segment.
+ */
+export async function lsnAtCommitTime(
+  walDir: Directory,
+  target: { afterLsn: number; untilTimeMs: number },
+): Promise<number> {
+  const { afterLsn, untilTimeMs } = target;
+  let lsn = afterLsn;
+  let lastTime: number | undefined;
+  let reached = false;
+  let untimed: { lsn: number; path: string } | undefined;
+  await WalReader.read(walDir, { fromLsn: afterLsn + 1 }, (record) => {
+    if (reached || untimed !== undefined) return;
+    if (record.commitTimeMs === undefined) {
+      untimed = { lsn: record.lsn, path: record.path };
+      return;
+    }
+    if (record.commitTimeMs > untilTimeMs) {
+      reached = true;
+      return;
+    }
+    lsn = record.lsn;
+    lastTime = record.commitTimeMs;
+  });
+  if (untimed !== undefined)
+    throw new TidemarkError(
+      'TIDEMARK_INVALID_ARGUMENT',
+      `untilTimeMs: the WAL record at LSN ${untimed.lsn} (${untimed.path}) carries no commit time: its segment predates WAL format version 4, so a time target cannot be resolved exactly; restore --until-lsn instead`,
+      { argument: 'untilTimeMs', path: untimed.path },
+    );
+  if (!reached)
+    throw new TidemarkError(
+      'TIDEMARK_DATA_LOSS',
+      `the archived WAL ends at LSN ${lsn}${lastTime === undefined ? '' : `, committed ${new Date(lastTime).toISOString()}`}, before the recovery target time ${new Date(untilTimeMs).toISOString()}: records committed up to it may be missing (restore without a target for the whole archive, or to an LSN)`,
+      { path: walDir.path },
+    );
+  return lsn;
 }

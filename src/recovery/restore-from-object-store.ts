@@ -24,7 +24,7 @@ import { decodeArchivedSegment } from '../wal/archive-object.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
 import { archivedSegmentKey } from '../wal/wal-archiver.js';
-import { checkPointInTimeTarget, endWalAt, pointInTimeFilter } from './point-in-time.js';
+import { checkPointInTimeTarget, endWalAt, lsnAtCommitTime, pointInTimeFilter } from './point-in-time.js';
 import { CHECKPOINT_DIR_NAME, objectStoreOf, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
 import { continueAfterUnarchivedTail } from './unarchived-tail.js';
 
@@ -139,7 +139,14 @@ export interface RestoreOptions {
    * `TIDEMARK_DATA_LOSS` when the archive does not reach it.
    */
   untilLsn?: number | undefined;
-  /** Point-in-time recovery: the state of the newest checkpoint created at or before this time (ms since the Unix epoch). */
+  /**
+   * Point-in-time recovery by commit time (ms since the Unix epoch; PostgreSQL's
+   * `recovery_target_time`): the newest checkpoint created at or before it, then every archived
+   * batch whose commit time is ≤ it, up to the first later batch (see `lsnAtCommitTime`).
+   * `TIDEMARK_INVALID_ARGUMENT` when the WAL after that checkpoint predates commit times (format
+   * versions 1–3); `TIDEMARK_DATA_LOSS` when the archive holds no batch committed after the
+   * target (it may not reach it).
+   */
   untilTimeMs?: number | undefined;
 }
 
@@ -256,7 +263,12 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
     // Nothing after the checkpoint was archived: that tail is the loss bound, the log continues
     // right after the checkpoint (unarchived-tail.ts); a gap in what is archived stays an error.
     if (target === undefined) await continueAfterUnarchivedTail({ dir: walDir, checkpointLsn });
-    const targetLsn = target === undefined ? undefined : (target.untilLsn ?? checkpointLsn);
+    const targetLsn =
+      target === undefined
+        ? undefined
+        : target.untilTimeMs !== undefined
+          ? await lsnAtCommitTime(walDir, { afterLsn: checkpointLsn, untilTimeMs: target.untilTimeMs })
+          : (target.untilLsn ?? checkpointLsn);
     if (targetLsn !== undefined && copied.length > 0) await endWalAt(walDir, targetLsn);
     else if (targetLsn !== undefined && targetLsn > checkpointLsn)
       throw new TidemarkError(

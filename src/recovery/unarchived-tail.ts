@@ -67,7 +67,13 @@ export async function continueAfterUnarchivedTail(
   // before the new segment (the history check would call it corruption). The archive keeps them.
   await dir.remove(numbers.map(segmentFileName));
   const segment = Math.max((last ?? 0) + 1, options.minSegment ?? 1);
-  const file = await createSegment(dir, segment, checkpointLsn + 1, false);
+  const file = await createSegment(dir, {
+    number: segment,
+    firstLsn: checkpointLsn + 1,
+    dsync: false,
+    // Its commit-time base (format version 4): now; an empty segment is rebased on its first write anyway.
+    baseSeconds: Math.floor(Date.now() / 1000),
+  });
   await file.close();
   return { archivedThroughLsn: lastLsn, segment };
 }

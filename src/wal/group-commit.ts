@@ -43,8 +43,16 @@ export interface GroupBuffer {
   records: number;
   /** LSN of the newest record in the group. */
   lastLsn: number;
-  /** Buffer offsets at which a new segment begins, with that segment's first LSN. */
-  rotations: { offset: number; firstLsn: number }[];
+  /**
+   * Buffer offsets at which a new segment begins, with that segment's first LSN and base time
+   * (whole seconds since the Unix epoch, format version 4).
+   */
+  rotations: { offset: number; firstLsn: number; baseSeconds: number }[];
+  /**
+   * When ≥ 0: before writing, the (still empty) segment being appended to gets its header
+   * rewritten with this base time — its old base is too far back for a commit time to fit.
+   */
+  rebaseSeconds: number;
   waiter: Deferred | undefined;
   /**
    * The batch being filled (format version 3): offset of its header in `buf`, -1 when none is
@@ -60,6 +68,8 @@ export interface GroupBuffer {
   batchFirstLsn: number;
   /** Number of the segment the open batch goes into. */
   batchSegment: number;
+  /** Base time (seconds) of that segment, when it carries commit times (version 4); else -1. */
+  batchBaseSeconds: number;
   /**
    * Records borrowed, not copied (`WriteAheadLog.appendBorrowed`: Ring 1 writes straight from
    * the shared arena). Without any, the group's bytes are `buf[0, length)`. With some, the group
@@ -92,12 +102,14 @@ function newGroup(capacity: number): GroupBuffer {
     records: 0,
     lastLsn: 0,
     rotations: [],
+    rebaseSeconds: -1,
     waiter: undefined,
     batchAt: -1,
     batchStart: 0,
     batchRecords: 0,
     batchFirstLsn: 0,
     batchSegment: 0,
+    batchBaseSeconds: -1,
     pieces: [],
     pieceMark: 0,
     borrowed: 0,
@@ -327,6 +339,7 @@ export class GroupCommit {
         group.length = 0;
         group.records = 0;
         group.rotations.length = 0;
+        group.rebaseSeconds = -1;
         group.batchAt = -1;
         // Drop the views (borrowed memory may be reused by its owner once this write returned).
         group.pieces.length = 0;

@@ -9,6 +9,7 @@
 import { BATCH_CRC_OFFSET, BATCH_CRC_START, BATCH_HEADER_SIZE } from '../format/constants.js';
 import { crc32c } from '../format/crc32c.js';
 import { writeBatchHeaderFields } from '../format/record-batch.js';
+import type { CommitClock } from './commit-clock.js';
 import type { GroupBuffer } from './group-commit.js';
 
 /** Moves the open borrowed run into `pieces`; own bytes may follow it from here on. */
@@ -43,10 +44,11 @@ export function addBorrowed(group: GroupBuffer, buf: Buffer, start: number, end:
 }
 
 /**
- * Seals `group`'s open batch, if any: writes its header fields and the CRC32C over them and every
- * record after them, wherever those bytes are (own buffer, borrowed runs), without copying.
+ * Seals `group`'s open batch, if any: writes its header fields — with its commit time from
+ * `clock`, taken now, in a version 4 segment — and the CRC32C over them and every record after
+ * them, wherever those bytes are (own buffer, borrowed runs), without copying.
  */
-export function sealOpenBatch(group: GroupBuffer): void {
+export function sealOpenBatch(group: GroupBuffer, clock: CommitClock): void {
   const at = group.batchAt;
   if (at < 0) return;
   const info = {
@@ -54,6 +56,7 @@ export function sealOpenBatch(group: GroupBuffer): void {
     count: group.batchRecords,
     segment: group.batchSegment,
     firstLsn: group.batchFirstLsn,
+    commitDeltaMs: group.batchBaseSeconds < 0 ? 0 : clock.stamp(group.batchBaseSeconds),
   };
   if (group.batchPiece < 0) {
     // Header and records all in the own buffer, after the last piece: the usual contiguous case.

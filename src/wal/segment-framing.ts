@@ -44,6 +44,12 @@ export interface RecordInfo extends RecordPayload {
   /** Offset of the frame or batch holding the record: a read may resume there at this record's LSN. */
   batchOffset: number;
   /**
+   * Commit time of the record's batch, ms since the Unix epoch (format version 4 on: when the
+   * writer sealed the batch, just before its write and fdatasync); undefined in segments of
+   * versions 1–3, which carry no time.
+   */
+  commitTimeMs: number | undefined;
+  /**
    * Where a read resuming at the next LSN starts: the end of the record's frame or batch when
    * it is the last record in it, else {@link batchOffset} (the batch is read again from its start).
    */
@@ -61,6 +67,8 @@ export interface FramedUnit {
   count: number;
   /** Total bytes, header included. */
   size: number;
+  /** Commit time of a batch of a version 4 segment (ms since the Unix epoch); -1 when the unit has none. */
+  commitTimeMs: number;
 }
 
 /** How one segment format version frames its records. */
@@ -103,6 +111,7 @@ export const FRAME_FRAMING: SegmentFraming = (() => {
       out.firstLsn = info.lsn;
       out.count = 1;
       out.size = RECORD_HEADER_SIZE + info.payloadLength;
+      out.commitTimeMs = -1;
       return status;
     },
     declaredLength: (buf, offset) => buf.readUInt32LE(offset + RECORD_LENGTH_OFFSET),
@@ -119,19 +128,28 @@ export const FRAME_FRAMING: SegmentFraming = (() => {
       record.frameOffset = offset;
       record.batchOffset = offset;
       record.nextOffset = offset + unit.size;
+      record.commitTimeMs = undefined;
       visit(record);
     },
   };
 })();
 
 /**
- * Batches of version 3, written into segment `segment` (undefined: any segment, for a file whose
- * header is unreadable). A batch of another segment reads as {@link BatchStatus.OtherSegment}.
+ * Batches of version 3 on, written into segment `segment` (undefined: any segment, for a file
+ * whose header is unreadable). A batch of another segment reads as {@link BatchStatus.OtherSegment}.
+ * With `time.baseSeconds` (a version 4 segment's base time) batches carry a commit time, counted
+ * from it; without, the header field is reserved (zero).
  */
-export function batchFraming(segment: number | undefined): SegmentFraming {
-  const expect: { segment: number | undefined; out: BatchInfo } = {
+export function batchFraming(
+  segment: number | undefined,
+  time: { baseSeconds?: number | undefined } = {},
+): SegmentFraming {
+  const timed = time.baseSeconds !== undefined;
+  const baseMs = (time.baseSeconds ?? 0) * 1000;
+  const expect: { segment: number | undefined; out: BatchInfo; timed: boolean } = {
     segment,
-    out: { length: 0, count: 0, segment: 0, firstLsn: 0 },
+    out: { length: 0, count: 0, segment: 0, firstLsn: 0, commitDeltaMs: 0 },
+    timed,
   };
   return {
     headerSize: BATCH_HEADER_SIZE,
@@ -142,6 +160,7 @@ export function batchFraming(segment: number | undefined): SegmentFraming {
       out.firstLsn = expect.out.firstLsn;
       out.count = expect.out.count;
       out.size = BATCH_HEADER_SIZE + expect.out.length;
+      out.commitTimeMs = timed ? baseMs + (expect.out.commitDeltaMs ?? 0) : -1;
       return status;
     },
     declaredLength: (buf, offset) => buf.readUInt32LE(offset + BATCH_LENGTH_OFFSET),
@@ -153,6 +172,7 @@ export function batchFraming(segment: number | undefined): SegmentFraming {
     peekLsn: peekBatchLsn,
     visitRecords(buf, { offset, info: unit, fromLsn }, record, visit) {
       const end = offset + unit.size;
+      record.commitTimeMs = timed ? unit.commitTimeMs : undefined;
       let p = offset + BATCH_HEADER_SIZE;
       for (let i = 0; i < unit.count; i++) {
         const payloadLength = buf.readUInt32LE(p + BATCH_RECORD_LENGTH_OFFSET);
@@ -173,9 +193,17 @@ export function batchFraming(segment: number | undefined): SegmentFraming {
   };
 }
 
-/** The framing of a segment written with format `version`, numbered `segment`. */
-export function framingFor(version: number, segment: number | undefined): SegmentFraming {
-  return version >= WAL_BATCH_FORMAT_VERSION ? batchFraming(segment) : FRAME_FRAMING;
+/**
+ * The framing of a segment whose header says `header` (format version; base time from version
+ * 4 on), numbered `segment`.
+ */
+export function framingFor(
+  header: { version: number; baseSeconds?: number | undefined },
+  segment: number | undefined,
+): SegmentFraming {
+  return header.version >= WAL_BATCH_FORMAT_VERSION
+    ? batchFraming(segment, { baseSeconds: header.baseSeconds })
+    : FRAME_FRAMING;
 }
 
 /** Whether a unit read with `status` is a batch of another segment (a reused file's old bytes). */

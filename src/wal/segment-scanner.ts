@@ -106,6 +106,8 @@ export interface SegmentScan {
   batchCount: number;
   /** LSN of the last valid record (header.firstLsn - 1 when there is none). */
   lastLsn: number;
+  /** Commit time of the last valid batch (ms since the Unix epoch); undefined when none or untimed (versions 1–3). */
+  lastCommitTimeMs?: number | undefined;
   /** Offset just after the last valid record: where appends continue. */
   validEnd: number;
   /** Set when the final segment ends in damage that may be cut. */
@@ -159,7 +161,7 @@ export function validFrameFollows(
 /** Offset of the first intact frame (or batch) `search` allows in `buf`, if any. */
 function nextValidFrame(buf: Buffer, search: FrameSearch, framing: SegmentFraming): number | undefined {
   const { from, end, minLsn, maxLsn = Number.MAX_VALUE, startBefore = end } = search;
-  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0 };
+  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0, commitTimeMs: -1 };
   const range = { minLsn, maxLsn };
   // A valid frame has a non-zero type byte (a batch a non-zero count), so none starts in a zero
   // tail (a preallocated file's unused space): the search stops where the last non-zero byte is.
@@ -278,8 +280,8 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
     }
     throw corruption(path, 0, `segment starts at LSN ${header.firstLsn}, expected ${expectedFirstLsn}`);
   }
-  const framing = framingFor(header.version, expectedNumber);
-  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0 };
+  const framing = framingFor(header, expectedNumber);
+  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0, commitTimeMs: -1 };
   // The one object every visit gets (see RecordInfo): no allocation per record.
   const record: RecordInfo = {
     lsn: 0,
@@ -290,9 +292,14 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
     frameOffset: 0,
     batchOffset: 0,
     nextOffset: 0,
+    commitTimeMs: undefined,
     segmentNumber: expectedNumber,
     path,
   };
+  // Commit times never decrease within a segment (the writer clamps): a checksummed batch whose
+  // time goes backwards was not written by this writer as it is, and is damage like a stale LSN.
+  // (A resumed scan starts without the earlier batches' times: checked from there on.)
+  let lastCommitTimeMs = -1;
   // Resuming (a position an earlier scan ended at, checked by the caller) skips the frames before
   // it. In a batched segment the position is a batch start and the LSN may lie inside that batch:
   // the scan checks LSNs from the batch's first and visits only from the resume LSN on.
@@ -313,6 +320,7 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
     recordCount: count,
     batchCount: batches,
     lastLsn: nextLsn - 1,
+    lastCommitTimeMs: lastCommitTimeMs < 0 ? undefined : lastCommitTimeMs,
     validEnd,
     tornTail: undefined,
     ...extra,
@@ -324,7 +332,9 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
         ? REASONS[status]!
         : unit.firstLsn !== nextLsn
           ? lsnProblem(unit.firstLsn, nextLsn)
-          : undefined;
+          : unit.commitTimeMs < lastCommitTimeMs
+            ? commitTimeProblem(unit.commitTimeMs, lastCommitTimeMs)
+            : undefined;
     if (bad !== undefined) {
       // A preallocated final segment is longer than its data: zeros from here to the end of the
       // file are space not written yet — the normal end of the log, not damage and not a torn
@@ -361,7 +371,13 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
       if (mode === 'point-in-time')
         return endedAt(offset, { stoppedAt: { path, offset, bytesSkipped: end - offset, reason: bad } });
       if (status === BatchStatus.Ok)
-        throw corruption(path, offset, `${bad} (hole, duplicate or stale record)`);
+        throw corruption(
+          path,
+          offset,
+          unit.firstLsn === nextLsn
+            ? `${bad} (commit times never decrease within a segment)`
+            : `${bad} (hole, duplicate or stale record)`,
+        );
       if (!final) throw corruption(path, offset, `${bad} in a sealed segment`);
       if (mode === 'absolute-consistency')
         throw corruption(
@@ -387,6 +403,7 @@ export function scanSegment(buf: Buffer, options: ScanSegmentOptions): SegmentSc
     nextLsn += unit.count;
     count += unit.count;
     batches++;
+    if (unit.commitTimeMs >= 0) lastCommitTimeMs = unit.commitTimeMs;
   }
   return endedAt(offset, { skipped: skipped.length > 0 ? skipped : undefined });
 }
@@ -409,6 +426,10 @@ export function endOfNonZero(buf: Buffer, from: number, end = buf.length): numbe
     e = Math.max(from, e - ZEROS.length);
   while (e > from && buf[e - 1] === 0) e--;
   return e;
+}
+
+function commitTimeProblem(time: number, previous: number): string {
+  return `batch commit time ${new Date(time).toISOString()} is before the previous batch's ${new Date(previous).toISOString()}`;
 }
 
 function lsnProblem(lsn: number, expected: number): string {

@@ -6,6 +6,7 @@
  * background by {@link SegmentPreallocator} — and fsync the directory).
  */
 import { tracing } from '../diagnostics.js';
+import { assert } from '../errors.js';
 import { SEGMENT_HEADER_SIZE, WAL_FORMAT_VERSION, WAL_SYNC_WINDOW_BYTES } from '../format/constants.js';
 import { encodeSegmentHeader } from '../format/segment-header.js';
 import type { Directory, DirectoryFile } from '../io/directory.js';
@@ -89,11 +90,12 @@ export class SegmentWriter {
 
   /** Writes `group` (rotating where it says a new segment starts) and makes it durable. */
   async writeGroup(group: GroupBuffer): Promise<void> {
+    if (group.rebaseSeconds >= 0) await this.rebase(group.rebaseSeconds);
     if (group.borrowed > 0) return this.writeGroupViews(group);
     let pos = 0;
     for (const rotation of group.rotations) {
       if (rotation.offset > pos) await this.writeAt(group.buf, pos, rotation.offset - pos);
-      await this.rotate(rotation.firstLsn);
+      await this.rotate(rotation.firstLsn, rotation.baseSeconds);
       pos = rotation.offset;
     }
     if (group.length > pos) await this.writeAt(group.buf, pos, group.length - pos);
@@ -129,7 +131,7 @@ export class SegmentWriter {
     };
     for (const rotation of group.rotations) {
       if (rotation.offset > pos) await take(rotation.offset - pos);
-      await this.rotate(rotation.firstLsn);
+      await this.rotate(rotation.firstLsn, rotation.baseSeconds);
     }
     const total = groupSize(group);
     if (total > pos) await take(total - pos);
@@ -137,8 +139,25 @@ export class SegmentWriter {
     this.preallocator?.maybeStart(this.fileSize);
   }
 
-  /** Seals the current segment (fdatasync, unless its writes were O_DSYNC) and starts the next one at `firstLsn`. */
-  async rotate(firstLsn: number): Promise<void> {
+  /**
+   * Rewrites the header of the current segment, which holds no record, with base time
+   * `baseSeconds` (and makes it durable) before anything is written after it: an empty segment
+   * left idle longer than a commit time offset can span. A crash that tears this write leaves a
+   * final segment whose header is not durable and which holds nothing, which opening the log
+   * already replaces (as after a crash during rotation).
+   */
+  private async rebase(baseSeconds: number): Promise<void> {
+    assert(this.fileSize === SEGMENT_HEADER_SIZE, 'only an empty segment is given a new base time');
+    const { number, firstLsn } = this.current;
+    await this.file.write(encodeSegmentHeader(number, firstLsn, { baseSeconds }), 0, SEGMENT_HEADER_SIZE, 0);
+    if (!this.file.dsync) await this.file.datasync();
+  }
+
+  /**
+   * Seals the current segment (fdatasync, unless its writes were O_DSYNC) and starts the next one
+   * at `firstLsn`, with base time `baseSeconds` (whole seconds since the Unix epoch).
+   */
+  async rotate(firstLsn: number, baseSeconds: number): Promise<void> {
     if (!this.file.dsync) await this.datasync();
     if (this.fileBytes > this.fileSize) {
       // A sealed segment keeps exactly its data: its unused zero tail is cut (and the new size
@@ -153,8 +172,8 @@ export class SegmentWriter {
     const prepared = await this.preallocator?.take(name);
     this.file =
       prepared === undefined
-        ? await createSegment(this.dir, number, firstLsn, this.dsync)
-        : await startSegment(this.dir, { number, firstLsn, dsync: this.dsync, mode: 'write' });
+        ? await createSegment(this.dir, { number, firstLsn, dsync: this.dsync, baseSeconds })
+        : await startSegment(this.dir, { number, firstLsn, dsync: this.dsync, mode: 'write', baseSeconds });
     this.fileBytes = prepared ?? SEGMENT_HEADER_SIZE;
     this.fileSize = SEGMENT_HEADER_SIZE;
     this.activeVersion = WAL_FORMAT_VERSION;
@@ -256,24 +275,31 @@ export class SegmentWriter {
   }
 }
 
+/** A new segment: its number, first LSN, base time and how its file is opened. */
+export interface NewSegment {
+  /** The segment's number. */
+  number: number;
+  /** LSN of its first record. */
+  firstLsn: number;
+  /** Open with O_DSYNC. */
+  dsync: boolean;
+  /** Its base time, whole seconds since the Unix epoch (format version 4). */
+  baseSeconds: number;
+}
+
 /**
- * Writes segment `number`'s header (first LSN `firstLsn`) at offset 0 of the file opened with
- * `mode` and makes it durable: `'create'` makes a new file (its directory entry fsynced by
- * `create`); `'write'` starts a prepared file already renamed to the segment's name (the rename
- * fsynced the directory), overwriting the zeros at offset 0.
+ * Writes segment `number`'s header (first LSN `firstLsn`, base time `baseSeconds`) at offset 0
+ * of the file opened with `mode` and makes it durable: `'create'` makes a new file (its directory
+ * entry fsynced by `create`); `'write'` starts a prepared file already renamed to the segment's
+ * name (the rename fsynced the directory), overwriting the zeros at offset 0.
  */
 async function startSegment(
   dir: Directory,
-  {
-    number,
-    firstLsn,
-    dsync,
-    mode,
-  }: { number: number; firstLsn: number; dsync: boolean; mode: 'create' | 'write' },
+  { number, firstLsn, dsync, mode, baseSeconds }: NewSegment & { mode: 'create' | 'write' },
 ): Promise<DirectoryFile> {
   const file = await dir.open(segmentFileName(number), mode, { dsync });
   try {
-    await file.write(encodeSegmentHeader(number, firstLsn), 0, SEGMENT_HEADER_SIZE, 0);
+    await file.write(encodeSegmentHeader(number, firstLsn, { baseSeconds }), 0, SEGMENT_HEADER_SIZE, 0);
     if (!file.dsync) await file.datasync();
   } catch (err) {
     await file.close().catch(() => {});
@@ -282,12 +308,7 @@ async function startSegment(
   return file;
 }
 
-/** Creates segment `number` starting at `firstLsn`: its header is durable, and so is its directory entry. */
-export function createSegment(
-  dir: Directory,
-  number: number,
-  firstLsn: number,
-  dsync: boolean,
-): Promise<DirectoryFile> {
-  return startSegment(dir, { number, firstLsn, dsync, mode: 'create' });
+/** Creates segment `segment.number` starting at `segment.firstLsn`: its header is durable, and so is its directory entry. */
+export function createSegment(dir: Directory, segment: NewSegment): Promise<DirectoryFile> {
+  return startSegment(dir, { ...segment, mode: 'create' });
 }

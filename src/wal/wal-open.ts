@@ -45,6 +45,8 @@ export interface ResolvedWalOptions {
   cleanShutdown: boolean;
   recoveryMode: 'tolerate-torn-tail' | 'absolute-consistency';
   preallocateSegments: boolean;
+  /** The wall clock for commit times (ms since the Unix epoch). */
+  clock: () => number;
 }
 
 /** What open found (and repaired): the writer starts appending at the end of `file`. */
@@ -58,6 +60,10 @@ export interface OpenedSegments {
   repaired: TornTail | undefined;
   /** Format version of the final segment. */
   activeVersion: number;
+  /** Base time of the final segment (whole seconds since the Unix epoch); undefined below version 4. */
+  baseSeconds: number | undefined;
+  /** Commit time of the final segment's last batch (ms since the Unix epoch), if it has one. */
+  lastCommitTimeMs: number | undefined;
   /** Size of the final segment's file: larger than its data when it has a preallocated zero tail. */
   fileBytes: number;
 }
@@ -123,7 +129,17 @@ export function resolveWalOptions(options: WalOptions): ResolvedWalOptions {
     dsync: syncMethod === 'o_dsync',
     cleanShutdown,
     recoveryMode: options.recoveryMode ?? 'tolerate-torn-tail',
+    clock: resolveClock(options.clock),
   };
+}
+
+function resolveClock(clock: WalOptions['clock']): () => number {
+  if (clock === undefined) return Date.now;
+  if (typeof clock !== 'function')
+    throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', `clock must be a function, got ${typeof clock}`, {
+      argument: 'clock',
+    });
+  return clock;
 }
 
 /**
@@ -198,7 +214,8 @@ export async function openSegments(dir: Directory, options: ResolvedWalOptions):
         markerPath,
       )!;
     const number = replaceNumber ?? 1;
-    const file = await createSegment(dir, number, initialLsn, dsync);
+    const baseSeconds = Math.floor(options.clock() / 1000);
+    const file = await createSegment(dir, { number, firstLsn: initialLsn, dsync, baseSeconds });
     segments.push({ number, firstLsn: initialLsn, sizeBytes: SEGMENT_HEADER_SIZE });
     return {
       file,
@@ -206,6 +223,8 @@ export async function openSegments(dir: Directory, options: ResolvedWalOptions):
       lastLsn: initialLsn - 1,
       repaired,
       activeVersion: WAL_FORMAT_VERSION,
+      baseSeconds,
+      lastCommitTimeMs: undefined,
       fileBytes: SEGMENT_HEADER_SIZE,
     };
   }
@@ -262,6 +281,8 @@ export async function openSegments(dir: Directory, options: ResolvedWalOptions):
     lastLsn: scan.lastLsn,
     repaired,
     activeVersion: scan.header.version,
+    baseSeconds: scan.header.baseSeconds,
+    lastCommitTimeMs: scan.lastCommitTimeMs,
     fileBytes: scan.tornTail ? scan.validEnd : finalImage.length,
   };
 }

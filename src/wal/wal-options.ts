@@ -122,6 +122,13 @@ export interface WalOptions {
    * (ignored without it). Default true. Throws `TIDEMARK_INVALID_ARGUMENT` for a non-boolean.
    */
   preallocateSegments?: boolean;
+  /**
+   * The wall clock the log stamps commit times with (format version 4: each batch's commit time,
+   * each segment's base time): ms since the Unix epoch, default `Date.now`. Times written never
+   * go backwards, whatever it returns. For tests and simulations; throws
+   * `TIDEMARK_INVALID_ARGUMENT` for a non-function.
+   */
+  clock?: (() => number) | undefined;
 }
 
 /** Counters of a WAL since open. */

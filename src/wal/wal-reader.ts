@@ -352,8 +352,8 @@ function resumable(buf: Buffer, resume: { offset: number; lsn: number }): boolea
   if (resume.offset === buf.length) return true;
   const header = decodeSegmentHeader(buf);
   if (typeof header === 'string') return false;
-  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0 };
-  const framing = framingFor(header.version, header.segmentNumber);
+  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0, commitTimeMs: -1 };
+  const framing = framingFor(header, header.segmentNumber);
   return (
     framing.read(buf, resume.offset, buf.length, unit) === FrameStatus.Ok &&
     unit.firstLsn <= resume.lsn &&

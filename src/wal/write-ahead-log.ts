@@ -40,6 +40,7 @@ import { sealFrame } from '../format/record-frame.js';
 import type { Directory, DirectoryLock } from '../io/directory.js';
 import { BorrowedCopy, type BorrowedRecord } from './borrowed-record.js';
 import { writeCleanMarker } from './clean-marker.js';
+import { CommitClock } from './commit-clock.js';
 import { type GroupBuffer, GroupCommit, groupSize } from './group-commit.js';
 import { addBorrowed, closeBorrowedRun, sealOpenBatch } from './group-pieces.js';
 import { segmentFileName } from './segment-name.js';
@@ -85,6 +86,10 @@ export class WriteAheadLog {
   private assignedSegment: number;
   /** Format version of that segment: below 3, records are framed one by one (see append). */
   private assignedVersion: number;
+  /** Base time of that segment (whole seconds since the Unix epoch); undefined below version 4. */
+  private assignedBaseSeconds: number | undefined;
+  /** Commit times of batches and base times of segments (format version 4). */
+  private readonly clock: CommitClock;
   private readonly statsCounters: WalStats = {
     recordsAppended: 0,
     bytesWritten: 0,
@@ -129,7 +134,7 @@ export class WriteAheadLog {
       stats: this.statsCounters,
       sink: {
         writeGroup: (group) => {
-          sealOpenBatch(group); // the group leaves: its last batch is complete
+          sealOpenBatch(group, this.clock); // the group leaves: its last batch is complete
           return this.writer.writeGroup(group);
         },
         committed: (lastLsn) => {
@@ -145,6 +150,8 @@ export class WriteAheadLog {
     this.assignedSegmentBytes = tail.sizeBytes;
     this.assignedSegment = tail.number;
     this.assignedVersion = opened.activeVersion;
+    this.assignedBaseSeconds = opened.baseSeconds;
+    this.clock = new CommitClock({ now: options.clock, lastCommitTimeMs: opened.lastCommitTimeMs });
     this.durableSegment = tail.number;
     this.durableOffset = tail.sizeBytes;
   }
@@ -271,7 +278,7 @@ export class WriteAheadLog {
    * a no-op in a version 1 or 2 segment, where every record is its own frame.
    */
   startBatch(): void {
-    sealOpenBatch(this.groups.active);
+    sealOpenBatch(this.groups.active, this.clock);
   }
 
   /**
@@ -321,15 +328,16 @@ export class WriteAheadLog {
     if (this.rotatesFor(recordLength + (joins ? 0 : BATCH_HEADER_SIZE))) {
       this.rotateAt(group, lsn);
       joins = false;
-    }
+    } else if (!joins) this.keepCommitTimeInRange(group, lsn);
     if (joins) return false;
-    sealOpenBatch(group);
+    sealOpenBatch(group, this.clock);
     closeBorrowedRun(group);
     group.batchAt = group.length;
     group.batchStart = groupSize(group);
     group.batchRecords = 0;
     group.batchFirstLsn = lsn;
     group.batchSegment = this.assignedSegment;
+    group.batchBaseSeconds = this.assignedBaseSeconds ?? -1;
     group.length += BATCH_HEADER_SIZE;
     this.assignedSegmentBytes += BATCH_HEADER_SIZE;
     return true;
@@ -348,14 +356,37 @@ export class WriteAheadLog {
     );
   }
 
-  /** Records in `group` from here on go to the next segment (a version 3 one), starting at `lsn`. */
+  /**
+   * Before a new batch opens in the assigned segment: when that segment's base time is so old
+   * that the batch's commit time might not fit its field (about 49.7 days), records from `lsn` go
+   * to a new segment — or, when the segment holds nothing yet, it gets a new base time (its
+   * header is rewritten before the group's write). Otherwise nothing.
+   */
+  private keepCommitTimeInRange(group: GroupBuffer, lsn: number): void {
+    const base = this.assignedBaseSeconds;
+    if (base === undefined || !this.clock.segmentTooOld(base)) return;
+    if (this.assignedSegmentBytes > SEGMENT_HEADER_SIZE) {
+      this.rotateAt(group, lsn);
+      return;
+    }
+    const rebased = this.clock.segmentBase();
+    const pending = group.rotations[group.rotations.length - 1];
+    // A segment this group starts has no header yet: it simply takes the new base.
+    if (pending !== undefined) pending.baseSeconds = rebased;
+    else group.rebaseSeconds = rebased;
+    this.assignedBaseSeconds = rebased;
+  }
+
+  /** Records in `group` from here on go to the next segment (a version 4 one), starting at `lsn`. */
   private rotateAt(group: GroupBuffer, lsn: number): void {
-    sealOpenBatch(group);
+    sealOpenBatch(group, this.clock);
     closeBorrowedRun(group);
-    group.rotations.push({ offset: groupSize(group), firstLsn: lsn });
+    const baseSeconds = this.clock.segmentBase();
+    group.rotations.push({ offset: groupSize(group), firstLsn: lsn, baseSeconds });
     this.assignedSegmentBytes = SEGMENT_HEADER_SIZE;
     this.assignedSegment++;
     this.assignedVersion = WAL_FORMAT_VERSION;
+    this.assignedBaseSeconds = baseSeconds;
   }
 
   /** Bookkeeping after a record of `bytes` was placed in `group`; returns its LSN. */
@@ -533,7 +564,9 @@ export class WriteAheadLog {
     this.assignedSegmentBytes = SEGMENT_HEADER_SIZE; // appends from here on go to the new segment
     this.assignedSegment++;
     this.assignedVersion = WAL_FORMAT_VERSION;
-    await this.groups.exclusive(() => this.writer.rotate(firstLsn));
+    const baseSeconds = this.clock.segmentBase();
+    this.assignedBaseSeconds = baseSeconds;
+    await this.groups.exclusive(() => this.writer.rotate(firstLsn, baseSeconds));
     return true;
   }
 
@@ -585,15 +618,16 @@ export class WriteAheadLog {
         this.assignedVersion < WAL_BATCH_FORMAT_VERSION
           ? RECORD_HEADER_SIZE + CLEAN_SHUTDOWN_RECORD_SIZE
           : BATCH_HEADER_SIZE + BATCH_RECORD_HEADER_SIZE + CLEAN_SHUTDOWN_RECORD_SIZE;
-      const current = this.segments[this.segments.length - 1]!;
-      // The same rotation rule as append(): the record may start the next segment.
+      // The same rotation rules as append(): the record may start the next segment — by size,
+      // or (decided here, once, so the record names the right place) by its segment's age.
+      if (!this.rotatesFor(frameLength)) this.keepCommitTimeInRange(this.groups.active, this.nextLsn);
       const rotates = this.rotatesFor(frameLength);
       this.appendingCleanRecord = true;
       try {
         this.append(
           new CleanShutdownEncoder(
             this.lastLsn,
-            rotates ? current.number + 1 : current.number,
+            rotates ? this.assignedSegment + 1 : this.assignedSegment,
             rotates ? SEGMENT_HEADER_SIZE : this.assignedSegmentBytes,
           ),
         );

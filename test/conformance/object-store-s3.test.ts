@@ -19,11 +19,7 @@ checkpointStoreConformance('object store (radosgw)', {
     await raw.put(key, bytes);
     raw.destroy();
   },
-  writeLatestPointer: async (store, bytes) => {
-    const storage = storageOf(store);
-    if (bytes === undefined) await storage.delete(['checkpoints/latest']);
-    else await storage.put('checkpoints/latest', bytes);
-  },
+  // No writeLatestPointer: an object store keeps no pointer; its newest checkpoint is listed.
   close: async (store) => (store as ObjectStoreCheckpointStore).close(),
   largeFileBytes: 12 * 1024 * 1024,
 });

@@ -171,7 +171,7 @@ test('the classic damaged shapes: each is refused with its code or cut as a repo
   );
   // A stale record: a valid batch of earlier LSNs spliced over a later one in a sealed segment.
   const info: BatchInfo = { length: 0, count: 0, segment: 0, firstLsn: 0 };
-  assert.equal(readBatch(seg1, SEGMENT_HEADER_SIZE, seg1.length, { segment: 1, out: info }), 0);
+  assert.equal(readBatch(seg1, SEGMENT_HEADER_SIZE, seg1.length, { segment: 1, out: info, timed: true }), 0);
   const firstLen = BATCH_HEADER_SIZE + info.length;
   const stale = Buffer.from(seg1);
   seg1.copy(stale, SEGMENT_HEADER_SIZE + firstLen, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_SIZE + firstLen);

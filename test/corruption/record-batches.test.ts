@@ -137,7 +137,7 @@ test('a group commit is written as one batch (one header and one CRC32C), a sing
   await wal.sync();
   await wal.close();
   const seg = Buffer.from(await dir.readFile(segmentFileName(1), 1 << 30));
-  assert.equal(seg.readUInt16LE(4), 3, 'format version 3');
+  assert.equal(seg.readUInt16LE(4), 4, 'format version 4 (batches with commit times)');
   const sizes = [...batchesOf(seg, 1).values()].map((l) => l.length);
   assert.deepEqual(sizes.slice(0, 2), [100, 1]);
   const big = sizes.slice(2, -1); // the last is the clean-shutdown record's batch
@@ -152,7 +152,7 @@ test('a group commit is written as one batch (one header and one CRC32C), a sing
   // inspect reports the batches.
   const report = await examineDataDirectory(base);
   const s = report.segments[0]!;
-  assert.equal(s.version, 3);
+  assert.equal(s.version, 4);
   assert.equal(s.batches, sizes.length);
   assert.equal(s.maxBatchRecords, Math.max(...sizes));
 });

@@ -39,11 +39,12 @@ function roundTrip(enc: PayloadEncoder, lsn = 7) {
 }
 
 test('segment headers round-trip and a flipped bit is caught', () => {
-  const h = encodeSegmentHeader(42, 1_000_000_007);
+  const h = encodeSegmentHeader(42, 1_000_000_007, { baseSeconds: 1_700_000_000 });
   assert.deepEqual(decodeSegmentHeader(h), {
     version: WAL_FORMAT_VERSION,
     segmentNumber: 42,
     firstLsn: 1_000_000_007,
+    baseSeconds: 1_700_000_000,
   });
   h[9]! ^= 1;
   assert.equal(decodeSegmentHeader(h), 'checksum');

@@ -1,4 +1,4 @@
-// Golden files pin the on-disk formats (WAL v3, checkpoints v2 with state files v3; WAL v1/v2 and state files v1/v2 still read) (docs/FORMAT.md): the writer must produce these exact
+// Golden files pin the on-disk formats (WAL v4, checkpoints v2 with state files v3; WAL v1/v2 WAL v3 and state files v1/v2 still read) (docs/FORMAT.md): the writer must produce these exact
 // bytes and the reader must decode them. A change that alters them is a format change: bump the
 // version. Regenerate only deliberately, with TIDEMARK_UPDATE_GOLDEN=1.
 import assert from 'node:assert/strict';
@@ -34,12 +34,15 @@ const UPDATE = process.env.TIDEMARK_UPDATE_GOLDEN === '1';
 /** WAL format version 3: record batches (one header and CRC32C per batch). */
 const DIR_WAL3 = fileURLToPath(new URL('../fixtures/golden-wal-v3/', import.meta.url));
 
-function goldenWal3(name: string, bytes: Uint8Array): Buffer {
+/** WAL format version 4: record batches with commit times (segment base time, per-batch offset). */
+const DIR_WAL4 = fileURLToPath(new URL('../fixtures/golden-wal-v4/', import.meta.url));
+
+function goldenWal4(name: string, bytes: Uint8Array): Buffer {
   if (UPDATE) {
-    fs.mkdirSync(DIR_WAL3, { recursive: true });
-    fs.writeFileSync(DIR_WAL3 + name, bytes);
+    fs.mkdirSync(DIR_WAL4, { recursive: true });
+    fs.writeFileSync(DIR_WAL4 + name, bytes);
   }
-  return fs.readFileSync(DIR_WAL3 + name);
+  return fs.readFileSync(DIR_WAL4 + name);
 }
 
 /** The records of the golden segments; the v2 writer ends the log with a CleanShutdown record. */
@@ -110,25 +113,26 @@ test('a golden v2 segment (one frame per record, ending in a clean-shutdown reco
   await again.close();
 });
 
-test('the WAL writer produces the golden v3 segment (one batch of records, then the clean-shutdown record in a batch of its own) and CLEAN marker byte for byte', async () => {
-  const dir = new MemoryDirectory();
-  const wal = await WriteAheadLog.open(dir);
-  appendGoldenRecords(wal);
-  await wal.close();
-  const bytes = await dir.readFile(segmentFileName(1), 1 << 20);
-  assert.deepEqual(Buffer.from(bytes), goldenWal3(segmentFileName(1), bytes));
-  const marker = await dir.readFile(CLEAN_MARKER_FILE_NAME, 64);
-  assert.deepEqual(Buffer.from(marker), goldenWal3(CLEAN_MARKER_FILE_NAME, marker));
-
+test('a golden v3 segment (batches without commit times) and its CLEAN marker still read, and a writer continues it with untimed batches', async () => {
   const fixtureDir = new MemoryDirectory();
   for (const name of [segmentFileName(1), CLEAN_MARKER_FILE_NAME])
     await fixtureDir.writeFileAtomic(name, fs.readFileSync(DIR_WAL3 + name));
   const v3Size = fs.statSync(DIR_WAL3 + segmentFileName(1)).size;
   // The clean-shutdown batch: 32-byte batch header, 5-byte record header, 24-byte payload.
-  assert.deepEqual(await readEntries(fixtureDir), [
+  const times: (number | undefined)[] = [];
+  const entries: unknown[] = [];
+  await WalReader.read(fixtureDir, { fromLsn: 1 }, (record) => {
+    entries.push([record.lsn, decodeEntry(record)]);
+    times.push(record.commitTimeMs);
+  });
+  assert.deepEqual(entries, [
     ...GOLDEN_ENTRIES,
     [6, { type: 'clean-shutdown', lastLsn: 5, segment: 1, offset: v3Size - 61 }],
   ]);
+  assert.ok(
+    times.every((t) => t === undefined),
+    'a version 3 batch has no commit time',
+  );
   assert.deepEqual(decodeCleanMarker(fs.readFileSync(DIR_WAL3 + CLEAN_MARKER_FILE_NAME), 'CLEAN'), {
     segment: 1,
     lsn: 6,
@@ -138,6 +142,59 @@ test('the WAL writer produces the golden v3 segment (one batch of records, then 
   assert.equal(golden.readUInt16LE(4), 3, 'segment format version 3');
   assert.equal(golden.readUInt32LE(32 + 8), 5, 'the first batch holds the five records');
   assert.equal(golden.readUInt32LE(v3Size - 61 + 8), 1, 'the second batch holds the clean-shutdown record');
+  // A writer continues a version 3 segment with untimed batches (reserved field zero) until it rotates.
+  const wal = await WriteAheadLog.open(fixtureDir);
+  wal.append(new PutEncoder().set('o:BOS', Buffer.from([7])));
+  await wal.close();
+  const grown = Buffer.from(await fixtureDir.readFile(segmentFileName(1), 1 << 20));
+  assert.equal(grown.readUInt16LE(4), 3, 'still a version 3 segment');
+  assert.equal(
+    grown.readUInt32LE(v3Size + 12),
+    0,
+    'an appended batch of a v3 segment keeps its reserved field zero',
+  );
+  const again = await WriteAheadLog.open(fixtureDir);
+  assert.equal(again.lastLsn, 8);
+  await again.close();
+});
+
+test('the WAL writer produces the golden v4 segment (base time in the header, a commit time per batch) and CLEAN marker byte for byte', async () => {
+  const dir = new MemoryDirectory();
+  // 2001-01-01T00:01:00.250Z: the base time is its whole second, each batch's time counts from it.
+  const t0 = Date.UTC(2001, 0, 1, 0, 1, 0, 250);
+  let now = t0;
+  const wal = await WriteAheadLog.open(dir, { clock: () => now });
+  appendGoldenRecords(wal);
+  now = t0 + 1234;
+  await wal.sync();
+  now = t0 + 5678;
+  await wal.close();
+  const bytes = await dir.readFile(segmentFileName(1), 1 << 20);
+  assert.deepEqual(Buffer.from(bytes), goldenWal4(segmentFileName(1), bytes));
+  const marker = await dir.readFile(CLEAN_MARKER_FILE_NAME, 64);
+  assert.deepEqual(Buffer.from(marker), goldenWal4(CLEAN_MARKER_FILE_NAME, marker));
+
+  const fixtureDir = new MemoryDirectory();
+  for (const name of [segmentFileName(1), CLEAN_MARKER_FILE_NAME])
+    await fixtureDir.writeFileAtomic(name, fs.readFileSync(DIR_WAL4 + name));
+  const v4Size = fs.statSync(DIR_WAL4 + segmentFileName(1)).size;
+  const entries: unknown[] = [];
+  await WalReader.read(fixtureDir, { fromLsn: 1 }, (record) =>
+    entries.push([record.lsn, decodeEntry(record), record.commitTimeMs]),
+  );
+  assert.deepEqual(entries, [
+    ...GOLDEN_ENTRIES.map(([lsn, entry]) => [lsn, entry, t0 + 1234]),
+    [6, { type: 'clean-shutdown', lastLsn: 5, segment: 1, offset: v4Size - 61 }, t0 + 5678],
+  ]);
+  const golden = fs.readFileSync(DIR_WAL4 + segmentFileName(1));
+  assert.equal(golden.readUInt16LE(4), 4, 'segment format version 4');
+  assert.equal(golden.readUInt32LE(24), Math.floor(t0 / 1000), 'the base time, whole seconds');
+  assert.equal(golden.readUInt32LE(32 + 12), 1484, 'the first batch: 1484 ms after the base');
+  assert.equal(
+    golden.readUInt32LE(v4Size - 61 + 12),
+    5928,
+    'the clean-shutdown batch: 5928 ms after the base',
+  );
 });
 
 test('a version 1 state file (the flat layout) still reads as a base; a version 1 manifest is refused', () => {
