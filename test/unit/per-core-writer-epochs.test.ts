@@ -88,6 +88,13 @@ test('a paused per-core writer whose prefix was taken over is fenced: its checkp
   assert.throws(() => a.writers[0]!.appendPut('after', v('fenced')), fenced);
   await assert.rejects(a.writers[1]!.sync(), fenced);
   await assert.rejects(a.close(), fenced);
+  // Its directory may hold entries the new owner never saw: reopening it is refused, and a
+  // takeover needs a fresh directory.
+  await assert.rejects(openPerCoreOnObjectStore({ ...options, dir: path.join(root, 'a') }), fenced);
+  await assert.rejects(
+    openPerCoreOnObjectStore({ ...options, dir: path.join(root, 'a'), takeover: true }),
+    (e) => isTidemarkError(e, 'TIDEMARK_INVALID_ARGUMENT'),
+  );
 
   await b.coordinator.checkpoint();
   await b.close();
