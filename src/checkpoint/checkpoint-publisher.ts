@@ -22,6 +22,8 @@ import type { WriteAheadLog } from '../wal/write-ahead-log.js';
 import { pruneCheckpoints, type RetentionPolicy } from './checkpoint-chain.js';
 import { emitCheckpointStep } from './checkpoint-events.js';
 import type { CheckpointDraft, CheckpointStore } from './checkpoint-store.js';
+import { collectFencedObjects } from './fenced-object-gc.js';
+import { ObjectStoreCheckpointStore } from './object-store-checkpoint-store.js';
 
 /** What a publish did. */
 export interface PublishResult {
@@ -83,6 +85,9 @@ export class CheckpointPublisher {
       await wal.flushed(walMarkerLsn);
       emitCheckpointStep('wal-marker-durable', id, { kind });
       const pruned = await pruneCheckpoints(this.store, this.retention);
+      // Best effort: what fenced writers published after a takeover (never visible) goes too.
+      if (this.store instanceof ObjectStoreCheckpointStore)
+        await collectFencedObjects(this.store.storage).catch(() => {});
       emitCheckpointStep('pruned', id, { kind });
       const oldest = pruned.retained.reduce(
         (min, m) => Math.min(min, m.walPosition.lsn),

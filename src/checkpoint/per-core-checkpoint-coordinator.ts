@@ -41,6 +41,8 @@ import { DEFAULT_MIN_RETAINED_BASES, loadLatestCheckpoint, pruneCheckpoints } fr
 import { type CheckpointOptions, resolveCheckpointOptions } from './checkpoint-config.js';
 import { chooseCheckpointKind } from './checkpoint-kind.js';
 import type { CheckpointStore } from './checkpoint-store.js';
+import { collectFencedObjects } from './fenced-object-gc.js';
+import { ObjectStoreCheckpointStore } from './object-store-checkpoint-store.js';
 import { perCoreCheckpointDraft } from './per-core-checkpoint-draft.js';
 
 /** Channel of the coordinator's steps: `{ step, checkpointId, epoch }`. */
@@ -373,6 +375,9 @@ export class PerCoreCheckpointCoordinator {
         maxRetained: this.options.maxRetained,
         minRetainedBases: this.options.minRetainedBases,
       });
+      // Best effort: what fenced writers published after a takeover (never visible) goes too.
+      if (store instanceof ObjectStoreCheckpointStore)
+        await collectFencedObjects(store.storage, { perCore: true }).catch(() => {});
       emit('pruned', id, epoch);
       let segmentsTruncated = 0;
       for (const p of participants) {

@@ -37,6 +37,11 @@ export interface EpochCutoff {
   checkpoint: number;
   /** Newest visible archived WAL segment number (0: none). */
   segment: number;
+  /**
+   * Per-core engine: newest visible archived segment of each core's log, by core id (absent
+   * core: 0). Absent in a single-log writer's claim. See {@link WriterHistory.forCore}.
+   */
+  cores?: Record<string, number>;
 }
 
 /** One claim as the visibility rule needs it. */
@@ -125,8 +130,11 @@ function decodeRecord(storage: S3ObjectStorage, epoch: number, bytes: Uint8Array
       });
   }
   const ok = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  const cores = (v: unknown) =>
+    v === undefined ||
+    (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(ok));
   const claim = (c: EpochClaim | undefined) =>
-    ok(c?.epoch) && ok(c?.cutoff?.checkpoint) && ok(c?.cutoff?.segment);
+    ok(c?.epoch) && ok(c?.cutoff?.checkpoint) && ok(c?.cutoff?.segment) && cores(c?.cutoff?.cores);
   if (r?.epoch !== epoch || !claim(r) || !Array.isArray(r.earlier) || !r.earlier.every(claim))
     throw new TidemarkError(
       'TIDEMARK_CORRUPTION',
@@ -174,6 +182,20 @@ export class WriterHistory {
     return this.records.at(-1)?.cutoff.segment ?? Number.POSITIVE_INFINITY;
   }
 
+  /**
+   * The history as core `coreId`'s archive sees it: each claim's segment cutoff is its cutoff for
+   * that core (0 when the claim names none: a claimant that saw no archive of that core), so
+   * {@link isVisible} and {@link segmentFloor} apply per core (each core numbers its own segments).
+   */
+  forCore(coreId: number): WriterHistory {
+    return new WriterHistory(
+      this.records.map(({ epoch, cutoff }) => ({
+        epoch,
+        cutoff: { checkpoint: cutoff.checkpoint, segment: cutoff.cores?.[coreId] ?? 0 },
+      })),
+    );
+  }
+
   /** The smallest cutoff of `kind` of any claim: objects at or below it are visible whatever their epoch. */
   floor(kind: EpochObjectKind): number {
     let min = Number.POSITIVE_INFINITY;
@@ -216,6 +238,8 @@ export class WriterFence {
     readonly epoch: number,
     /** The history including this claim. */
     readonly history: WriterHistory,
+    /** The fence this one was shared from ({@link share}): it checks, and is fenced, through it. */
+    private readonly parent?: WriterFence,
   ) {}
 
   /**
@@ -261,6 +285,19 @@ export class WriterFence {
     return fence;
   }
 
+  /**
+   * Registers this fence on another client of the same writer — e.g. one core's archive, a
+   * client on a sub-prefix — with `history` as that client's view of the prefix's history
+   * (e.g. {@link WriterHistory.forCore}). Publishes through that client check, and are fenced,
+   * through this fence: one epoch, one `TIDEMARK_FENCED` for every part of the writer.
+   */
+  share(storage: S3ObjectStorage, history: WriterHistory = this.history): WriterFence {
+    const root = this.parent ?? this;
+    const shared = new WriterFence(root.storage, root.epoch, history, root);
+    fences.set(storage, shared);
+    return shared;
+  }
+
   /** The fence registered on `storage`, if a writer claimed an epoch with it. */
   static of(storage: S3ObjectStorage): WriterFence | undefined {
     return fences.get(storage);
@@ -268,7 +305,7 @@ export class WriterFence {
 
   /** The error this writer was fenced with, once it was. */
   get fenced(): TidemarkError | undefined {
-    return this.fencedBy;
+    return this.parent ? this.parent.fenced : this.fencedBy;
   }
 
   /**
@@ -277,6 +314,7 @@ export class WriterFence {
    * publish, for the message.
    */
   async check(what: string): Promise<void> {
+    if (this.parent) return this.parent.check(what);
     if (this.fencedBy) throw this.fencedBy;
     const newest = (await listEpochs(this.storage)).at(-1) ?? 0;
     if (newest > this.epoch && !this.fencedBy) {
@@ -293,7 +331,8 @@ export class WriterFence {
 
   /** Calls `listener` once, when this writer is found fenced (at once when it already is). */
   onFenced(listener: (err: TidemarkError) => void): void {
-    if (this.fencedBy) listener(this.fencedBy);
+    if (this.parent) this.parent.onFenced(listener);
+    else if (this.fencedBy) listener(this.fencedBy);
     else this.listeners.push(listener);
   }
 

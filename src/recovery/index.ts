@@ -9,6 +9,11 @@ export {
   type SegmentReport,
 } from './examine-data-directory.js';
 export {
+  type OpenedPerCoreStore,
+  openPerCoreOnObjectStore,
+  type PerCoreObjectStoreOptions,
+} from './open-per-core-on-object-store.js';
+export {
   type PerCoreCut,
   type PerCoreRecoveredState,
   type PerCoreRecoveryConfig,

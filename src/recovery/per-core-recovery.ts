@@ -17,7 +17,7 @@ import { loadLatestCheckpoint, type SkippedCheckpoint } from '../checkpoint/chec
 import type { CheckpointStore } from '../checkpoint/checkpoint-store.js';
 import { perCoreProgressOf } from '../checkpoint/per-core-checkpoint-coordinator.js';
 import type { PerCoreWalEntry } from '../format/per-core-entry.js';
-import type { Directory } from '../io/directory.js';
+import type { Directory, DirectoryLock } from '../io/directory.js';
 import { shareLock } from '../io/shared-lock.js';
 import type { CoreProgress } from '../state/per-core-replayer.js';
 import { PerCoreReplayer } from '../state/per-core-replayer.js';
@@ -217,18 +217,27 @@ export class PerCoreRecoveryManager {
    * `TIDEMARK_ABORTED` (`cause` = `signal.reason`); already aborted, before the lock is taken.
    * A point-in-time cut already made stays made (it is what any later open would cut).
    */
-  async open(options: Omit<CoreWalWriterOptions, 'epoch' | 'lock'> & AbortOptions = {}): Promise<{
+  async open(
+    options: Omit<CoreWalWriterOptions, 'epoch' | 'lock'> &
+      AbortOptions & {
+        /**
+         * The data directory's lock, already held by the caller and handed over (the writers
+         * share it; released when the last one closes, or when the open fails). Default: taken here.
+         */
+        lock?: DirectoryLock | undefined;
+      } = {},
+  ): Promise<{
     /** The recovered state and where each core stands. */
     recovered: PerCoreRecoveredState;
     /** One open writer per core, at `recovered.epoch + 1`, for its worker thread. */
     writers: CoreWalWriter[];
   }> {
     const signal = abortSignalOf('open(options)', options);
-    const { signal: _signal, ...writerOptions } = options;
+    const { signal: _signal, lock: held, ...writerOptions } = options;
     const what = `opening the per-core WAL in ${this.config.walRoot.path}`;
     throwIfAborted(what, signal);
     // The data directory's lock, before anything is cut; the writers share it (last close frees it).
-    const shares = shareLock(await this.config.walRoot.lock(), this.config.cores);
+    const shares = shareLock(held ?? (await this.config.walRoot.lock()), this.config.cores);
     const writers: CoreWalWriter[] = [];
     try {
       const recovered = await this.recoverAndCut(signal);

@@ -47,7 +47,7 @@ import { WalReader } from '../wal/wal-reader.js';
 import { cutWalAt } from '../wal/wal-repair.js';
 import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
 import { checkRecoveryConfig } from './config-validation.js';
-import { fetchArchiveIfWalEmpty } from './restore-from-object-store.js';
+import { fetchArchiveIfWalEmpty, RESTORE_MARKER } from './restore-from-object-store.js';
 import {
   objectStoreOf,
   openCheckpointStore,
@@ -55,6 +55,7 @@ import {
   startWalArchiver,
   WAL_DIR_NAME,
 } from './storage-location.js';
+import { continueAfterUnarchivedTail } from './unarchived-tail.js';
 import { claimWriter } from './writer-claim.js';
 
 export { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from './storage-location.js';
@@ -355,6 +356,11 @@ export class RecoveryManager {
         : undefined;
       if (claimed) opened.push(claimed);
       throwIfAborted(what, signal);
+      // Whether this open fetches the WAL from the archive (a fresh directory: a takeover).
+      const fetching =
+        objectStore !== undefined &&
+        this.config.archiveWal !== false &&
+        ((await listSegments(walDir)).length === 0 || (await walDir.exists(RESTORE_MARKER)));
       const segmentsFetched = await fetchArchiveIfWalEmpty(walDir, this.config, { signal });
       const checkpointStore =
         claimed ??
@@ -363,9 +369,12 @@ export class RecoveryManager {
       const store = checkpointStore.store;
       const latest = await loadLatestCheckpoint(store, { stateBackend: this.config.stateBackend });
       throwIfAborted(what, signal);
+      const ckptLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
+      // Nothing after the checkpoint reached the archive: the previous writer's unarchived tail
+      // is the takeover's documented loss bound, not missing WAL (unarchived-tail.ts).
+      if (fetching) await continueAfterUnarchivedTail({ dir: walDir, checkpointLsn: ckptLsn });
       await requireWalFrom(walDir, latest);
       const historyDamage = await checkHistory(walDir, latest, this.config.mode);
-      const ckptLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
       let cut: WalDamage | undefined;
       if (this.config.mode === 'point-in-time') {
         // End the log at its first damage before the writer opens it.

@@ -26,6 +26,7 @@ import { segmentFileName } from '../wal/segment-name.js';
 import { archivedSegmentKey } from '../wal/wal-archiver.js';
 import { checkPointInTimeTarget, endWalAt, lsnAtCommitTime, pointInTimeFilter } from './point-in-time.js';
 import { CHECKPOINT_DIR_NAME, objectStoreOf, type StorageOptions, WAL_DIR_NAME } from './storage-location.js';
+import { continueAfterUnarchivedTail } from './unarchived-tail.js';
 
 /** Most bytes one archived segment may have. */
 const MAX_SEGMENT_OBJECT_BYTES = 2 ** 32 - 1;
@@ -259,6 +260,9 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
       },
     });
     const copied = fetched.segments;
+    // Nothing after the checkpoint was archived: that tail is the loss bound, the log continues
+    // right after the checkpoint (unarchived-tail.ts); a gap in what is archived stays an error.
+    if (target === undefined) await continueAfterUnarchivedTail({ dir: walDir, checkpointLsn });
     const targetLsn =
       target === undefined
         ? undefined

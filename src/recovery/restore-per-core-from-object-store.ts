@@ -7,6 +7,12 @@
  * result is an ordinary per-core data directory: `recoverPerCore` / `PerCoreRecoveryManager`
  * recover it, with or without the object store.
  *
+ * With writer epochs on the prefix (docs/OBJECT-STORE.md) only the valid history is restored:
+ * checkpoints and archived segments a fenced writer published after a takeover are passed over.
+ * A core whose archive ends before the checkpoint's position for it (nothing after the
+ * checkpoint was archived: the takeover's loss bound) continues right after the checkpoint
+ * (`unarchived-tail.ts`); a gap in what the archive does hold is `TIDEMARK_DATA_LOSS`.
+ *
  * Crash-safe the same way as the single-log restore: the `RESTORING` marker is made durable in
  * `wal/` before the first object is copied and removed only after the last one is durable; a
  * restore killed midway leaves it, and the next restore discards the partial copy and starts
@@ -14,20 +20,29 @@
  */
 import { loadLatestCheckpoint } from '../checkpoint/checkpoint-chain.js';
 import { type CheckpointDataFile, FileSystemCheckpointStore } from '../checkpoint/checkpoint-store.js';
-import { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
+import { epochFilter, FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
+import type { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import { perCoreProgressOf } from '../checkpoint/per-core-checkpoint-coordinator.js';
 import { isTidemarkError, TidemarkError } from '../errors.js';
 import { MAX_CORES } from '../format/constants.js';
 import type { Directory } from '../io/directory.js';
+import { createObjectStorage } from '../io/file-object-storage.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import type { S3ObjectStorage } from '../io/s3-object-storage.js';
-import { coreArchiveStorage, listArchivedCores } from '../wal/per-core-wal-archive.js';
+import { WriterHistory } from '../io/writer-epoch.js';
+import {
+  coreArchiveStorage,
+  listArchivedCores,
+  listVisibleCoreArchive,
+} from '../wal/per-core-wal-archive.js';
 import { coreWalDirName } from '../wal/per-core-wal-reader.js';
 import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
+import type { WalPosition } from '../wal/wal-reader.js';
 import { fetchArchivedSegments, RESTORE_MARKER } from './restore-from-object-store.js';
 import { CHECKPOINT_DIR_NAME, objectStoreOf, WAL_DIR_NAME } from './storage-location.js';
+import { continueAfterUnarchivedTail } from './unarchived-tail.js';
 
 /** What to restore and where. */
 export interface PerCoreRestoreOptions {
@@ -100,6 +115,59 @@ async function coresOf(
   return highest < 0 ? undefined : highest + 1;
 }
 
+/** Options of {@link fetchCoreArchives}. */
+export interface FetchCoreArchivesOptions {
+  /** The object store (the data directory's prefix; each core's archive is under it). */
+  storage: S3ObjectStorage;
+  /** The WAL root to copy into (`core-<id>/` each); the caller holds the directory's lock. */
+  walRoot: Directory;
+  /** Cores to fetch (`core-0` … `core-<cores-1>`). */
+  cores: number;
+  /** The checkpoint's position per core (recovery starts there); absent core: from its start. */
+  positions: ReadonlyMap<number, WalPosition>;
+  /** The prefix's writer history: only its visible segments are fetched. */
+  history: WriterHistory;
+  /** Called after each segment is copied, with its size in bytes. */
+  onSegment?: ((bytes: number) => void) | undefined;
+}
+
+/**
+ * Copies every core's visible archived segments from its checkpoint position on into
+ * `walRoot/core-<id>/`, and continues a core whose archive ends before that position right after
+ * it (the unarchived tail, `unarchived-tail.ts`). Resolves the segments copied per core id.
+ * Rejects `TIDEMARK_DATA_LOSS` for a gap in a core's archive, `TIDEMARK_CORRUPTION`,
+ * `TIDEMARK_IO`.
+ */
+export async function fetchCoreArchives(
+  options: FetchCoreArchivesOptions,
+): Promise<Record<string, number[]>> {
+  const { storage, walRoot, cores, positions, history, onSegment } = options;
+  const segments: Record<string, number[]> = {};
+  for (let c = 0; c < cores; c++) {
+    const archived = await listVisibleCoreArchive(storage, c, history);
+    const core = coreArchiveStorage(storage, c);
+    const dir = await walRoot.subdirectory(coreWalDirName(c));
+    const position = positions.get(c);
+    try {
+      const fetched = await fetchArchivedSegments(core, dir, {
+        afterLsn: (position?.lsn ?? 1) - 1,
+        archived,
+        onSegment,
+      });
+      segments[c] = fetched.segments;
+    } finally {
+      core.destroy();
+    }
+    if (position)
+      await continueAfterUnarchivedTail({
+        dir,
+        checkpointLsn: position.lsn - 1,
+        minSegment: position.segment + 1,
+      });
+  }
+  return segments;
+}
+
 /** Removes what an interrupted restore copied (segments of every core); the marker stays. */
 async function discardPartialCopy(root: Directory, walRoot: Directory): Promise<void> {
   await root.removeSubdirectory(CHECKPOINT_DIR_NAME);
@@ -137,8 +205,11 @@ export async function restorePerCoreFromObjectStore(
     throw new TidemarkError('TIDEMARK_INVALID_ARGUMENT', 'restore needs an object store');
   const root = await FsDirectory.open(options.dir);
   const lock = await root.lock();
-  const remote = new ObjectStoreCheckpointStore(config);
+  const storage = createObjectStorage(config);
   try {
+    // Only the valid history of a prefix with writer epochs (docs/OBJECT-STORE.md).
+    const history = await WriterHistory.read(storage);
+    const remote = new FilteredCheckpointView(storage, epochFilter(history));
     const walRoot = await root.subdirectory(WAL_DIR_NAME);
     const interrupted = await walRoot.exists(RESTORE_MARKER);
     if (interrupted) await discardPartialCopy(root, walRoot);
@@ -183,22 +254,17 @@ export async function restorePerCoreFromObjectStore(
       await localCheckpoints.save({ manifest: rest, files });
       options.onProgress?.(++done, bytes);
     }
-    const segments: Record<string, number[]> = {};
-    for (let c = 0; c < cores; c++) {
-      const storage = coreArchiveStorage(remote.storage, c);
-      try {
-        const fetched = await fetchArchivedSegments(storage, await walRoot.subdirectory(coreWalDirName(c)), {
-          afterLsn: (positions.get(c)?.lsn ?? 1) - 1,
-          onSegment: (segmentBytes) => {
-            bytes += segmentBytes;
-            options.onProgress?.(++done, bytes);
-          },
-        });
-        segments[c] = fetched.segments;
-      } finally {
-        storage.destroy();
-      }
-    }
+    const segments = await fetchCoreArchives({
+      storage,
+      walRoot,
+      cores,
+      positions,
+      history,
+      onSegment: (segmentBytes) => {
+        bytes += segmentBytes;
+        options.onProgress?.(++done, bytes);
+      },
+    });
     await walRoot.remove([RESTORE_MARKER]);
     return {
       cores,
@@ -210,7 +276,7 @@ export async function restorePerCoreFromObjectStore(
       durationMs: performance.now() - t0,
     };
   } finally {
-    remote.close();
+    storage.destroy();
     await lock.release();
   }
 }

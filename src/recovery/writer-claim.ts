@@ -18,6 +18,7 @@ import {
   writerKey,
 } from '../io/writer-epoch.js';
 import { listVisibleArchive } from '../wal/archive-epochs.js';
+import { visibleCoreCutoffs } from '../wal/per-core-wal-archive.js';
 import { listSegments } from '../wal/segment-files.js';
 import { RESTORE_MARKER } from './restore-from-object-store.js';
 import { type OpenedCheckpointStore, WAL_DIR_NAME } from './storage-location.js';
@@ -31,6 +32,20 @@ export interface ClaimWriterOptions {
   root: Directory;
   /** See `StorageOptions.takeover`. */
   takeover: boolean;
+  /**
+   * The per-core engine: its logs are `wal/core-<id>/`, and the claim's cutoff also records the
+   * newest visible archived segment of every core (`EpochCutoff.cores`). Default false.
+   */
+  perCore?: boolean | undefined;
+}
+
+/** True when `walDir` (or, per core, a `core-<id>/` under it) holds a WAL segment. */
+async function holdsWal(walDir: Directory, perCore: boolean): Promise<boolean> {
+  if ((await listSegments(walDir)).length > 0) return true;
+  if (!perCore) return false;
+  for (const name of await walDir.listSubdirectories())
+    if ((await listSegments(await walDir.subdirectory(name))).length > 0) return true;
+  return false;
 }
 
 async function readLocalEpoch(root: Directory, url: string): Promise<number | undefined> {
@@ -71,8 +86,9 @@ export async function claimWriter(
   const storage = createObjectStorage(config);
   try {
     const { root, takeover } = options;
+    const perCore = options.perCore ?? false;
     const walDir = await root.subdirectory(WAL_DIR_NAME);
-    const fresh = (await listSegments(walDir)).length === 0 || (await walDir.exists(RESTORE_MARKER));
+    const fresh = !(await holdsWal(walDir, perCore)) || (await walDir.exists(RESTORE_MARKER));
     if (takeover && !fresh)
       throw new TidemarkError(
         'TIDEMARK_INVALID_ARGUMENT',
@@ -90,7 +106,10 @@ export async function claimWriter(
         );
     }
     const fence = await WriterFence.claim(storage, {
-      cutoffOf: (history) => visibleCutoff(storage, history),
+      cutoffOf: async (history) => ({
+        ...(await visibleCutoff(storage, history)),
+        ...(perCore ? { cores: await visibleCoreCutoffs(storage, history) } : {}),
+      }),
     });
     await root.writeFileAtomic(
       LOCAL_EPOCH_FILE,

@@ -19,6 +19,8 @@ import { OBJECT_WAL_ARCHIVE_PREFIX } from '../format/constants.js';
 import { createObjectStorage } from '../io/file-object-storage.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import { S3ObjectStorage } from '../io/s3-object-storage.js';
+import { WriterFence, WriterHistory } from '../io/writer-epoch.js';
+import { type ArchivedSegment, listVisibleArchive } from './archive-epochs.js';
 import type { CoreWalWriter } from './core-wal-writer.js';
 import { coreWalDirName } from './per-core-wal-reader.js';
 import { WalArchiver, type WalArchiveStats } from './wal-archiver.js';
@@ -57,6 +59,39 @@ export async function listArchivedCores(storage: S3ObjectStorage): Promise<numbe
   return [...ids].sort((a, b) => a - b);
 }
 
+/**
+ * Core `coreId`'s archived segments of the valid history (writer epochs, docs/OBJECT-STORE.md),
+ * ascending: those a fenced writer archived after a takeover are passed over. `history`: the
+ * prefix's writer history (default: the fence registered on `storage`, else read).
+ */
+export async function listVisibleCoreArchive(
+  storage: S3ObjectStorage,
+  coreId: number,
+  history?: WriterHistory,
+): Promise<ArchivedSegment[]> {
+  const h = history ?? WriterFence.of(storage)?.history ?? (await WriterHistory.read(storage));
+  const core = coreArchiveStorage(storage, coreId);
+  try {
+    return await listVisibleArchive(core, h.forCore(coreId));
+  } finally {
+    core.destroy();
+  }
+}
+
+/**
+ * The newest visible archived segment of every core archived on `storage`'s prefix, by core id:
+ * the per-core part of a writer epoch's cutoff (`EpochCutoff.cores`).
+ */
+export async function visibleCoreCutoffs(
+  storage: S3ObjectStorage,
+  history: WriterHistory,
+): Promise<Record<string, number>> {
+  const cutoffs: Record<string, number> = {};
+  for (const c of await listArchivedCores(storage))
+    cutoffs[c] = (await listVisibleCoreArchive(storage, c, history)).at(-1)?.number ?? 0;
+  return cutoffs;
+}
+
 /** Options of {@link CoreWalArchive.start}. */
 export interface CoreWalArchiveOptions {
   /** The object store (the data directory's: checkpoints live beside the archive). */
@@ -65,6 +100,14 @@ export interface CoreWalArchiveOptions {
   writer: CoreWalWriter;
   /** Also archive newly sealed segments this often, ms (0: only at truncation and close). Default 1,000. */
   archiveIntervalMs?: number;
+  /**
+   * The writer epoch claimed on the store's prefix (default: the fence registered on
+   * `storage` when it is a client). With one, every archive publish is checked against it and
+   * names its epoch, segments a fenced writer archived after a takeover are passed over, and
+   * once the writer is fenced the core's log fails (`TIDEMARK_FENCED` for every waiter and
+   * every later append, nothing retried).
+   */
+  fence?: WriterFence | undefined;
 }
 
 /** One core's WAL archive: its `WalArchiver` and the truncation step that uses it. */
@@ -85,6 +128,14 @@ export class CoreWalArchive {
   static async start(options: CoreWalArchiveOptions): Promise<CoreWalArchive> {
     const storage = coreArchiveStorage(options.storage, options.writer.coreId);
     try {
+      const fence =
+        options.fence ??
+        (options.storage instanceof S3ObjectStorage ? WriterFence.of(options.storage) : undefined);
+      if (fence) {
+        fence.share(storage, fence.history.forCore(options.writer.coreId));
+        // A fenced writer stops: nothing more is acknowledged on this core, every waiter fails.
+        fence.onFenced((err) => options.writer.wal.failWith(err));
+      }
       const archiver = await WalArchiver.start(storage, options.writer.wal, {
         archiveIntervalMs: options.archiveIntervalMs ?? 1_000,
       });
