@@ -22,7 +22,7 @@
  */
 
 import { loadLatestCheckpoint } from '../checkpoint/checkpoint-chain.js';
-import type { FilteredCheckpointView } from '../checkpoint/filtered-checkpoint-view.js';
+import type { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import {
   PerCoreCheckpointCoordinator,
   type PerCoreCheckpointOptions,
@@ -95,7 +95,7 @@ export interface OpenedPerCoreStore {
   /** The writer epoch claimed. */
   fence: WriterFence;
   /** The prefix's checkpoints, as this writer's claim sees them. */
-  store: FilteredCheckpointView;
+  store: ObjectStoreCheckpointStore;
   /**
    * Archives every core's whole log, closes the writers, releases the store and the directory's
    * lock. Rejects with the first failure once everything was tried (`TIDEMARK_FENCED` for a

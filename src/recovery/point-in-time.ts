@@ -30,7 +30,7 @@ export interface PointInTimeTarget {
   untilLsn?: number | undefined;
   /**
    * Restore the state as of this wall-clock time, ms since the Unix epoch: every batch whose
-   * commit time is ≤ it applied, from the first later batch on none (see {@link lsnAtCommitTime}).
+   * commit time is ≤ it applied, from the first later batch on none (docs/OBJECT-STORE.md, "Point-in-time recovery").
    */
   untilTimeMs?: number | undefined;
 }
