@@ -152,6 +152,9 @@ export function batchFraming(segment: number | undefined): SegmentFraming {
     },
     peekLsn: peekBatchLsn,
     visitRecords(buf, { offset, info: unit, fromLsn }, record, visit) {
+      // A batch wholly before the first LSN wanted (the records a checkpoint covers) was checked
+      // by `read`; nothing in it is visited, so its records are not walked.
+      if (unit.firstLsn + unit.count <= fromLsn) return;
       const end = offset + unit.size;
       let p = offset + BATCH_HEADER_SIZE;
       for (let i = 0; i < unit.count; i++) {

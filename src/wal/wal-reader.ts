@@ -192,7 +192,7 @@ export class WalReader {
     for (let i = 0; i < last; i++) {
       if (segments[i]!.firstLsn === undefined) {
         const path = `${dir.path}/${segments[i]!.name}`;
-        const buf = Buffer.from(await dir.readFile(segments[i]!.name, MAX_SEGMENT_FILE_BYTES));
+        const buf = await readSegmentImage(dir, segments[i]!.name);
         const decoded = decodeSegmentHeader(buf);
         const problem = typeof decoded === 'string' ? decoded : 'checksum';
         if (mode === 'point-in-time' && problem !== 'version') {
@@ -268,10 +268,10 @@ export class WalReader {
         buf = await readSegmentFrom(dir, seg.name, resume.offset);
         if (!resumable(buf, resume)) {
           resume = undefined;
-          buf = Buffer.from(await dir.readFile(seg.name, MAX_SEGMENT_FILE_BYTES));
+          buf = await readSegmentImage(dir, seg.name);
         }
       } else {
-        buf = Buffer.from(await dir.readFile(seg.name, MAX_SEGMENT_FILE_BYTES));
+        buf = await readSegmentImage(dir, seg.name);
       }
       // A resumed segment was read only from the resume offset on (plus its header).
       stats.bytesRead +=
@@ -359,6 +359,16 @@ function resumable(buf: Buffer, resume: { offset: number; lsn: number }): boolea
     unit.firstLsn <= resume.lsn &&
     resume.lsn < unit.firstLsn + unit.count
   );
+}
+
+/**
+ * A whole segment file as a `Buffer` view of the bytes `readFile` returned — not a copy: a
+ * segment is up to 64 MiB and copying it cost as much as checking its CRCs. The scan only reads
+ * it, and a visitor copies whatever it keeps past its call (see `RecordInfo`).
+ */
+async function readSegmentImage(dir: Directory, name: string): Promise<Buffer> {
+  const bytes = await dir.readFile(name, MAX_SEGMENT_FILE_BYTES);
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**
