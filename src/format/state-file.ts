@@ -28,7 +28,8 @@ import {
 } from './constants.js';
 import { crc32c, maskCrc32c } from './crc32c.js';
 import { readU64 } from './record-frame.js';
-import { readStateFileV3Body, StateFileV3Encoder, sortStateEntries } from './state-file-v3.js';
+import { StateFileV3Encoder, sortStateEntries } from './state-file-v3.js';
+import { scanStateFileV3Ranges } from './state-file-v3-ranges.js';
 
 /** One entry: a key and its value, or `undefined` for a tombstone (deltas only). */
 export type StateFileEntry = readonly [key: string, value: Uint8Array | undefined];
@@ -155,22 +156,8 @@ export function scanStateFile(
   if (kind !== StateFileKind.Base && kind !== StateFileKind.Delta)
     throw corruption(path, STATE_FILE_KIND_OFFSET, `unknown state file kind ${kind}`);
   if (version >= 3) {
-    // Keys and values of a v3 block are subarrays of `b` (and so of `buf`): their ranges.
-    let tombstones = 0;
-    const counts = readStateFileV3Body(b, { path, kind: kind as StateFileKind }, (key, value) => {
-      entry.keyStart = key.byteOffset - b.byteOffset;
-      entry.keyLength = key.length;
-      if (value === undefined) {
-        tombstones++;
-        entry.valueStart = entry.keyStart + key.length;
-        entry.valueLength = -1;
-      } else {
-        entry.valueStart = value.byteOffset - b.byteOffset;
-        entry.valueLength = value.length;
-      }
-      visit(entry);
-    });
-    return { kind: kind as StateFileKind, version, entries: counts.entries, tombstones };
+    const counts = scanStateFileV3Ranges(b, { path, kind: kind as StateFileKind }, visit);
+    return { kind: kind as StateFileKind, version, entries: counts.entries, tombstones: counts.tombstones };
   }
   const count = readU64(b, STATE_FILE_COUNT_OFFSET);
   if (count > (body - STATE_FILE_HEADER_SIZE) / STATE_ENTRY_FIXED_SIZE)
