@@ -33,6 +33,7 @@ import {
   type WalDamage,
   type WalRecoveryMode,
 } from './segment-scanner.js';
+import { readSegmentFrom } from './segment-window.js';
 
 /** What a read covered. */
 export interface WalReadStats {
@@ -264,10 +265,19 @@ export class WalReader {
       if (mode === 'salvage' && seg.firstLsn === undefined && i < last) continue; // reported above
       const path = `${dir.path}/${seg.name}`;
       let buf: Buffer;
+      // A resumed read up to a known LSN may take only the bytes up to it (segment-window.ts);
+      // the log's end is then not reached, so the clean-shutdown check is not made here.
+      let bounded = false;
       if (resume !== undefined && i === start) {
-        buf = await readSegmentFrom(dir, seg.name, resume.offset);
+        const window = await readSegmentFrom(dir, seg.name, {
+          offset: resume.offset,
+          untilLsn: mode === 'tolerate-torn-tail' ? untilLsn : undefined,
+        });
+        buf = window.buf;
+        bounded = window.bounded;
         if (!resumable(buf, resume)) {
           resume = undefined;
+          bounded = false;
           buf = await readSegmentImage(dir, seg.name);
         }
       } else {
@@ -301,7 +311,7 @@ export class WalReader {
       stats.tornTail = scan.tornTail;
       expectedFirst = scan.lastLsn + 1;
       if (scan.skipped) stats.damage.push(...scan.skipped);
-      if (i === last && !scan.stoppedAt)
+      if (i === last && !scan.stoppedAt && !bounded)
         checkEnd({ segment: seg.number, path, lastLsn: scan.lastLsn, endOffset: scan.validEnd });
       if (scan.stoppedAt) {
         const dropped = last - i;
@@ -369,41 +379,4 @@ function resumable(buf: Buffer, resume: { offset: number; lsn: number }): boolea
 async function readSegmentImage(dir: Directory, name: string): Promise<Buffer> {
   const bytes = await dir.readFile(name, MAX_SEGMENT_FILE_BYTES);
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/**
- * A segment image with only the header and the bytes from `offset` on read in; the bytes
- * between are never looked at (scanning resumes at `offset`) and stay uninitialized.
- */
-async function readSegmentFrom(dir: Directory, name: string, offset: number): Promise<Buffer> {
-  const file = await dir.open(name, 'read');
-  try {
-    const size = await file.size();
-    if (size > MAX_SEGMENT_FILE_BYTES) {
-      throw new TidemarkError(
-        'TIDEMARK_LIMIT',
-        `${file.path} is ${size} bytes, over the cap of ${MAX_SEGMENT_FILE_BYTES}`,
-        {
-          path: file.path,
-        },
-      );
-    }
-    const buf = Buffer.allocUnsafe(size);
-    const fill = async (from: number, to: number) => {
-      let at = from;
-      while (at < to) {
-        const n = await file.read(buf, at, to - at, at);
-        if (n === 0) break;
-        at += n;
-      }
-      return at;
-    };
-    const headerEnd = Math.min(SEGMENT_HEADER_SIZE, size);
-    if ((await fill(0, headerEnd)) < headerEnd) return buf.subarray(0, 0);
-    const start = Math.max(offset, headerEnd);
-    const end = await fill(start, size);
-    return buf.subarray(0, end);
-  } finally {
-    await file.close();
-  }
 }
