@@ -265,19 +265,29 @@ export class WalReader {
       if (mode === 'salvage' && seg.firstLsn === undefined && i < last) continue; // reported above
       const path = `${dir.path}/${seg.name}`;
       let buf: Buffer;
-      // A resumed read up to a known LSN may take only the bytes up to it (segment-window.ts);
-      // the log's end is then not reached, so the clean-shutdown check is not made here.
+      // A resumed read up to a known LSN may take only the bytes up to it, relocated after the
+      // header (segment-window.ts): the log's end is then not reached, so the clean-shutdown check
+      // is not made here, and the offsets the scan reports are shifted back by `base`. That image
+      // holds only intact units with contiguous LSNs, so the scan can fail only on the header,
+      // whose offsets are the file's.
       let bounded = false;
+      let base = 0;
+      let scanResume = i === start ? resume : undefined;
       if (resume !== undefined && i === start) {
         const window = await readSegmentFrom(dir, seg.name, {
           offset: resume.offset,
+          lsn: resume.lsn,
           untilLsn: mode === 'tolerate-torn-tail' ? untilLsn : undefined,
         });
         buf = window.buf;
         bounded = window.bounded;
-        if (!resumable(buf, resume)) {
+        base = window.base;
+        scanResume = { offset: resume.offset - base, lsn: resume.lsn };
+        if (!resumable(buf, scanResume)) {
           resume = undefined;
+          scanResume = undefined;
           bounded = false;
+          base = 0;
           buf = await readSegmentImage(dir, seg.name);
         }
       } else {
@@ -285,7 +295,7 @@ export class WalReader {
       }
       // A resumed segment was read only from the resume offset on (plus its header).
       stats.bytesRead +=
-        resume !== undefined && i === start ? buf.length - resume.offset + SEGMENT_HEADER_SIZE : buf.length;
+        scanResume !== undefined ? buf.length - scanResume.offset + SEGMENT_HEADER_SIZE : buf.length;
       stats.segmentsRead++;
       if (i === last && isTornSegmentHeader(buf, expectedFirst)) {
         checkEnd({ segment: seg.number, path, lastLsn: stats.lastLsn, endOffset: 0 });
@@ -302,9 +312,9 @@ export class WalReader {
         path,
         segmentNumber: seg.number,
         final: i === last,
-        visit: filtered,
+        visit: base === 0 ? filtered : relocated(filtered, base),
         expectedFirstLsn: expectedFirst,
-        resume: i === start ? resume : undefined,
+        resume: scanResume,
         mode,
       });
       stats.lastLsn = scan.lastLsn;
@@ -351,6 +361,21 @@ function checkReadArguments(options: WalReadOptions, visit: RecordVisitor): void
   if (options.afterSegment !== undefined && typeof options.afterSegment !== 'function')
     throw invalidArgument('options.afterSegment', options.afterSegment, 'a function');
   if (typeof visit !== 'function') throw invalidArgument('visit', visit, 'a function');
+}
+
+/**
+ * `visit` for records of an image whose bytes past the header sit `base` bytes before their file
+ * offsets: their offsets are put back to the file's (the record object is refilled by the scan
+ * for every record, so shifting it in place is safe; `payloadStart` stays an index into `buf`).
+ */
+function relocated(visit: RecordVisitor, base: number): RecordVisitor {
+  return (record) => {
+    const r = record as RecordInfo;
+    r.frameOffset += base;
+    r.batchOffset += base;
+    r.nextOffset += base;
+    visit(r);
+  };
 }
 
 /**

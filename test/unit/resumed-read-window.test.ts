@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { PutEncoder } from '../../src/format/index.ts';
+import { decodeEntry, PutEncoder } from '../../src/format/index.ts';
 import { FsDirectory } from '../../src/io/index.ts';
-import { segmentFileName, WalReader, WriteAheadLog } from '../../src/wal/index.ts';
+import { type RecordInfo, segmentFileName, WalReader, WriteAheadLog } from '../../src/wal/index.ts';
 import { payloadFor, tmpDir } from '../helpers/tmp.ts';
 
 const put = new PutEncoder();
@@ -37,23 +37,30 @@ test('a resumed read up to an LSN reads the bytes up to the batch holding it, no
   const d = await FsDirectory.open(dir);
   const first = await WalReader.read(d, { fromLsn: 1, untilLsn: 1000 }, () => {});
   assert.ok(first.endPosition !== undefined);
-  const resumed: number[] = [];
+  const seen = (into: string[]) => (r: Readonly<RecordInfo>) =>
+    into.push(`${r.lsn}@${r.frameOffset}/${r.batchOffset}/${r.nextOffset}:${decodeEntry(r).type}`);
+  const resumed: string[] = [];
   const read = await WalReader.read(
     d,
     { fromLsn: 1001, untilLsn: 1500, resumeAt: first.endPosition },
-    ({ lsn }) => resumed.push(lsn),
+    seen(resumed),
   );
-  assert.deepEqual(
-    resumed,
-    Array.from({ length: 500 }, (_, i) => 1001 + i),
-  );
+  assert.equal(resumed.length, 500);
   assert.equal(read.lastLsn, 1500);
   assert.ok(read.bytesRead < 2 ** 20, `read ${read.bytesRead} bytes of a ${SEGMENT}-byte segment`);
   assert.equal(read.tornTail, undefined);
-  // The same read from the segment's start (no resume) agrees.
-  const whole: number[] = [];
-  await WalReader.read(d, { fromLsn: 1001, untilLsn: 1500 }, ({ lsn }) => whole.push(lsn));
-  assert.deepEqual(whole, resumed);
+  // The same read from the segment's start (no resume) agrees: same records at the same file
+  // offsets, and the same position to resume at next.
+  const whole: string[] = [];
+  const wholeRead = await WalReader.read(d, { fromLsn: 1001, untilLsn: 1500 }, seen(whole));
+  assert.deepEqual(resumed, whole);
+  assert.deepEqual(read.endPosition, wholeRead.endPosition);
+  const next: string[] = [];
+  await WalReader.read(d, { fromLsn: 1501, untilLsn: 1900, resumeAt: read.endPosition }, seen(next));
+  const nextWhole: string[] = [];
+  await WalReader.read(d, { fromLsn: 1501, untilLsn: 1900 }, seen(nextWhole));
+  assert.equal(next.length, 400);
+  assert.deepEqual(next, nextWhole);
 });
 
 test('a resumed read up to an LSN past the end of the log reads the whole rest and ends where the log does', async () => {
