@@ -201,13 +201,33 @@ export interface StateFileTarget {
   putBytes(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>): void;
   /** Removes key `bytes[keyStart, +keyLength)`; true when it was held. */
   deleteBytes(bytes: Uint8Array, keyStart: number, keyLength: number): boolean;
+  /**
+   * Optional: `putBytes` for a run of strictly increasing keys (`first` for the run's first), which
+   * a backend may append without comparing each key with the last (the slab backend's bulk load).
+   */
+  putBytesAscending?(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>, first: boolean): void;
 }
 
-/** Applies a state file to `state`: a base fills it (it should start empty), a delta sets and deletes keys. */
+/**
+ * Applies a state file to `state`: a base fills it (it should start empty), a delta sets and
+ * deletes keys. The puts of a base of version 3 — sorted, and its reader refuses a key that is
+ * not past the one before it before handing it out — go through `putBytesAscending` when the
+ * state has it.
+ */
 export function applyStateFile(buf: Uint8Array, path: string, state: StateFileTarget): StateFileInfo {
+  let first = true;
+  const ascending =
+    state.putBytesAscending !== undefined &&
+    buf.length >= STATE_FILE_HEADER_SIZE &&
+    new DataView(buf.buffer, buf.byteOffset, buf.length).getUint16(STATE_FILE_VERSION_OFFSET, true) >= 3 &&
+    new DataView(buf.buffer, buf.byteOffset, buf.length).getUint16(STATE_FILE_KIND_OFFSET, true) ===
+      StateFileKind.Base;
   return scanStateFile(buf, path, (entry) => {
     if (entry.valueLength < 0) state.deleteBytes(buf, entry.keyStart, entry.keyLength);
-    else state.putBytes(buf, entry);
+    else if (ascending) {
+      state.putBytesAscending!(buf, entry, first);
+      first = false;
+    } else state.putBytes(buf, entry);
   });
 }
 
