@@ -136,7 +136,10 @@ export class WalReader {
    * A log closed cleanly (its marker `CLEAN` is there) that ends before the point the marker
    * names is `TIDEMARK_DATA_LOSS` naming the missing LSNs — in `point-in-time` and `salvage` a
    * reported damage entry at the log's end instead (checked when the read reaches the final
-   * segment, i.e. not when `untilLsn` stops it in an earlier one).
+   * segment, i.e. not when `untilLsn` stops it in an earlier one, nor when a read resumed with
+   * `resumeAt` and ending at a finite `untilLsn` read its segment only up to the batch holding
+   * `untilLsn`, which it does in `tolerate-torn-tail` mode when the batches up to it are intact:
+   * then neither the bytes after it nor a torn tail there are looked at).
    */
   static async read(dir: Directory, options: WalReadOptions, visit: RecordVisitor): Promise<WalReadStats> {
     checkDirectoryArgument('dir', dir);
