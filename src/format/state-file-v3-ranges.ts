@@ -22,22 +22,28 @@ import {
 import type { StateFileEntryRange } from './state-file.js';
 import { checkBlockCrc, checkV3Header, readBlockHeader, readV3Trailer } from './state-file-v3.js';
 
+/** A byte range of the file's buffer (a key). */
+interface Range {
+  start: number;
+  length: number;
+}
+
 /**
- * Unsigned byte order of `b[a, a + aLength)` against `b[c, c + cLength)`: negative when the first
- * sorts before. Short keys byte by byte (no native call per entry), long ones natively.
+ * Unsigned byte order of `b`'s range `a` against its range `c`: negative when `a` sorts before.
+ * Short keys byte by byte (no native call per entry), long ones natively.
  */
-function compareRanges(b: Buffer, a: number, aLength: number, c: number, cLength: number): number {
-  const n = Math.min(aLength, cLength);
+function compareRanges(b: Buffer, a: Readonly<Range>, c: Readonly<Range>): number {
+  const n = Math.min(a.length, c.length);
   if (n > 64) {
     // `source.compare(target, tStart, tEnd, sStart, sEnd)` orders the source range against the target's.
-    const d = b.compare(b, c, c + n, a, a + n);
-    return d !== 0 ? d : aLength - cLength;
+    const d = b.compare(b, c.start, c.start + n, a.start, a.start + n);
+    return d !== 0 ? d : a.length - c.length;
   }
   for (let i = 0; i < n; i++) {
-    const d = b[a + i]! - b[c + i]!;
+    const d = b[a.start + i]! - b[c.start + i]!;
     if (d !== 0) return d;
   }
-  return aLength - cLength;
+  return a.length - c.length;
 }
 
 /**
@@ -61,8 +67,9 @@ export function scanStateFileV3Ranges(
   const at = { path, fileOffset: 0 };
   const base = kind === StateFileKind.Base;
   let o = STATE_FILE_HEADER_SIZE;
-  let prevStart = -1;
-  let prevLength = 0;
+  // The previous key and this one, reused for every entry.
+  const prev: Range = { start: -1, length: 0 };
+  const key: Range = { start: 0, length: 0 };
   let seen = 0;
   let seenTombstones = 0;
   while (o < trailerAt) {
@@ -89,10 +96,12 @@ export function scanStateFileV3Ranges(
       )
         throw corruption(path, p, 'entry length over the cap or past the end of its block');
       const keyStart = p + STATE_ENTRY_FIXED_SIZE;
-      if (prevStart >= 0 && compareRanges(b, prevStart, prevLength, keyStart, keyLength) >= 0)
+      key.start = keyStart;
+      key.length = keyLength;
+      if (prev.start >= 0 && compareRanges(b, prev, key) >= 0)
         throw corruption(path, p, 'keys of a sorted state file are not strictly increasing');
-      prevStart = keyStart;
-      prevLength = keyLength;
+      prev.start = keyStart;
+      prev.length = keyLength;
       const valueStart = keyStart + keyLength;
       entry.keyStart = keyStart;
       entry.keyLength = keyLength;
