@@ -79,16 +79,31 @@ function checkLink(store: CheckpointStore, child: CheckpointManifest, parent: Ch
     throw chainError(store, child, 'parent is newer than its child (LSN or epoch)');
 }
 
-/** The manifests from the base to `id`, each link checked. Throws `TIDEMARK_CORRUPTION` / `TIDEMARK_NOT_FOUND`. */
-export async function loadChainManifests(store: CheckpointStore, id: number): Promise<CheckpointManifest[]> {
-  const chain = [await store.loadManifest(id)];
+/**
+ * The manifests from the base to `id`, each link checked. Throws `TIDEMARK_CORRUPTION` / `TIDEMARK_NOT_FOUND`.
+ * `cache` (manifests by id, filled as they are read) lets a caller walking several chains that
+ * share checkpoints read each manifest once: committed manifests never change.
+ */
+export async function loadChainManifests(
+  store: CheckpointStore,
+  id: number,
+  cache?: Map<number, CheckpointManifest>,
+): Promise<CheckpointManifest[]> {
+  const load = async (n: number): Promise<CheckpointManifest> => {
+    const known = cache?.get(n);
+    if (known !== undefined) return known;
+    const m = await store.loadManifest(n);
+    cache?.set(n, m);
+    return m;
+  };
+  const chain = [await load(id)];
   while (chain[0]!.kind === 'delta') {
     const child = chain[0]!;
     if (chain.length > MAX_CHAIN_LENGTH)
       throw chainError(store, child, `chain longer than ${MAX_CHAIN_LENGTH}`);
     let parent: CheckpointManifest;
     try {
-      parent = await store.loadManifest(child.parentId!);
+      parent = await load(child.parentId!);
     } catch (err) {
       if (isTidemarkError(err, 'TIDEMARK_NOT_FOUND'))
         throw chainError(store, child, `parent checkpoint ${child.parentId} is missing`);
@@ -348,6 +363,9 @@ export async function planRetention(
   const retained: CheckpointManifest[] = [];
   const keep = new Set<number>();
   const bases = new Set<number>();
+  // Every head's chain is walked back to its base: without a cache a chain of k deltas costs
+  // k(k+1)/2 manifest reads, paid by every checkpoint's retention step.
+  const manifests = new Map<number, CheckpointManifest>();
   for (
     let i = ids.length - 1;
     i >= 0 && (retained.length < maxRetained || bases.size < minRetainedBases);
@@ -355,7 +373,7 @@ export async function planRetention(
   ) {
     let chain: CheckpointManifest[];
     try {
-      chain = await loadChainManifests(store, ids[i]!);
+      chain = await loadChainManifests(store, ids[i]!, manifests);
     } catch (err) {
       if (!isTidemarkError(err) || err.code === 'TIDEMARK_IO') throw err;
       continue;

@@ -56,10 +56,25 @@ export interface StateBlock {
 export function sortStateEntries(
   entries: Iterable<readonly [string, Uint8Array | undefined]>,
 ): KeyBytesEntry[] {
-  const out: KeyBytesEntry[] = [];
-  for (const [key, value] of entries) out.push({ key: Buffer.from(key, 'utf8'), value });
-  return out.sort((a, b) => Buffer.compare(a.key, b.key));
+  const pairs: (readonly [string, Uint8Array | undefined])[] = [];
+  let astral = false;
+  for (const e of entries) {
+    pairs.push(e);
+    if (!astral && SURROGATE.test(e[0])) astral = true;
+  }
+  if (astral) {
+    const out = pairs.map(([key, value]) => ({ key: Buffer.from(key, 'utf8'), value }));
+    return out.sort((a, b) => Buffer.compare(a.key, b.key));
+  }
+  // Without surrogates every key is in the BMP, where UTF-16 code unit order is code point order,
+  // which is UTF-8 byte order: the strings sort as they are, with no native call per comparison
+  // (a delta checkpoint sorts every changed key).
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return pairs.map(([key, value]) => ({ key: Buffer.from(key, 'utf8'), value }));
 }
+
+/** A UTF-16 surrogate: a key holding one has characters past the BMP. */
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /**
  * Push-style encoder of a version 3 state file: `add` entries in strictly increasing key order,
@@ -257,54 +272,4 @@ export function checkV3Header(b: Buffer, path: string): void {
 /** Reads the version 3 trailer at `o`: entry and tombstone counts (its CRC is checked by the caller). */
 export function readV3Trailer(b: Buffer, o: number): { entries: number; tombstones: number } {
   return { entries: readU64(b, o), tombstones: b.readUInt32LE(o + 8) };
-}
-
-/**
- * Visits every entry of a whole version 3 file in `b` (header already checked: magic, version,
- * kind; whole-file CRC already checked). Returns the counts; throws `TIDEMARK_CORRUPTION`.
- */
-export function readStateFileV3Body(
-  b: Buffer,
-  file: { path: string; kind: StateFileKind },
-  visit: (key: Buffer, value: Uint8Array | undefined) => void,
-): { entries: number; tombstones: number } {
-  const { path, kind } = file;
-  checkV3Header(b, path);
-  if (b.length < STATE_FILE_HEADER_SIZE + STATE_FILE_V3_TRAILER_SIZE)
-    throw corruption(path, 0, 'state file too short');
-  const trailerAt = b.length - STATE_FILE_V3_TRAILER_SIZE;
-  const { entries, tombstones } = readV3Trailer(b, trailerAt);
-  let o = STATE_FILE_HEADER_SIZE;
-  let previous: Buffer | undefined;
-  let seen = 0;
-  let seenTombstones = 0;
-  while (o < trailerAt) {
-    if (trailerAt - o < STATE_BLOCK_HEADER_SIZE + STATE_BLOCK_TRAILER_SIZE)
-      throw corruption(path, o, 'block header past the end');
-    const at = { path, fileOffset: 0 };
-    const { bodyLength, count } = readBlockHeader(b, o, at);
-    if (STATE_BLOCK_HEADER_SIZE + bodyLength + STATE_BLOCK_TRAILER_SIZE > trailerAt - o)
-      throw corruption(path, o, 'block past the end');
-    checkBlockCrc(b, { o, bodyLength }, at);
-    const block = parseStateBlock(
-      b,
-      { start: o + STATE_BLOCK_HEADER_SIZE, bodyLength, count },
-      { ...at, kind, previous },
-    );
-    for (let i = 0; i < block.keys.length; i++) {
-      const value = block.values[i];
-      if (value === undefined) seenTombstones++;
-      visit(block.keys[i]!, value);
-    }
-    seen += count;
-    previous = block.keys[block.keys.length - 1];
-    o += STATE_BLOCK_HEADER_SIZE + bodyLength + STATE_BLOCK_TRAILER_SIZE;
-  }
-  if (seen !== entries || seenTombstones !== tombstones)
-    throw corruption(
-      path,
-      trailerAt,
-      `trailer counts ${entries}/${tombstones}, blocks hold ${seen}/${seenTombstones}`,
-    );
-  return { entries, tombstones };
 }

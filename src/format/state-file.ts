@@ -28,7 +28,8 @@ import {
 } from './constants.js';
 import { crc32c, maskCrc32c } from './crc32c.js';
 import { readU64 } from './record-frame.js';
-import { readStateFileV3Body, StateFileV3Encoder, sortStateEntries } from './state-file-v3.js';
+import { StateFileV3Encoder, sortStateEntries } from './state-file-v3.js';
+import { scanStateFileV3Ranges } from './state-file-v3-ranges.js';
 
 /** One entry: a key and its value, or `undefined` for a tombstone (deltas only). */
 export type StateFileEntry = readonly [key: string, value: Uint8Array | undefined];
@@ -155,22 +156,8 @@ export function scanStateFile(
   if (kind !== StateFileKind.Base && kind !== StateFileKind.Delta)
     throw corruption(path, STATE_FILE_KIND_OFFSET, `unknown state file kind ${kind}`);
   if (version >= 3) {
-    // Keys and values of a v3 block are subarrays of `b` (and so of `buf`): their ranges.
-    let tombstones = 0;
-    const counts = readStateFileV3Body(b, { path, kind: kind as StateFileKind }, (key, value) => {
-      entry.keyStart = key.byteOffset - b.byteOffset;
-      entry.keyLength = key.length;
-      if (value === undefined) {
-        tombstones++;
-        entry.valueStart = entry.keyStart + key.length;
-        entry.valueLength = -1;
-      } else {
-        entry.valueStart = value.byteOffset - b.byteOffset;
-        entry.valueLength = value.length;
-      }
-      visit(entry);
-    });
-    return { kind: kind as StateFileKind, version, entries: counts.entries, tombstones };
+    const counts = scanStateFileV3Ranges(b, { path, kind: kind as StateFileKind }, visit);
+    return { kind: kind as StateFileKind, version, entries: counts.entries, tombstones: counts.tombstones };
   }
   const count = readU64(b, STATE_FILE_COUNT_OFFSET);
   if (count > (body - STATE_FILE_HEADER_SIZE) / STATE_ENTRY_FIXED_SIZE)
@@ -214,13 +201,33 @@ export interface StateFileTarget {
   putBytes(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>): void;
   /** Removes key `bytes[keyStart, +keyLength)`; true when it was held. */
   deleteBytes(bytes: Uint8Array, keyStart: number, keyLength: number): boolean;
+  /**
+   * Optional: `putBytes` for a run of strictly increasing keys (`first` for the run's first), which
+   * a backend may append without comparing each key with the last (the slab backend's bulk load).
+   */
+  putBytesAscending?(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>, first: boolean): void;
 }
 
-/** Applies a state file to `state`: a base fills it (it should start empty), a delta sets and deletes keys. */
+/**
+ * Applies a state file to `state`: a base fills it (it should start empty), a delta sets and
+ * deletes keys. The puts of a base of version 3 — sorted, and its reader refuses a key that is
+ * not past the one before it before handing it out — go through `putBytesAscending` when the
+ * state has it.
+ */
 export function applyStateFile(buf: Uint8Array, path: string, state: StateFileTarget): StateFileInfo {
+  let first = true;
+  const ascending =
+    state.putBytesAscending !== undefined &&
+    buf.length >= STATE_FILE_HEADER_SIZE &&
+    new DataView(buf.buffer, buf.byteOffset, buf.length).getUint16(STATE_FILE_VERSION_OFFSET, true) >= 3 &&
+    new DataView(buf.buffer, buf.byteOffset, buf.length).getUint16(STATE_FILE_KIND_OFFSET, true) ===
+      StateFileKind.Base;
   return scanStateFile(buf, path, (entry) => {
     if (entry.valueLength < 0) state.deleteBytes(buf, entry.keyStart, entry.keyLength);
-    else state.putBytes(buf, entry);
+    else if (ascending) {
+      state.putBytesAscending!(buf, entry, first);
+      first = false;
+    } else state.putBytes(buf, entry);
   });
 }
 

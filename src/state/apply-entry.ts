@@ -4,12 +4,20 @@
  */
 import { BATCH_HEADER_SIZE, BATCH_RECORD_HEADER_SIZE, RECORD_HEADER_SIZE } from '../format/constants.js';
 import { decodeEntry, type SourceOffsets, type WalEntry } from '../format/entry-codec.js';
+import { readDeleteKeyLength, readPutRanges } from '../format/entry-ranges.js';
+import type { RecordPayload } from '../format/record-frame.js';
+import type { StateFileEntryRange } from '../format/state-file.js';
 import type { Directory } from '../io/directory.js';
 import { WalReader, type WalReadOptions, type WalReadStats } from '../wal/wal-reader.js';
 import type { StateBackend } from './state-backend.js';
 
-/** What replay writes to: the backend's unchecked writes (and its kind, for the copy rule). */
-export type ReplayState = Pick<StateBackend, 'kind' | 'putUnchecked' | 'deleteUnchecked'>;
+/**
+ * What replay writes to: the backend's unchecked writes (and its kind, for the copy rule), and,
+ * when it has them, its writes from bytes (the slab backend's path that copies a record's key
+ * and value straight from the segment image).
+ */
+export type ReplayState = Pick<StateBackend, 'kind' | 'putUnchecked' | 'deleteUnchecked'> &
+  Partial<Pick<StateBackend, 'putBytes' | 'deleteBytes'>>;
 
 /**
  * A replay state that keeps nothing: for a replayer whose `changed` map is the whole point (the
@@ -44,6 +52,8 @@ export class StateReplayer {
   private readonly pending: WalEntry[] = [];
   /** Entries applied. */
   applied = 0;
+  /** The one range object every in-place Put fills (nothing is allocated per record). */
+  private readonly range: StateFileEntryRange = { keyStart: 0, keyLength: 0, valueStart: 0, valueLength: 0 };
 
   /**
    * @param changed when given, every key a Put or Delete is applied to is recorded in it with
@@ -118,6 +128,39 @@ export class StateReplayer {
     }
   }
 
+  /**
+   * Applies the record `record` as the WAL reader hands it (its payload still in the segment
+   * image): the same as `apply(record.lsn, decodeEntry(record))`. A Put or Delete with an ASCII
+   * key, applied at once (not transactional, no `changed` record) to a slab state, goes from the
+   * payload bytes straight into the slabs — no entry object, key string or value view per record:
+   * replay of a batch costs its checksum and the copies the state must make. Anything else
+   * (other types, other keys, a malformed payload) is decoded, with `decodeEntry`'s checks and
+   * errors (`TIDEMARK_CORRUPTION`).
+   */
+  applyRecord(record: Readonly<RecordPayload> & { readonly lsn: number }): void {
+    const state = this.target.state;
+    if (
+      state.kind === 'slab' &&
+      state.putBytes !== undefined &&
+      state.deleteBytes !== undefined &&
+      !this.transactional &&
+      this.changed === undefined
+    ) {
+      if (readPutRanges(record, this.range)) {
+        state.putBytes(record.buf, this.range);
+        this.applied++;
+        return;
+      }
+      const keyLength = readDeleteKeyLength(record);
+      if (keyLength >= 0) {
+        state.deleteBytes(record.buf, record.payloadStart, keyLength);
+        this.applied++;
+        return;
+      }
+    }
+    this.apply(record.lsn, decodeEntry(record));
+  }
+
   private mutate(entry: WalEntry): void {
     if (entry.type === 'put') {
       const state = this.target.state;
@@ -166,7 +209,7 @@ export async function replayWal(
   let batchSegment = -1;
   let batchOffset = -1;
   const read = await WalReader.read(walDir, options, (record) => {
-    replayer.apply(record.lsn, decodeEntry(record));
+    replayer.applyRecord(record);
     lastReplayedLsn = record.lsn;
     // The bytes the writer appended for it, as the WAL counts them: a frame (v1/v2) is its own
     // unit; a record in a batch (v3) has a short header, and its batch's header counts once.

@@ -197,11 +197,13 @@ export class SlabArena {
       b[p++] = (n & 0x7f) | 0x80;
       n = Math.floor(n / 128);
     }
+    // Short runs byte by byte; longer ones through a plain Uint8Array view (`subarray` on a
+    // Buffer goes through its species constructor, several times the cost, once per record).
     if (keyLength <= 32) for (let i = 0; i < keyLength; i++) b[p + i] = key[keyStart + i]!;
-    else b.set(key.subarray(keyStart, keyStart + keyLength), p);
+    else b.set(new Uint8Array(key.buffer, key.byteOffset + keyStart, keyLength), p);
     p += keyLength;
     if (valueLength <= 32) for (let i = 0; i < valueLength; i++) b[p + i] = value[valueStart + i]!;
-    else b.set(value.subarray(valueStart, valueStart + valueLength), p);
+    else b.set(new Uint8Array(value.buffer, value.byteOffset + valueStart, valueLength), p);
     slab.used += recordLength;
     slab.live += recordLength;
     this.usedBytes += recordLength;

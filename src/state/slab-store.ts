@@ -208,6 +208,30 @@ export class SlabStore implements StateBackend {
     this.write(this.keyInScratch(bytes, keyStart, keyLength), keyLength, bytes, valueStart, valueLength);
   }
 
+  /**
+   * {@link putBytes} for a run of entries whose keys the caller has checked to be strictly
+   * increasing (a sorted state file, whose reader refuses a key out of order before handing it
+   * out), `first` true for the run's first entry. While the store is still bulk-loading (see
+   * `appender`), every entry after the first is appended without comparing its key with the last
+   * one and without copying it to scratch first; the first is compared as usual, so a run after
+   * other keys is still placed right. The run must not be interleaved with other writes.
+   */
+  putBytesAscending(bytes: Uint8Array, entry: Readonly<StateFileEntryRange>, first: boolean): void {
+    const appender = this.appender;
+    if (appender !== undefined && !first && this.ascendingRun) {
+      const { keyStart, keyLength, valueStart, valueLength } = entry;
+      appender.append(this.arena.append(bytes, keyStart, keyLength, bytes, valueStart, valueLength));
+      this.keyValueBytes += keyLength + valueLength;
+      return;
+    }
+    this.putBytes(bytes, entry);
+    // The run may skip the comparison only while its first key went to the appender.
+    this.ascendingRun = this.appender !== undefined;
+  }
+
+  /** True while the run of {@link putBytesAscending} in progress appends without comparing. */
+  private ascendingRun = false;
+
   /** Removes the key `bytes[keyStart, keyStart + keyLength)`; true when it was held. */
   deleteBytes(bytes: Uint8Array, keyStart: number, keyLength: number): boolean {
     return this.remove(this.keyInScratch(bytes, keyStart, keyLength), keyLength);

@@ -30,7 +30,9 @@ import { type FrameInfo, peekFrameLsn, type RecordPayload, readFrame } from '../
  * One valid record, as a {@link RecordVisitor} sees it: its payload (`buf` is the whole segment
  * image, `path` the segment file, `frameOffset` where the record's header starts in it — inside
  * its batch in a version 3 segment), its LSN and its segment's number. Pass it straight to
- * `decodeEntry` / `decodeCoreEntry`.
+ * `decodeEntry` / `decodeCoreEntry`. Offsets (`frameOffset`, `batchOffset`, `nextOffset`) are
+ * the file's; index `buf` with `payloadStart` only (a resumed `WalReader` read may hand out a
+ * partial image whose bytes sit before their file offsets, see wal/segment-window.ts).
  *
  * A scan fills in and passes the same object for every record (nothing is allocated per
  * record), so it is valid only during the visitor's call: copy the fields (and the payload
@@ -171,6 +173,9 @@ export function batchFraming(
     },
     peekLsn: peekBatchLsn,
     visitRecords(buf, { offset, info: unit, fromLsn }, record, visit) {
+      // A batch wholly before the first LSN wanted (the records a checkpoint covers) was checked
+      // by `read`; nothing in it is visited, so its records are not walked.
+      if (unit.firstLsn + unit.count <= fromLsn) return;
       const end = offset + unit.size;
       record.commitTimeMs = timed ? unit.commitTimeMs : undefined;
       let p = offset + BATCH_HEADER_SIZE;

@@ -33,6 +33,7 @@ import {
   type WalDamage,
   type WalRecoveryMode,
 } from './segment-scanner.js';
+import { readSegmentFrom } from './segment-window.js';
 
 /** What a read covered. */
 export interface WalReadStats {
@@ -135,7 +136,10 @@ export class WalReader {
    * A log closed cleanly (its marker `CLEAN` is there) that ends before the point the marker
    * names is `TIDEMARK_DATA_LOSS` naming the missing LSNs — in `point-in-time` and `salvage` a
    * reported damage entry at the log's end instead (checked when the read reaches the final
-   * segment, i.e. not when `untilLsn` stops it in an earlier one).
+   * segment, i.e. not when `untilLsn` stops it in an earlier one, nor when a read resumed with
+   * `resumeAt` and ending at a finite `untilLsn` read its segment only up to the batch holding
+   * `untilLsn`, which it does in `tolerate-torn-tail` mode when the batches up to it are intact:
+   * then neither the bytes after it nor a torn tail there are looked at).
    */
   static async read(dir: Directory, options: WalReadOptions, visit: RecordVisitor): Promise<WalReadStats> {
     checkDirectoryArgument('dir', dir);
@@ -192,7 +196,7 @@ export class WalReader {
     for (let i = 0; i < last; i++) {
       if (segments[i]!.firstLsn === undefined) {
         const path = `${dir.path}/${segments[i]!.name}`;
-        const buf = Buffer.from(await dir.readFile(segments[i]!.name, MAX_SEGMENT_FILE_BYTES));
+        const buf = await readSegmentImage(dir, segments[i]!.name);
         const decoded = decodeSegmentHeader(buf);
         const problem = typeof decoded === 'string' ? decoded : 'checksum';
         if (mode === 'point-in-time' && problem !== 'version') {
@@ -264,18 +268,37 @@ export class WalReader {
       if (mode === 'salvage' && seg.firstLsn === undefined && i < last) continue; // reported above
       const path = `${dir.path}/${seg.name}`;
       let buf: Buffer;
+      // A resumed read up to a known LSN may take only the bytes up to it, relocated after the
+      // header (segment-window.ts): the log's end is then not reached, so the clean-shutdown check
+      // is not made here, and the offsets the scan reports are shifted back by `base`. That image
+      // holds only intact units with contiguous LSNs, so the scan can fail only on the header,
+      // whose offsets are the file's.
+      let bounded = false;
+      let base = 0;
+      let scanResume = i === start ? resume : undefined;
       if (resume !== undefined && i === start) {
-        buf = await readSegmentFrom(dir, seg.name, resume.offset);
-        if (!resumable(buf, resume)) {
+        const window = await readSegmentFrom(dir, seg.name, {
+          offset: resume.offset,
+          lsn: resume.lsn,
+          untilLsn: mode === 'tolerate-torn-tail' ? untilLsn : undefined,
+        });
+        buf = window.buf;
+        bounded = window.bounded;
+        base = window.base;
+        scanResume = { offset: resume.offset - base, lsn: resume.lsn };
+        if (!resumable(buf, scanResume)) {
           resume = undefined;
-          buf = Buffer.from(await dir.readFile(seg.name, MAX_SEGMENT_FILE_BYTES));
+          scanResume = undefined;
+          bounded = false;
+          base = 0;
+          buf = await readSegmentImage(dir, seg.name);
         }
       } else {
-        buf = Buffer.from(await dir.readFile(seg.name, MAX_SEGMENT_FILE_BYTES));
+        buf = await readSegmentImage(dir, seg.name);
       }
       // A resumed segment was read only from the resume offset on (plus its header).
       stats.bytesRead +=
-        resume !== undefined && i === start ? buf.length - resume.offset + SEGMENT_HEADER_SIZE : buf.length;
+        scanResume !== undefined ? buf.length - scanResume.offset + SEGMENT_HEADER_SIZE : buf.length;
       stats.segmentsRead++;
       if (i === last && isTornSegmentHeader(buf, expectedFirst)) {
         checkEnd({ segment: seg.number, path, lastLsn: stats.lastLsn, endOffset: 0 });
@@ -292,16 +315,16 @@ export class WalReader {
         path,
         segmentNumber: seg.number,
         final: i === last,
-        visit: filtered,
+        visit: base === 0 ? filtered : relocated(filtered, base),
         expectedFirstLsn: expectedFirst,
-        resume: i === start ? resume : undefined,
+        resume: scanResume,
         mode,
       });
       stats.lastLsn = scan.lastLsn;
       stats.tornTail = scan.tornTail;
       expectedFirst = scan.lastLsn + 1;
       if (scan.skipped) stats.damage.push(...scan.skipped);
-      if (i === last && !scan.stoppedAt)
+      if (i === last && !scan.stoppedAt && !bounded)
         checkEnd({ segment: seg.number, path, lastLsn: scan.lastLsn, endOffset: scan.validEnd });
       if (scan.stoppedAt) {
         const dropped = last - i;
@@ -344,6 +367,21 @@ function checkReadArguments(options: WalReadOptions, visit: RecordVisitor): void
 }
 
 /**
+ * `visit` for records of an image whose bytes past the header sit `base` bytes before their file
+ * offsets: their offsets are put back to the file's (the record object is refilled by the scan
+ * for every record, so shifting it in place is safe; `payloadStart` stays an index into `buf`).
+ */
+function relocated(visit: RecordVisitor, base: number): RecordVisitor {
+  return (record) => {
+    const r = record as RecordInfo;
+    r.frameOffset += base;
+    r.batchOffset += base;
+    r.nextOffset += base;
+    visit(r);
+  };
+}
+
+/**
  * True when `resume` is a frame boundary in `buf` holding a valid record with LSN `resume.lsn`
  * (in a batched segment: a batch of this segment holding that LSN), or its end.
  */
@@ -362,38 +400,11 @@ function resumable(buf: Buffer, resume: { offset: number; lsn: number }): boolea
 }
 
 /**
- * A segment image with only the header and the bytes from `offset` on read in; the bytes
- * between are never looked at (scanning resumes at `offset`) and stay uninitialized.
+ * A whole segment file as a `Buffer` view of the bytes `readFile` returned — not a copy: a
+ * segment is up to 64 MiB and copying it cost as much as checking its CRCs. The scan only reads
+ * it, and a visitor copies whatever it keeps past its call (see `RecordInfo`).
  */
-async function readSegmentFrom(dir: Directory, name: string, offset: number): Promise<Buffer> {
-  const file = await dir.open(name, 'read');
-  try {
-    const size = await file.size();
-    if (size > MAX_SEGMENT_FILE_BYTES) {
-      throw new TidemarkError(
-        'TIDEMARK_LIMIT',
-        `${file.path} is ${size} bytes, over the cap of ${MAX_SEGMENT_FILE_BYTES}`,
-        {
-          path: file.path,
-        },
-      );
-    }
-    const buf = Buffer.allocUnsafe(size);
-    const fill = async (from: number, to: number) => {
-      let at = from;
-      while (at < to) {
-        const n = await file.read(buf, at, to - at, at);
-        if (n === 0) break;
-        at += n;
-      }
-      return at;
-    };
-    const headerEnd = Math.min(SEGMENT_HEADER_SIZE, size);
-    if ((await fill(0, headerEnd)) < headerEnd) return buf.subarray(0, 0);
-    const start = Math.max(offset, headerEnd);
-    const end = await fill(start, size);
-    return buf.subarray(0, end);
-  } finally {
-    await file.close();
-  }
+async function readSegmentImage(dir: Directory, name: string): Promise<Buffer> {
+  const bytes = await dir.readFile(name, MAX_SEGMENT_FILE_BYTES);
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
