@@ -73,12 +73,14 @@ export async function collectFencedObjects(
   }
   if (collected.checkpoints.length > 0) await store.remove(collected.checkpoints); // checks the fence
 
-  collected.segments.push(...(await collectSegments(storage, history, fence, '')));
+  collected.segments.push(...(await collectSegments(storage, { history, fence, label: '' })));
   if (options.perCore) {
     for (const c of await listArchivedCores(storage)) {
       const core = coreArchiveStorage(storage, c);
       try {
-        collected.segments.push(...(await collectSegments(core, history.forCore(c), fence, `core-${c}:`)));
+        collected.segments.push(
+          ...(await collectSegments(core, { history: history.forCore(c), fence, label: `core-${c}:` })),
+        );
       } finally {
         core.destroy();
       }
@@ -90,10 +92,9 @@ export async function collectFencedObjects(
 /** Deletes the archived segments under `storage` that `history` hides; resolves their keys. */
 async function collectSegments(
   storage: S3ObjectStorage,
-  history: WriterHistory,
-  fence: WriterFence,
-  label: string,
+  view: { history: WriterHistory; fence: WriterFence; label: string },
 ): Promise<string[]> {
+  const { history, fence, label } = view;
   const seen = verdicts(fence);
   const floor = history.segmentFloor();
   const doomed: string[] = [];

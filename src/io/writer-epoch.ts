@@ -231,16 +231,26 @@ export class WriterFence {
   private fencedBy: TidemarkError | undefined;
   private readonly listeners: ((err: TidemarkError) => void)[] = [];
 
-  private constructor(
-    /** The object store (and prefix) this fence claims. */
-    readonly storage: S3ObjectStorage,
-    /** The writer epoch this process claimed. */
-    readonly epoch: number,
-    /** The history including this claim. */
-    readonly history: WriterHistory,
-    /** The fence this one was shared from ({@link share}): it checks, and is fenced, through it. */
-    private readonly parent?: WriterFence,
-  ) {}
+  /** The object store (and prefix) this fence claims. */
+  readonly storage: S3ObjectStorage;
+  /** The writer epoch this process claimed. */
+  readonly epoch: number;
+  /** The history including this claim. */
+  readonly history: WriterHistory;
+  /** The fence this one was shared from ({@link share}): it checks, and is fenced, through it. */
+  private readonly parent: WriterFence | undefined;
+
+  private constructor(claim: {
+    storage: S3ObjectStorage;
+    epoch: number;
+    history: WriterHistory;
+    parent?: WriterFence | undefined;
+  }) {
+    this.storage = claim.storage;
+    this.epoch = claim.epoch;
+    this.history = claim.history;
+    this.parent = claim.parent;
+  }
 
   /**
    * Claims the next epoch on `storage`'s prefix and registers the fence on `storage`, so that the
@@ -268,11 +278,11 @@ export class WriterFence {
         if (!isTidemarkError(err, 'TIDEMARK_CONFLICT') || attempt >= MAX_CLAIM_ATTEMPTS) throw err;
         continue; // another writer claimed this epoch first: list again, try the next
       }
-      const fence = new WriterFence(
+      const fence = new WriterFence({
         storage,
         epoch,
-        new WriterHistory([...history.records, { epoch, cutoff: record.cutoff }]),
-      );
+        history: new WriterHistory([...history.records, { epoch, cutoff: record.cutoff }]),
+      });
       fences.set(storage, fence);
       return fence;
     }
@@ -280,7 +290,7 @@ export class WriterFence {
 
   /** Registers this fence's epoch on another client of the same prefix (e.g. one per thread). */
   static resume(storage: S3ObjectStorage, epoch: number, history: WriterHistory): WriterFence {
-    const fence = new WriterFence(storage, epoch, history);
+    const fence = new WriterFence({ storage, epoch, history });
     fences.set(storage, fence);
     return fence;
   }
@@ -293,7 +303,7 @@ export class WriterFence {
    */
   share(storage: S3ObjectStorage, history: WriterHistory = this.history): WriterFence {
     const root = this.parent ?? this;
-    const shared = new WriterFence(root.storage, root.epoch, history, root);
+    const shared = new WriterFence({ storage: root.storage, epoch: root.epoch, history, parent: root });
     fences.set(storage, shared);
     return shared;
   }

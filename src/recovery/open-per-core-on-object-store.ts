@@ -198,12 +198,12 @@ export async function openPerCoreOnObjectStore(
       fence,
       store,
       close: () => {
-        closing ??= closeAll(archives, writers, held, undefined);
+        closing ??= closeAll({ archives, writers, claimed: held, lock: undefined });
         return closing;
       },
     };
   } catch (err) {
-    await closeAll(archives, writers, claimed, handedOver ? undefined : lock).catch(() => {});
+    await closeAll({ archives, writers, claimed, lock: handedOver ? undefined : lock }).catch(() => {});
     throw err;
   }
 }
@@ -224,12 +224,13 @@ async function isFresh(walRoot: Directory, cores: number): Promise<boolean> {
   return fresh;
 }
 
-async function closeAll(
-  archives: readonly CoreWalArchive[],
-  writers: readonly CoreWalWriter[],
-  claimed: ClaimedWriter | undefined,
-  lock: DirectoryLock | undefined,
-): Promise<void> {
+async function closeAll(opened: {
+  archives: readonly CoreWalArchive[];
+  writers: readonly CoreWalWriter[];
+  claimed: ClaimedWriter | undefined;
+  lock: DirectoryLock | undefined;
+}): Promise<void> {
+  const { archives, writers, claimed, lock } = opened;
   const results = await Promise.allSettled(archives.map((a) => a.close()));
   results.push(...(await Promise.allSettled(writers.map((w) => w.close()))));
   claimed?.close();

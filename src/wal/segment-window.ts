@@ -113,8 +113,8 @@ async function boundedWindow(
   const { start, size, lsn, untilLsn } = range;
   const header = decodeSegmentHeader(head);
   if (typeof header === 'string') return undefined;
-  const framing = framingFor(header.version, header.segmentNumber);
-  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0 };
+  const framing = framingFor(header, header.segmentNumber);
+  const unit: FramedUnit = { firstLsn: 0, count: 0, size: 0, commitTimeMs: -1 };
   const rest = size - start;
   let win = Buffer.allocUnsafe(Math.min(FIRST_WINDOW_BYTES, rest));
   let filled = 0;
