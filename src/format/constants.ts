@@ -481,11 +481,15 @@ export const RingStat = {
   walCheckpointMark: 14,
   /** Ring 1's measured WAL replay rate, bytes per ms (for the replay-time estimate). */
   replayBytesPerMs: 15,
+  /** WAL bytes not yet in the object store's archive (records, not headers): the RPO now (bytes; 0 without an archive). */
+  unarchivedBytes: 16,
+  /** WAL segments Ring 1 archived to the object store (count). */
+  segmentsArchived: 17,
 } as const;
 /** WAL replay rate assumed before one was measured: 50 MB/s, in bytes per millisecond. */
 export const DEFAULT_REPLAY_BYTES_PER_MS = 50_000;
 /** Number of Ring 1 counters in {@link RingStat}. */
-export const RING_STATS_COUNT = 16;
+export const RING_STATS_COUNT = 18;
 /** Ring state word values. */
 export const RingState = {
   /** Ring 1 is starting up (opening the WAL, cutting a torn tail). */

@@ -15,6 +15,7 @@ import {
   StateChangelogBuffer,
   type StateChangelogBufferOptions,
 } from '../changelog/state-changelog-buffer.js';
+import { loadLatestCheckpoint } from '../checkpoint/checkpoint-chain.js';
 import { type CheckpointOptions, resolveCheckpointOptions } from '../checkpoint/checkpoint-config.js';
 import { TidemarkError, type TidemarkErrorCode } from '../errors.js';
 import type { IncrementalCheckpointMetadata } from '../format/checkpoint-manifest.js';
@@ -26,8 +27,8 @@ import {
   RecoveryManager,
   WAL_DIR_NAME,
 } from '../recovery/recovery-manager.js';
-import { fetchArchiveIfWalEmpty } from '../recovery/restore-from-object-store.js';
 import { type ClaimedEpoch, objectStoreOf, type StorageOptions } from '../recovery/storage-location.js';
+import { fetchWalForOpen } from '../recovery/unarchived-tail.js';
 import { claimWriter } from '../recovery/writer-claim.js';
 import {
   type BackpressurePolicy,
@@ -134,15 +135,28 @@ export async function openChangelogAwareStore(config: ChangelogStoreConfig): Pro
     const objectStore = objectStoreOf(config);
     // A writer on an object store claims its epoch first (fencing the previous writer,
     // docs/OBJECT-STORE.md): what it fetches and recovers next is what its claim records as valid.
-    if (objectStore) {
-      const claimed = await claimWriter(objectStore, { root, takeover: config.takeover ?? false });
-      writer = claimed.fence.claimed();
-      claimed.close();
+    const claimed = objectStore
+      ? await claimWriter(objectStore, { root, takeover: config.takeover ?? false })
+      : undefined;
+    let segmentsFetched: number;
+    try {
+      writer = claimed?.fence.claimed();
+      // A new machine taking over: the archived WAL is fetched before recovery reads it, and
+      // continues after the checkpoint when the previous writer's tail never reached the
+      // archive. (Only then is the checkpoint loaded here as well as by the recovery below.)
+      segmentsFetched = await fetchWalForOpen({
+        walDir: await root.subdirectory(WAL_DIR_NAME),
+        storage: config,
+        checkpointLsn: async () => {
+          if (!claimed) return 0;
+          const latest = await loadLatestCheckpoint(claimed.store, { stateBackend: config.stateBackend });
+          return latest.checkpoint?.manifest.walPosition.lsn ?? 0;
+        },
+        signal,
+      });
+    } finally {
+      claimed?.close();
     }
-    // A new machine taking over: the archived WAL is fetched before recovery reads it.
-    const segmentsFetched = await fetchArchiveIfWalEmpty(await root.subdirectory(WAL_DIR_NAME), config, {
-      signal,
-    });
     const recovered = await new RecoveryManager({
       dir: root,
       transactional,

@@ -105,6 +105,15 @@ async function main(): Promise<void> {
     buffer.statsArea[RingStat.replayBytesPerMs] = manager.stats().replayBytesPerMs;
   };
   publishReplayStats();
+  // Ring 0's stats() reports the archive's lag (the RPO) from these.
+  const publishArchiveStats = () => {
+    if (!archiver) return;
+    const a = archiver.stats();
+    buffer.statsArea[RingStat.unarchivedBytes] = a.unarchivedBytes;
+    buffer.statsArea[RingStat.segmentsArchived] = a.segmentsArchived;
+  };
+  publishArchiveStats();
+  const archiveStatsTimer = archiver ? setInterval(publishArchiveStats, 250).unref() : undefined;
   // Half-written checkpoints of an earlier run; the manager queues it before any checkpoint.
   manager
     .cleanupOrphans()
@@ -160,6 +169,7 @@ async function main(): Promise<void> {
       aborts.get(msg.requestId)?.abort(new Error('aborted in Ring 0'));
     } else if (msg.type === 'close') {
       if (periodic) clearInterval(periodic);
+      if (archiveStatsTimer) clearInterval(archiveStatsTimer);
       drainer.stop();
       void (async () => {
         let error: WireError | undefined;
@@ -171,6 +181,7 @@ async function main(): Promise<void> {
             error = wire(err);
           });
           await archiver.stop();
+          publishArchiveStats();
         }
         try {
           await wal.close();

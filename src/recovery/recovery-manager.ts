@@ -47,7 +47,6 @@ import { WalReader } from '../wal/wal-reader.js';
 import { cutWalAt } from '../wal/wal-repair.js';
 import { type WalOptions, WriteAheadLog } from '../wal/write-ahead-log.js';
 import { checkRecoveryConfig } from './config-validation.js';
-import { fetchArchiveIfWalEmpty, RESTORE_MARKER } from './restore-from-object-store.js';
 import {
   objectStoreOf,
   openCheckpointStore,
@@ -55,7 +54,7 @@ import {
   startWalArchiver,
   WAL_DIR_NAME,
 } from './storage-location.js';
-import { continueAfterUnarchivedTail } from './unarchived-tail.js';
+import { fetchWalForOpen } from './unarchived-tail.js';
 import { claimWriter } from './writer-claim.js';
 
 export { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from './storage-location.js';
@@ -356,23 +355,28 @@ export class RecoveryManager {
         : undefined;
       if (claimed) opened.push(claimed);
       throwIfAborted(what, signal);
-      // Whether this open fetches the WAL from the archive (a fresh directory: a takeover).
-      const fetching =
-        objectStore !== undefined &&
-        this.config.archiveWal !== false &&
-        ((await listSegments(walDir)).length === 0 || (await walDir.exists(RESTORE_MARKER)));
-      const segmentsFetched = await fetchArchiveIfWalEmpty(walDir, this.config, { signal });
       const checkpointStore =
         claimed ??
         (await openCheckpointStore(root, objectStore, { compression: this.config.checkpoint?.compression }));
       if (!claimed) opened.push(checkpointStore);
       const store = checkpointStore.store;
-      const latest = await loadLatestCheckpoint(store, { stateBackend: this.config.stateBackend });
+      let loaded: LatestCheckpoint | undefined;
+      const loadLatest = async () => {
+        loaded ??= await loadLatestCheckpoint(store, { stateBackend: this.config.stateBackend });
+        return loaded;
+      };
+      // A fresh directory (a takeover) fetches the archive; when nothing after the checkpoint
+      // reached it, the previous writer's unarchived tail is the takeover's documented loss
+      // bound, not missing WAL (unarchived-tail.ts).
+      const segmentsFetched = await fetchWalForOpen({
+        walDir,
+        storage: this.config,
+        checkpointLsn: async () => (await loadLatest()).checkpoint?.manifest.walPosition.lsn ?? 0,
+        signal,
+      });
+      const latest = await loadLatest();
       throwIfAborted(what, signal);
       const ckptLsn = latest.checkpoint?.manifest.walPosition.lsn ?? 0;
-      // Nothing after the checkpoint reached the archive: the previous writer's unarchived tail
-      // is the takeover's documented loss bound, not missing WAL (unarchived-tail.ts).
-      if (fetching) await continueAfterUnarchivedTail({ dir: walDir, checkpointLsn: ckptLsn });
       await requireWalFrom(walDir, latest);
       const historyDamage = await checkHistory(walDir, latest, this.config.mode);
       let cut: WalDamage | undefined;

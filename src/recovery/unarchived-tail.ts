@@ -18,6 +18,8 @@ import { listSegments } from '../wal/segment-files.js';
 import { segmentFileName } from '../wal/segment-name.js';
 import { scanSegment } from '../wal/segment-scanner.js';
 import { createSegment } from '../wal/segment-writer.js';
+import { fetchArchiveIfWalEmpty, RESTORE_MARKER } from './restore-from-object-store.js';
+import { objectStoreOf, type StorageOptions } from './storage-location.js';
 
 /** Options of {@link continueAfterUnarchivedTail}. */
 export interface UnarchivedTailOptions {
@@ -76,4 +78,37 @@ export async function continueAfterUnarchivedTail(
   });
   await file.close();
   return { archivedThroughLsn: lastLsn, segment };
+}
+
+/** Options of {@link fetchWalForOpen}. */
+export interface FetchWalForOpenOptions {
+  /** The data directory's log directory (its lock held by the caller). */
+  walDir: Directory;
+  /** The open's storage options (object store, `archiveWal`). */
+  storage: StorageOptions;
+  /**
+   * LSN of the checkpoint recovery will start from, called only when this open fetched its WAL
+   * from the archive (the caller loads the latest valid checkpoint it will recover anyway).
+   */
+  checkpointLsn: () => Promise<number>;
+  /** Stops the fetch between segments (`TIDEMARK_ABORTED`). */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * The WAL a writer opens on an object store (both engines): a fresh directory (an empty log, or
+ * an interrupted restore) fetches the archive, and when that archive ends before the checkpoint
+ * — the previous writer's unarchived tail, a takeover's loss bound — the log continues right
+ * after the checkpoint ({@link continueAfterUnarchivedTail}). Resolves the segments fetched.
+ */
+export async function fetchWalForOpen(options: FetchWalForOpenOptions): Promise<number> {
+  const { walDir, storage } = options;
+  const fetching =
+    objectStoreOf(storage) !== undefined &&
+    storage.archiveWal !== false &&
+    ((await listSegments(walDir)).length === 0 || (await walDir.exists(RESTORE_MARKER)));
+  const fetched = await fetchArchiveIfWalEmpty(walDir, storage, { signal: options.signal });
+  if (fetching)
+    await continueAfterUnarchivedTail({ dir: walDir, checkpointLsn: await options.checkpointLsn() });
+  return fetched;
 }

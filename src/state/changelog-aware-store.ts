@@ -152,6 +152,14 @@ export interface ChangelogAwareStoreStats {
   walBytesSinceCheckpoint: number;
   /** Ring 1: `walBytesSinceCheckpoint` over the measured replay rate — a recovery's replay time now, ms. */
   estimatedReplayMs: number;
+  /**
+   * Ring 1, with an object store: WAL bytes (records) not yet in its archive — what a takeover
+   * on another machine would lose now, the recovery point objective in bytes (refreshed every
+   * 250 ms; `archiveIntervalMs` bounds it). 0 without an archive.
+   */
+  unarchivedBytes: number;
+  /** Ring 1: WAL segments archived to the object store (count). */
+  segmentsArchived: number;
 }
 
 interface Queued {
@@ -640,6 +648,8 @@ export class ChangelogAwareStore {
       estimatedReplayMs:
         Math.max(0, r[RingStat.bytesWritten]! - r[RingStat.walCheckpointMark]!) /
         (r[RingStat.replayBytesPerMs]! || DEFAULT_REPLAY_BYTES_PER_MS),
+      unarchivedBytes: r[RingStat.unarchivedBytes]!,
+      segmentsArchived: r[RingStat.segmentsArchived]!,
     };
   }
 
