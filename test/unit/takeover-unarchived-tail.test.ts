@@ -87,3 +87,38 @@ test('a takeover whose archive starts past the checkpoint (the segment holding i
   await a.close().catch(() => {});
   fs.rmSync(root, { recursive: true, force: true });
 });
+
+test('the pipeline store taking over after an unarchived tail recovers the checkpoint too (it fetched the archive, then refused with TIDEMARK_DATA_LOSS)', async () => {
+  const root = tmpDir('takeover-unarchived-ring');
+  const objectStore = `file://${path.join(root, 'store')}`;
+  const a = await new RecoveryManager({
+    objectStore,
+    archiveIntervalMs: 0,
+    transactional: true,
+    dir: path.join(root, 'a'),
+  }).open();
+  for (let i = 0; i < 50; i++) a.store.put(`k${i}`, payloadFor(i));
+  await a.store.flushed(a.store.commit({ src: 50 }));
+  await a.checkpoint();
+  for (let i = 50; i < 60; i++) a.store.put(`k${i}`, payloadFor(i));
+  await a.store.flushed(a.store.commit({ src: 60 }));
+  assert.ok(a.archiver!.stats().unarchivedBytes > 0);
+  const { openChangelogAwareStore } = await import('../../src/pipeline/index.ts');
+  const b = await openChangelogAwareStore({
+    dir: path.join(root, 'b'),
+    objectStore,
+    transactional: true,
+    takeover: true,
+  });
+  assert.equal(b.recovered.state.size, 50, 'the checkpoint is recovered; the unarchived tail is the RPO');
+  assert.deepEqual(b.recovered.sourceOffsets, { src: 50 });
+  b.store.put('after', payloadFor(1));
+  await b.store.flushed(b.store.commit({ src: 61 }));
+  await b.store.close();
+  await assert.rejects(a.close(), (e) => isTidemarkError(e, 'TIDEMARK_FENCED'));
+  const restored = path.join(root, 'restored');
+  await restoreFromObjectStore({ from: objectStore, dir: restored });
+  const r = await new RecoveryManager({ dir: restored, transactional: true }).recover();
+  assert.equal(r.state.size, 51, "B's write after the takeover is in the archive");
+  fs.rmSync(root, { recursive: true, force: true });
+});
