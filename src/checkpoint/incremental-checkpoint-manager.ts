@@ -60,6 +60,7 @@ import {
   type CheckpointStore,
   FileSystemCheckpointStore,
 } from './checkpoint-store.js';
+import { ObjectStoreCheckpointStore } from './object-store-checkpoint-store.js';
 import { ReplayRate } from './replay-estimate.js';
 import { findLatestVerifiedChain, type VerifiedChain } from './stream-chain.js';
 
@@ -156,6 +157,11 @@ export interface IncrementalCheckpointStats {
   replayBytesPerMs: number;
   /** `walBytesSinceCheckpoint` / `replayBytesPerMs`: how long a recovery now would replay, ms. */
   estimatedReplayMs: number;
+  /**
+   * PUT requests the checkpoints of this store's object store made (data objects, packed by the
+   * CheckpointBatcher, and manifests: 2 for a small checkpoint); 0 for a local store (count).
+   */
+  objectPuts: number;
 }
 
 /**
@@ -217,7 +223,7 @@ export class IncrementalCheckpointManager {
   private verifiedCheckpointId: number | undefined;
   private readonly counters: Omit<
     IncrementalCheckpointStats,
-    'walBytesSinceCheckpoint' | 'replayBytesPerMs' | 'estimatedReplayMs'
+    'walBytesSinceCheckpoint' | 'replayBytesPerMs' | 'estimatedReplayMs' | 'objectPuts'
   > = {
     checkpoints: 0,
     bases: 0,
@@ -290,7 +296,14 @@ export class IncrementalCheckpointManager {
       walBytesSinceCheckpoint,
       replayBytesPerMs: this.replayRate.bytesPerMs,
       estimatedReplayMs: this.replayRate.estimateMs(walBytesSinceCheckpoint),
+      objectPuts: this.objectPuts(),
     };
+  }
+
+  private objectPuts(): number {
+    if (!(this.store instanceof ObjectStoreCheckpointStore)) return 0;
+    const s = this.store.stats();
+    return s.puts + s.manifestPuts;
   }
 
   /**

@@ -485,11 +485,13 @@ export const RingStat = {
   unarchivedBytes: 16,
   /** WAL segments Ring 1 archived to the object store (count). */
   segmentsArchived: 17,
+  /** PUT requests of Ring 1's checkpoints to the object store: data objects and manifests (count). */
+  checkpointObjectPuts: 18,
 } as const;
 /** WAL replay rate assumed before one was measured: 50 MB/s, in bytes per millisecond. */
 export const DEFAULT_REPLAY_BYTES_PER_MS = 50_000;
 /** Number of Ring 1 counters in {@link RingStat}. */
-export const RING_STATS_COUNT = 18;
+export const RING_STATS_COUNT = 19;
 /** Ring state word values. */
 export const RingState = {
   /** Ring 1 is starting up (opening the WAL, cutting a torn tail). */

@@ -130,6 +130,7 @@ async function main(): Promise<void> {
     buffer.statsArea[RingStat.checkpoints]!++;
     buffer.statsArea[RingStat.checkpointLastMs] = done.durationMs;
     buffer.statsArea[RingStat.walSizeBytes] = wal.walSize();
+    buffer.statsArea[RingStat.checkpointObjectPuts] = manager.stats().objectPuts;
     publishReplayStats();
     return done;
   };

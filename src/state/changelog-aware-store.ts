@@ -160,6 +160,8 @@ export interface ChangelogAwareStoreStats {
   unarchivedBytes: number;
   /** Ring 1: WAL segments archived to the object store (count). */
   segmentsArchived: number;
+  /** Ring 1: PUT requests its checkpoints made to the object store, data objects and manifests (2 for a small checkpoint; count). */
+  checkpointObjectPuts: number;
 }
 
 interface Queued {
@@ -650,6 +652,7 @@ export class ChangelogAwareStore {
         (r[RingStat.replayBytesPerMs]! || DEFAULT_REPLAY_BYTES_PER_MS),
       unarchivedBytes: r[RingStat.unarchivedBytes]!,
       segmentsArchived: r[RingStat.segmentsArchived]!,
+      checkpointObjectPuts: r[RingStat.checkpointObjectPuts]!,
     };
   }
 

@@ -43,8 +43,10 @@ test('a checkpoint of 1,000 changed keys over 8 operators writes two objects: on
   for (let o = 0; o < 8; o++) operators[`op${o}`] = Buffer.alloc(4096, o);
 
   const before = objects(path.join(storeDir, 'checkpoints'));
+  const putsBefore = s.checkpoints.stats().objectPuts;
   const delta = await s.checkpoint({ operators });
   const after = objects(path.join(storeDir, 'checkpoints'));
+  assert.equal(s.checkpoints.stats().objectPuts - putsBefore, 2, 'stats() counts the two PUTs');
   await s.close();
 
   assert.equal(delta.kind, 'delta');
@@ -106,5 +108,27 @@ test('a latest pointer left by an earlier version never hides a newer checkpoint
     assert.equal(Buffer.from(latest.checkpoint!.state.get('a')!).toString(), '2');
   } finally {
     store.close();
+  }
+});
+
+test("the pipeline store counts its checkpoints' PUTs in stats(): two for a small delta", async () => {
+  const root = tmpDir('small-ckpt-ring');
+  const { openChangelogAwareStore } = await import('../../src/pipeline/index.ts');
+  const { store } = await openChangelogAwareStore({
+    dir: path.join(root, 'data'),
+    objectStore: pathToFileURL(path.join(root, 'store')).href,
+    archiveIntervalMs: 0,
+  });
+  try {
+    for (let i = 0; i < 5000; i++) store.put(`op${i % 8}/key-${i}`, Buffer.alloc(32, 1));
+    await store.checkpoint();
+    const base = store.stats().checkpointObjectPuts;
+    assert.ok(base >= 2, `the base: ${base} PUTs`);
+    for (let i = 0; i < 1000; i++) store.put(`op${i % 8}/key-${i * 3}`, Buffer.alloc(32, 2));
+    const delta = await store.checkpoint();
+    assert.equal(delta.kind, 'delta');
+    assert.equal(store.stats().checkpointObjectPuts - base, 2);
+  } finally {
+    await store.close();
   }
 });
