@@ -223,106 +223,116 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   const frozen: ReturnType<typeof fork>[] = [];
   let fenced = 0;
 
-  while (!finished) {
-    if (crashes > opts.crashes + 3)
-      throw new TidemarkError('TIDEMARK_BUG', 'the worker keeps dying without being killed');
-    const child = fork(
-      opts.cliScript,
-      [
-        'demo-worker',
-        '--dir',
-        writerDir,
-        '--limit',
-        String(total),
-        '--batch',
-        String(opts.batchRows),
-        '--checkpoint-every',
-        String(opts.checkpointEveryRows),
-        '--engine',
-        opts.engine,
-        ...(opts.store ? ['--store', opts.store] : []),
-        ...(opts.cores ? ['--cores', String(opts.cores)] : []),
-        ...(takeoverNext ? ['--takeover'] : []),
-      ],
-      { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
-    );
-    takeoverNext = false;
-    let last = { walBytes: 0, syncs: 0, checkpoints: 0, deltas: 0 };
-    let killed = false;
-    let replace: (() => void) | undefined;
-    const replaced = new Promise<'replaced'>((resolve) => {
-      replace = () => resolve('replaced');
-    });
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, signal) => resolve({ code, signal })),
-    );
-    child.on('message', (msg: WorkerMessage) => {
-      if (msg.type === 'recovered') {
-        recoveryMs.push(msg.recoveryMs);
-        if (!bar)
-          log(
-            `  worker ${child.pid}: recovered at row ${msg.rows} in ${msg.recoveryMs.toFixed(1)} ms (checkpoint ${msg.checkpointId ?? 'none'}, ${msg.recordsReplayed} WAL records replayed)`,
-          );
-        // The successor holds the new epoch: wake the writers it replaced, who must find out.
-        for (const z of frozen.splice(0)) z.kill('SIGCONT');
-      } else if (msg.type === 'checkpointed') {
-        checkpoints++;
-        if (msg.kind === 'delta') deltas++;
-      } else if (msg.type === 'fenced') {
-        if (!bar) log(`  worker ${child.pid}: fenced (${msg.message.split(':')[0]})`);
-      } else if (msg.type === 'progress' || msg.type === 'done') {
-        last = msg;
-        bar?.update(msg.rows, { crashes });
-        if (!bar && msg.type === 'progress' && performance.now() - lastLine > 2000) {
-          lastLine = performance.now();
-          log(
-            `  ${msg.rows.toLocaleString('en-US')} rows committed, ${msg.durableRows.toLocaleString('en-US')} durable`,
-          );
-        }
-        const event = events[nextEvent];
-        if (msg.type === 'progress' && !killed && event !== undefined && msg.rows >= event.row) {
-          killed = true;
-          nextEvent++;
-          if (event.kind === 'kill') {
-            // A random extra delay so the kill lands anywhere: mid-batch, mid-fdatasync, mid-checkpoint.
-            setTimeout(() => child.kill('SIGKILL'), Math.floor(random() * 25));
-          } else {
-            // Frozen anywhere: mid-batch, mid-archive, between a fence check and its publish.
-            setTimeout(
-              () => {
-                child.kill('SIGSTOP');
-                replace?.();
-              },
-              Math.floor(random() * 25),
+  // A failure must not leave a frozen writer behind (its IPC channel would also keep this
+  // process alive): every zombie still stopped is killed on the way out.
+  const killZombies = () => {
+    for (const z of frozen.splice(0)) z.kill('SIGKILL');
+  };
+  try {
+    while (!finished) {
+      if (crashes > opts.crashes + 3)
+        throw new TidemarkError('TIDEMARK_BUG', 'the worker keeps dying without being killed');
+      const child = fork(
+        opts.cliScript,
+        [
+          'demo-worker',
+          '--dir',
+          writerDir,
+          '--limit',
+          String(total),
+          '--batch',
+          String(opts.batchRows),
+          '--checkpoint-every',
+          String(opts.checkpointEveryRows),
+          '--engine',
+          opts.engine,
+          ...(opts.store ? ['--store', opts.store] : []),
+          ...(opts.cores ? ['--cores', String(opts.cores)] : []),
+          ...(takeoverNext ? ['--takeover'] : []),
+        ],
+        { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+      );
+      takeoverNext = false;
+      let last = { walBytes: 0, syncs: 0, checkpoints: 0, deltas: 0 };
+      let killed = false;
+      let replace: (() => void) | undefined;
+      const replaced = new Promise<'replaced'>((resolve) => {
+        replace = () => resolve('replaced');
+      });
+      const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.on('exit', (code, signal) => resolve({ code, signal })),
+      );
+      child.on('message', (msg: WorkerMessage) => {
+        if (msg.type === 'recovered') {
+          recoveryMs.push(msg.recoveryMs);
+          if (!bar)
+            log(
+              `  worker ${child.pid}: recovered at row ${msg.rows} in ${msg.recoveryMs.toFixed(1)} ms (checkpoint ${msg.checkpointId ?? 'none'}, ${msg.recordsReplayed} WAL records replayed)`,
+            );
+          // The successor holds the new epoch: wake the writers it replaced, who must find out.
+          for (const z of frozen.splice(0)) z.kill('SIGCONT');
+        } else if (msg.type === 'checkpointed') {
+          checkpoints++;
+          if (msg.kind === 'delta') deltas++;
+        } else if (msg.type === 'fenced') {
+          if (!bar) log(`  worker ${child.pid}: fenced (${msg.message.split(':')[0]})`);
+        } else if (msg.type === 'progress' || msg.type === 'done') {
+          last = msg;
+          bar?.update(msg.rows, { crashes });
+          if (!bar && msg.type === 'progress' && performance.now() - lastLine > 2000) {
+            lastLine = performance.now();
+            log(
+              `  ${msg.rows.toLocaleString('en-US')} rows committed, ${msg.durableRows.toLocaleString('en-US')} durable`,
             );
           }
+          const event = events[nextEvent];
+          if (msg.type === 'progress' && !killed && event !== undefined && msg.rows >= event.row) {
+            killed = true;
+            nextEvent++;
+            if (event.kind === 'kill') {
+              // A random extra delay so the kill lands anywhere: mid-batch, mid-fdatasync, mid-checkpoint.
+              setTimeout(() => child.kill('SIGKILL'), Math.floor(random() * 25));
+            } else {
+              // Frozen anywhere: mid-batch, mid-archive, between a fence check and its publish.
+              setTimeout(
+                () => {
+                  child.kill('SIGSTOP');
+                  replace?.();
+                },
+                Math.floor(random() * 25),
+              );
+            }
+          }
         }
+      });
+      const outcome = await Promise.race([exit, replaced]);
+      walBytes += last.walBytes;
+      syncs += last.syncs;
+      if (outcome === 'replaced') {
+        const made = zombies.length + 1;
+        zombies.push({ pid: child.pid, exit });
+        frozen.push(child);
+        writerDir = machineDir(dir, made);
+        takeoverNext = true;
+        if (!bar)
+          log(
+            `  takeover #${made}: worker ${child.pid} frozen (SIGSTOP); a new writer takes over from ${writerDir}`,
+          );
+        continue;
       }
-    });
-    const outcome = await Promise.race([exit, replaced]);
-    walBytes += last.walBytes;
-    syncs += last.syncs;
-    if (outcome === 'replaced') {
-      const made = zombies.length + 1;
-      zombies.push({ pid: child.pid, exit });
-      frozen.push(child);
-      writerDir = machineDir(dir, made);
-      takeoverNext = true;
-      if (!bar)
-        log(
-          `  takeover #${made}: worker ${child.pid} frozen (SIGSTOP); a new writer takes over from ${writerDir}`,
-        );
-      continue;
+      const { code, signal } = outcome;
+      if (signal === 'SIGKILL' && killed) {
+        crashes++;
+        if (!bar) log(`  SIGKILL #${crashes} delivered to worker ${child.pid}`);
+        continue;
+      }
+      if (code !== 0)
+        throw new TidemarkError('TIDEMARK_BUG', `demo worker exited with ${signal ?? `code ${code}`}`);
+      finished = true;
     }
-    const { code, signal } = outcome;
-    if (signal === 'SIGKILL' && killed) {
-      crashes++;
-      if (!bar) log(`  SIGKILL #${crashes} delivered to worker ${child.pid}`);
-      continue;
-    }
-    if (code !== 0)
-      throw new TidemarkError('TIDEMARK_BUG', `demo worker exited with ${signal ?? `code ${code}`}`);
-    finished = true;
+  } catch (err) {
+    killZombies();
+    throw err;
   }
   bar?.stop();
   const elapsedS = (performance.now() - t0) / 1000;
