@@ -309,7 +309,11 @@ export async function restoreFromObjectStore(options: RestoreOptions): Promise<R
 export async function fetchArchiveIfWalEmpty(
   walDir: Directory,
   options: StorageOptions,
-  control: { signal?: AbortSignal | undefined } = {},
+  control: {
+    signal?: AbortSignal | undefined;
+    /** Fetch only what a recovery from LSN `afterLsn` + 1 needs (default 0: every archived segment). */
+    afterLsn?: number | undefined;
+  } = {},
 ): Promise<number> {
   const config = objectStoreOf(options);
   const interrupted = await walDir.exists(RESTORE_MARKER);
@@ -328,8 +332,12 @@ export async function fetchArchiveIfWalEmpty(
     await beginRestore(walDir);
     let copied: number;
     try {
-      copied = (await fetchArchivedSegments(storage, walDir, { afterLsn: 0, signal: control.signal }))
-        .segments.length;
+      copied = (
+        await fetchArchivedSegments(storage, walDir, {
+          afterLsn: control.afterLsn ?? 0,
+          signal: control.signal,
+        })
+      ).segments.length;
     } catch (err) {
       // An abort leaves the local WAL empty, as it was; the next open fetches it again.
       if (isAborted(err)) {

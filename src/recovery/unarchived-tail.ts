@@ -107,8 +107,15 @@ export async function fetchWalForOpen(options: FetchWalForOpenOptions): Promise<
     objectStoreOf(storage) !== undefined &&
     storage.archiveWal !== false &&
     ((await listSegments(walDir)).length === 0 || (await walDir.exists(RESTORE_MARKER)));
-  const fetched = await fetchArchiveIfWalEmpty(walDir, storage, { signal: options.signal });
-  if (fetching)
-    await continueAfterUnarchivedTail({ dir: walDir, checkpointLsn: await options.checkpointLsn() });
+  if (!fetching) return fetchArchiveIfWalEmpty(walDir, storage, { signal: options.signal });
+  // Only the segments from the one holding the checkpoint's next record on: older ones are
+  // covered by the checkpoint, and after takeovers the archive may hold an LSN gap below it (a
+  // writer that continued after an unarchived tail started its log at its checkpoint).
+  const checkpointLsn = await options.checkpointLsn();
+  const fetched = await fetchArchiveIfWalEmpty(walDir, storage, {
+    signal: options.signal,
+    afterLsn: checkpointLsn,
+  });
+  await continueAfterUnarchivedTail({ dir: walDir, checkpointLsn });
   return fetched;
 }

@@ -122,3 +122,45 @@ test('the pipeline store taking over after an unarchived tail recovers the check
   assert.equal(r.state.size, 51, "B's write after the takeover is in the archive");
   fs.rmSync(root, { recursive: true, force: true });
 });
+
+test('two takeovers in a row, the first continuing past an unarchived tail, recover every commit the last owner made durable and archived', async () => {
+  const root = tmpDir('takeover-twice');
+  const storeDir = path.join(root, 'store');
+  const objectStore = parseObjectStoreUrl(`file://${storeDir}`);
+  const options = {
+    objectStore,
+    archiveIntervalMs: 0,
+    transactional: true,
+    maxRetained: 10,
+    wal: { segmentSizeBytes: 4096 },
+  };
+  // A: sealed segments in the archive, then a checkpoint whose segment was never archived.
+  const a = await new RecoveryManager({ ...options, dir: path.join(root, 'a') }).open();
+  for (let i = 0; i < 200; i++) a.store.put(`k${i % 150}`, payloadFor(i));
+  await a.store.flushed(a.store.commit({ src: 200 }));
+  await a.archiver!.archiveSealed();
+  const archivedByA = a.archiver!.stats().archivedBeforeLsn;
+  for (let i = 200; i < 230; i++) a.store.put(`k${i % 150}`, payloadFor(i));
+  await a.store.flushed(a.store.commit({ src: 230 }));
+  const ckpt = await a.checkpoint();
+  assert.ok(
+    ckpt.lsn >= archivedByA,
+    `the checkpoint (LSN ${ckpt.lsn}) is past the archive (before LSN ${archivedByA})`,
+  );
+  // B takes over: its log continues right after the checkpoint, above the archive's last LSN.
+  const b = await new RecoveryManager({ ...options, dir: path.join(root, 'b'), takeover: true }).open();
+  assert.deepEqual(b.recovered.sourceOffsets, { src: 230 });
+  for (let i = 230; i < 400; i++) b.store.put(`k${i % 150}`, payloadFor(i));
+  await b.store.flushed(b.store.commit({ src: 400 }));
+  await b.archiver!.archiveSealed();
+  await b.checkpoint();
+  for (let i = 400; i < 420; i++) b.store.put(`k${i % 150}`, payloadFor(i));
+  await b.store.flushed(b.store.commit({ src: 420 }));
+  await b.close(); // archives its whole log
+  // C takes over from B.
+  const c = await new RecoveryManager({ ...options, dir: path.join(root, 'c'), takeover: true }).open();
+  assert.deepEqual(c.recovered.sourceOffsets, { src: 420 });
+  await c.close();
+  await a.close().catch(() => {});
+  fs.rmSync(root, { recursive: true, force: true });
+});
