@@ -4,33 +4,56 @@
  * and for running everything the object store does without a server.
  *
  * Same guarantees as {@link S3ObjectStorage}, by file-system means:
- * - an object is written to a temporary file, fdatasync'ed, then published — create-only by
- *   `link()` (fails when the name exists: of two racing writers exactly one wins, as
- *   `If-None-Match: *`), otherwise by `rename()` — and its directory is fsync'ed;
- * - its CRC32C, size and metadata go to a sidecar (`.meta/<key>.json`), written first; every read
- *   checks length and CRC32C (`TIDEMARK_CORRUPTION` on a mismatch).
+ * - an object is ONE file: a header holding its size, CRC32C, metadata, storage class and tags,
+ *   then its bytes (layout in file-object-layout.ts). It is written to a temporary file,
+ *   fdatasync'ed, then published — create-only by `link()` (fails when the name exists: of two
+ *   racing writers exactly one wins, as `If-None-Match: *`), otherwise by `rename()` — and its
+ *   directory is fsync'ed. An object and its metadata therefore appear together, as with S3's
+ *   PutObject, whenever the writer dies;
+ * - every read checks length and CRC32C (`TIDEMARK_CORRUPTION` on a mismatch, or on a damaged
+ *   header).
+ *
+ * Stores written by the earlier layout still read: a file without the header's magic is a raw
+ * object whose metadata, when present, is in the sidecar `.meta/<key>.json`. New writes never
+ * create sidecars; `rewriteClass()` converts an object to the new layout, `delete()` removes its
+ * sidecar too.
  *
  * It extends `S3ObjectStorage` so that every place taking a storage takes this one too; it
- * overrides every operation, and never loads the AWS SDK. Storage classes and tags are kept in
- * the sidecar (a file system has no tiers; they are recorded so that tools report them).
+ * overrides every operation, and never loads the AWS SDK. Storage classes and tags are recorded
+ * in the header (a file system has no tiers; they are recorded so that tools report them).
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { corruption, ioError, TidemarkError } from '../errors.js';
 import { crc32c } from '../format/crc32c.js';
+import {
+  decodeFileObjectHeader,
+  encodeFileObjectHeader,
+  FILE_OBJECT_PREFIX_BYTES,
+  type FileObjectHeader,
+  fileObjectHeaderLength,
+  hasFileObjectMagic,
+} from './file-object-layout.js';
 import type { ObjectStoreConfig } from './object-store-config.js';
 import { type ObjectInfo, type PutOptions, type PutResult, S3ObjectStorage } from './s3-object-storage.js';
 
+/** Directory of the earlier layout's sidecars (read, never written). */
 const META_DIR = '.meta';
+/** Bytes read first from an object file: the whole header of every object tidemark writes. */
+const FIRST_READ_BYTES = 4096;
 
-interface Sidecar {
-  sizeBytes: number;
-  crc32c: number;
-  metadata: Record<string, string>;
-  storageClass?: string | undefined;
-  tags?: Record<string, string> | undefined;
+/** An object file as found: its header (this layout) or none (the earlier, raw layout). */
+interface Found {
+  /** Size of the file (bytes). */
+  fileBytes: number;
+  /** Offset of the body: the header's length, 0 for a raw object. */
+  bodyOffset: number;
+  /** The header; undefined for a raw object of the earlier layout. */
+  header: FileObjectHeader | undefined;
 }
+
+const isMissing = (err: unknown) => (err as { code?: string }).code === 'ENOENT';
 
 async function fsyncDir(dir: string): Promise<void> {
   const h = await fs.open(dir, 'r');
@@ -41,14 +64,34 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-async function writeDurable(file: string, body: Uint8Array): Promise<void> {
-  const h = await fs.open(file, 'w');
+/** Writes `parts` one after the other into a new `file` and fdatasyncs it. */
+async function writeDurable(file: string, parts: readonly Uint8Array[]): Promise<void> {
+  const h = await fs.open(file, 'wx');
   try {
-    await h.writeFile(body);
+    let position = 0;
+    for (const part of parts) {
+      for (let done = 0; done < part.length; ) {
+        const { bytesWritten } = await h.write(part, done, part.length - done, position);
+        done += bytesWritten;
+        position += bytesWritten;
+      }
+    }
     await h.datasync();
   } finally {
     await h.close();
   }
+}
+
+/** Reads `length` bytes at `position` (fewer only at the end of the file). */
+async function pread(h: fs.FileHandle, length: number, position: number): Promise<Buffer> {
+  const out = Buffer.alloc(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await h.read(out, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done === length ? out : out.subarray(0, done);
 }
 
 /** Objects in a directory: `file:///path` object stores. */
@@ -100,27 +143,52 @@ export class FileObjectStorage extends S3ObjectStorage {
     return path.join(this.root, META_DIR, `${key}.json`);
   }
 
-  private async readSidecar(key: string): Promise<Sidecar | undefined> {
+  /** The earlier layout's metadata of a raw object, when it has a readable sidecar. */
+  private async readSidecar(key: string): Promise<FileObjectHeader | undefined> {
     try {
-      return JSON.parse(await fs.readFile(this.sidecarOf(key), 'utf8')) as Sidecar;
+      return JSON.parse(await fs.readFile(this.sidecarOf(key), 'utf8')) as FileObjectHeader;
     } catch {
       return undefined;
     }
   }
 
+  /** The header of the open object file `h` (checked), or none for a raw object. */
+  private async readFound(h: fs.FileHandle, key: string): Promise<Found> {
+    const { size } = await h.stat();
+    let first = await pread(h, Math.min(size, FIRST_READ_BYTES), 0);
+    if (!hasFileObjectMagic(first)) return { fileBytes: size, bodyOffset: 0, header: undefined };
+    const url = this.urlOf(key);
+    const length = fileObjectHeaderLength(first, size, url);
+    if (length > first.length) first = await pread(h, length, 0);
+    return { fileBytes: size, bodyOffset: length, header: decodeFileObjectHeader(first, size, url) };
+  }
+
+  /** Opens `key`'s file for reading; undefined when it does not exist. */
+  private async openObject(key: string): Promise<fs.FileHandle | undefined> {
+    try {
+      return await fs.open(this.pathOf(key), 'r');
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw ioError('open', this.pathOf(key), err);
+    }
+  }
+
   override async head(key: string) {
     this.fileCounters.requests++;
-    let size: number;
+    const h = await this.openObject(key);
+    if (h === undefined) return undefined;
+    let found: Found;
     try {
-      size = (await fs.stat(this.pathOf(key))).size;
+      found = await this.readFound(h, key);
     } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') return undefined;
-      throw ioError('stat', this.pathOf(key), err);
+      throw ioError('read', this.pathOf(key), err);
+    } finally {
+      await h.close();
     }
-    const meta = await this.readSidecar(key);
+    const meta = found.header ?? (await this.readSidecar(key));
     return {
       key,
-      sizeBytes: size,
+      sizeBytes: found.fileBytes - found.bodyOffset,
       crc32c: meta?.crc32c,
       upload: undefined,
       metadata: meta?.metadata ?? {},
@@ -129,47 +197,55 @@ export class FileObjectStorage extends S3ObjectStorage {
     };
   }
 
+  /** Writes `header` + `body` to a temporary file beside `file` and publishes it as `file`. */
+  private async publish(
+    file: string,
+    url: string,
+    header: FileObjectHeader,
+    body: Uint8Array,
+    createOnly: boolean,
+  ): Promise<void> {
+    const dir = path.dirname(file);
+    const tmp = `${file}.${randomUUID()}.tmp`;
+    try {
+      await writeDurable(tmp, [encodeFileObjectHeader(header), body]);
+      if (createOnly) {
+        // link() fails when the name exists, so a loser never replaces (nor touches) the winner.
+        try {
+          await fs.link(tmp, file);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'EEXIST') throw conflict(url);
+          throw err;
+        }
+      } else await fs.rename(tmp, file);
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+    await fsyncDir(dir);
+  }
+
   override async put(key: string, body: Uint8Array, options: PutOptions = {}): Promise<PutResult> {
     await this.ensureBucket();
     this.fileCounters.requests++;
     const file = this.pathOf(key);
+    const url = this.urlOf(key);
     const result: PutResult = { sizeBytes: body.length, crc32c: crc32c(body) };
-    const dir = path.dirname(file);
-    const sidecar = this.sidecarOf(key);
-    const sideDir = path.dirname(sidecar);
     try {
-      await fs.mkdir(dir, { recursive: true });
-      await fs.mkdir(sideDir, { recursive: true });
-      if (options.createOnly && (await this.head(key)) !== undefined) throw conflict(this.urlOf(key));
-      const tmp = `${file}.${randomUUID()}.tmp`;
-      await writeDurable(tmp, body);
-      if (options.createOnly) {
-        try {
-          await fs.link(tmp, file);
-        } catch (err) {
-          await fs.rm(tmp, { force: true });
-          if ((err as { code?: string }).code === 'EEXIST') throw conflict(this.urlOf(key));
-          throw err;
-        }
-        await fs.rm(tmp, { force: true });
-      } else await fs.rename(tmp, file);
-      await fsyncDir(dir);
-      // The sidecar after the object, by the writer that published it (a loser of a create-only
-      // race never gets here). A crash in between leaves an object without its sidecar (read
-      // unchecked here; checkpoint files and archived segments carry their own checksums) or,
-      // for an overwritten hint (`latest`), a stale one: read as damaged, and a damaged hint is
-      // ignored.
-      const meta: Sidecar = {
-        sizeBytes: body.length,
-        crc32c: result.crc32c,
-        metadata: options.metadata ?? {},
-        storageClass: options.storageClass,
-        tags: options.tags,
-      };
-      const sideTmp = `${sidecar}.${randomUUID()}.tmp`;
-      await writeDurable(sideTmp, Buffer.from(JSON.stringify(meta)));
-      await fs.rename(sideTmp, sidecar);
-      await fsyncDir(sideDir);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      if (options.createOnly && (await exists(file))) throw conflict(url);
+      await this.publish(
+        file,
+        url,
+        {
+          sizeBytes: body.length,
+          crc32c: result.crc32c,
+          metadata: options.metadata ?? {},
+          storageClass: options.storageClass,
+          tags: options.tags,
+        },
+        body,
+        options.createOnly === true,
+      );
     } catch (err) {
       throw err instanceof TidemarkError ? err : ioError('put', file, err);
     }
@@ -195,32 +271,34 @@ export class FileObjectStorage extends S3ObjectStorage {
     await this.ensureBucket();
     this.fileCounters.requests++;
     const file = this.pathOf(key);
-    let bytes: Buffer;
+    const url = this.urlOf(key);
+    const h = await this.openObject(key);
+    if (h === undefined)
+      throw new TidemarkError('TIDEMARK_NOT_FOUND', `${url} does not exist`, { path: url });
+    let found: Found;
+    let body: Buffer;
     try {
-      const { size } = await fs.stat(file);
-      if (size > maxBytes)
+      found = await this.readFound(h, key);
+      const bodyBytes = found.fileBytes - found.bodyOffset;
+      if (bodyBytes > maxBytes)
         throw new TidemarkError(
           'TIDEMARK_LIMIT',
-          `${this.urlOf(key)} is ${size} bytes, more than the ${maxBytes} allowed`,
+          `${url} is ${bodyBytes} bytes, more than the ${maxBytes} allowed`,
           {
-            path: this.urlOf(key),
+            path: url,
           },
         );
-      bytes = await fs.readFile(file);
+      body = await pread(h, bodyBytes, found.bodyOffset);
     } catch (err) {
-      if (err instanceof TidemarkError) throw err;
-      if ((err as { code?: string }).code === 'ENOENT')
-        throw new TidemarkError('TIDEMARK_NOT_FOUND', `${this.urlOf(key)} does not exist`, {
-          path: this.urlOf(key),
-          cause: err,
-        });
       throw ioError('read', file, err);
+    } finally {
+      await h.close();
     }
-    const meta = await this.readSidecar(key);
-    if (meta !== undefined && (meta.sizeBytes !== bytes.length || meta.crc32c !== crc32c(bytes)))
-      throw corruption(this.urlOf(key), 0, 'object does not match the size and CRC32C recorded with it');
-    this.fileCounters.bytesDownloaded += bytes.length;
-    return bytes;
+    const meta = found.header ?? (await this.readSidecar(key));
+    if (meta !== undefined && (meta.sizeBytes !== body.length || meta.crc32c !== crc32c(body)))
+      throw corruption(url, found.bodyOffset, 'object does not match the size and CRC32C recorded with it');
+    this.fileCounters.bytesDownloaded += body.length;
+    return body;
   }
 
   override async tagsOf(key: string): Promise<Record<string, string>> {
@@ -232,6 +310,26 @@ export class FileObjectStorage extends S3ObjectStorage {
     return info.tags;
   }
 
+  /** Size of the body of the object file `file` (one small read of its header's fixed part). */
+  private async bodySizeOf(file: string, key: string): Promise<number | undefined> {
+    let h: fs.FileHandle;
+    try {
+      h = await fs.open(file, 'r');
+    } catch (err) {
+      if (isMissing(err)) return undefined; // deleted while listing
+      throw ioError('open', file, err);
+    }
+    try {
+      const { size } = await h.stat();
+      const prefix = await pread(h, Math.min(size, FILE_OBJECT_PREFIX_BYTES), 0);
+      return hasFileObjectMagic(prefix) ? size - fileObjectHeaderLength(prefix, size, this.urlOf(key)) : size;
+    } catch (err) {
+      throw ioError('read', file, err);
+    } finally {
+      await h.close();
+    }
+  }
+
   override async list(prefix: string): Promise<ObjectInfo[]> {
     await this.ensureBucket();
     this.fileCounters.requests++;
@@ -241,7 +339,7 @@ export class FileObjectStorage extends S3ObjectStorage {
       try {
         entries = await fs.readdir(dir, { withFileTypes: true });
       } catch (err) {
-        if ((err as { code?: string }).code === 'ENOENT') return;
+        if (isMissing(err)) return;
         throw ioError('readdir', dir, err);
       }
       for (const e of entries) {
@@ -251,8 +349,8 @@ export class FileObjectStorage extends S3ObjectStorage {
           if (prefix.startsWith(`${key}/`) || key.startsWith(prefix) || prefix === '')
             await walk(path.join(dir, e.name), key);
         } else if (e.isFile() && !e.name.endsWith('.tmp') && key.startsWith(prefix)) {
-          const { size } = await fs.stat(path.join(dir, e.name));
-          found.push({ key, sizeBytes: size });
+          const sizeBytes = await this.bodySizeOf(path.join(dir, e.name), key);
+          if (sizeBytes !== undefined) found.push({ key, sizeBytes });
         }
       }
     };
@@ -272,22 +370,59 @@ export class FileObjectStorage extends S3ObjectStorage {
     }
   }
 
-  /** Records a new storage class and tags for `key` (a file system has no tiers; tools report them). */
+  /**
+   * Records a new storage class and tags for `key` (a file system has no tiers; tools report
+   * them): the object is rewritten whole with its new header (temporary file + rename), its body,
+   * size, CRC32C and metadata kept. An object of the earlier layout is converted (its sidecar's
+   * metadata moves into the header; without a sidecar its CRC32C is computed now). Rejects
+   * `TIDEMARK_NOT_FOUND`, `TIDEMARK_CORRUPTION` (a damaged header), `TIDEMARK_IO`.
+   */
   override async rewriteClass(
     key: string,
     options: Pick<PutOptions, 'storageClass' | 'tags'>,
   ): Promise<void> {
-    const meta = await this.readSidecar(key);
-    if (meta === undefined)
-      throw new TidemarkError('TIDEMARK_NOT_FOUND', `${this.urlOf(key)} does not exist (or has no sidecar)`, {
-        path: this.urlOf(key),
-      });
-    const next: Sidecar = { ...meta, storageClass: options.storageClass, tags: options.tags };
-    const sidecar = this.sidecarOf(key);
-    const tmp = `${sidecar}.${randomUUID()}.tmp`;
-    await writeDurable(tmp, Buffer.from(JSON.stringify(next)));
-    await fs.rename(tmp, sidecar);
-    await fsyncDir(path.dirname(sidecar));
+    await this.ensureBucket();
+    this.fileCounters.requests++;
+    const file = this.pathOf(key);
+    const url = this.urlOf(key);
+    const h = await this.openObject(key);
+    if (h === undefined)
+      throw new TidemarkError('TIDEMARK_NOT_FOUND', `${url} does not exist`, { path: url });
+    let found: Found;
+    let body: Buffer;
+    try {
+      found = await this.readFound(h, key);
+      body = await pread(h, found.fileBytes - found.bodyOffset, found.bodyOffset);
+    } catch (err) {
+      throw ioError('read', file, err);
+    } finally {
+      await h.close();
+    }
+    // The recorded CRC32C is carried over, never recomputed: a body damaged on disk stays detected.
+    const old = found.header ??
+      (await this.readSidecar(key)) ?? { sizeBytes: body.length, crc32c: crc32c(body), metadata: {} };
+    try {
+      await this.publish(
+        file,
+        url,
+        { ...old, storageClass: options.storageClass, tags: options.tags },
+        body,
+        false,
+      );
+      if (found.header === undefined) await fs.rm(this.sidecarOf(key), { force: true });
+    } catch (err) {
+      throw err instanceof TidemarkError ? err : ioError('rewrite', file, err);
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
   }
 }
 

@@ -70,7 +70,10 @@ test('a file:// store: a create-only write races lose with TIDEMARK_CONFLICT, an
     (await storage.list('a/')).map((o) => o.key),
     ['a/b.bin'],
   );
-  fs.writeFileSync(path.join(root, 'a/b.bin'), 'fir5t');
+  // One byte of the body (the file's last bytes, after the header) flipped on disk.
+  const onDisk = fs.readFileSync(path.join(root, 'a/b.bin'));
+  onDisk[onDisk.length - 2] = onDisk[onDisk.length - 2]! ^ 0x40;
+  fs.writeFileSync(path.join(root, 'a/b.bin'), onDisk);
   await assert.rejects(storage.get('a/b.bin', 100), (err: unknown) =>
     isTidemarkError(err, 'TIDEMARK_CORRUPTION'),
   );
