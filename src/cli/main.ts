@@ -102,13 +102,14 @@ export async function main(argv: string[], cliScript: string): Promise<number> {
     .option('--takeover')
     .action(async (o) => {
       if (o.cores) {
-        await runCoresIngest({
+        exitCode = await runCoresIngest({
           dir: o.dir,
           cores: o.cores,
           limit: o.limit,
           batchRows: o.batch,
           checkpointEveryRows: o.checkpointEvery,
           store: o.store,
+          takeover: o.takeover === true,
         });
         process.disconnect?.();
         return;

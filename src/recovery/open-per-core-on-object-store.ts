@@ -2,7 +2,8 @@
  * `openPerCoreOnObjectStore()`: the per-core engine as one writer of an object-store prefix —
  * the per-core counterpart of `RecoveryManager.open()` with `objectStore`. One writer per prefix
  * is enforced the same way (writer epochs and fencing, docs/OBJECT-STORE.md), by the same
- * module (`writer-claim.ts`, `io/writer-epoch.ts`):
+ * module (`writer-claim.ts`, `io/writer-epoch.ts`); steps 1 and 2 are `claimPerCoreWriter`
+ * (`claim-per-core-writer.ts`), shared with callers that write from worker threads:
  *
  * 1. Claim the next writer epoch before anything is fetched or recovered (its cutoff records the
  *    newest visible checkpoint and, per core, the newest visible archived segment), fencing the
@@ -21,14 +22,12 @@
  * `fence.claimed()` and resume it there (`WriterFence.resume`) for its core's `CoreWalArchive`.
  */
 
-import { loadLatestCheckpoint } from '../checkpoint/checkpoint-chain.js';
 import type { ObjectStoreCheckpointStore } from '../checkpoint/object-store-checkpoint-store.js';
 import {
   PerCoreCheckpointCoordinator,
   type PerCoreCheckpointOptions,
-  perCoreProgressOf,
 } from '../checkpoint/per-core-checkpoint-coordinator.js';
-import type { Directory, DirectoryLock } from '../io/directory.js';
+import type { DirectoryLock } from '../io/directory.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import type { ObjectStoreConfig } from '../io/object-store-config.js';
 import type { WriterFence } from '../io/writer-epoch.js';
@@ -42,15 +41,11 @@ import {
 } from '../validation.js';
 import type { CoreWalWriter } from '../wal/core-wal-writer.js';
 import { archivingParticipant, CoreWalArchive } from '../wal/per-core-wal-archive.js';
-import { coreWalDirName } from '../wal/per-core-wal-reader.js';
-import { listSegments } from '../wal/segment-files.js';
-import { segmentFileName } from '../wal/segment-name.js';
 import type { WalOptions } from '../wal/write-ahead-log.js';
+import { claimPerCoreWriter } from './claim-per-core-writer.js';
 import { type PerCoreRecoveredState, PerCoreRecoveryManager } from './per-core-recovery.js';
-import { RESTORE_MARKER } from './restore-from-object-store.js';
-import { fetchCoreArchives } from './restore-per-core-from-object-store.js';
 import { objectStoreOf, WAL_DIR_NAME } from './storage-location.js';
-import { type ClaimedWriter, claimWriter } from './writer-claim.js';
+import type { ClaimedWriter } from './writer-claim.js';
 
 /** Options of {@link openPerCoreOnObjectStore}. */
 export interface PerCoreObjectStoreOptions {
@@ -139,26 +134,13 @@ export async function openPerCoreOnObjectStore(
   const archives: CoreWalArchive[] = [];
   let handedOver = false;
   try {
-    claimed = await claimWriter(config, { root, takeover: options.takeover ?? false, perCore: true });
+    claimed = await claimPerCoreWriter(config, {
+      root,
+      cores: options.cores,
+      takeover: options.takeover ?? false,
+    });
     const { store, fence } = claimed;
     const walRoot = await root.subdirectory(WAL_DIR_NAME);
-    if (await isFresh(walRoot, options.cores)) {
-      // A takeover: every core's visible archive, from the newest visible checkpoint's position on.
-      const latest = await loadLatestCheckpoint(store);
-      const { positions } = perCoreProgressOf(latest.checkpoint?.manifest);
-      await walRoot.writeFileAtomic(
-        RESTORE_MARKER,
-        new TextEncoder().encode(`${new Date().toISOString()}\n`),
-      );
-      await fetchCoreArchives({
-        storage: store.storage,
-        walRoot,
-        cores: options.cores,
-        positions,
-        history: fence.history,
-      });
-      await walRoot.remove([RESTORE_MARKER]);
-    }
     const manager = new PerCoreRecoveryManager({
       walRoot,
       store,
@@ -206,22 +188,6 @@ export async function openPerCoreOnObjectStore(
     await closeAll({ archives, writers, claimed, lock: handedOver ? undefined : lock }).catch(() => {});
     throw err;
   }
-}
-
-/**
- * True when no core of `walRoot` holds a segment, or a fetch into it was interrupted (its partial
- * copy is then removed here, the marker stays until the next fetch completes).
- */
-async function isFresh(walRoot: Directory, cores: number): Promise<boolean> {
-  const interrupted = await walRoot.exists(RESTORE_MARKER);
-  let fresh = true;
-  for (let c = 0; c < cores; c++) {
-    const dir = await walRoot.subdirectory(coreWalDirName(c));
-    const segments = await listSegments(dir);
-    if (segments.length > 0 && interrupted) await dir.remove(segments.map(segmentFileName));
-    else if (segments.length > 0) fresh = false;
-  }
-  return fresh;
 }
 
 async function closeAll(opened: {

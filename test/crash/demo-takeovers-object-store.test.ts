@@ -12,16 +12,24 @@ import { tmpDir } from '../helpers/tmp.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/tidemark.js', import.meta.url));
 
-for (const engine of ['ring', 'simple']) {
-  test(`demo --takeovers 3 (${engine} engine): every frozen writer is fenced when resumed, and the state restored from the store alone is exact`, () => {
+// The per-core ingest (`--cores 2`) claims one writer epoch for all its core threads: a frozen
+// per-core writer resumed after a takeover must stop fenced too, publishing nothing of its own.
+const CASES = [
+  { name: 'ring engine', id: 'ring', args: ['--engine', 'ring'] },
+  { name: 'simple engine', id: 'simple', args: ['--engine', 'simple'] },
+  { name: '--cores 2', id: 'cores', args: ['--cores', '2'] },
+];
+
+for (const { name, id, args } of CASES) {
+  test(`demo --takeovers 3 (${name}): every frozen writer is fenced when resumed, and the state restored from the store alone is exact`, () => {
     const seed = Number(process.env.TIDEMARK_SEED ?? Date.now() % 1_000_000);
     console.log(`# seed ${seed} (TIDEMARK_SEED=${seed} to replay)`);
-    const dir = tmpDir(`demo-takeovers-${engine}`);
-    const url = urlOf(testObjectStore(`takeovers-${engine}`));
+    const dir = tmpDir(`demo-takeovers-${id}`);
+    const url = urlOf(testObjectStore(`takeovers-${id}`));
     const demo = spawnSync(
       process.execPath,
       [BIN, 'demo', '--limit', '150000', '--crashes', '1', '--takeovers', '3', '--seed', String(seed)].concat(
-        ['--checkpoint-every', '30000', '--engine', engine, '--store', url, '--dir', path.join(dir, 'data')],
+        ['--checkpoint-every', '30000', ...args, '--store', url, '--dir', path.join(dir, 'data')],
       ),
       { encoding: 'utf8', timeout: 240_000 },
     );

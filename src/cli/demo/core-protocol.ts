@@ -1,4 +1,5 @@
 /** Messages between the demo's per-core ingest (main thread) and its core threads. */
+import type { ClaimedEpoch } from '../../io/writer-epoch.js';
 import type { WalPosition } from '../../wal/wal-reader.js';
 
 /** `workerData` of a core thread. */
@@ -13,6 +14,11 @@ export interface CoreWorkerData {
   committedRow: number;
   /** `s3://BUCKET/PREFIX`: archive this core's sealed segments there (`wal/core-<id>/`). */
   objectStore?: string | undefined;
+  /**
+   * With `objectStore`: the writer epoch the ingest claimed on it. The core's archive publishes
+   * under it (fence-checked), and once it is fenced the core's log fails with `TIDEMARK_FENCED`.
+   */
+  writer?: ClaimedEpoch | undefined;
 }
 
 /** One batch's rows for one core (its partition), ending at source row `rowEnd`. */

@@ -7,8 +7,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { isTidemarkError } from '../../errors.js';
+import { createObjectStorage } from '../../io/file-object-storage.js';
 import { FsDirectory } from '../../io/fs-directory.js';
 import { parseObjectStoreUrl } from '../../io/object-store-config.js';
+import { WriterFence, WriterHistory } from '../../io/writer-epoch.js';
 import { CoreWalWriter } from '../../wal/core-wal-writer.js';
 import { CoreWalArchive } from '../../wal/per-core-wal-archive.js';
 import { foldFlights } from './aggregates.js';
@@ -26,11 +28,21 @@ const writer = await CoreWalWriter.open(await FsDirectory.open(data.walRoot), da
   lock: false,
   epoch: data.epoch,
 });
-// With an object store: sealed segments are archived there before this core is truncated.
+// With an object store: sealed segments are archived there before this core is truncated, each
+// publish checked against the ingest's writer epoch (a fenced core's log fails, nothing retried).
+const storage =
+  data.objectStore === undefined ? undefined : createObjectStorage(parseObjectStoreUrl(data.objectStore));
 const archive =
-  data.objectStore === undefined
+  storage === undefined
     ? undefined
-    : await CoreWalArchive.start({ storage: parseObjectStoreUrl(data.objectStore), writer });
+    : await CoreWalArchive.start({
+        storage,
+        writer,
+        fence:
+          data.writer === undefined
+            ? undefined
+            : WriterFence.resume(storage, data.writer.epoch, new WriterHistory(data.writer.records)),
+      });
 
 function put(key: string, value: Uint8Array): void {
   state.set(key, value);
@@ -73,13 +85,16 @@ port.on('message', (m: ToCore) => {
         .truncateBefore(m.position)
         .then((segments) => post({ type: 'truncated', requestId: m.requestId, segments }), fail);
     } else if (m.type === 'close') {
-      // A clean close archives the whole log (the active segment sealed first).
+      // A clean close archives the whole log (the active segment sealed first). 'closed' is
+      // posted whatever failed (after the failure), so the ingest never waits for it forever.
       (archive ? archive.close().catch(fail) : Promise.resolve())
         .then(() => writer.close())
-        .then(() => {
+        .catch(fail)
+        .finally(() => {
+          storage?.destroy();
           post({ type: 'closed' });
           port.close();
-        }, fail);
+        });
     }
   } catch (err) {
     fail(err);

@@ -4,26 +4,35 @@
  * every batch, and coordinates checkpoints (epoch barrier → merged replay → publish → truncate).
  * A batch is durable once every core has made its share durable; each core commits the batch's
  * end row with its share, so after a crash every core resumes exactly where it committed.
+ *
+ * With an object store the ingest is one writer of its prefix: it claims a writer epoch on open
+ * (`claimPerCoreWriter`, as `openPerCoreOnObjectStore` does; a fresh directory fetches every
+ * core's archive first), each core thread archives under that epoch, and the coordinator
+ * publishes checkpoints through it. Once a newer writer has taken over, the first publish that
+ * notices fails with `TIDEMARK_FENCED` and the whole ingest stops: it reports `fenced` and exits
+ * with `FENCED_EXIT_CODE`, publishing nothing more.
  */
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { type CheckpointStore, FileSystemCheckpointStore } from '../../checkpoint/checkpoint-store.js';
-import { ObjectStoreCheckpointStore } from '../../checkpoint/object-store-checkpoint-store.js';
 import {
   type CoreCheckpointParticipant,
   PerCoreCheckpointCoordinator,
 } from '../../checkpoint/per-core-checkpoint-coordinator.js';
-import { TidemarkError, type TidemarkErrorCode } from '../../errors.js';
+import { isTidemarkError, TidemarkError, type TidemarkErrorCode } from '../../errors.js';
+import type { DirectoryLock } from '../../io/directory.js';
 import { FsDirectory } from '../../io/fs-directory.js';
 import { parseObjectStoreUrl } from '../../io/object-store-config.js';
 import { startModuleWorker } from '../../pipeline/module-worker.js';
-import { recoverPerCore } from '../../recovery/per-core-recovery.js';
+import { claimPerCoreWriter } from '../../recovery/claim-per-core-writer.js';
+import { type PerCoreRecoveredState, recoverPerCore } from '../../recovery/per-core-recovery.js';
 import { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from '../../recovery/storage-location.js';
+import type { ClaimedWriter } from '../../recovery/writer-claim.js';
 import type { WalPosition } from '../../wal/wal-reader.js';
 import { ORIGIN_PREFIX, ROUTE_PREFIX } from './aggregates.js';
 import { type CoreWorkerData, coreOf, type FromCore, type ToCore } from './core-protocol.js';
 import { readFlights } from './flights.js';
-import { SOURCE, type WorkerMessage } from './worker.js';
+import { FENCED_EXIT_CODE, SOURCE, type WorkerMessage } from './worker.js';
 
 export interface CoresIngestOptions {
   dir: string;
@@ -31,8 +40,13 @@ export interface CoresIngestOptions {
   limit: number;
   batchRows: number;
   checkpointEveryRows: number;
-  /** `s3://BUCKET/PREFIX`: checkpoints there, and every core's sealed segments archived there. */
+  /**
+   * `s3://BUCKET/PREFIX`: checkpoints there, and every core's sealed segments archived there,
+   * under a writer epoch claimed on open (every publish fence-checked).
+   */
   store?: string | undefined;
+  /** With `store`: take the prefix over from a fresh `dir` ("another machine"), fencing its writer. */
+  takeover?: boolean | undefined;
 }
 
 /** Batches a core may have in flight before the reader waits. */
@@ -150,19 +164,73 @@ class CoreHandle implements CoreCheckpointParticipant {
   close(): Promise<void> {
     return new Promise<void>((resolve) => {
       this.closed = resolve;
+      this.worker.once('exit', () => resolve()); // a thread that died posts nothing more
       this.worker.postMessage({ type: 'close' } satisfies ToCore);
     });
   }
 }
 
-export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
-  const walRoot = await FsDirectory.open(path.join(opts.dir, WAL_DIR_NAME));
-  const remote =
-    opts.store === undefined ? undefined : new ObjectStoreCheckpointStore(parseObjectStoreUrl(opts.store));
-  const store: CheckpointStore =
-    remote ?? new FileSystemCheckpointStore(await FsDirectory.open(path.join(opts.dir, CHECKPOINT_DIR_NAME)));
-  const lock = await (await FsDirectory.open(opts.dir)).lock();
-  const recovered = await recoverPerCore({ walRoot, store, cores: opts.cores, transactional: true });
+/** The data directory opened for ingest: its lock, the writer claim (with a store), what was recovered. */
+interface OpenedCoresDir {
+  walRoot: FsDirectory;
+  store: CheckpointStore;
+  claimed: ClaimedWriter | undefined;
+  lock: DirectoryLock;
+  recovered: PerCoreRecoveredState;
+}
+
+async function openCoresDir(opts: CoresIngestOptions): Promise<OpenedCoresDir> {
+  const root = await FsDirectory.open(opts.dir);
+  const lock = await root.lock();
+  let claimed: ClaimedWriter | undefined;
+  try {
+    // The claim comes before anything is recovered: what this writer recovers is exactly the
+    // history its claim records as valid (fenced writers' late publishes hidden).
+    claimed =
+      opts.store === undefined
+        ? undefined
+        : await claimPerCoreWriter(parseObjectStoreUrl(opts.store), {
+            root,
+            cores: opts.cores,
+            takeover: opts.takeover ?? false,
+          });
+    const walRoot = await FsDirectory.open(path.join(opts.dir, WAL_DIR_NAME));
+    const store: CheckpointStore =
+      claimed?.store ??
+      new FileSystemCheckpointStore(await FsDirectory.open(path.join(opts.dir, CHECKPOINT_DIR_NAME)));
+    const recovered = await recoverPerCore({ walRoot, store, cores: opts.cores, transactional: true });
+    return { walRoot, store, claimed, lock, recovered };
+  } catch (err) {
+    claimed?.close();
+    await lock.release().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Runs the per-core ingest; resolves the process's exit code: 0, or `FENCED_EXIT_CODE` once a
+ * takeover fenced this writer (a core's archive or a checkpoint refused with `TIDEMARK_FENCED`):
+ * it reports `fenced`, stops its core threads and publishes nothing more.
+ */
+export async function runCoresIngest(opts: CoresIngestOptions): Promise<number> {
+  const opened = await openCoresDir(opts);
+  const cores: CoreHandle[] = [];
+  try {
+    await ingest(opts, opened, cores);
+    return 0;
+  } catch (err) {
+    if (!isTidemarkError(err, 'TIDEMARK_FENCED')) throw err;
+    send({ type: 'fenced', message: err.message });
+    // Stopped, not closed: a clean close would archive, and a fenced writer publishes nothing.
+    await Promise.allSettled(cores.map((c) => c.worker.terminate()));
+    opened.claimed?.close();
+    await opened.lock.release().catch(() => {});
+    return FENCED_EXIT_CODE;
+  }
+}
+
+async function ingest(opts: CoresIngestOptions, opened: OpenedCoresDir, cores: CoreHandle[]): Promise<void> {
+  const { walRoot, store, claimed, recovered } = opened;
   const committed = (c: number) => recovered.cores.get(c)?.sourceOffsets[SOURCE] ?? 0;
   const startRow = Math.min(...Array.from({ length: opts.cores }, (_, c) => committed(c)));
   send({
@@ -174,7 +242,7 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
   });
   const partitions: [string, Uint8Array][][] = Array.from({ length: opts.cores }, () => []);
   for (const [k, v] of recovered.state) partitions[coreOfKey(k, opts.cores)]!.push([k, v]);
-  const cores = Array.from({ length: opts.cores }, (_, coreId) => {
+  for (let coreId = 0; coreId < opts.cores; coreId++) {
     const workerData: CoreWorkerData = {
       walRoot: walRoot.path,
       coreId,
@@ -182,14 +250,26 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
       state: partitions[coreId]!,
       committedRow: committed(coreId),
       objectStore: opts.store,
+      writer: claimed?.fence.claimed(),
     };
-    return new CoreHandle(
-      coreId,
-      startModuleWorker(import.meta.url, 'core-worker', { workerData, name: `tidemark-core-${coreId}` }),
-      committed(coreId),
+    cores.push(
+      new CoreHandle(
+        coreId,
+        startModuleWorker(import.meta.url, 'core-worker', { workerData, name: `tidemark-core-${coreId}` }),
+        committed(coreId),
+      ),
     );
-  });
-  await Promise.all(cores.map((c) => new Promise<void>((r) => c.worker.once('message', () => r()))));
+  }
+  // Ready, or dead (its failure then surfaces at the first batch).
+  await Promise.all(
+    cores.map(
+      (c) =>
+        new Promise<void>((r) => {
+          c.worker.once('message', () => r());
+          c.worker.once('exit', () => r());
+        }),
+    ),
+  );
   const coordinator = await PerCoreCheckpointCoordinator.open({
     store,
     walRoot,
@@ -200,6 +280,7 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
   let checkpoints = 0;
   let deltas = 0;
   let checkpointing: Promise<unknown> | undefined;
+  let fenced: TidemarkError | undefined;
   let lastCheckpointRow = startRow;
   const durableRow = () => Math.min(...cores.map((c) => c.durableRow));
   const progress = (rows: number) => {
@@ -218,6 +299,7 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
   await readFlights({ start: startRow, end: opts.limit }, async (chunk) => {
     const { firstRow, delays, origins, destinations } = chunk;
     for (let b = 0; b < origins.length; b += opts.batchRows) {
+      if (fenced) throw fenced;
       const end = Math.min(origins.length, b + opts.batchRows);
       const shares = cores.map(() => ({
         origins: [] as string[],
@@ -245,24 +327,33 @@ export async function runCoresIngest(opts: CoresIngestOptions): Promise<void> {
             send({ type: 'checkpointed', id: r.id, kind: r.kind });
             checkpointing = undefined;
           },
-          (err) => {
+          (err: unknown) => {
+            // A failed checkpoint deletes no WAL and the ingest goes on; the next one retries.
+            // Fenced is for good: the next batch stops the ingest with it.
             checkpointing = undefined;
-            throw err;
+            if (isTidemarkError(err, 'TIDEMARK_FENCED')) fenced = err;
+            else process.stderr.write(`checkpoint failed: ${String(err)}\n`);
           },
         );
-        checkpointing.catch(() => {}); // surfaced below when awaited
       }
       progress(rows);
     }
   });
   for (const core of cores) await core.room(1);
   if (checkpointing) await checkpointing;
+  if (fenced) throw fenced;
   progress(rows);
   await Promise.all(cores.map((c) => c.close()));
-  const failed = cores.find((c) => c.failure);
+  // A fenced core's failure first: the ingest stopped for it, whatever else failed after.
+  const failed =
+    cores.find((c) => c.failure && isTidemarkError(c.failure, 'TIDEMARK_FENCED')) ??
+    cores.find((c) => c.failure);
   if (failed) throw failed.failure;
-  remote?.close();
-  await lock.release();
+  // Done means every row is this writer's to publish: a writer fenced while it had nothing left
+  // to archive would otherwise never find out, and report a stream it no longer owns as done.
+  await claimed?.fence.check('the end of the ingest');
+  claimed?.close();
+  await opened.lock.release();
   send({
     type: 'done',
     rows,

@@ -17,6 +17,7 @@ import { parseObjectStoreUrl } from '../../io/object-store-config.js';
 import { recoverPerCore } from '../../recovery/per-core-recovery.js';
 import { RecoveryManager } from '../../recovery/recovery-manager.js';
 import { restoreFromObjectStore } from '../../recovery/restore-from-object-store.js';
+import { restorePerCoreFromObjectStore } from '../../recovery/restore-per-core-from-object-store.js';
 import { CHECKPOINT_DIR_NAME, WAL_DIR_NAME } from '../../recovery/storage-location.js';
 import { LOCAL_EPOCH_FILE } from '../../recovery/writer-claim.js';
 import { mulberry32 } from '../../testing/prng.js';
@@ -159,14 +160,6 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
     throw new TidemarkError(
       'TIDEMARK_INVALID_ARGUMENT',
       '--takeovers needs --store: a takeover is of an object store',
-      {
-        argument: '--takeovers',
-      },
-    );
-  if (takeovers > 0 && opts.cores !== undefined)
-    throw new TidemarkError(
-      'TIDEMARK_INVALID_ARGUMENT',
-      '--takeovers runs the single-log engines, not --cores',
       {
         argument: '--takeovers',
       },
@@ -350,7 +343,14 @@ export async function runDemo(opts: DemoOptions, log: (line: string) => void): P
   }
 
   const { state, rows, checkpointId } = opts.cores
-    ? await recoverCores(dir, opts.cores, opts.store)
+    ? takeovers > 0
+      ? await (async () => {
+          // After takeovers, "another machine" again: the object store alone, into a fresh directory.
+          const restoredDir = path.join(dir, RESTORED_DIR);
+          await restorePerCoreFromObjectStore({ from: opts.store!, dir: restoredDir, cores: opts.cores });
+          return recoverCores(restoredDir, opts.cores!, undefined);
+        })()
+      : await recoverCores(dir, opts.cores, opts.store)
     : takeovers > 0
       ? await (async () => {
           // After takeovers, "another machine" again: the object store alone, into a fresh directory.
