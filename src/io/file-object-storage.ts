@@ -200,11 +200,9 @@ export class FileObjectStorage extends S3ObjectStorage {
   /** Writes `header` + `body` to a temporary file beside `file` and publishes it as `file`. */
   private async publish(
     file: string,
-    url: string,
-    header: FileObjectHeader,
-    body: Uint8Array,
-    createOnly: boolean,
+    object: { url: string; header: FileObjectHeader; body: Uint8Array; createOnly: boolean },
   ): Promise<void> {
+    const { url, header, body, createOnly } = object;
     const dir = path.dirname(file);
     const tmp = `${file}.${randomUUID()}.tmp`;
     try {
@@ -233,10 +231,9 @@ export class FileObjectStorage extends S3ObjectStorage {
     try {
       await fs.mkdir(path.dirname(file), { recursive: true });
       if (options.createOnly && (await exists(file))) throw conflict(url);
-      await this.publish(
-        file,
+      await this.publish(file, {
         url,
-        {
+        header: {
           sizeBytes: body.length,
           crc32c: result.crc32c,
           metadata: options.metadata ?? {},
@@ -244,8 +241,8 @@ export class FileObjectStorage extends S3ObjectStorage {
           tags: options.tags,
         },
         body,
-        options.createOnly === true,
-      );
+        createOnly: options.createOnly === true,
+      });
     } catch (err) {
       throw err instanceof TidemarkError ? err : ioError('put', file, err);
     }
@@ -402,13 +399,12 @@ export class FileObjectStorage extends S3ObjectStorage {
     const old = found.header ??
       (await this.readSidecar(key)) ?? { sizeBytes: body.length, crc32c: crc32c(body), metadata: {} };
     try {
-      await this.publish(
-        file,
+      await this.publish(file, {
         url,
-        { ...old, storageClass: options.storageClass, tags: options.tags },
+        header: { ...old, storageClass: options.storageClass, tags: options.tags },
         body,
-        false,
-      );
+        createOnly: false,
+      });
       if (found.header === undefined) await fs.rm(this.sidecarOf(key), { force: true });
     } catch (err) {
       throw err instanceof TidemarkError ? err : ioError('rewrite', file, err);
