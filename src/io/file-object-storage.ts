@@ -173,6 +173,16 @@ export class FileObjectStorage extends S3ObjectStorage {
     }
   }
 
+  /** The object's open file, or `TIDEMARK_NOT_FOUND` naming its URL. */
+  private async openExisting(key: string): Promise<fs.FileHandle> {
+    const h = await this.openObject(key);
+    if (h === undefined)
+      throw new TidemarkError('TIDEMARK_NOT_FOUND', `${this.urlOf(key)} does not exist`, {
+        path: this.urlOf(key),
+      });
+    return h;
+  }
+
   override async head(key: string) {
     this.fileCounters.requests++;
     const h = await this.openObject(key);
@@ -269,9 +279,7 @@ export class FileObjectStorage extends S3ObjectStorage {
     this.fileCounters.requests++;
     const file = this.pathOf(key);
     const url = this.urlOf(key);
-    const h = await this.openObject(key);
-    if (h === undefined)
-      throw new TidemarkError('TIDEMARK_NOT_FOUND', `${url} does not exist`, { path: url });
+    const h = await this.openExisting(key);
     let found: Found;
     let body: Buffer;
     try {
@@ -382,9 +390,7 @@ export class FileObjectStorage extends S3ObjectStorage {
     this.fileCounters.requests++;
     const file = this.pathOf(key);
     const url = this.urlOf(key);
-    const h = await this.openObject(key);
-    if (h === undefined)
-      throw new TidemarkError('TIDEMARK_NOT_FOUND', `${url} does not exist`, { path: url });
+    const h = await this.openExisting(key);
     let found: Found;
     let body: Buffer;
     try {
