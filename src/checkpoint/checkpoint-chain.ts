@@ -338,10 +338,14 @@ export const DEFAULT_MIN_RETAINED_BASES = 2;
  * need. Everything else is deleted. A number is `{ maxRetained }`. Only manifests are read
  * (cheap); a data file damaged since it was written is found by loading or validating. Throws
  * `TIDEMARK_INVALID_ARGUMENT` for a bad policy.
+ *
+ * `manifests`: manifests already read, by id, kept across calls by a publisher; the call adds
+ * what it reads and drops the ids no longer listed. Default: a fresh map.
  */
 export async function planRetention(
   store: CheckpointStore,
   policy: number | RetentionPolicy,
+  manifests: Map<number, CheckpointManifest> = new Map(),
 ): Promise<{
   /** Manifests of the chain heads kept, newest first. */
   retained: CheckpointManifest[];
@@ -360,12 +364,16 @@ export async function planRetention(
       `minRetainedBases must be ≥ 1, got ${minRetainedBases}`,
     );
   const ids = await store.list();
+  // What is no longer listed leaves the cache: a chain is never completed from memory.
+  const listed = new Set(ids);
+  for (const id of manifests.keys()) if (!listed.has(id)) manifests.delete(id);
   const retained: CheckpointManifest[] = [];
   const keep = new Set<number>();
   const bases = new Set<number>();
   // Every head's chain is walked back to its base: without a cache a chain of k deltas costs
-  // k(k+1)/2 manifest reads, paid by every checkpoint's retention step.
-  const manifests = new Map<number, CheckpointManifest>();
+  // k(k+1)/2 manifest reads, paid by every checkpoint's retention step. A caller that publishes
+  // checkpoints passes one cache for all its steps (a manifest never changes once committed, and
+  // ids are never reused), so a step reads only what it has not seen.
   for (
     let i = ids.length - 1;
     i >= 0 && (retained.length < maxRetained || bases.size < minRetainedBases);
@@ -392,13 +400,15 @@ export async function planRetention(
 export async function pruneCheckpoints(
   store: CheckpointStore,
   policy: number | RetentionPolicy,
+  manifests?: Map<number, CheckpointManifest>,
 ): Promise<{
   /** Manifests of the chain heads kept, newest first. */
   retained: CheckpointManifest[];
   /** Ids of the checkpoints deleted. */
   removed: number[];
 }> {
-  const plan = await planRetention(store, policy);
+  const plan = await planRetention(store, policy, manifests);
+  for (const id of plan.remove) manifests?.delete(id);
   await store.remove(plan.remove);
   return { retained: plan.retained, removed: plan.remove };
 }

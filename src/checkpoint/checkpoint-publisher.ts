@@ -53,6 +53,12 @@ export interface PublishResult {
  */
 export class CheckpointPublisher {
   private busy = false;
+  /**
+   * Manifests retention has read or this publisher committed, by id: each publish's retention
+   * step then reads no manifest it has seen (a local store's manifest read costs a directory
+   * listing and a file read; on an object store, a GET).
+   */
+  private readonly manifests = new Map<number, CheckpointManifest>();
 
   /**
    * `retention` (default `{ maxRetained: 2, minRetainedBases: 2 }`; a number is `maxRetained`):
@@ -84,7 +90,8 @@ export class CheckpointPublisher {
       const walMarkerLsn = wal.append(new CheckpointMarkerEncoder(id, epoch, manifest.walPosition.lsn));
       await wal.flushed(walMarkerLsn);
       emitCheckpointStep('wal-marker-durable', id, { kind });
-      const pruned = await pruneCheckpoints(this.store, this.retention);
+      this.manifests.set(manifest.id, manifest);
+      const pruned = await pruneCheckpoints(this.store, this.retention, this.manifests);
       // Best effort: what fenced writers published after a takeover (never visible) goes too.
       if (this.store instanceof ObjectStoreCheckpointStore)
         await collectFencedObjects(this.store.storage).catch(() => {});

@@ -26,7 +26,7 @@ import type {
 } from '../format/checkpoint-manifest.js';
 import { MANIFEST_VERSION, StateFileKind, UNCOUNTED_KEYS } from '../format/constants.js';
 import { crc32c } from '../format/crc32c.js';
-import { type KeyBytesEntry, StateFileV3Encoder, sortStateEntries } from '../format/state-file-v3.js';
+import { type KeyBytesEntry, StateFileV3Encoder, sortStateMap } from '../format/state-file-v3.js';
 import { FsDirectory } from '../io/fs-directory.js';
 import {
   DISCARDING_REPLAY_STATE,
@@ -583,7 +583,7 @@ export class IncrementalCheckpointManager {
 
   /** The changes, sorted by UTF-8 key bytes (the order of version 3 state files). */
   private sortedChanges(): KeyBytesEntry[] {
-    return sortStateEntries(this.changed);
+    return sortStateMap(this.changed);
   }
 
   private draft(pos: Position, id: number, kind: 'base' | 'delta'): CheckpointDraft {

@@ -157,8 +157,34 @@ export class StateReplayer {
         this.applied++;
         return;
       }
+    } else if (state === DISCARDING_REPLAY_STATE && !this.transactional && this.changed !== undefined) {
+      // The checkpointer's replay (a record of changes, no state): the key string and the value
+      // copy are all it keeps, made straight from the payload — no entry object, no value view.
+      if (this.trackPut(record)) return;
+      const keyLength = readDeleteKeyLength(record);
+      if (keyLength >= 0) {
+        const { buf, payloadStart: start } = record;
+        this.track(buf.toString('latin1', start, start + keyLength), undefined);
+        this.applied++;
+        return;
+      }
     }
     this.apply(record.lsn, decodeEntry(record));
+  }
+
+  /** A Put with an ASCII key recorded in `changed` from its payload bytes; false for anything else. */
+  private trackPut(record: Readonly<RecordPayload>): boolean {
+    const range = this.range;
+    if (!readPutRanges(record, range)) return false;
+    const buf = record.buf;
+    // ASCII: latin1 decoding is UTF-8 decoding, without the validation pass.
+    const key = buf.toString('latin1', range.keyStart, range.keyStart + range.keyLength);
+    // A copy (the segment image is reused); small ones come from Node's Buffer pool.
+    const value = Buffer.allocUnsafe(range.valueLength);
+    buf.copy(value, 0, range.valueStart, range.valueStart + range.valueLength);
+    this.track(key, value);
+    this.applied++;
+    return true;
   }
 
   private mutate(entry: WalEntry): void {

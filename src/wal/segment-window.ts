@@ -1,8 +1,9 @@
 /**
- * Reading part of a segment file for a read that resumes inside it: the header, and the bytes
- * from the resume offset on — all of them, or, when the read ends at a known LSN (`untilLsn`:
- * the incremental checkpointer reading up to the durable LSN), only the frames or batches from
- * the resume offset up to the one holding it, relocated right after the header in a small image.
+ * Reading part of a segment file for a read that resumes inside it (or enters the log's last
+ * segment from an earlier one, at its first unit): the header, and the bytes from the resume
+ * offset on — all of them, or, when the read ends at a known LSN (`untilLsn`: the incremental
+ * checkpointer reading up to the durable LSN), only the frames or batches from the resume offset
+ * up to the one holding it, relocated right after the header in a small image.
  *
  * Why: a final segment is preallocated (64 MiB by default) and the checkpointer resumes near its
  * data end. Reading and scanning the rest of the file — zeros, or batches appended after the
@@ -66,7 +67,7 @@ export async function readSegmentFrom(
     if ((await fill(file, head, { from: 0, to: headerEnd, at: 0 })) < headerEnd)
       return { buf: head.subarray(0, 0), base: 0, bounded: false };
     const start = Math.max(offset, headerEnd);
-    if (untilLsn !== undefined && Number.isFinite(untilLsn) && start > SEGMENT_HEADER_SIZE) {
+    if (untilLsn !== undefined && Number.isFinite(untilLsn) && start >= SEGMENT_HEADER_SIZE) {
       const window = await boundedWindow(file, head, { start, size, lsn, untilLsn });
       if (window !== undefined) {
         const buf = Buffer.allocUnsafe(SEGMENT_HEADER_SIZE + window.length);

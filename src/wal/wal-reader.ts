@@ -293,6 +293,24 @@ export class WalReader {
           base = 0;
           buf = await readSegmentImage(dir, seg.name);
         }
+      } else if (
+        i === last &&
+        i > start &&
+        expectedFirst !== undefined &&
+        mode === 'tolerate-torn-tail' &&
+        Number.isFinite(untilLsn)
+      ) {
+        // The log's last segment, entered from an earlier one, read up to a known LSN: the
+        // same bounded window from its first unit on (base 0). Read whole, a preallocated final
+        // segment is 64 MiB for a few batches — the cost a delta checkpoint paid whenever its
+        // window crossed into a new segment.
+        const window = await readSegmentFrom(dir, seg.name, {
+          offset: SEGMENT_HEADER_SIZE,
+          lsn: expectedFirst,
+          untilLsn,
+        });
+        buf = window.buf;
+        bounded = window.bounded;
       } else {
         buf = await readSegmentImage(dir, seg.name);
       }

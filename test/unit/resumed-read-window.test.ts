@@ -111,3 +111,66 @@ test('damage before the LSN a resumed read ends at is judged as by a whole read:
   assert.ok(resumed.code === 'TIDEMARK_CORRUPTION' || resumed.torn !== undefined, 'the damage is reported');
   assert.ok(resumed.visited.every((lsn) => lsn < 1200));
 });
+
+test('a read up to an LSN that crosses into a preallocated last segment reads that segment only up to the batch holding the LSN, with the same records and damage rules as a whole read', async () => {
+  const dir = tmpDir('window-next-segment');
+  const wal = await WriteAheadLog.open(await FsDirectory.open(dir), {
+    segmentSizeBytes: 256 * 1024,
+    cleanShutdown: false,
+  });
+  let lsn = 0;
+  while (wal.segmentList().length < 2) {
+    lsn = wal.append(put.set(`k${lsn + 1}`, payloadFor(lsn + 1)));
+    if (lsn % 100 === 0) await wal.sync();
+  }
+  const firstOfLast = lsn;
+  for (let i = 0; i < 500; i++) {
+    lsn = wal.append(put.set(`k${lsn + 1}`, payloadFor(lsn + 1)));
+    if (lsn % 100 === 0) await wal.sync();
+  }
+  await wal.close();
+  const last = path.join(dir, segmentFileName(2));
+  fs.truncateSync(last, SEGMENT); // what a preallocated segment looks like
+  const d = await FsDirectory.open(dir);
+  const until = firstOfLast + 300;
+  const visited: number[] = [];
+  const read = await WalReader.read(d, { fromLsn: firstOfLast - 50, untilLsn: until }, ({ lsn: n }) =>
+    visited.push(n),
+  );
+  assert.equal(visited.length, 351);
+  assert.equal(read.lastLsn, until);
+  assert.equal(read.tornTail, undefined);
+  assert.ok(read.bytesRead < 2 ** 20, `read ${read.bytesRead} bytes, the last segment being ${SEGMENT}`);
+  // Unbounded, the same records come out.
+  const whole: number[] = [];
+  await WalReader.read(d, { fromLsn: firstOfLast - 50 }, ({ lsn: n }) => {
+    if (n <= until) whole.push(n);
+  });
+  assert.deepEqual(visited, whole);
+  // Damage before `until` in the last segment is seen exactly as a whole read sees it.
+  let at = -1;
+  await WalReader.read(d, { fromLsn: firstOfLast + 100, untilLsn: firstOfLast + 100 }, (r) => {
+    at = r.frameOffset + 8;
+  });
+  const fd = fs.openSync(last, 'r+');
+  const b = Buffer.alloc(1);
+  fs.readSync(fd, b, 0, 1, at);
+  b[0] = b[0]! ^ 0xff;
+  fs.writeSync(fd, b, 0, 1, at);
+  fs.closeSync(fd);
+  const outcome = async (untilLsn: number | undefined) => {
+    const seen: number[] = [];
+    try {
+      const r = await WalReader.read(d, { fromLsn: firstOfLast - 50, untilLsn }, ({ lsn: n }) => {
+        if (n <= until) seen.push(n);
+      });
+      return { seen, torn: r.tornTail?.offset, code: undefined };
+    } catch (err) {
+      return { seen, torn: undefined, code: (err as { code?: string }).code };
+    }
+  };
+  const bounded = await outcome(until);
+  const unbounded = await outcome(undefined);
+  assert.deepEqual(bounded, unbounded);
+  assert.ok(bounded.code === 'TIDEMARK_CORRUPTION' || bounded.torn !== undefined, 'the damage is reported');
+});
