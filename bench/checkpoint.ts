@@ -12,7 +12,7 @@
  *
  *   npm run bench -- --only checkpoint            table
  *   npm run -s bench -- --only checkpoint --json  one {"name","value","unit"} per line
- *   TIDEMARK_BENCH_KEYS=200000 TIDEMARK_BENCH_ROUNDS=5
+ *   TIDEMARK_BENCH_KEYS=200000 TIDEMARK_BENCH_ROUNDS=3 (default 5)
  *   TIDEMARK_BENCH_QUICK=1      50,000 keys, 1 round (checks that it runs; not for figures)
  *
  * Last, Ring 1's memory against the state (`ring1_rss_vs_state_bytes`): a changelog-aware store
@@ -34,7 +34,7 @@ import {
 const json = process.argv.includes('--json');
 const QUICK = process.env.TIDEMARK_BENCH_QUICK === '1';
 const KEYS = Number(process.env.TIDEMARK_BENCH_KEYS ?? (QUICK ? 50_000 : 1_000_000));
-const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? (QUICK ? 1 : 3));
+const ROUNDS = Number(process.env.TIDEMARK_BENCH_ROUNDS ?? (QUICK ? 1 : 5));
 const CHANGED = Math.floor(KEYS / 100);
 const root = fs.mkdtempSync(path.join(process.env.TIDEMARK_BENCH_DIR ?? os.tmpdir(), 'tidemark-bench-ckpt-'));
 

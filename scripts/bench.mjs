@@ -50,6 +50,10 @@ for (const name of [
   'compression',
 ]) {
   if (only && only !== name) continue;
+  // The previous benchmark's dirty pages are written back first: its writeback would otherwise
+  // land in this one's fdatasyncs (a checkpoint benchmark run after gigabytes of WAL appends
+  // measured its small, fsync-bound deltas up to 1.5× slower than run alone).
+  spawnSync('sync', { stdio: 'ignore' });
   if (htmlFile === undefined) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...args], {
       stdio: 'inherit',
